@@ -1,0 +1,7 @@
+"""`python -m netdsl ...` — the same as the `netdsl` command."""
+
+import sys
+
+from netdsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,206 @@
+"""The abstract syntax tree: frozen dataclasses mirroring the grammar's rules.
+
+Produced by `netdsl.parser.parse`; consumed by `netdsl.elaborate`. Every node carries the
+`Span` it was written at, so any later stage can point at the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from netdsl.diagnostics import Span
+
+# ---- expressions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: int | float | str | bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Attr:
+    value: Name
+    attr: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # + - * / // % == != < <= > >= and or
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class UnaryOp:
+    op: str  # - not
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ternary:
+    """`a if condition else b`"""
+
+    condition: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListExpr:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class FuncCall:
+    name: str
+    args: tuple[Arg, ...]
+    span: Span
+
+
+Expr = Union[Literal, Name, Attr, BinOp, UnaryOp, Ternary, ListExpr, FuncCall]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """`value` or `name=value` inside a call's parentheses."""
+
+    name: str | None
+    value: Expr
+    span: Span
+
+
+# ---- chains and statements ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """`conv(6, kernel=5)`, `relu`, `Basic(64)` or a reference to a named value (`main`)."""
+
+    label: Label | None
+    name: str
+    args: tuple[Arg, ...] | None  # None: written without parentheses
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class If:
+    label: Label | None
+    condition: Expr
+    then: Body
+    orelse: Body | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    label: Label | None
+    count: Expr
+    index: str | None  # `repeat n as i`: i counts 0 .. n-1
+    body: Body
+    span: Span
+
+
+Step = Union[Call, If, Repeat]
+
+
+@dataclass(frozen=True)
+class Chain:
+    steps: tuple[Step, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    dims: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    shape: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A statement that advances the body's current value."""
+
+    chain: Chain
+    check: ShapeCheck | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Bind:
+    """`name = chain`: a named value branching off the current value (which stays as it is)."""
+
+    name: str
+    chain: Chain
+    check: ShapeCheck | None
+    span: Span
+    name_span: Span
+
+
+Statement = Union[Input, Flow, Bind]
+
+
+@dataclass(frozen=True)
+class Body:
+    statements: tuple[Statement, ...]
+    span: Span
+
+
+# ---- files --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Definition:
+    kind: str  # "network" | "block"
+    name: str
+    params: tuple[Param, ...]
+    body: Body
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Module:
+    file: str
+    source: str
+    imports: tuple[Import, ...]
+    definitions: tuple[Definition, ...]

@@ -1,0 +1,52 @@
+"""The front end in one call: spec (file or text) → `Checked`, or the diagnostics that stop it.
+
+parse → load imports → elaborate → analyze. Imports nothing heavy: `netdsl check` stays
+free of torch, onnx and onnxruntime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from netdsl.analyze import Checked, analyze
+from netdsl.diagnostics import Diagnostic, SpecError
+from netdsl.elaborate import elaborate
+from netdsl.program import Program, load, load_text
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What checking gave: the report (None when errors stopped it), every diagnostic, the sources."""
+
+    checked: Checked | None
+    diagnostics: tuple[Diagnostic, ...]
+    program: Program
+
+    @property
+    def ok(self) -> bool:
+        return self.checked is not None
+
+
+def check_program(
+    program: Program,
+    network: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> Outcome:
+    """Elaborate and analyze one network of a loaded program; raises only `UsageError`."""
+    try:
+        graph = elaborate(program, network, overrides, input_shape)
+    except SpecError as exc:
+        return Outcome(None, exc.diagnostics, program)
+    checked = analyze(graph)
+    return Outcome(checked, checked.diagnostics, program)
+
+
+def check_file(path: str | Path, **options: Any) -> Outcome:
+    return check_program(load(path), **options)
+
+
+def check_text(text: str, file: str = "<string>", **options: Any) -> Outcome:
+    return check_program(load_text(text, file), **options)

@@ -1,0 +1,118 @@
+"""The command line: `netdsl check SPEC [...]`.
+
+Library code never prints; this module renders. Exit status: 0 clean (warnings allowed),
+1 errors in the spec, 2 a usage error (missing file, unknown flag or parameter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+from netdsl import __version__
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's usage errors: exit 2, no traceback
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parse_set(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+    return name.strip(), _literal(raw.strip())
+
+
+def _literal(raw: str) -> Any:
+    if raw in ("true", "false"):
+        return raw == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"'{raw}' is not an integer, a number, true or false")
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if not 1 <= len(dims) <= 3 or any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"expected CxHxW (or F) of positive integers, got '{text}'")
+    return dims
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="netdsl", description="A declarative language and compiler for CNNs.")
+    parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser("check", help="check a spec statically: shapes, parameters, MACs, receptive fields")
+    check.add_argument("spec", help="a .net spec file")
+    check.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    check.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
+                       default=[], help="override a network parameter (repeatable)")
+    check.add_argument("--input", dest="input_shape", metavar="CxHxW", type=_parse_shape,
+                       help="override the input shape, e.g. 3x224x224")
+    check.add_argument("--network", help="which network of the file (default: the first)")
+    check.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _check(args)
+    except KeyboardInterrupt:
+        print("netdsl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from netdsl import render
+    from netdsl.check import check_program
+    from netdsl.elaborate import UsageError
+    from netdsl.program import load
+
+    out = Console(no_color=args.no_color, highlight=False)
+    err = Console(stderr=True, no_color=args.no_color, highlight=False)
+    try:
+        program = load(args.spec)
+        outcome = check_program(program, args.network, dict(args.overrides), args.input_shape)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        err.print(f"netdsl: error: cannot read '{args.spec}': {reason}", markup=False)
+        return EXIT_USAGE
+    except UsageError as exc:
+        err.print(f"netdsl: error: {exc}", markup=False)
+        return EXIT_USAGE
+    status = EXIT_OK if outcome.ok else EXIT_SPEC
+    if args.format == "json":
+        print(render.to_json(outcome.checked, outcome.diagnostics))
+        return status
+    render.print_diagnostics(err, outcome.diagnostics, program.sources)
+    if outcome.checked is None:
+        err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}", markup=False)
+        return status
+    if args.format == "markdown":
+        print(render.to_markdown(outcome.checked) + render.markdown_diagnostics(outcome.diagnostics), end="")
+        return status
+    out.print(render.report_table(outcome.checked))
+    out.print(render.totals_text(outcome.checked), markup=False)
+    others = [n for n in program.networks() if n != outcome.checked.graph.network]
+    if others and args.network is None:
+        out.print(f"(also in this file: {', '.join(others)}; pick one with --network)", markup=False)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

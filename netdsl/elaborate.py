@@ -1,0 +1,462 @@
+"""Stage 2 — elaborate: `Program` (AST) + parameter overrides → `ir.Graph`.
+
+Resolves network and block parameters, instantiates blocks, unrolls repeats, picks `if`
+branches and names every layer. Shapes are inferred here, node by node, through the op
+table, because a block may branch on its input's shape (`if in.channels != out`). Errors
+are collected, not thrown one by one: a value whose shape an error left unknown poisons what
+follows it silently, so each mistake is reported once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping, Sequence
+
+from netdsl import ast
+from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
+from netdsl.ir import Graph, Instance, Node
+from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
+from netdsl.program import Program
+from netdsl.values import KINDS, EvalError, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
+
+MAX_LAYERS = 100_000
+POISON = ValueRef(-1, None)
+
+
+class UsageError(Exception):
+    """A mistake on the command line rather than in the spec (exit status 2)."""
+
+
+class _TooBig(Exception):
+    pass
+
+
+def elaborate(
+    program: Program,
+    network: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+) -> Graph:
+    """Build the IR graph of one network (default: the file's first); raises `SpecError`."""
+    definition = _pick(program, network)
+    builder = _Builder(program)
+    try:
+        graph = builder.network(definition, dict(overrides or {}), input_shape)
+    except _TooBig as exc:
+        builder.diagnostics.append(exc.args[0])
+        graph = None
+    diagnostics = _unique(list(program.diagnostics) + builder.diagnostics)
+    if graph is None or has_errors(diagnostics):
+        raise SpecError(diagnostics)
+    return Graph(graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics)
+
+
+def _pick(program: Program, network: str | None) -> ast.Definition:
+    if program.diagnostics and has_errors(program.diagnostics):
+        raise SpecError(program.diagnostics)
+    names = program.networks()
+    if network is None:
+        if not names:
+            raise UsageError(f"{program.main.file} defines no network")
+        return program.definitions[names[0]]
+    found = program.definitions.get(network)
+    if found is None or found.kind != "network":
+        hint = did_you_mean(network, names)
+        raise UsageError(f"no network '{network}' in {program.main.file}" + (f"; {hint}" if hint else
+                         f" (networks: {', '.join(names) or 'none'})"))
+    return found
+
+
+def _unique(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
+    return tuple(dict.fromkeys(diagnostics))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+@dataclass
+class _Scope:
+    """Where layers get their names: one per block instance and per repeat iteration."""
+
+    path: tuple[str, ...]
+    reserved: frozenset[str]
+    taken: dict[str, Span] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    # a repeat iteration holding one unlabelled block instance: the iteration is the
+    # instance's scope (`layer1.0.conv1`, as torchvision names it, not `layer1.0.basic_1.conv1`)
+    collapse: bool = False
+
+
+def _labels(statements: Iterable[ast.Statement]) -> frozenset[str]:
+    """The labels written in a body, `if` branches included (they name layers of this scope)."""
+    found: set[str] = set()
+    for stmt in statements:
+        if isinstance(stmt, ast.Input):
+            found.add(stmt.name)
+            continue
+        for step in stmt.chain.steps:
+            if step.label:
+                found.add(step.label.name)
+            if isinstance(step, ast.If):
+                found |= _labels(step.then.statements)
+                found |= _labels(step.orelse.statements if step.orelse else ())
+    return frozenset(found)
+
+
+class _Builder:
+    def __init__(self, program: Program):
+        self.program = program
+        self.nodes: list[Node] = []
+        self.instances: list[Instance] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.stack: list[str] = []
+        self.used: set[int] = set()
+
+    # ---- diagnostics
+    def error(self, message: str, span: Span, hint: str | None = None) -> ValueRef:
+        self.diagnostics.append(error(message, span, hint))
+        return POISON
+
+    def eval(self, expr: ast.Expr, env: Mapping[str, Any]) -> Any:
+        """Evaluate, reporting failures; returns POISON after an error or an unknown shape."""
+        try:
+            return evaluate(expr, env)
+        except EvalError as exc:
+            self.error(exc.message, exc.span, exc.hint)
+        except Poisoned:
+            pass
+        return POISON
+
+    # ---- networks
+    def network(self, d: ast.Definition, overrides: dict[str, Any], input_shape: Sequence[int] | None) -> Graph:
+        env = self.network_params(d, overrides)
+        statements = d.body.statements
+        if not statements or not isinstance(statements[0], ast.Input):
+            at = statements[0].span if statements else d.name_span
+            self.error(f"network '{d.name}' must start with an input statement", at,
+                       "for example: input image: [3, 224, 224]")
+            return Graph(d.name, env, (), -1)
+        scope = _Scope((), _labels(statements))
+        first = self.input(statements[0], env, scope, input_shape)
+        params = MappingProxyType(dict(env))
+        env["in"] = first
+        out = self.body(statements[1:], scope, env, first)
+        return Graph(d.name, params, tuple(self.nodes), out.node,
+                     tuple(self.instances))
+
+    def network_params(self, d: ast.Definition, overrides: dict[str, Any]) -> dict[str, Any]:
+        names = [p.name for p in d.params]
+        for name in overrides:
+            if name not in names:
+                hint = did_you_mean(name, names)
+                raise UsageError(f"network '{d.name}' has no parameter '{name}'" + (f"; {hint}" if hint else
+                                 f" (parameters: {', '.join(names) or 'none'})"))
+        env: dict[str, Any] = {}
+        for p in d.params:
+            if p.name in overrides:
+                env[p.name] = overrides[p.name]
+            elif p.default is None:
+                raise UsageError(f"network '{d.name}' needs a value for '{p.name}': --set {p.name}=...")
+            else:
+                env[p.name] = self.eval(p.default, env)
+        return env
+
+    def input(self, stmt: ast.Input, env: dict[str, Any], scope: _Scope,
+              override: Sequence[int] | None) -> ValueRef:
+        if override is not None:
+            shape: Shape | None = tuple(override)
+        else:
+            dims = [self.eval(e, env) for e in stmt.shape]
+            shape = tuple(dims) if all(_positive(d) for d in dims) and dims else None
+            if shape is None and not any(d is POISON for d in dims):
+                self.error(f"an input shape is 1 to 3 positive integers, got {describe(dims)}", stmt.span)
+        if shape is not None and not 1 <= len(shape) <= 3:
+            self.error(f"an input shape is [C, H, W] or [features], got {fmt_shape(shape)}", stmt.span)
+            shape = None
+        scope.taken[stmt.name] = stmt.span
+        return self.add(stmt.name, "input", {"shape": shape}, (), shape, stmt.span, scope)
+
+    # ---- bodies and statements
+    def body(self, statements: Sequence[ast.Statement], scope: _Scope, env: dict[str, Any],
+             current: ValueRef) -> ValueRef:
+        bound: list[tuple[ast.Bind, ValueRef]] = []
+        for stmt in statements:
+            if isinstance(stmt, ast.Input):
+                self.error("'input' may only open a network", stmt.span)
+            elif isinstance(stmt, ast.Bind):
+                value = self.bind(stmt, scope, env, current)
+                if value is not POISON:
+                    bound.append((stmt, value))
+            else:
+                current = self.checked(stmt.chain, stmt.check, scope, env, current)
+        for stmt, value in bound:
+            if value.node not in self.used:
+                self.diagnostics.append(warning(f"value '{stmt.name}' is never used", stmt.name_span))
+        return current
+
+    def bind(self, stmt: ast.Bind, scope: _Scope, env: dict[str, Any], current: ValueRef) -> ValueRef:
+        if stmt.name in OPS or stmt.name in self.program.definitions or stmt.name == "in":
+            what = "an op" if stmt.name in OPS else "the input" if stmt.name == "in" else "a block"
+            self.error(f"'{stmt.name}' names {what}; choose another name for this value", stmt.name_span)
+        value = self.checked(stmt.chain, stmt.check, scope, env, current)
+        env[stmt.name] = value
+        return value
+
+    def checked(self, chain: ast.Chain, check: ast.ShapeCheck | None, scope: _Scope,
+                env: dict[str, Any], current: ValueRef) -> ValueRef:
+        value = current
+        for step in chain.steps:
+            value = self.step(step, scope, env, value)
+        if check is not None and value.shape is not None:
+            want = [self.eval(e, env) for e in check.dims]
+            if POISON not in want and tuple(want) != value.shape:
+                self.error(f"shape assertion failed: expected {describe(want)}, got {fmt_shape(value.shape)}",
+                           check.span)
+        return value
+
+    # ---- steps
+    def step(self, step: ast.Step, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        if isinstance(step, ast.If):
+            return self.if_(step, scope, env, value)
+        if isinstance(step, ast.Repeat):
+            return self.repeat(step, scope, env, value)
+        named = env.get(step.name)
+        if isinstance(named, ValueRef) and step.args is None and step.label is None:
+            self.used.add(named.node)
+            return named
+        if step.name in OPS:
+            return self.op(step, OPS[step.name], scope, env, value)
+        definition = self.program.definitions.get(step.name)
+        if definition is not None and definition.kind == "block":
+            return self.instance(step, definition, scope, env, value)
+        if definition is not None:
+            return self.error(f"'{step.name}' is a network; only blocks can be used inside one",
+                              step.name_span, f"declare it with 'block {step.name}(...)'")
+        choices = list(OPS) + [n for n, d in self.program.definitions.items() if d.kind == "block"]
+        choices += [k for k, v in env.items() if isinstance(v, ValueRef)]
+        return self.error(f"unknown op or block '{step.name}'", step.name_span, did_you_mean(step.name, choices))
+
+    def if_(self, step: ast.If, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        if step.label:
+            self.error("a label names a layer, a block or a repeat, not an 'if'", step.label.span)
+        cond = self.eval(step.condition, env)
+        if cond is POISON:
+            return POISON
+        try:
+            chosen = step.then if truth(cond, step.condition, env) else step.orelse
+        except EvalError as exc:
+            return self.error(exc.message, exc.span, exc.hint)
+        return value if chosen is None else self.body(chosen.statements, scope, dict(env), value)
+
+    def repeat(self, step: ast.Repeat, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        count = self.eval(step.count, env)
+        if count is POISON:
+            return POISON
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            return self.error(f"repeat needs a count of 0 or more, got {describe(count)}", step.count.span)
+        name = self.name(step.label, "repeat", scope)
+        reserved = _labels(step.body.statements)
+        collapse = self.single_instance(step.body)
+        for i in range(count):
+            before = len(self.nodes)
+            iteration = _Scope(scope.path + (name, str(i)), reserved, collapse=collapse)
+            inner = dict(env) | ({step.index: i} if step.index else {})
+            value = self.body(step.body.statements, iteration, inner, value)
+            if i == 0:
+                self.limit((len(self.nodes) - before) * count, step.count.span, f"repeat {count:,}")
+        return value
+
+    def single_instance(self, body: ast.Body) -> bool:
+        if len(body.statements) != 1 or not isinstance(body.statements[0], ast.Flow):
+            return False
+        steps = body.statements[0].chain.steps
+        return (len(steps) == 1 and isinstance(steps[0], ast.Call) and steps[0].label is None
+                and getattr(self.program.definitions.get(steps[0].name), "kind", None) == "block")
+
+    def limit(self, more: int, span: Span, what: str) -> None:
+        if len(self.nodes) + more > MAX_LAYERS:
+            raise _TooBig(error(f"{what} would make about {len(self.nodes) + more:,} layers, over netdsl's "
+                                f"limit of {MAX_LAYERS:,}", span))
+
+    # ---- arguments
+    def match(self, call: ast.Call, names: Sequence[str], what: str) -> dict[str, ast.Arg] | None:
+        """Pair the call's arguments with parameter names; None after a mistake."""
+        matched: dict[str, ast.Arg] = {}
+        ok, seen_keyword = True, False
+        for index, arg in enumerate(call.args or ()):
+            if arg.name is None:
+                if seen_keyword:
+                    ok = not self.error("a positional argument cannot follow a keyword argument", arg.span)
+                    continue
+                if index >= len(names):
+                    ok = not self.error(f"{what} takes at most {len(names)} argument{'s' * (len(names) != 1)}",
+                                        arg.span)
+                    continue
+                name = names[index]
+            else:
+                seen_keyword, name = True, arg.name
+                if name not in names:
+                    hint = did_you_mean(name, names) or (f"its arguments: {', '.join(names)}" if names else None)
+                    ok = not self.error(f"{what} has no argument '{name}'", arg.span, hint)
+                    continue
+            if name in matched:
+                ok = not self.error(f"argument '{name}' is given twice", arg.span)
+                continue
+            matched[name] = arg
+        return matched if ok else None
+
+    def op_attrs(self, call: ast.Call, op: OpDef, env: Mapping[str, Any]) -> dict[str, Any] | None:
+        matched = self.match(call, [a.name for a in op.args], op.name)
+        if matched is None:
+            return None
+        attrs: dict[str, Any] = {}
+        for spec in op.args:
+            arg = matched.get(spec.name)
+            if arg is None:
+                if spec.default is REQUIRED:
+                    usage = ", ".join(a.name for a in op.args if a.default is REQUIRED)
+                    self.error(f"{op.name} needs argument '{spec.name}'", call.span, f"{op.name}({usage}, ...)")
+                    return None
+                attrs[spec.name] = spec.default
+                continue
+            value = self.eval(arg.value, env)
+            if value is POISON:
+                return None
+            try:
+                attrs[spec.name] = KINDS[spec.kind](value)
+            except KindError as exc:
+                if isinstance(value, Symbol):
+                    raise_ = undefined(value, env)
+                    self.error(raise_.message, raise_.span, raise_.hint)
+                else:
+                    self.error(f"{op.name} argument '{spec.name}' {exc}", arg.value.span)
+                return None
+        return attrs
+
+    # ---- ops
+    def op(self, call: ast.Call, op: OpDef, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        if op.merge:
+            attrs: dict[str, Any] | None = {}
+            inputs = self.merge_inputs(call, op, env, value)
+        else:
+            attrs, inputs = self.op_attrs(call, op, env), (value,)
+        name = self.name(call.label, op.name, scope)
+        shapes = [v.shape for v in inputs]
+        shape: Shape | None = None
+        if attrs is not None and inputs and all(s is not None for s in shapes):
+            known = tuple(s for s in shapes if s is not None)
+            try:
+                shape = op.infer(attrs, known)
+            except OpError as exc:
+                at = call.span
+                if exc.arg and call.args:
+                    at = next((a.span for a in call.args if a.name == exc.arg), call.span)
+                self.error(exc.message, at, exc.hint)
+            else:
+                self.warn_dropped(op, attrs, known[0], inputs[0], call, name)
+        return self.add(name, op.name, attrs or {}, tuple(v.node for v in inputs), shape, call.span, scope)
+
+    def merge_inputs(self, call: ast.Call, op: OpDef, env: Mapping[str, Any], value: ValueRef) -> tuple[ValueRef, ...]:
+        values: list[ValueRef] = []
+        for arg in call.args or ():
+            found = env.get(arg.value.id) if isinstance(arg.value, ast.Name) and arg.name is None else None
+            if not isinstance(found, ValueRef):
+                self.error(f"{op.name} takes named values, as in {op.name}(main, skip)", arg.span,
+                           did_you_mean(getattr(arg.value, "id", ""),
+                                        [k for k, v in env.items() if isinstance(v, ValueRef)]))
+                return ()
+            self.used.add(found.node)
+            values.append(found)
+        if not values:
+            self.error(f"{op.name} needs at least one named value, as in {op.name}(main, skip)", call.span)
+            return ()
+        return tuple(values) if len(values) > 1 else (value, values[0])
+
+    def warn_dropped(self, op: OpDef, attrs: Mapping[str, Any], shape: Shape, source: ValueRef,
+                     call: ast.Call, name: str) -> None:
+        if op.window is None or op.reach != "window":
+            return
+        window = op.window(attrs, shape)
+        lost = [dropped(shape[1 + a], window, a) for a in (0, 1)]
+        if not any(lost):
+            return
+        words = []
+        for axis, count, unit in ((0, lost[0], "row"), (1, lost[1], "column")):
+            if count:
+                words.append(f"the last {count} {unit}{'s' * (count != 1)}")
+        a = 0 if lost[0] else 1
+        size, k, s, p = shape[1 + a], window.effective(a), window.stride[a], sum(window.pads[a])
+        message = (f"{name} drops input pixels: (W - K + 2P) / S = ({size} - {k} + {p}) / {s} is not whole, "
+                   f"so {' and '.join(words)} of its {shape[1]}×{shape[2]} input are never seen")
+        fits = [shape[1 + x] + (window.stride[x] - (shape[1 + x] + sum(window.pads[x]) - window.effective(x))
+                                % window.stride[x]) if lost[x] else shape[1 + x] for x in (0, 1)]
+        what = "an input" if self.nodes[source.node].op == "input" else "a previous output"
+        self.diagnostics.append(warning(message, call.span, f"{what} of {fits[0]}×{fits[1]} would tile exactly"))
+
+    # ---- blocks
+    def instance(self, call: ast.Call, block: ast.Definition, scope: _Scope, env: dict[str, Any],
+                 value: ValueRef) -> ValueRef:
+        if block.name in self.stack:
+            cycle = " → ".join(self.stack[self.stack.index(block.name):] + [block.name])
+            return self.error(f"block '{block.name}' uses itself ({cycle})", call.name_span)
+        matched = self.match(call, [p.name for p in block.params], f"block '{block.name}'")
+        if matched is None:
+            return POISON
+        inner: dict[str, Any] = {}
+        for p in block.params:
+            if p.name in matched:
+                inner[p.name] = self.eval(matched[p.name].value, env)
+            elif p.default is not None:
+                inner[p.name] = self.eval(p.default, inner)
+            else:
+                return self.error(f"block '{block.name}' needs argument '{p.name}'", call.span)
+            if inner[p.name] is POISON:
+                return POISON
+        if scope.collapse:
+            path = scope.path
+        else:
+            path = scope.path + (self.name(call.label, _snake(block.name), scope),)
+        args = MappingProxyType({k: v for k, v in inner.items() if not isinstance(v, ValueRef)})
+        self.instances.append(Instance(path, block.name, args, call.span))
+        inner["in"] = value
+        self.stack.append(block.name)
+        try:
+            return self.body(block.body.statements, _Scope(path, _labels(block.body.statements)), inner, value)
+        finally:
+            self.stack.pop()
+
+    # ---- naming and nodes
+    def name(self, label: ast.Label | None, base: str, scope: _Scope) -> str:
+        if label is not None:
+            earlier = scope.taken.get(label.name)
+            if earlier is not None:
+                self.error(f"label '{label.name}' is already used in this scope, at {earlier}", label.span)
+            scope.taken[label.name] = label.span
+            return label.name
+        n = scope.counters.get(base, 0)
+        while True:
+            n += 1
+            candidate = f"{base}_{n}"
+            if candidate not in scope.reserved and candidate not in scope.taken:
+                break
+        scope.counters[base] = n
+        scope.taken[candidate] = Span("", 0, 0, 0, 0)
+        return candidate
+
+    def add(self, name: str, op: str, attrs: Mapping[str, Any], inputs: tuple[int, ...], shape: Shape | None,
+            span: Span, scope: _Scope) -> ValueRef:
+        if any(i < 0 for i in inputs):
+            shape = None
+        node = Node(len(self.nodes), ".".join(scope.path + (name,)), op, MappingProxyType(dict(attrs)), inputs,
+                    shape if shape is not None else (), span, scope.path)
+        if len(self.nodes) >= MAX_LAYERS:
+            self.limit(1, span, "this network")
+        self.nodes.append(node)
+        return ValueRef(node.id, shape) if shape is not None else ValueRef(node.id, None)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -1,0 +1,268 @@
+"""Stage 1 — parse: source text → `netdsl.ast.Module`.
+
+Lark's LALR(1) parser reads `grammars/netdsl.lark`; a Transformer with one method per rule
+builds the frozen AST, giving every node the span it was written at. Syntax errors become
+a `SpecError` with one `Diagnostic` pointing at the offending token.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from netdsl import ast
+from netdsl.diagnostics import Span, SpecError, error
+
+_HERE = Path(__file__).resolve().parent
+# In a wheel the grammar lies inside the package; in a source checkout, beside it.
+_GRAMMAR_PLACES = (_HERE / "grammars" / "netdsl.lark", _HERE.parent / "grammars" / "netdsl.lark")
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "'+' or '-'",
+    "MUL_OP": "'*', '/', '//' or '%'",
+    "DEFKIND": "'network' or 'block'",
+    "$END": "end of file",
+}
+
+
+def grammar_path() -> Path:
+    for place in _GRAMMAR_PLACES:
+        if place.is_file():
+            return place
+    raise FileNotFoundError("netdsl.lark not found beside the netdsl package")
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
+
+
+def parse(source: str, file: str = "<string>") -> ast.Module:
+    """Parse one spec file's text into an AST `Module`; raises `SpecError` on a syntax error."""
+    try:
+        tree = _lark().parse(source)
+    except UnexpectedInput as exc:
+        raise SpecError([_syntax_diagnostic(exc, source, file)]) from None
+    imports, definitions = [], []
+    for item in _ToAst(file).transform(tree).children:
+        (imports if isinstance(item, ast.Import) else definitions).append(item)
+    return ast.Module(file, source, tuple(imports), tuple(definitions))
+
+
+# ---- syntax errors ------------------------------------------------------------------------
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TOKEN_WORDS:
+        return _TOKEN_WORDS[name]
+    try:
+        pattern = _lark().get_terminal(name).pattern
+    except KeyError:
+        return name
+    return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
+
+
+def _expected_text(expected: set[str]) -> str:
+    words = sorted({_describe_terminal(t) for t in expected})
+    if not words or len(words) > 6:
+        return ""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
+    line, column = max(exc.line, 1), max(exc.column, 1)
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        token = exc.token
+        width = max(len(str(token)), 1)
+        message = f"unexpected {_describe_token(token)}"
+        expected = _expected_text(set(exc.expected))
+    elif isinstance(exc, UnexpectedCharacters):
+        width = 1
+        message = f"unexpected character {source[exc.pos_in_stream]!r}"
+        expected = _expected_text(set(exc.allowed or ()))
+    else:  # UnexpectedEOF or an UnexpectedToken at the end
+        lines = source.splitlines() or [""]
+        line, column, width = len(lines), len(lines[-1]) + 1, 1
+        message = "unexpected end of file"
+        expected = _expected_text(set(getattr(exc, "expected", ()) or ()))
+    if expected:
+        message += f"; expected {expected}"
+    span = Span(file, line, column, line, column + width)
+    hint = None
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and "RBRACE" in set(exc.expected or ()):
+        hint = "is a '}' missing?"
+    return error(message, span, hint)
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "NAME":
+        return f"name '{token}'"
+    return f"'{token}'"
+
+
+# ---- parse tree → AST ---------------------------------------------------------------------
+
+
+def _present(items: list[Any]) -> tuple[Any, ...]:
+    return tuple(item for item in items if item is not None)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Any, Any]):
+    """One method per grammar rule; each returns an AST node (or a tuple for list rules)."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self.file, 0, 0, 0, 0)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, token: Token) -> Span:
+        return Span(self.file, token.line or 0, token.column or 0, token.end_line or 0, token.end_column or 0)
+
+    # -- files
+    def import_stmt(self, meta: Any, c: list[Any]) -> ast.Import:
+        return ast.Import(_unquote(c[0]), self._span(meta))
+
+    def definition(self, meta: Any, c: list[Any]) -> ast.Definition:
+        kind, name, params, body = c
+        return ast.Definition(str(kind), str(name), params or (), body, self._span(meta), self._tspan(name))
+
+    def params(self, meta: Any, c: list[Any]) -> tuple[ast.Param, ...]:
+        return _present(c)
+
+    def param(self, meta: Any, c: list[Any]) -> ast.Param:
+        return ast.Param(str(c[0]), c[1], self._span(meta))
+
+    def body(self, meta: Any, c: list[Any]) -> ast.Body:
+        return ast.Body(_present(c), self._span(meta))
+
+    # -- statements
+    def input_stmt(self, meta: Any, c: list[Any]) -> ast.Input:
+        name, shape = c
+        return ast.Input(str(name) if name else "input", shape, self._span(meta))
+
+    def bind_stmt(self, meta: Any, c: list[Any]) -> ast.Bind:
+        name, chain, check = c
+        return ast.Bind(str(name), chain, check, self._span(meta), self._tspan(name))
+
+    def flow_stmt(self, meta: Any, c: list[Any]) -> ast.Flow:
+        return ast.Flow(c[0], c[1], self._span(meta))
+
+    def shape_assert(self, meta: Any, c: list[Any]) -> ast.ShapeCheck:
+        return ast.ShapeCheck(c[0], self._span(meta))
+
+    def shape(self, meta: Any, c: list[Any]) -> tuple[ast.Expr, ...]:
+        return _present(c)
+
+    def chain(self, meta: Any, c: list[Any]) -> ast.Chain:
+        return ast.Chain(tuple(c), self._span(meta))
+
+    def step(self, meta: Any, c: list[Any]) -> ast.Step:
+        label, action = c
+        if label is None:
+            return action  # type: ignore[no-any-return]
+        return _with_label(action, ast.Label(str(label), self._tspan(label)), self._span(meta))
+
+    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+        name, args = c
+        return ast.Call(None, str(name), args, self._span(meta), self._tspan(name))
+
+    def call_args(self, meta: Any, c: list[Any]) -> tuple[ast.Arg, ...]:
+        return _present(c)
+
+    def arg(self, meta: Any, c: list[Any]) -> ast.Arg:
+        name, value = c
+        return ast.Arg(str(name) if name else None, value, self._span(meta))
+
+    def if_step(self, meta: Any, c: list[Any]) -> ast.If:
+        condition, then, orelse = (c + [None])[:3]  # `_else` is inlined: absent, not None
+        if isinstance(orelse, ast.If):  # `else if`: a body holding the nested conditional
+            chain = ast.Chain((orelse,), orelse.span)
+            orelse = ast.Body((ast.Flow(chain, None, orelse.span),), orelse.span)
+        return ast.If(None, condition, then, orelse, self._span(meta))
+
+    def repeat_step(self, meta: Any, c: list[Any]) -> ast.Repeat:
+        count, index, body = c
+        return ast.Repeat(None, count, str(index) if index else None, body, self._span(meta))
+
+    def ternary(self, meta: Any, c: list[Any]) -> ast.Ternary:
+        then, condition, orelse = c
+        return ast.Ternary(condition, then, orelse, self._span(meta))
+
+    # -- expressions
+    def int_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(int(c[0]), self._tspan(c[0]))
+
+    def float_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(float(c[0]), self._tspan(c[0]))
+
+    def str_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(_unquote(c[0]), self._tspan(c[0]))
+
+    def true_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(True, self._span(meta))
+
+    def false_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+        return ast.Literal(False, self._span(meta))
+
+    def name(self, meta: Any, c: list[Any]) -> ast.Name:
+        return ast.Name(str(c[0]), self._tspan(c[0]))
+
+    def attr(self, meta: Any, c: list[Any]) -> ast.Attr:
+        return ast.Attr(ast.Name(str(c[0]), self._tspan(c[0])), str(c[1]), self._span(meta))
+
+    def func(self, meta: Any, c: list[Any]) -> ast.FuncCall:
+        return ast.FuncCall(str(c[0]), c[1], self._span(meta))
+
+    def list_lit(self, meta: Any, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(_present(c), self._span(meta))
+
+    def binop(self, meta: Any, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp(str(c[1]), c[0], c[2], self._span(meta))
+
+    compare = binop
+
+    def or_op(self, meta: Any, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp("or", c[0], c[1], self._span(meta))
+
+    def and_op(self, meta: Any, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp("and", c[0], c[1], self._span(meta))
+
+    def not_op(self, meta: Any, c: list[Any]) -> ast.UnaryOp:
+        return ast.UnaryOp("not", c[0], self._span(meta))
+
+    def neg(self, meta: Any, c: list[Any]) -> ast.UnaryOp:
+        return ast.UnaryOp("-", c[0], self._span(meta))
+
+
+def _with_label(action: ast.Step, label: ast.Label, span: Span) -> ast.Step:
+    return replace(action, label=label, span=span)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unquote(token: Token) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), str(token)[1:-1])

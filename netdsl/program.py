@@ -1,0 +1,107 @@
+"""Stage 1b — load: a spec file and everything it imports → `Program`.
+
+Reads and parses each file once, resolves `import "path"` relative to the importing file,
+rejects import cycles and duplicate definitions, and keeps every source text so that a
+diagnostic anywhere can show its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from netdsl import ast
+from netdsl.diagnostics import Diagnostic, Span, SpecError, error
+from netdsl.parser import parse
+
+
+@dataclass(frozen=True)
+class Program:
+    main: ast.Module
+    definitions: Mapping[str, ast.Definition]
+    sources: Mapping[str, str]
+    diagnostics: tuple[Diagnostic, ...]
+
+    def networks(self) -> list[str]:
+        """The networks of the main file, in the order they are written."""
+        return [d.name for d in self.main.definitions if d.kind == "network"]
+
+
+def load(path: str | Path) -> Program:
+    """Load a spec file and its imports; raises `OSError` if the file itself cannot be read."""
+    text = Path(path).read_text(encoding="utf-8")
+    return load_text(text, str(path))
+
+
+def load_text(text: str, file: str = "<string>") -> Program:
+    """Load spec text (imports resolve relative to `file`'s folder)."""
+    loader = _Loader()
+    main = loader.module(text, file, ())
+    return Program(
+        main or ast.Module(file, text, (), ()),
+        loader.definitions,
+        loader.sources,
+        tuple(loader.diagnostics),
+    )
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.sources: dict[str, str] = {}
+        self.definitions: dict[str, ast.Definition] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.done: set[Path] = set()
+
+    def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
+        self.sources[file] = text
+        try:
+            module = parse(text, file)
+        except SpecError as exc:
+            self.diagnostics.extend(exc.diagnostics)
+            return None
+        here = _key(file)
+        for imp in module.imports:
+            self.import_(imp, here, chain + (here,))
+        for definition in module.definitions:
+            self.define(definition)
+        return module
+
+    def import_(self, imp: ast.Import, here: Path, chain: tuple[Path, ...]) -> None:
+        target = (here.parent / imp.path).resolve()
+        if target in chain:
+            cycle = " → ".join(p.name for p in chain[chain.index(target):] + (target,))
+            self.diagnostics.append(error(f"import cycle: {cycle}", imp.span))
+            return
+        if target in self.done:
+            return
+        self.done.add(target)
+        try:
+            text = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.diagnostics.append(error(f"cannot import '{imp.path}': {reason.lower()}", imp.span))
+            return
+        self.module(text, _display(target), chain)
+
+    def define(self, definition: ast.Definition) -> None:
+        earlier = self.definitions.get(definition.name)
+        if earlier is not None:
+            self.diagnostics.append(error(
+                f"'{definition.name}' is already defined at {earlier.name_span}", definition.name_span))
+            return
+        self.definitions[definition.name] = definition
+
+
+def _key(file: str) -> Path:
+    return Path(file).resolve() if not file.startswith("<") else Path.cwd() / "<string>"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+__all__ = ["Program", "load", "load_text", "Span"]

@@ -1,0 +1,288 @@
+"""Compile-time values: evaluating spec expressions and checking arguments against their kinds.
+
+Used by `elaborate`. Expressions are integers, floats, booleans, strings, lists, references
+to named tensor values (`ValueRef`) and their shape attributes (`in.channels`).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from netdsl import ast
+from netdsl.diagnostics import Span, did_you_mean
+from netdsl.ops import Shape
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """A tensor value of the graph being built: the node that makes it and its shape."""
+
+    node: int
+    shape: Shape | None  # None: unknown, because of an error upstream
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A bare name that is bound to nothing: `same` in `padding=same`, or a typo."""
+
+    name: str
+    span: Span
+
+
+class EvalError(Exception):
+    def __init__(self, message: str, span: Span, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.span, self.hint = message, span, hint
+
+
+class Poisoned(Exception):
+    """An expression needs a shape that an earlier error left unknown: skip, say nothing."""
+
+
+SHAPE_ATTRS = ("channels", "height", "width", "features")
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs}
+
+
+def evaluate(expr: ast.Expr, env: Mapping[str, Any]) -> Any:
+    """The value of `expr` in `env`; unbound bare names come back as `Symbol`s."""
+    if isinstance(expr, ast.Literal):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        return env[expr.id] if expr.id in env else Symbol(expr.id, expr.span)
+    if isinstance(expr, ast.Attr):
+        return _shape_attr(expr, env)
+    if isinstance(expr, ast.ListExpr):
+        return [evaluate(item, env) for item in expr.items]
+    if isinstance(expr, ast.UnaryOp):
+        return _unary(expr, env)
+    if isinstance(expr, ast.FuncCall):
+        return _func(expr, env)
+    if isinstance(expr, ast.Ternary):
+        chosen = expr.then if truth(evaluate(expr.condition, env), expr.condition, env) else expr.orelse
+        return evaluate(chosen, env)
+    return _binary(expr, env)
+
+
+def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any]) -> int | float:
+    if isinstance(value, Symbol):
+        raise undefined(value, env)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise EvalError(f"expected a number, got {describe(value)}", expr.span)
+    return value
+
+
+def undefined(symbol: Symbol, env: Mapping[str, Any]) -> EvalError:
+    return EvalError(f"undefined name '{symbol.name}'", symbol.span, did_you_mean(symbol.name, env))
+
+
+def truth(value: Any, expr: ast.Expr, env: Mapping[str, Any]) -> bool:
+    if isinstance(value, Symbol):
+        raise undefined(value, env)
+    if not isinstance(value, bool):
+        raise EvalError(f"expected true or false, got {describe(value)}", expr.span)
+    return value
+
+
+def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
+    if expr.op in ("and", "or"):
+        left = truth(evaluate(expr.left, env), expr.left, env)
+        if left == (expr.op == "or"):
+            return left
+        return truth(evaluate(expr.right, env), expr.right, env)
+    left = _number(evaluate(expr.left, env), expr.left, env)
+    right = _number(evaluate(expr.right, env), expr.right, env)
+    if expr.op in _COMPARE:
+        return _COMPARE[expr.op](left, right)
+    if expr.op in ("/", "//", "%") and right == 0:
+        raise EvalError("division by zero", expr.span)
+    if expr.op == "/":
+        return left // right if isinstance(left, int) and isinstance(right, int) and left % right == 0 else left / right
+    return _ARITH[expr.op](left, right)
+
+
+def _unary(expr: ast.UnaryOp, env: Mapping[str, Any]) -> Any:
+    value = evaluate(expr.operand, env)
+    if expr.op == "not":
+        return not truth(value, expr.operand, env)
+    return -_number(value, expr.operand, env)
+
+
+def _func(expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
+    if expr.name not in _FUNCS:
+        raise EvalError(f"unknown function '{expr.name}'", expr.span, did_you_mean(expr.name, _FUNCS))
+    if not expr.args or any(a.name for a in expr.args):
+        raise EvalError(f"{expr.name}() takes one or more plain arguments", expr.span)
+    return _FUNCS[expr.name](*(_number(evaluate(a.value, env), a.value, env) for a in expr.args))
+
+
+def _shape_attr(expr: ast.Attr, env: Mapping[str, Any]) -> int:
+    base = env.get(expr.value.id)
+    if not isinstance(base, ValueRef):
+        raise EvalError(f"'{expr.value.id}' is not a tensor value", expr.value.span, did_you_mean(
+            expr.value.id, [k for k, v in env.items() if isinstance(v, ValueRef)]))
+    if expr.attr not in SHAPE_ATTRS:
+        raise EvalError(f"unknown shape attribute '{expr.attr}'", expr.span,
+                        did_you_mean(expr.attr, SHAPE_ATTRS) or "one of " + ", ".join(SHAPE_ATTRS))
+    if base.shape is None:
+        raise Poisoned()
+    if expr.attr == "features":
+        return math.prod(base.shape)
+    index = SHAPE_ATTRS.index(expr.attr)
+    if len(base.shape) != 3:
+        raise EvalError(f"'{expr.attr}' needs a [C, H, W] value; '{expr.value.id}' has shape "
+                        f"{list(base.shape)}", expr.span)
+    return base.shape[index]
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, ValueRef):
+        return "a tensor value"
+    if isinstance(value, Symbol):
+        return f"'{value.name}'"
+    if isinstance(value, list):
+        return "[" + ", ".join(describe(v) for v in value) + "]"
+    return repr(value)
+
+
+# ---- argument kinds -----------------------------------------------------------------------
+
+
+class KindError(Exception):
+    """A value that does not fit an argument's kind; the message says what was expected."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_at_least(low: int, what: str) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if not _is_int(value) or value < low:
+            raise KindError(f"expects {what}, got {describe(value)}")
+        return int(value)
+
+    return check
+
+
+_pos_int = _int_at_least(1, "a positive integer")
+_nonneg_int = _int_at_least(0, "a non-negative integer")
+
+
+def _pair_of(single: Callable[[Any], int], what: str) -> Callable[[Any], tuple[int, int]]:
+    def check(value: Any) -> tuple[int, int]:
+        try:
+            if isinstance(value, list):
+                if len(value) != 2:
+                    raise KindError
+                return (single(value[0]), single(value[1]))
+            number = single(value)
+            return (number, number)
+        except KindError:
+            raise KindError(f"expects {what} or a pair [h, w], got {describe(value)}") from None
+
+    return check
+
+
+_pair = _pair_of(_pos_int, "a positive integer")
+_nonneg_pair = _pair_of(_nonneg_int, "a non-negative integer")
+
+
+def _padding(value: Any) -> Any:
+    word = value.name if isinstance(value, Symbol) else value
+    if word in ("same", "valid"):
+        return word
+    try:
+        return _nonneg_pair(value)
+    except KindError:
+        raise KindError(f"expects a non-negative integer, a pair [h, w], same or valid, got {describe(value)}") from None
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise KindError(f"expects a number, got {describe(value)}")
+    return float(value)
+
+
+def _pos_float(value: Any) -> float:
+    number = _float(value)
+    if number <= 0:
+        raise KindError(f"expects a positive number, got {describe(value)}")
+    return number
+
+
+def _prob(value: Any) -> float:
+    number = _float(value)
+    if not 0.0 <= number <= 1.0:
+        raise KindError(f"expects a number from 0 to 1, got {describe(value)}")
+    return number
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise KindError(f"expects true or false, got {describe(value)}")
+    return value
+
+
+def _weights(value: Any) -> Any:
+    """A rectangular nested list of numbers, 2 to 4 levels deep, as nested tuples of floats."""
+
+    def walk(item: Any, depth: int) -> Any:
+        if isinstance(item, list):
+            rows = [walk(x, depth + 1) for x in item]
+            if not rows or len({_depth_shape(r) for r in rows}) != 1:
+                raise KindError("expects a rectangular nested list of numbers (all rows the same length)")
+            return tuple(rows)
+        return _float(item)
+
+    if not isinstance(value, list):
+        raise KindError(f"expects a nested list of numbers such as [[1, 0, -1], ...], got {describe(value)}")
+    result = walk(value, 0)
+    if not 2 <= len(_depth_shape(result)) <= 4:
+        raise KindError("expects a kernel of 2 to 4 nested levels ([kh][kw], [out][kh][kw] or [out][in][kh][kw])")
+    return result
+
+
+def _depth_shape(item: Any) -> tuple[int, ...]:
+    return (len(item), *_depth_shape(item[0])) if isinstance(item, tuple) else ()
+
+
+def _any(value: Any) -> Any:
+    return value
+
+
+KINDS: dict[str, Callable[[Any], Any]] = {
+    "pos_int": _pos_int,
+    "nonneg_int": _nonneg_int,
+    "pair": _pair,
+    "nonneg_pair": _nonneg_pair,
+    "padding": _padding,
+    "float": _float,
+    "pos_float": _pos_float,
+    "prob": _prob,
+    "bool": _bool,
+    "weights": _weights,
+    "any": _any,
+}
