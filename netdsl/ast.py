@@ -7,7 +7,6 @@ Produced by `netdsl.parser.parse`; consumed by `netdsl.elaborate`. Every node ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from netdsl.diagnostics import Span
 
@@ -71,7 +70,7 @@ class FuncCall:
     span: Span
 
 
-Expr = Union[Literal, Name, Attr, BinOp, UnaryOp, Ternary, ListExpr, FuncCall]
+Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | FuncCall
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ class Repeat:
     span: Span
 
 
-Step = Union[Call, If, Repeat]
+Step = Call | If | Repeat
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class Bind:
     name_span: Span
 
 
-Statement = Union[Input, Flow, Bind]
+Statement = Input | Flow | Bind
 
 
 @dataclass(frozen=True)

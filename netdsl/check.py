@@ -6,9 +6,10 @@ free of torch, onnx and onnxruntime.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from netdsl.analyze import Checked, analyze
 from netdsl.diagnostics import Diagnostic, SpecError

@@ -10,9 +10,10 @@ follows it silently, so each mistake is reported once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from netdsl import ast
 from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
@@ -266,7 +267,7 @@ class _Builder:
             inner = dict(env) | ({step.index: i} if step.index else {})
             value = self.body(step.body.statements, iteration, inner, value)
             if i == 0:
-                self.limit((len(self.nodes) - before) * count, step.count.span, f"repeat {count:,}")
+                self.limit((len(self.nodes) - before) * (count - 1), step.count.span, f"repeat {count:,}")
         return value
 
     def single_instance(self, body: ast.Body) -> bool:
@@ -384,7 +385,7 @@ class _Builder:
         if not any(lost):
             return
         words = []
-        for axis, count, unit in ((0, lost[0], "row"), (1, lost[1], "column")):
+        for count, unit in ((lost[0], "row"), (lost[1], "column")):
             if count:
                 words.append(f"the last {count} {unit}{'s' * (count != 1)}")
         a = 0 if lost[0] else 1

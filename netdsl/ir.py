@@ -6,8 +6,9 @@ dotted path through block instances and repeats (`layer2.0.conv_1`), unique in t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from netdsl.diagnostics import Diagnostic, Span
 from netdsl.ops import Shape

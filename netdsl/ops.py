@@ -9,8 +9,9 @@ each backend keeps its own lowering table keyed by the same names.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 Shape = tuple[int, ...]
 Attrs = Mapping[str, Any]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from netdsl import ast
 from netdsl.diagnostics import Span, SpecError, error
@@ -93,23 +93,62 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
         token = exc.token
         width = max(len(str(token)), 1)
         message = f"unexpected {_describe_token(token)}"
+        if str(token) == ">" and source[exc.token.start_pos - 1 : exc.token.start_pos] == "-":
+            # inside an expression `->` lexes as minus, greater: say what was written
+            column, width, message = column - 1, 2, "unexpected '->'"
         expected = _expected_text(set(exc.expected))
     elif isinstance(exc, UnexpectedCharacters):
         width = 1
         message = f"unexpected character {source[exc.pos_in_stream]!r}"
         expected = _expected_text(set(exc.allowed or ()))
     else:  # UnexpectedEOF or an UnexpectedToken at the end
-        lines = source.splitlines() or [""]
-        line, column, width = len(lines), len(lines[-1]) + 1, 1
+        line, column = _end_of_code(source)
+        width = 1
         message = "unexpected end of file"
         expected = _expected_text(set(getattr(exc, "expected", ()) or ()))
     if expected:
         message += f"; expected {expected}"
     span = Span(file, line, column, line, column + width)
-    hint = None
-    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and "RBRACE" in set(exc.expected or ()):
-        hint = "is a '}' missing?"
-    return error(message, span, hint)
+    expected_terms = set(getattr(exc, "expected", None) or ())
+    return error(message, span, _closing_hint(source, _offset(source, line, column), expected_terms, message))
+
+
+def _end_of_code(source: str) -> tuple[int, int]:
+    """Line and column just past the last code in the file (trailing comments skipped)."""
+    lines = source.splitlines()
+    for number in range(len(lines), 0, -1):
+        code = re.sub(r"#.*", "", lines[number - 1]).rstrip()
+        if code:
+            return number, len(code) + 1
+    return 1, 1
+
+
+_CLOSERS = {"(": (")", "RPAR"), "[": ("]", "RSQB"), "{": ("}", "RBRACE")}
+
+
+def _offset(source: str, line: int, column: int) -> int:
+    lines = source.splitlines(keepends=True)
+    return sum(len(text) for text in lines[: line - 1]) + column - 1
+
+
+def _closing_hint(source: str, offset: int, expected: set[str], message: str) -> str | None:
+    """'is a ')' missing?' when the innermost bracket open at the error could close there."""
+    stack: list[int] = []
+    for match in re.finditer(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[()\[\]{}]', source[:offset]):
+        char = match.group()
+        if char in _CLOSERS:
+            stack.append(match.start())
+        elif char in ")]}" and stack:
+            stack.pop()
+    if not stack:
+        return None
+    opener = source[stack[-1]]
+    closer, terminal = _CLOSERS[opener]
+    if terminal not in expected and "'->'" not in message and "end of file" not in message:
+        return None
+    line = source.count("\n", 0, stack[-1]) + 1
+    column = stack[-1] - (source.rfind("\n", 0, stack[-1]) + 1) + 1
+    return f"is a '{closer}' missing? the '{opener}' at {line}:{column} is still open"
 
 
 def _describe_token(token: Token) -> str:

@@ -7,9 +7,9 @@ diagnostic anywhere can show its line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from netdsl import ast
 from netdsl.diagnostics import Diagnostic, Span, SpecError, error

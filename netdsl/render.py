@@ -7,7 +7,8 @@ The only place (with the CLI) that writes for people. Diagnostics are drawn comp
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table

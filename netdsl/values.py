@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from netdsl import ast
 from netdsl.diagnostics import Span, did_you_mean
@@ -217,7 +218,8 @@ def _padding(value: Any) -> Any:
     try:
         return _nonneg_pair(value)
     except KindError:
-        raise KindError(f"expects a non-negative integer, a pair [h, w], same or valid, got {describe(value)}") from None
+        expected = "a non-negative integer, a pair [h, w], same or valid"
+        raise KindError(f"expects {expected}, got {describe(value)}") from None
 
 
 def _float(value: Any) -> float:
