@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netdsl._gc import paused_gc
 from netdsl.analyze import Checked, analyze
 from netdsl.diagnostics import Diagnostic, SpecError
 from netdsl.elaborate import elaborate
@@ -37,11 +38,12 @@ def check_program(
     input_shape: Sequence[int] | None = None,
 ) -> Outcome:
     """Elaborate and analyze one network of a loaded program; raises only `UsageError`."""
-    try:
-        graph = elaborate(program, network, overrides, input_shape)
-    except SpecError as exc:
-        return Outcome(None, exc.diagnostics, program)
-    checked = analyze(graph)
+    with paused_gc():
+        try:
+            graph = elaborate(program, network, overrides, input_shape)
+        except SpecError as exc:
+            return Outcome(None, exc.diagnostics, program)
+        checked = analyze(graph)
     return Outcome(checked, checked.diagnostics, program)
 
 

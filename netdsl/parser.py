@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from netdsl import ast
+from netdsl._gc import paused_gc
 from netdsl.diagnostics import Span, SpecError, error
 
 _HERE = Path(__file__).resolve().parent
@@ -49,7 +50,6 @@ def _lark() -> Lark:
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
         maybe_placeholders=True,
         cache=True,
     )
@@ -57,12 +57,14 @@ def _lark() -> Lark:
 
 def parse(source: str, file: str = "<string>") -> ast.Module:
     """Parse one spec file's text into an AST `Module`; raises `SpecError` on a syntax error."""
-    try:
-        tree = _lark().parse(source)
-    except UnexpectedInput as exc:
-        raise SpecError([_syntax_diagnostic(exc, source, file)]) from None
+    with paused_gc():
+        try:
+            tree = _lark().parse(source)
+        except UnexpectedInput as exc:
+            raise SpecError([_syntax_diagnostic(exc, source, file)]) from None
+        items = _ToAst(file).transform(tree).children
     imports, definitions = [], []
-    for item in _ToAst(file).transform(tree).children:
+    for item in items:
         (imports if isinstance(item, ast.Import) else definitions).append(item)
     return ast.Module(file, source, tuple(imports), tuple(definitions))
 
@@ -160,144 +162,154 @@ def _describe_token(token: Token) -> str:
 # ---- parse tree → AST ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Group:
+    """A bracketed list (call arguments, parameters, a shape) with the span of its brackets."""
+
+    items: tuple[Any, ...]
+    span: Span
+
+
 def _present(items: list[Any]) -> tuple[Any, ...]:
-    return tuple(item for item in items if item is not None)
+    return tuple(item for item in items if item is not None and not isinstance(item, Token))
 
 
-@v_args(meta=True)
 class _ToAst(Transformer[Any, Any]):
-    """One method per grammar rule; each returns an AST node (or a tuple for list rules)."""
+    """One method per grammar rule; each returns an AST node.
+
+    A node's span runs from the start of its first child to the end of its last (tokens and
+    nodes alike), so positions cost nothing while parsing.
+    """
 
     def __init__(self, file: str):
         super().__init__()
         self.file = file
 
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
-            return Span(self.file, 0, 0, 0, 0)
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
-
     def _tspan(self, token: Token) -> Span:
         return Span(self.file, token.line or 0, token.column or 0, token.end_line or 0, token.end_column or 0)
 
+    def _span(self, *parts: Any) -> Span:
+        present = [p for p in parts if p is not None]
+        first, last = present[0], present[-1]
+        start = self._tspan(first) if isinstance(first, Token) else first.span
+        end = self._tspan(last) if isinstance(last, Token) else last.span
+        return start.to(end)
+
+    def _group(self, c: list[Any]) -> _Group:
+        return _Group(_present(c), self._span(c[0], c[-1]))
+
     # -- files
-    def import_stmt(self, meta: Any, c: list[Any]) -> ast.Import:
-        return ast.Import(_unquote(c[0]), self._span(meta))
+    def import_stmt(self, c: list[Any]) -> ast.Import:
+        return ast.Import(_unquote(c[1]), self._span(*c))
 
-    def definition(self, meta: Any, c: list[Any]) -> ast.Definition:
+    def definition(self, c: list[Any]) -> ast.Definition:
         kind, name, params, body = c
-        return ast.Definition(str(kind), str(name), params or (), body, self._span(meta), self._tspan(name))
+        return ast.Definition(str(kind), str(name), params.items if params else (), body, self._span(kind, body),
+                              self._tspan(name))
 
-    def params(self, meta: Any, c: list[Any]) -> tuple[ast.Param, ...]:
-        return _present(c)
+    params = _group
 
-    def param(self, meta: Any, c: list[Any]) -> ast.Param:
-        return ast.Param(str(c[0]), c[1], self._span(meta))
+    def param(self, c: list[Any]) -> ast.Param:
+        return ast.Param(str(c[0]), c[1], self._span(*c))
 
-    def body(self, meta: Any, c: list[Any]) -> ast.Body:
-        return ast.Body(_present(c), self._span(meta))
+    def body(self, c: list[Any]) -> ast.Body:
+        return ast.Body(_present(c), self._span(c[0], c[-1]))
 
     # -- statements
-    def input_stmt(self, meta: Any, c: list[Any]) -> ast.Input:
-        name, shape = c
-        return ast.Input(str(name) if name else "input", shape, self._span(meta))
+    def input_stmt(self, c: list[Any]) -> ast.Input:
+        keyword, name, shape = c
+        return ast.Input(str(name) if name else "input", shape.items, self._span(keyword, shape))
 
-    def bind_stmt(self, meta: Any, c: list[Any]) -> ast.Bind:
+    def bind_stmt(self, c: list[Any]) -> ast.Bind:
         name, chain, check = c
-        return ast.Bind(str(name), chain, check, self._span(meta), self._tspan(name))
+        return ast.Bind(str(name), chain, check, self._span(name, chain, check), self._tspan(name))
 
-    def flow_stmt(self, meta: Any, c: list[Any]) -> ast.Flow:
-        return ast.Flow(c[0], c[1], self._span(meta))
+    def flow_stmt(self, c: list[Any]) -> ast.Flow:
+        return ast.Flow(c[0], c[1], self._span(*c))
 
-    def shape_assert(self, meta: Any, c: list[Any]) -> ast.ShapeCheck:
-        return ast.ShapeCheck(c[0], self._span(meta))
+    def shape_assert(self, c: list[Any]) -> ast.ShapeCheck:
+        return ast.ShapeCheck(c[1].items, self._span(*c))
 
-    def shape(self, meta: Any, c: list[Any]) -> tuple[ast.Expr, ...]:
-        return _present(c)
+    shape = _group
 
-    def chain(self, meta: Any, c: list[Any]) -> ast.Chain:
-        return ast.Chain(tuple(c), self._span(meta))
+    def chain(self, c: list[Any]) -> ast.Chain:
+        return ast.Chain(tuple(c), self._span(c[0], c[-1]))
 
-    def step(self, meta: Any, c: list[Any]) -> ast.Step:
+    def step(self, c: list[Any]) -> ast.Step:
         label, action = c
         if label is None:
             return action  # type: ignore[no-any-return]
-        return _with_label(action, ast.Label(str(label), self._tspan(label)), self._span(meta))
+        return replace(action, label=ast.Label(str(label), self._tspan(label)), span=self._span(label, action))
 
-    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+    def call(self, c: list[Any]) -> ast.Call:
         name, args = c
-        return ast.Call(None, str(name), args, self._span(meta), self._tspan(name))
+        return ast.Call(None, str(name), args.items if args else None, self._span(name, args), self._tspan(name))
 
-    def call_args(self, meta: Any, c: list[Any]) -> tuple[ast.Arg, ...]:
-        return _present(c)
+    call_args = _group
 
-    def arg(self, meta: Any, c: list[Any]) -> ast.Arg:
+    def arg(self, c: list[Any]) -> ast.Arg:
         name, value = c
-        return ast.Arg(str(name) if name else None, value, self._span(meta))
+        return ast.Arg(str(name) if name else None, value, self._span(name, value))
 
-    def if_step(self, meta: Any, c: list[Any]) -> ast.If:
-        condition, then, orelse = (c + [None])[:3]  # `_else` is inlined: absent, not None
+    def if_step(self, c: list[Any]) -> ast.If:
+        keyword, condition, then, orelse = (c + [None])[:4]  # `_else` is inlined: absent, not None
         if isinstance(orelse, ast.If):  # `else if`: a body holding the nested conditional
             chain = ast.Chain((orelse,), orelse.span)
             orelse = ast.Body((ast.Flow(chain, None, orelse.span),), orelse.span)
-        return ast.If(None, condition, then, orelse, self._span(meta))
+        return ast.If(None, condition, then, orelse, self._span(keyword, then, orelse))
 
-    def repeat_step(self, meta: Any, c: list[Any]) -> ast.Repeat:
-        count, index, body = c
-        return ast.Repeat(None, count, str(index) if index else None, body, self._span(meta))
-
-    def ternary(self, meta: Any, c: list[Any]) -> ast.Ternary:
-        then, condition, orelse = c
-        return ast.Ternary(condition, then, orelse, self._span(meta))
+    def repeat_step(self, c: list[Any]) -> ast.Repeat:
+        keyword, count, index, body = c
+        return ast.Repeat(None, count, str(index) if index else None, body, self._span(keyword, body))
 
     # -- expressions
-    def int_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def ternary(self, c: list[Any]) -> ast.Ternary:
+        then, condition, orelse = c
+        return ast.Ternary(condition, then, orelse, self._span(then, orelse))
+
+    def int_lit(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(int(c[0]), self._tspan(c[0]))
 
-    def float_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def float_lit(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(float(c[0]), self._tspan(c[0]))
 
-    def str_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def str_lit(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(_unquote(c[0]), self._tspan(c[0]))
 
-    def true_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
-        return ast.Literal(True, self._span(meta))
+    def true_lit(self, c: list[Any]) -> ast.Literal:
+        return ast.Literal(True, self._tspan(c[0]))
 
-    def false_lit(self, meta: Any, c: list[Any]) -> ast.Literal:
-        return ast.Literal(False, self._span(meta))
+    def false_lit(self, c: list[Any]) -> ast.Literal:
+        return ast.Literal(False, self._tspan(c[0]))
 
-    def name(self, meta: Any, c: list[Any]) -> ast.Name:
+    def name(self, c: list[Any]) -> ast.Name:
         return ast.Name(str(c[0]), self._tspan(c[0]))
 
-    def attr(self, meta: Any, c: list[Any]) -> ast.Attr:
-        return ast.Attr(ast.Name(str(c[0]), self._tspan(c[0])), str(c[1]), self._span(meta))
+    def attr(self, c: list[Any]) -> ast.Attr:
+        return ast.Attr(ast.Name(str(c[0]), self._tspan(c[0])), str(c[1]), self._span(*c))
 
-    def func(self, meta: Any, c: list[Any]) -> ast.FuncCall:
-        return ast.FuncCall(str(c[0]), c[1], self._span(meta))
+    def func(self, c: list[Any]) -> ast.FuncCall:
+        return ast.FuncCall(str(c[0]), c[1].items, self._span(*c))
 
-    def list_lit(self, meta: Any, c: list[Any]) -> ast.ListExpr:
-        return ast.ListExpr(_present(c), self._span(meta))
+    def list_lit(self, c: list[Any]) -> ast.ListExpr:
+        return ast.ListExpr(_present(c), self._span(c[0], c[-1]))
 
-    def binop(self, meta: Any, c: list[Any]) -> ast.BinOp:
-        return ast.BinOp(str(c[1]), c[0], c[2], self._span(meta))
+    def binop(self, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp(str(c[1]), c[0], c[2], self._span(c[0], c[2]))
 
     compare = binop
 
-    def or_op(self, meta: Any, c: list[Any]) -> ast.BinOp:
-        return ast.BinOp("or", c[0], c[1], self._span(meta))
+    def or_op(self, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp("or", c[0], c[1], self._span(*c))
 
-    def and_op(self, meta: Any, c: list[Any]) -> ast.BinOp:
-        return ast.BinOp("and", c[0], c[1], self._span(meta))
+    def and_op(self, c: list[Any]) -> ast.BinOp:
+        return ast.BinOp("and", c[0], c[1], self._span(*c))
 
-    def not_op(self, meta: Any, c: list[Any]) -> ast.UnaryOp:
-        return ast.UnaryOp("not", c[0], self._span(meta))
+    def not_op(self, c: list[Any]) -> ast.UnaryOp:
+        return ast.UnaryOp("not", c[1], self._span(*c))
 
-    def neg(self, meta: Any, c: list[Any]) -> ast.UnaryOp:
-        return ast.UnaryOp("-", c[0], self._span(meta))
-
-
-def _with_label(action: ast.Step, label: ast.Label, span: Span) -> ast.Step:
-    return replace(action, label=label, span=span)
+    def neg(self, c: list[Any]) -> ast.UnaryOp:
+        return ast.UnaryOp("-", c[1], self._span(*c))
 
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
