@@ -13,7 +13,7 @@ from typing import Any
 
 from netdsl._gc import paused_gc
 from netdsl.analyze import Checked, analyze
-from netdsl.diagnostics import Diagnostic, SpecError
+from netdsl.diagnostics import Diagnostic, SpecError, has_errors
 from netdsl.elaborate import elaborate
 from netdsl.program import Program, load, load_text
 
@@ -28,7 +28,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.checked is not None
+        """No errors: a clean network, or a file of blocks whose static checks pass."""
+        return not has_errors(self.diagnostics)
 
 
 def check_program(

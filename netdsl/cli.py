@@ -101,6 +101,11 @@ def _check(args: argparse.Namespace) -> int:
         print(render.to_json(outcome.checked, outcome.diagnostics))
         return status
     render.print_diagnostics(err, outcome.diagnostics, program.sources)
+    if outcome.checked is None and outcome.ok:
+        blocks = [d.name for d in program.main.definitions]
+        out.print(f"{args.spec}: no network to check; names and arguments of its {len(blocks)} "
+                  f"definition{'s' * (len(blocks) != 1)} ({', '.join(blocks)}) are fine", markup=False, soft_wrap=True)
+        return status
     if outcome.checked is None:
         err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}", markup=False)
         return status

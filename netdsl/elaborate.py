@@ -13,17 +13,18 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from netdsl import ast
 from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
 from netdsl.ir import Graph, Instance, Node
+from netdsl.lint import lint
 from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
 from netdsl.program import Program
 from netdsl.values import KINDS, EvalError, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
 
 MAX_LAYERS = 100_000
-POISON = ValueRef(-1, None)
+POISON: Final[ValueRef] = ValueRef(-1, None)
 
 
 class UsageError(Exception):
@@ -48,7 +49,8 @@ def elaborate(
     except _TooBig as exc:
         builder.diagnostics.append(exc.args[0])
         graph = None
-    diagnostics = _unique(list(program.diagnostics) + builder.diagnostics)
+    unreached = lint(program, builder.reached | {definition.name})
+    diagnostics = _unique(list(program.diagnostics) + builder.diagnostics + unreached)
     if graph is None or has_errors(diagnostics):
         raise SpecError(diagnostics)
     return Graph(graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics)
@@ -60,7 +62,7 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
     names = program.networks()
     if network is None:
         if not names:
-            raise UsageError(f"{program.main.file} defines no network")
+            raise SpecError(lint(program, set()))  # a file of blocks: only the static checks apply
         return program.definitions[names[0]]
     found = program.definitions.get(network)
     if found is None or found.kind != "network":
@@ -115,6 +117,7 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.stack: list[str] = []
         self.used: set[int] = set()
+        self.reached: set[str] = set()
 
     # ---- diagnostics
     def error(self, message: str, span: Span, hint: str | None = None) -> ValueRef:
@@ -244,7 +247,7 @@ class _Builder:
         if step.label:
             self.error("a label names a layer, a block or a repeat, not an 'if'", step.label.span)
         cond = self.eval(step.condition, env)
-        if cond is POISON:
+        if _poisoned(cond):
             return POISON
         try:
             chosen = step.then if truth(cond, step.condition, env) else step.orelse
@@ -254,7 +257,7 @@ class _Builder:
 
     def repeat(self, step: ast.Repeat, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         count = self.eval(step.count, env)
-        if count is POISON:
+        if _poisoned(count):
             return POISON
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return self.error(f"repeat needs a count of 0 or more, got {describe(count)}", step.count.span)
@@ -414,7 +417,7 @@ class _Builder:
                 inner[p.name] = self.eval(p.default, inner)
             else:
                 return self.error(f"block '{block.name}' needs argument '{p.name}'", call.span)
-            if inner[p.name] is POISON:
+            if _poisoned(inner[p.name]):
                 return POISON
         if scope.collapse:
             path = scope.path
@@ -422,6 +425,7 @@ class _Builder:
             path = scope.path + (self.name(call.label, _snake(block.name), scope),)
         args = MappingProxyType({k: v for k, v in inner.items() if not isinstance(v, ValueRef)})
         self.instances.append(Instance(path, block.name, args, call.span))
+        self.reached.add(block.name)
         inner["in"] = value
         self.stack.append(block.name)
         try:
@@ -457,6 +461,10 @@ class _Builder:
             self.limit(1, span, "this network")
         self.nodes.append(node)
         return ValueRef(node.id, shape) if shape is not None else ValueRef(node.id, None)
+
+
+def _poisoned(value: Any) -> bool:
+    return value is POISON
 
 
 def _positive(value: Any) -> bool:

@@ -244,11 +244,12 @@ def _linear_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
 
 
 def _linear_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
-    return inputs[0][0] * attrs["out"] + (attrs["out"] if attrs["bias"] else 0)
+    width: int = attrs["out"]
+    return inputs[0][0] * width + (width if attrs["bias"] else 0)
 
 
 def _linear_macs(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
-    return inputs[0][0] * attrs["out"]
+    return inputs[0][0] * out[0]
 
 
 def _levels(op: str, attrs: Attrs) -> int:

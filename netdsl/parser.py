@@ -63,7 +63,8 @@ def parse(source: str, file: str = "<string>") -> ast.Module:
         except UnexpectedInput as exc:
             raise SpecError([_syntax_diagnostic(exc, source, file)]) from None
         items = _ToAst(file).transform(tree).children
-    imports, definitions = [], []
+    imports: list[ast.Import] = []
+    definitions: list[ast.Definition] = []
     for item in items:
         (imports if isinstance(item, ast.Import) else definitions).append(item)
     return ast.Module(file, source, tuple(imports), tuple(definitions))
@@ -101,7 +102,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
         expected = _expected_text(set(exc.expected))
     elif isinstance(exc, UnexpectedCharacters):
         width = 1
-        message = f"unexpected character {source[exc.pos_in_stream]!r}"
+        message = f"unexpected character {source[exc.pos_in_stream or 0]!r}"
         expected = _expected_text(set(exc.allowed or ()))
     else:  # UnexpectedEOF or an UnexpectedToken at the end
         line, column = _end_of_code(source)
@@ -239,7 +240,8 @@ class _ToAst(Transformer[Any, Any]):
         label, action = c
         if label is None:
             return action  # type: ignore[no-any-return]
-        return replace(action, label=ast.Label(str(label), self._tspan(label)), span=self._span(label, action))
+        return replace(  # type: ignore[no-any-return]
+            action, label=ast.Label(str(label), self._tspan(label)), span=self._span(label, action))
 
     def call(self, c: list[Any]) -> ast.Call:
         name, args = c

@@ -105,9 +105,9 @@ def truth(value: Any, expr: ast.Expr, env: Mapping[str, Any]) -> bool:
 
 def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
     if expr.op in ("and", "or"):
-        left = truth(evaluate(expr.left, env), expr.left, env)
-        if left == (expr.op == "or"):
-            return left
+        first = truth(evaluate(expr.left, env), expr.left, env)
+        if first == (expr.op == "or"):
+            return first
         return truth(evaluate(expr.right, env), expr.right, env)
     left = _number(evaluate(expr.left, env), expr.left, env)
     right = _number(evaluate(expr.right, env), expr.right, env)

@@ -101,6 +101,18 @@ def test_usage_errors_exit_2_without_traceback(args: list[str], message: str) ->
     assert "Traceback" not in result.stderr
 
 
+def test_a_file_of_blocks_only_gets_its_static_checks(tmp_path: Path) -> None:
+    result = run("check", "specs/blocks/resnet.net")
+    assert result.returncode == 0, result.stderr
+    assert "no network to check" in result.stdout and "Bottleneck" in result.stdout
+    (tmp_path / "blocks.net").write_text("block B {\n  batchnrom\n}\n")
+    result = run("check", "blocks.net", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    (diag,) = json.loads(result.stdout)["diagnostics"]
+    assert (diag["line"], diag["column"], diag["message"]) == (2, 3, "unknown op or block 'batchnrom'")
+    assert diag["hint"] == "did you mean 'batchnorm'?"
+
+
 def test_warnings_still_exit_0() -> None:
     result = run("check", "specs/alexnet.net", "--input", "3x224x224")
     assert result.returncode == 0

@@ -1,0 +1,70 @@
+"""Static checks of definitions that elaboration did not reach: AST → diagnostics.
+
+A block that no checked network uses (or a file of blocks only) cannot be elaborated — its
+shapes depend on where it is used — but some mistakes need no shapes: unknown ops, blocks
+or values, and unknown keyword arguments of ops. Messages match elaboration's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from netdsl import ast
+from netdsl.diagnostics import Diagnostic, did_you_mean, error
+from netdsl.ops import OPS
+from netdsl.program import Program
+
+
+def lint(program: Program, reached: set[str]) -> list[Diagnostic]:
+    """Diagnostics for every definition whose name is not in `reached`."""
+    found: list[Diagnostic] = []
+    blocks = [name for name, d in program.definitions.items() if d.kind == "block"]
+    for definition in program.definitions.values():
+        if definition.name not in reached:
+            found.extend(_definition(definition, program, blocks))
+    return found
+
+
+def _definition(definition: ast.Definition, program: Program, blocks: list[str]) -> Iterator[Diagnostic]:
+    values = {"in"} | {p.name for p in definition.params} | set(_bound(definition.body.statements))
+    for call in _calls(definition.body.statements):
+        if call.name in values and call.args is None:
+            continue
+        op = OPS.get(call.name)
+        if op is not None:
+            names = [a.name for a in op.args]
+            for arg in call.args or ():
+                if arg.name is not None and not op.merge and arg.name not in names:
+                    hint = did_you_mean(arg.name, names) or (f"its arguments: {', '.join(names)}" if names else None)
+                    yield error(f"{op.name} has no argument '{arg.name}'", arg.span, hint)
+        elif call.name not in program.definitions:
+            choices = list(OPS) + blocks + sorted(values)
+            yield error(f"unknown op or block '{call.name}'", call.name_span, did_you_mean(call.name, choices))
+
+
+def _bound(statements: Iterable[ast.Statement]) -> Iterator[str]:
+    for stmt in statements:
+        if isinstance(stmt, ast.Bind):
+            yield stmt.name
+        if isinstance(stmt, (ast.Bind, ast.Flow)):
+            for step in stmt.chain.steps:
+                if isinstance(step, ast.Repeat) and step.index:
+                    yield step.index
+                yield from _bound(_inner(step))
+
+
+def _calls(statements: Iterable[ast.Statement]) -> Iterator[ast.Call]:
+    for stmt in statements:
+        if isinstance(stmt, (ast.Bind, ast.Flow)):
+            for step in stmt.chain.steps:
+                if isinstance(step, ast.Call):
+                    yield step
+                yield from _calls(_inner(step))
+
+
+def _inner(step: ast.Step) -> tuple[ast.Statement, ...]:
+    if isinstance(step, ast.If):
+        return step.then.statements + (step.orelse.statements if step.orelse else ())
+    if isinstance(step, ast.Repeat):
+        return step.body.statements
+    return ()
