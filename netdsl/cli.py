@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.measure import Measurement
 
     from netdsl import render
     from netdsl.check import check_program
@@ -112,7 +113,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         print(render.to_markdown(outcome.checked) + render.markdown_diagnostics(outcome.diagnostics), end="")
         return status
-    out.print(render.report_table(outcome.checked))
+    table = render.report_table(outcome.checked)
+    if not out.is_terminal:  # a pipe or a file: as wide as the table needs, never cut
+        out.width = max(out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    out.print(table)
     out.print(render.totals_text(outcome.checked), markup=False)
     others = [n for n in program.networks() if n != outcome.checked.graph.network]
     if others and args.network is None:

@@ -84,13 +84,14 @@ def report_table(checked: Checked) -> Table:
     params = ", ".join(f"{k}={v}" for k, v in graph.params.items() if k != "in")
     table = Table(title=f"{graph.network}({params})", title_justify="left", show_footer=True,
                   header_style="bold", footer_style="bold")
-    table.add_column("layer", footer="total")
-    table.add_column("op")
-    table.add_column("output", footer=shape_text(checked.output_shape))
-    table.add_column("params", justify="right", footer=f"{checked.total_params:,}")
-    table.add_column("MACs", justify="right", footer=f"{checked.total_macs:,}")
-    table.add_column("RF", justify="right")
-    table.add_column("jump", justify="right")
+    # numbers never wrap or shorten; a long layer name folds onto a second line
+    table.add_column("layer", footer="total", overflow="fold")
+    table.add_column("op", no_wrap=True)
+    table.add_column("output", footer=shape_text(checked.output_shape), no_wrap=True)
+    table.add_column("params", justify="right", footer=f"{checked.total_params:,}", no_wrap=True)
+    table.add_column("MACs", justify="right", footer=f"{checked.total_macs:,}", no_wrap=True)
+    table.add_column("RF", justify="right", no_wrap=True)
+    table.add_column("jump", justify="right", no_wrap=True)
     for layer in checked.layers:
         params = f"{layer.params:,}" + ("" if layer.params == layer.trainable else " (frozen)")
         table.add_row(layer.name, layer.op, shape_text(layer.output_shape), params, f"{layer.macs:,}",

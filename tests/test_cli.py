@@ -28,6 +28,17 @@ def test_check_prints_the_table_and_totals(capsys: pytest.CaptureFixture[str]) -
     assert "parameters: 61,706 (61,706 trainable, 0 frozen)" in out
 
 
+def test_piped_table_is_never_cut() -> None:
+    env = dict(os.environ, COLUMNS="60")  # narrower than the table; a pipe must still get all of it
+    result = subprocess.run([sys.executable, "-m", "netdsl", "check", "specs/resnet50.net"], capture_output=True,
+                            text=True, cwd=ROOT, env=env, timeout=120)
+    assert result.returncode == 0
+    row = next(line for line in result.stdout.splitlines() if "layer4.0.downsample_bn" in line)
+    assert "2048×7×7" in row and "4,096" in row
+    assert "│ stem_1.conv1 " in result.stdout and "118,013,952" in result.stdout
+    assert "…" not in result.stdout
+
+
 def test_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(SPECS / "alexnet.net"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
