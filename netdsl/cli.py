@@ -1,12 +1,14 @@
 """The command line: `netdsl check SPEC [...]`.
 
 Library code never prints; this module renders. Exit status: 0 clean (warnings allowed),
-1 errors in the spec, 2 a usage error (missing file, unknown flag or parameter).
+1 errors in the spec, 2 a usage error (missing file, unknown flag or parameter), 3 a bug
+in netdsl itself (set NETDSL_DEBUG=1 for the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERNAL = 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -74,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
+    except RecursionError:
+        print(f"netdsl: error: {args.spec} nests blocks or expressions too deeply to follow", file=sys.stderr)
+        return EXIT_SPEC
+    except Exception as exc:  # a bug of ours: say so plainly; NETDSL_DEBUG=1 shows the traceback
+        if os.environ.get("NETDSL_DEBUG"):
+            raise
+        print(f"netdsl: internal error: {type(exc).__name__}: {exc}\n"
+              "this is a bug in netdsl; run again with NETDSL_DEBUG=1 for the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -124,6 +124,14 @@ def test_a_file_of_blocks_only_gets_its_static_checks(tmp_path: Path) -> None:
     assert diag["hint"] == "did you mean 'batchnorm'?"
 
 
+def test_pathological_nesting_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    blocks = "".join(f"block B{i} {{ B{i + 1} }}\n" for i in range(3000)) + "block B3000 { relu }\n"
+    (tmp_path / "deep.net").write_text(blocks + "network N { input [3] B0 }\n")
+    result = run("check", "deep.net", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nests blocks or expressions too deeply" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_warnings_still_exit_0() -> None:
     result = run("check", "specs/alexnet.net", "--input", "3x224x224")
     assert result.returncode == 0

@@ -1,0 +1,49 @@
+"""Every op of the table, once: its shape rule, parameter and MAC counts on a small input.
+
+The last test fails when an op is added to netdsl/ops.py without a case here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import checked
+
+from netdsl.ops import OPS
+
+# op call, input shape, output shape, parameters, MACs
+CASES = {
+    "conv": ("conv(8, 3, stride=2, padding=1)", "[4, 9, 9]", (8, 5, 5), 8 * 4 * 9 + 8, 8 * 25 * 36),
+    "maxpool": ("maxpool(3, stride=2)", "[4, 9, 9]", (4, 4, 4), 0, 0),
+    "avgpool": ("avgpool(2)", "[4, 9, 9]", (4, 4, 4), 0, 0),
+    "adaptive_avgpool": ("adaptive_avgpool([2, 3])", "[4, 9, 9]", (4, 2, 3), 0, 0),
+    "global_avgpool": ("global_avgpool", "[4, 9, 9]", (4, 1, 1), 0, 0),
+    "linear": ("linear(5)", "[12]", (5,), 65, 60),
+    "flatten": ("flatten", "[4, 3, 3]", (36,), 0, 0),
+    "relu": ("relu", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "tanh": ("tanh", "[7]", (7,), 0, 0),
+    "sigmoid": ("sigmoid", "[7]", (7,), 0, 0),
+    "leaky_relu": ("leaky_relu(0.2)", "[7]", (7,), 0, 0),
+    "gelu": ("gelu", "[7]", (7,), 0, 0),
+    "softmax": ("softmax", "[7]", (7,), 0, 0),
+    "log_softmax": ("log_softmax", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "identity": ("identity", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "dropout": ("dropout(0.25)", "[7]", (7,), 0, 0),
+    "batchnorm": ("batchnorm(eps=0.001, momentum=0.01)", "[4, 3, 3]", (4, 3, 3), 8, 0),
+    "lrn": ("lrn(5, alpha=0.0001, beta=0.75, k=2)", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "add": ("add(in, in)", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "concat": ("concat(in, in, in)", "[4, 3, 3]", (12, 3, 3), 0, 0),
+    "coral": ("coral(6)", "[10]", (5,), 10 + 5, 10),
+    "ordinal": ("ordinal(6)", "[10]", (5, 2), 11 * 10, 100),
+}
+
+
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_op(op: str) -> None:
+    call, shape, output, params, macs = CASES[op]
+    net = checked(f"network N {{ input {shape} {call} }}")
+    last = net.layers[-1]
+    assert (last.op, last.output_shape, last.params, last.macs) == (op, output, params, macs)
+
+
+def test_every_op_in_the_table_has_a_case() -> None:
+    assert set(CASES) == set(OPS)
