@@ -73,7 +73,10 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
 
 
 def _unique(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
-    return tuple(dict.fromkeys(diagnostics))
+    """Each diagnostic once, in source order (file by file, in the order files were read)."""
+    found = list(dict.fromkeys(diagnostics))
+    files = list(dict.fromkeys(d.span.file for d in found))
+    return tuple(sorted(found, key=lambda d: (files.index(d.span.file), d.span.line, d.span.column)))
 
 
 def _snake(name: str) -> str:
