@@ -253,10 +253,31 @@ class _Builder:
         if _poisoned(cond):
             return POISON
         try:
-            chosen = step.then if truth(cond, step.condition, env) else step.orelse
+            taken = truth(cond, step.condition, env)
         except EvalError as exc:
             return self.error(exc.message, exc.span, exc.hint)
-        return value if chosen is None else self.body(chosen.statements, scope, dict(env), value)
+        chosen, other = (step.then, step.orelse) if taken else (step.orelse, step.then)
+        result = value if chosen is None else self.body(chosen.statements, scope, dict(env), value)
+        if other is not None:
+            self.reserve(other.statements, scope)
+        return result
+
+    def reserve(self, statements: Sequence[ast.Statement], scope: _Scope) -> None:
+        """Spend the automatic names of a branch not taken, so that no layer's name depends on
+        which branch was: a generated module names its attributes before it knows."""
+        for stmt in statements:
+            if isinstance(stmt, ast.Input):
+                continue
+            for step in stmt.chain.steps:
+                if isinstance(step, ast.If):
+                    for branch in (step.then, step.orelse):
+                        self.reserve(branch.statements if branch else (), scope)
+                elif isinstance(step, ast.Repeat):
+                    self.name(step.label, "repeat", scope, quiet=True)
+                elif step.name in OPS:
+                    self.name(step.label, step.name, scope, quiet=True)
+                elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
+                    self.name(step.label, _snake(step.name), scope, quiet=True)
 
     def repeat(self, step: ast.Repeat, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         count = self.eval(step.count, env)
@@ -416,6 +437,10 @@ class _Builder:
         for p in block.params:
             if p.name in matched:
                 inner[p.name] = self.eval(matched[p.name].value, env)
+                if isinstance(inner[p.name], ValueRef):
+                    self.used.add(inner[p.name].node)  # it was used, wrongly: one error is enough
+                    return self.error(f"block '{block.name}' argument '{p.name}' is a tensor value; a block takes "
+                                      "numbers, and its input through `in`", matched[p.name].value.span)
             elif p.default is not None:
                 inner[p.name] = self.eval(p.default, inner)
             else:
@@ -437,10 +462,10 @@ class _Builder:
             self.stack.pop()
 
     # ---- naming and nodes
-    def name(self, label: ast.Label | None, base: str, scope: _Scope) -> str:
+    def name(self, label: ast.Label | None, base: str, scope: _Scope, quiet: bool = False) -> str:
         if label is not None:
             earlier = scope.taken.get(label.name)
-            if earlier is not None:
+            if earlier is not None and not quiet:
                 self.error(f"label '{label.name}' is already used in this scope, at {earlier}", label.span)
             scope.taken[label.name] = label.span
             return label.name

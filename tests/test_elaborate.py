@@ -159,6 +159,14 @@ def test_shape_attributes_in_conditions() -> None:
     assert checked(text).output_shape == (8, 4, 4)
 
 
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_names_do_not_depend_on_the_branch_taken(flag: str) -> None:
+    text = f"""block B(f) {{ if f {{ relu -> conv(3, 1) }} else {{ tanh }} conv(3, 1) -> relu }}
+    network A {{ input [3, 4, 4] B({flag}) }}"""
+    names = [x.name for x in checked(text).layers]
+    assert names[-2:] == ["b_1.conv_2", "b_1.relu_2"]
+
+
 def test_graph_nodes_are_topological_and_named_uniquely() -> None:
     graph = elaborate(load_text(BASIC + "network R { input [32, 8, 8] Basic(64, stride=2) Basic(64) }"))
     assert len({n.name for n in graph.nodes}) == len(graph.nodes)
