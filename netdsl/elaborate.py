@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from netdsl import ast
+from netdsl.calls import pair_args
 from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
 from netdsl.ir import Graph, Instance, Node
 from netdsl.lint import lint
@@ -256,11 +257,13 @@ class _Builder:
             taken = truth(cond, step.condition, env)
         except EvalError as exc:
             return self.error(exc.message, exc.span, exc.hint)
-        chosen, other = (step.then, step.orelse) if taken else (step.orelse, step.then)
-        result = value if chosen is None else self.body(chosen.statements, scope, dict(env), value)
-        if other is not None:
-            self.reserve(other.statements, scope)
-        return result
+        # names are spent in source order, then-branch first, whichever branch is taken
+        if taken:
+            result = self.body(step.then.statements, scope, dict(env), value)
+            self.reserve(step.orelse.statements if step.orelse else (), scope)
+            return result
+        self.reserve(step.then.statements, scope)
+        return value if step.orelse is None else self.body(step.orelse.statements, scope, dict(env), value)
 
     def reserve(self, statements: Sequence[ast.Statement], scope: _Scope) -> None:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on
@@ -312,29 +315,9 @@ class _Builder:
     # ---- arguments
     def match(self, call: ast.Call, names: Sequence[str], what: str) -> dict[str, ast.Arg] | None:
         """Pair the call's arguments with parameter names; None after a mistake."""
-        matched: dict[str, ast.Arg] = {}
-        ok, seen_keyword = True, False
-        for index, arg in enumerate(call.args or ()):
-            if arg.name is None:
-                if seen_keyword:
-                    ok = not self.error("a positional argument cannot follow a keyword argument", arg.span)
-                    continue
-                if index >= len(names):
-                    ok = not self.error(f"{what} takes at most {len(names)} argument{'s' * (len(names) != 1)}",
-                                        arg.span)
-                    continue
-                name = names[index]
-            else:
-                seen_keyword, name = True, arg.name
-                if name not in names:
-                    hint = did_you_mean(name, names) or (f"its arguments: {', '.join(names)}" if names else None)
-                    ok = not self.error(f"{what} has no argument '{name}'", arg.span, hint)
-                    continue
-            if name in matched:
-                ok = not self.error(f"argument '{name}' is given twice", arg.span)
-                continue
-            matched[name] = arg
-        return matched if ok else None
+        matched, problems = pair_args(call.args or (), names, what)
+        self.diagnostics.extend(problems)
+        return None if problems else matched
 
     def op_attrs(self, call: ast.Call, op: OpDef, env: Mapping[str, Any]) -> dict[str, Any] | None:
         matched = self.match(call, [a.name for a in op.args], op.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from netdsl import ast
+from netdsl.calls import pair_args
 from netdsl.diagnostics import Diagnostic, did_you_mean, error
 from netdsl.ops import OPS
 from netdsl.program import Program
@@ -32,11 +33,8 @@ def _definition(definition: ast.Definition, program: Program, blocks: list[str])
             continue
         op = OPS.get(call.name)
         if op is not None:
-            names = [a.name for a in op.args]
-            for arg in call.args or ():
-                if arg.name is not None and not op.merge and arg.name not in names:
-                    hint = did_you_mean(arg.name, names) or (f"its arguments: {', '.join(names)}" if names else None)
-                    yield error(f"{op.name} has no argument '{arg.name}'", arg.span, hint)
+            if not op.merge:
+                yield from pair_args(call.args or (), [a.name for a in op.args], op.name)[1]
         elif call.name not in program.definitions:
             choices = list(OPS) + blocks + sorted(values)
             yield error(f"unknown op or block '{call.name}'", call.name_span, did_you_mean(call.name, choices))
