@@ -9,9 +9,7 @@ follows it silently, so each mistake is reported once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -20,6 +18,7 @@ from netdsl.calls import pair_args
 from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
 from netdsl.ir import Graph, Instance, Node
 from netdsl.lint import lint
+from netdsl.naming import Scope, labels, single_instance, snake
 from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
 from netdsl.program import Program
 from netdsl.values import KINDS, EvalError, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
@@ -80,39 +79,6 @@ def _unique(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
     return tuple(sorted(found, key=lambda d: (files.index(d.span.file), d.span.line, d.span.column)))
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-@dataclass
-class _Scope:
-    """Where layers get their names: one per block instance and per repeat iteration."""
-
-    path: tuple[str, ...]
-    reserved: frozenset[str]
-    taken: dict[str, Span] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-    # a repeat iteration holding one unlabelled block instance: the iteration is the
-    # instance's scope (`layer1.0.conv1`, as torchvision names it, not `layer1.0.basic_1.conv1`)
-    collapse: bool = False
-
-
-def _labels(statements: Iterable[ast.Statement]) -> frozenset[str]:
-    """The labels written in a body, `if` branches included (they name layers of this scope)."""
-    found: set[str] = set()
-    for stmt in statements:
-        if isinstance(stmt, ast.Input):
-            found.add(stmt.name)
-            continue
-        for step in stmt.chain.steps:
-            if step.label:
-                found.add(step.label.name)
-            if isinstance(step, ast.If):
-                found |= _labels(step.then.statements)
-                found |= _labels(step.orelse.statements if step.orelse else ())
-    return frozenset(found)
-
-
 class _Builder:
     def __init__(self, program: Program):
         self.program = program
@@ -147,7 +113,7 @@ class _Builder:
             self.error(f"network '{d.name}' must start with an input statement", at,
                        "for example: input image: [3, 224, 224]")
             return Graph(d.name, env, (), -1)
-        scope = _Scope((), _labels(statements))
+        scope = Scope((), labels(statements))
         first = self.input(statements[0], env, scope, input_shape)
         params = MappingProxyType(dict(env))
         env["in"] = first
@@ -172,7 +138,7 @@ class _Builder:
                 env[p.name] = self.eval(p.default, env)
         return env
 
-    def input(self, stmt: ast.Input, env: dict[str, Any], scope: _Scope,
+    def input(self, stmt: ast.Input, env: dict[str, Any], scope: Scope,
               override: Sequence[int] | None) -> ValueRef:
         if override is not None:
             shape: Shape | None = tuple(override)
@@ -188,7 +154,7 @@ class _Builder:
         return self.add(stmt.name, "input", {"shape": shape}, (), shape, stmt.span, scope)
 
     # ---- bodies and statements
-    def body(self, statements: Sequence[ast.Statement], scope: _Scope, env: dict[str, Any],
+    def body(self, statements: Sequence[ast.Statement], scope: Scope, env: dict[str, Any],
              current: ValueRef) -> ValueRef:
         bound: list[tuple[ast.Bind, ValueRef]] = []
         for stmt in statements:
@@ -205,7 +171,7 @@ class _Builder:
                 self.diagnostics.append(warning(f"value '{stmt.name}' is never used", stmt.name_span))
         return current
 
-    def bind(self, stmt: ast.Bind, scope: _Scope, env: dict[str, Any], current: ValueRef) -> ValueRef:
+    def bind(self, stmt: ast.Bind, scope: Scope, env: dict[str, Any], current: ValueRef) -> ValueRef:
         if stmt.name in OPS or stmt.name in self.program.definitions or stmt.name == "in":
             what = "an op" if stmt.name in OPS else "the input" if stmt.name == "in" else "a block"
             self.error(f"'{stmt.name}' names {what}; choose another name for this value", stmt.name_span)
@@ -213,7 +179,7 @@ class _Builder:
         env[stmt.name] = value
         return value
 
-    def checked(self, chain: ast.Chain, check: ast.ShapeCheck | None, scope: _Scope,
+    def checked(self, chain: ast.Chain, check: ast.ShapeCheck | None, scope: Scope,
                 env: dict[str, Any], current: ValueRef) -> ValueRef:
         value = current
         for step in chain.steps:
@@ -226,7 +192,7 @@ class _Builder:
         return value
 
     # ---- steps
-    def step(self, step: ast.Step, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+    def step(self, step: ast.Step, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         if isinstance(step, ast.If):
             return self.if_(step, scope, env, value)
         if isinstance(step, ast.Repeat):
@@ -247,7 +213,7 @@ class _Builder:
         choices += [k for k, v in env.items() if isinstance(v, ValueRef)]
         return self.error(f"unknown op or block '{step.name}'", step.name_span, did_you_mean(step.name, choices))
 
-    def if_(self, step: ast.If, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+    def if_(self, step: ast.If, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         if step.label:
             self.error("a label names a layer, a block or a repeat, not an 'if'", step.label.span)
         cond = self.eval(step.condition, env)
@@ -265,7 +231,7 @@ class _Builder:
         self.reserve(step.then.statements, scope)
         return value if step.orelse is None else self.body(step.orelse.statements, scope, dict(env), value)
 
-    def reserve(self, statements: Sequence[ast.Statement], scope: _Scope) -> None:
+    def reserve(self, statements: Sequence[ast.Statement], scope: Scope) -> None:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on
         which branch was: a generated module names its attributes before it knows."""
         for stmt in statements:
@@ -280,32 +246,25 @@ class _Builder:
                 elif step.name in OPS:
                     self.name(step.label, step.name, scope, quiet=True)
                 elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
-                    self.name(step.label, _snake(step.name), scope, quiet=True)
+                    self.name(step.label, snake(step.name), scope, quiet=True)
 
-    def repeat(self, step: ast.Repeat, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+    def repeat(self, step: ast.Repeat, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         count = self.eval(step.count, env)
         if _poisoned(count):
             return POISON
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return self.error(f"repeat needs a count of 0 or more, got {describe(count)}", step.count.span)
         name = self.name(step.label, "repeat", scope)
-        reserved = _labels(step.body.statements)
-        collapse = self.single_instance(step.body)
+        reserved = labels(step.body.statements)
+        collapse = single_instance(step.body, self.program.definitions)
         for i in range(count):
             before = len(self.nodes)
-            iteration = _Scope(scope.path + (name, str(i)), reserved, collapse=collapse)
+            iteration = Scope(scope.path + (name, str(i)), reserved, collapse=collapse)
             inner = dict(env) | ({step.index: i} if step.index else {})
             value = self.body(step.body.statements, iteration, inner, value)
             if i == 0:
                 self.limit((len(self.nodes) - before) * (count - 1), step.count.span, f"repeat {count:,}")
         return value
-
-    def single_instance(self, body: ast.Body) -> bool:
-        if len(body.statements) != 1 or not isinstance(body.statements[0], ast.Flow):
-            return False
-        steps = body.statements[0].chain.steps
-        return (len(steps) == 1 and isinstance(steps[0], ast.Call) and steps[0].label is None
-                and getattr(self.program.definitions.get(steps[0].name), "kind", None) == "block")
 
     def limit(self, more: int, span: Span, what: str) -> None:
         if len(self.nodes) + more > MAX_LAYERS:
@@ -348,7 +307,7 @@ class _Builder:
         return attrs
 
     # ---- ops
-    def op(self, call: ast.Call, op: OpDef, scope: _Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+    def op(self, call: ast.Call, op: OpDef, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         if op.merge:
             attrs: dict[str, Any] | None = {}
             inputs = self.merge_inputs(call, op, env, value)
@@ -408,7 +367,7 @@ class _Builder:
         self.diagnostics.append(warning(message, call.span, f"{what} of {fits[0]}×{fits[1]} would tile exactly"))
 
     # ---- blocks
-    def instance(self, call: ast.Call, block: ast.Definition, scope: _Scope, env: dict[str, Any],
+    def instance(self, call: ast.Call, block: ast.Definition, scope: Scope, env: dict[str, Any],
                  value: ValueRef) -> ValueRef:
         if block.name in self.stack:
             cycle = " → ".join(self.stack[self.stack.index(block.name):] + [block.name])
@@ -433,37 +392,28 @@ class _Builder:
         if scope.collapse:
             path = scope.path
         else:
-            path = scope.path + (self.name(call.label, _snake(block.name), scope),)
+            path = scope.path + (self.name(call.label, snake(block.name), scope),)
         args = MappingProxyType({k: v for k, v in inner.items() if not isinstance(v, ValueRef)})
         self.instances.append(Instance(path, block.name, args, call.span))
         self.reached.add(block.name)
         inner["in"] = value
         self.stack.append(block.name)
         try:
-            return self.body(block.body.statements, _Scope(path, _labels(block.body.statements)), inner, value)
+            return self.body(block.body.statements, Scope(path, labels(block.body.statements)), inner, value)
         finally:
             self.stack.pop()
 
     # ---- naming and nodes
-    def name(self, label: ast.Label | None, base: str, scope: _Scope, quiet: bool = False) -> str:
+    def name(self, label: ast.Label | None, base: str, scope: Scope, quiet: bool = False) -> str:
         if label is not None:
-            earlier = scope.taken.get(label.name)
+            earlier = scope.take(label.name, label.span)
             if earlier is not None and not quiet:
                 self.error(f"label '{label.name}' is already used in this scope, at {earlier}", label.span)
-            scope.taken[label.name] = label.span
             return label.name
-        n = scope.counters.get(base, 0)
-        while True:
-            n += 1
-            candidate = f"{base}_{n}"
-            if candidate not in scope.reserved and candidate not in scope.taken:
-                break
-        scope.counters[base] = n
-        scope.taken[candidate] = Span("", 0, 0, 0, 0)
-        return candidate
+        return scope.auto(base)
 
     def add(self, name: str, op: str, attrs: Mapping[str, Any], inputs: tuple[int, ...], shape: Shape | None,
-            span: Span, scope: _Scope) -> ValueRef:
+            span: Span, scope: Scope) -> ValueRef:
         if any(i < 0 for i in inputs):
             shape = None
         node = Node(len(self.nodes), ".".join(scope.path + (name,)), op, MappingProxyType(dict(attrs)), inputs,
