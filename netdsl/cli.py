@@ -1,4 +1,4 @@
-"""The command line: `netdsl check SPEC [...]`.
+"""The command line: `netdsl check SPEC [...]`, `netdsl build SPEC --target torch [-o FILE]`.
 
 Library code never prints; this module renders. Exit status: 0 clean (warnings allowed),
 1 errors in the spec, 2 a usage error (missing file, unknown flag or parameter), 3 a bug
@@ -11,9 +11,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netdsl import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from netdsl.check import Outcome
+    from netdsl.program import Program
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 
@@ -58,15 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = commands.add_parser("check", help="check a spec statically: shapes, parameters, MACs, receptive fields")
-    check.add_argument("spec", help="a .net spec file")
+    _spec_arguments(check)
     check.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    check.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
-                       default=[], help="override a network parameter (repeatable)")
-    check.add_argument("--input", dest="input_shape", metavar="CxHxW", type=_parse_shape,
-                       help="override the input shape, e.g. 3x224x224")
-    check.add_argument("--network", help="which network of the file (default: the first)")
-    check.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    build = commands.add_parser("build", help="compile a spec: a PyTorch module (--target torch)")
+    _spec_arguments(build)
+    build.add_argument("--target", choices=("torch",), default="torch", help="what to build (default: torch)")
+    build.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     return parser
+
+
+def _spec_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("spec", help="a .net spec file")
+    command.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
+                         default=[], help="override a network parameter (repeatable)")
+    command.add_argument("--input", dest="input_shape", metavar="CxHxW", type=_parse_shape,
+                         help="override the input shape, e.g. 3x224x224")
+    command.add_argument("--network", help="which network of the file (default: the first)")
+    command.add_argument("--no-color", action="store_true", help="plain output, no colours")
 
 
 EXIT_INTERNAL = 3
@@ -75,7 +89,7 @@ EXIT_INTERNAL = 3
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _check(args)
+        return _build(args) if args.command == "build" else _check(args)
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
@@ -90,27 +104,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _check(args: argparse.Namespace) -> int:
+def _consoles(args: argparse.Namespace) -> tuple[Console, Console]:
     from rich.console import Console
-    from rich.measure import Measurement
 
-    from netdsl import render
+    return (Console(no_color=args.no_color, highlight=False),
+            Console(stderr=True, no_color=args.no_color, highlight=False))
+
+
+def _outcome(args: argparse.Namespace, err: Console) -> tuple[Program, Outcome] | int:
+    """Load and check the spec named on the command line, or the exit status of a usage error."""
     from netdsl.check import check_program
     from netdsl.elaborate import UsageError
     from netdsl.program import load
 
-    out = Console(no_color=args.no_color, highlight=False)
-    err = Console(stderr=True, no_color=args.no_color, highlight=False)
     try:
         program = load(args.spec)
-        outcome = check_program(program, args.network, dict(args.overrides), args.input_shape)
+        return program, check_program(program, args.network, dict(args.overrides), args.input_shape)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         err.print(f"netdsl: error: cannot read '{args.spec}': {reason}", markup=False)
-        return EXIT_USAGE
     except UsageError as exc:
         err.print(f"netdsl: error: {exc}", markup=False)
+    return EXIT_USAGE
+
+
+def _build(args: argparse.Namespace) -> int:
+    from netdsl import render
+    from netdsl.api import Spec
+    from netdsl.files import write_atomic
+
+    _, err = _consoles(args)
+    found = _outcome(args, err)
+    if isinstance(found, int):
+        return found
+    program, outcome = found
+    render.print_diagnostics(err, outcome.diagnostics, program.sources)
+    if outcome.checked is None or not outcome.ok:
+        err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}; nothing written", markup=False)
+        return EXIT_SPEC
+    spec = Spec(program, outcome.checked, dict(args.overrides), args.input_shape)
+    source = spec.torch_source
+    if args.output is None:
+        sys.stdout.write(source.text)
+        return EXIT_OK
+    try:
+        write_atomic(args.output, source.text)
+    except OSError as exc:
+        err.print(f"netdsl: error: cannot write '{args.output}': {exc.strerror or exc}", markup=False)
         return EXIT_USAGE
+    err.print(f"wrote {args.output}: class {source.class_name}, {outcome.checked.total_params:,} parameters",
+              markup=False)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from rich.measure import Measurement
+
+    from netdsl import render
+
+    out, err = _consoles(args)
+    found = _outcome(args, err)
+    if isinstance(found, int):
+        return found
+    program, outcome = found
     status = EXIT_OK if outcome.ok else EXIT_SPEC
     if args.format == "json":
         print(render.to_json(outcome.checked, outcome.diagnostics))

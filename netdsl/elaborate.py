@@ -53,7 +53,8 @@ def elaborate(
     diagnostics = _unique(list(program.diagnostics) + builder.diagnostics + unreached)
     if graph is None or has_errors(diagnostics):
         raise SpecError(diagnostics)
-    return Graph(graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics)
+    return Graph(graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics,
+                 MappingProxyType(builder.outputs))
 
 
 def _pick(program: Program, network: str | None) -> ast.Definition:
@@ -88,6 +89,7 @@ class _Builder:
         self.stack: list[str] = []
         self.used: set[int] = set()
         self.reached: set[str] = set()
+        self.outputs: dict[str, int] = {}
 
     # ---- diagnostics
     def error(self, message: str, span: Span, hint: str | None = None) -> ValueRef:
@@ -264,6 +266,7 @@ class _Builder:
             value = self.body(step.body.statements, iteration, inner, value)
             if i == 0:
                 self.limit((len(self.nodes) - before) * (count - 1), step.count.span, f"repeat {count:,}")
+        self.outputs[".".join(scope.path + (name,))] = value.node
         return value
 
     def limit(self, more: int, span: Span, what: str) -> None:
@@ -399,9 +402,11 @@ class _Builder:
         inner["in"] = value
         self.stack.append(block.name)
         try:
-            return self.body(block.body.statements, Scope(path, labels(block.body.statements)), inner, value)
+            out = self.body(block.body.statements, Scope(path, labels(block.body.statements)), inner, value)
         finally:
             self.stack.pop()
+        self.outputs[".".join(path)] = out.node
+        return out
 
     # ---- naming and nodes
     def name(self, label: ast.Label | None, base: str, scope: Scope, quiet: bool = False) -> str:

@@ -44,6 +44,8 @@ class Graph:
     output: int
     instances: tuple[Instance, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    # the output node of every block instance and repeat, by dotted path ("layer1", "layer1.0")
+    outputs: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def input(self) -> Node:

@@ -1,0 +1,1 @@
+"""Backends: lowering the checked graph to PyTorch (and, later, ONNX)."""

@@ -1,0 +1,156 @@
+"""The PyTorch lowering table: for every op of `netdsl.ops`, the module that implements it.
+
+A `Lowering` turns the op's arguments (as Python source) and its input's shape variable
+into a constructor expression. `PRELUDE` holds the helpers a generated file may need; only
+those it uses are written into it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+def py_literal(value: Any) -> str:
+    """A compile-time value as Python source; a pair of equal numbers as one number."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # double quotes, every control character escaped
+    items = list(value)
+    if len(items) == 2 and items[0] == items[1] and not isinstance(items[0], (list, tuple)):
+        return py_literal(items[0])
+    return "(" + ", ".join(py_literal(v) for v in items) + ("," if len(items) == 1 else "") + ")"
+
+
+Args = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Lowering:
+    build: Callable[[Args, str, int], str]  # (arguments, input shape variable, input rank) → constructor
+    keeps_shape: bool = False
+    after: Callable[[str, Args], list[str]] = lambda attr, args: []  # more __init__ lines for `self.attr`
+
+
+def _keywords(args: Args, defaults: dict[str, str], rename: dict[str, str] | None = None) -> str:
+    """`, stride=2, bias=False` for the arguments that differ from PyTorch's defaults."""
+    rename = rename or {}
+    return "".join(f", {rename.get(k, k)}={args[k]}" for k, default in defaults.items() if args[k] != default)
+
+
+def _conv(a: Args, shape: str, rank: int) -> str:
+    extra = _keywords(a, {"stride": "1", "padding": "0", "dilation": "1", "groups": "1", "bias": "True"})
+    return f"nn.Conv2d({shape}[0], {a['out']}, {a['kernel']}{extra})"
+
+
+def _conv_after(attr: str, a: Args) -> list[str]:
+    frozen = a["frozen"]
+    if a["weight"] != "None":
+        return [f"set_weight(self.{attr}, {a['weight']}, frozen={'True' if frozen == 'None' else frozen})"]
+    if frozen == "True":
+        return [f"self.{attr}.requires_grad_(False)"]
+    if frozen not in ("None", "False"):
+        return [f"self.{attr}.requires_grad_(not {frozen})"]
+    return []
+
+
+def _pool(cls: str) -> Callable[[Args, str, int], str]:
+    def build(a: Args, shape: str, rank: int) -> str:
+        extra = _keywords(a, {"stride": "None", "padding": "0", "ceil": "False"}, {"ceil": "ceil_mode"})
+        return f"nn.{cls}({a['kernel']}{extra})"
+
+    return build
+
+
+_LRN_DEFAULTS = {"alpha": "0.0001", "beta": "0.75", "k": "1.0"}
+
+
+def _fixed(text: str) -> Callable[[Args, str, int], str]:
+    return lambda a, shape, rank: text
+
+
+LOWERINGS: dict[str, Lowering] = {
+    "conv": Lowering(_conv, after=_conv_after),
+    "maxpool": Lowering(_pool("MaxPool2d")),
+    "avgpool": Lowering(_pool("AvgPool2d")),
+    "adaptive_avgpool": Lowering(lambda a, s, r: f"nn.AdaptiveAvgPool2d({a['output']})"),
+    "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
+    "linear": Lowering(lambda a, s, r: f"nn.Linear({s}[0], {a['out']}{_keywords(a, {'bias': 'True'})})"),
+    "flatten": Lowering(_fixed("nn.Flatten()")),
+    "relu": Lowering(_fixed("nn.ReLU()"), keeps_shape=True),
+    "tanh": Lowering(_fixed("nn.Tanh()"), keeps_shape=True),
+    "sigmoid": Lowering(_fixed("nn.Sigmoid()"), keeps_shape=True),
+    "gelu": Lowering(_fixed("nn.GELU()"), keeps_shape=True),
+    "identity": Lowering(_fixed("nn.Identity()"), keeps_shape=True),
+    "leaky_relu": Lowering(lambda a, s, r: f"nn.LeakyReLU({a['negative_slope']})", keeps_shape=True),
+    "softmax": Lowering(_fixed("nn.Softmax(dim=1)"), keeps_shape=True),
+    "log_softmax": Lowering(_fixed("nn.LogSoftmax(dim=1)"), keeps_shape=True),
+    "dropout": Lowering(lambda a, s, r: f"nn.Dropout({a['p']})", keeps_shape=True),
+    "batchnorm": Lowering(
+        lambda a, s, r: f"nn.BatchNorm{2 if r == 3 else 1}d({s}[0]"
+        f"{_keywords(a, {'eps': '1e-05', 'momentum': '0.1'})})",
+        keeps_shape=True,
+    ),
+    "lrn": Lowering(
+        lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})", keeps_shape=True
+    ),
+    "coral": Lowering(lambda a, s, r: f"CoralHead({s}[0], {a['classes']})"),
+    "ordinal": Lowering(lambda a, s, r: f"OrdinalHead({s}[0], {a['classes']})"),
+    # merges have no module: `forward` adds or concatenates
+    "add": Lowering(_fixed(""), keeps_shape=True),
+    "concat": Lowering(_fixed("")),
+}
+
+PRELUDE: dict[str, str] = {
+    "layer_shape": '''def layer_shape(layer: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The output shape (batch excluded) of `layer` for an input of `shape`: PyTorch's own
+    rule, run on the meta device, where nothing is allocated."""
+    state = {
+        name: torch.empty_like(value, device="meta")
+        for name, value in layer.state_dict(keep_vars=True).items()
+    }
+    probe = torch.empty((1, *shape), device="meta")
+    return tuple(torch.func.functional_call(layer, state, (probe,)).shape[1:])''',
+    "exact_div": '''def exact_div(a: float, b: float) -> float:
+    """a / b as the spec means it: an integer when the division is exact."""
+    return a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b''',
+    "set_weight": '''def set_weight(layer: nn.Conv2d, kernels: tuple, frozen: bool) -> None:
+    """Give a convolution literal kernels: one [kh][kw] for every pair of channels, one per output
+    channel [out][kh][kw], or all of them [out][in/groups][kh][kw]. Its bias, if any, starts at 0."""
+    value = torch.tensor(kernels, dtype=layer.weight.dtype)
+    if value.dim() == 2:
+        value = value[None, None]
+    elif value.dim() == 3:
+        value = value[:, None]
+    with torch.no_grad():
+        layer.weight.copy_(value.expand_as(layer.weight))
+        if layer.bias is not None:
+            layer.bias.zero_()
+    layer.requires_grad_(not frozen)''',
+    "CoralHead": '''class CoralHead(nn.Module):
+    """CORAL (Cao, Mirjalili, Raschka 2019): one weight vector shared by the classes - 1 binary
+    tasks, and classes - 1 independent biases. Logits: [N, classes - 1]."""
+
+    def __init__(self, in_features: int, classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_features, 1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(classes - 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x) + self.bias''',
+    "OrdinalHead": '''class OrdinalHead(nn.Module):
+    """OR-CNN (Niu et al. 2016): classes - 1 independent binary classifiers.
+    Logits: [N, classes - 1, 2]."""
+
+    def __init__(self, in_features: int, classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_features, 2 * (classes - 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x).unflatten(1, (-1, 2))''',
+}
