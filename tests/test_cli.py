@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SPECS
 
 from netdsl.cli import main
+
+from conftest import ROOT, SPECS
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

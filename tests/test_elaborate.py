@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import checked, errors, layer
 
 from netdsl.check import check_file, check_text
 from netdsl.elaborate import MAX_LAYERS, UsageError, elaborate
 from netdsl.program import load_text
+
+from conftest import checked, errors, layer
 
 BASIC = """
 block Basic(out, stride = 1) {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import checked, layer
-
 from netdsl.check import check_text
 from netdsl.elaborate import MAX_LAYERS
+
+from conftest import checked, layer
 
 
 def test_a_quadrillion_parameters_is_just_arithmetic() -> None:

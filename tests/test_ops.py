@@ -6,9 +6,10 @@ The last test fails when an op is added to netdsl/ops.py without a case here.
 from __future__ import annotations
 
 import pytest
-from conftest import checked
 
 from netdsl.ops import OPS
+
+from conftest import checked
 
 # op call, input shape, output shape, parameters, MACs
 CASES = {

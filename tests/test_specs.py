@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SHIPPED, SPECS, layer
 
 from netdsl.check import check_file
+
+from conftest import SHIPPED, SPECS, layer
 
 
 def _check(name: str, **options: object):  # type: ignore[no-untyped-def]
