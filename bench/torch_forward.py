@@ -127,7 +127,7 @@ def compare(spec_file: str, hand_cls: type[nn.Module], batch: int, rounds: int) 
     for mode in ("forward", "forward+backward"):
         g_times, h_times = [], []
 
-        def run(model: nn.Module) -> None:
+        def run(model: nn.Module, mode: str = mode) -> None:
             if mode == "forward":
                 with torch.no_grad():
                     model(x)
