@@ -9,6 +9,8 @@ are already formatted.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 WIDTH = 88
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 
@@ -35,45 +37,33 @@ def format_statement(indent: str, code: str, comment: str | None = None) -> list
     return lines + [indent + close]
 
 
-def _last_group(code: str) -> tuple[int, int] | None:
-    """The (open, close) positions of the last top-level bracket pair that holds something."""
-    stack: list[int] = []
-    best = None
-    quote = None
+def _scan(code: str) -> Iterator[tuple[int, str, int]]:
+    """(position, character, bracket depth before it) for each character outside string literals."""
+    depth, quote = 0, None
     for i, char in enumerate(code):
         if quote:
             quote = None if char == quote and code[i - 1] != "\\" else quote
-        elif char in "\"'":
+            continue
+        if char in "\"'":
             quote = char
-        elif char in _PAIRS:
-            stack.append(i)
-        elif char in ")]}" and stack:
-            start = stack.pop()
-            if not stack and i > start + 1:
-                best = (start, i)
+            continue
+        yield i, char, depth
+        depth += (char in _PAIRS) - (char in ")]}")
+
+
+def _last_group(code: str) -> tuple[int, int] | None:
+    """The (open, close) positions of the last top-level bracket pair that holds something."""
+    best, start = None, 0
+    for i, char, depth in _scan(code):
+        if char in _PAIRS and depth == 0:
+            start = i
+        elif char in ")]}" and depth == 1 and i > start + 1:
+            best = (start, i)
     return best
 
 
 def _split_items(body: str) -> list[str]:
     """The comma-separated items of a bracket's contents (commas inside brackets or strings kept)."""
-    items: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, None
-    for i, char in enumerate(body):
-        if quote:
-            quote = None if char == quote and body[i - 1] != "\\" else quote
-        elif char in "\"'":
-            quote = char
-        elif char in _PAIRS:
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    rest = "".join(current).strip()
-    if rest:
-        items.append(rest)
-    return items
+    cuts = [i for i, char, depth in _scan(body) if char == "," and depth == 0]
+    pieces = [body[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(body)], strict=True)]
+    return [piece.strip() for piece in pieces if piece.strip()]
