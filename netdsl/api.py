@@ -11,12 +11,14 @@ import os
 import re
 import sys
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdsl.analyze import Checked
+from netdsl.backends.onnx import WeightsError
 from netdsl.backends.pytorch import TorchSource, emit_torch, param_name
 from netdsl.check import check_program
 from netdsl.diagnostics import SpecError
@@ -24,7 +26,11 @@ from netdsl.program import Program, load_text
 from netdsl.program import load as load_file
 
 if TYPE_CHECKING:
+    import numpy as np
+    import onnx
     from torch import nn
+
+Weights = str | os.PathLike[str] | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,30 @@ class Spec:
             **{param_name(k): v for k, v in self.overrides.items()})
         return module
 
+    def weights(self, weights: Weights = None, seed: int = 0) -> dict[str, np.ndarray]:
+        """Float32 arrays by state_dict key: from a file (a state_dict saved with torch.save, or a
+        netdsl checkpoint holding one under "model"), from a mapping, or — without weights — the
+        PyTorch module's own initialization under `seed`."""
+        import torch
+
+        if weights is None:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                state: Mapping[str, Any] = self.to_torch().state_dict()
+        elif isinstance(weights, Mapping):
+            state = weights
+        else:
+            state = read_state_dict(weights)
+        return {k: _array(v) for k, v in state.items()}
+
+    def to_onnx(self, weights: Weights = None, seed: int = 0, opset: int | None = None) -> onnx.ModelProto:
+        """The ONNX model, emitted from the checked graph (see `weights` for where weights come from)."""
+        from netdsl.backends.onnx import emit_onnx
+        from netdsl.runtime import max_opset
+
+        return emit_onnx(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
+                         self.program.main.file)
+
 
 def load(spec: str | os.PathLike[str], *, network: str | None = None,
          input_shape: tuple[int, ...] | None = None, **overrides: Any) -> Spec:
@@ -61,6 +91,31 @@ def load(spec: str | os.PathLike[str], *, network: str | None = None,
     if outcome.checked is None or not outcome.ok:
         raise SpecError(outcome.diagnostics)
     return Spec(program, outcome.checked, dict(overrides), tuple(input_shape) if input_shape else None)
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Any]:
+    """A state_dict from a file saved with torch.save (tensors only: nothing is unpickled blindly)."""
+    import torch
+
+    try:
+        loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"cannot read weights '{path}': no such file") from None
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file: say so plainly
+        raise WeightsError(f"cannot read weights '{path}': {type(exc).__name__}: {exc}") from None
+    if isinstance(loaded, Mapping) and isinstance(loaded.get("model"), Mapping):
+        loaded = loaded["model"]  # a netdsl checkpoint
+    if not isinstance(loaded, Mapping):
+        raise WeightsError(f"'{path}' holds a {type(loaded).__name__}, not a state_dict")
+    return loaded
+
+
+def _array(value: Any) -> np.ndarray:
+    import numpy as np
+
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
 def _program(spec: str | os.PathLike[str]) -> Program:

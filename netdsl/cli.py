@@ -1,4 +1,4 @@
-"""The command line: `netdsl check SPEC [...]`, `netdsl build SPEC --target torch [-o FILE]`.
+"""The command line: `netdsl check SPEC`, `netdsl build SPEC --target torch|onnx`, `netdsl infer`.
 
 Library code never prints; this module renders. Exit status: 0 clean (warnings allowed),
 1 errors in the spec, 2 a usage error (missing file, unknown flag or parameter), 3 a bug
@@ -18,6 +18,7 @@ from netdsl import __version__
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from netdsl.api import Spec
     from netdsl.check import Outcome
     from netdsl.program import Program
 
@@ -68,9 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     build = commands.add_parser("build", help="compile a spec: a PyTorch module (--target torch)")
     _spec_arguments(build)
-    build.add_argument("--target", choices=("torch",), default="torch", help="what to build (default: torch)")
-    build.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    build.add_argument("--target", choices=("torch", "onnx"), default="torch", help="what to build (default: torch)")
+    build.add_argument("-o", "--output", metavar="FILE", help="write here (torch: default standard output)")
+    _weight_arguments(build)
+    build.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed onnxruntime runs)")
+    infer = commands.add_parser("infer", help="run a model (.onnx, or a spec) through onnxruntime")
+    infer.add_argument("model", help="an .onnx file written by netdsl build, or a .net spec")
+    infer.add_argument("--input", dest="inputs", nargs="+", required=True, metavar="FILE",
+                       help=".npy arrays ([C, H, W] or a batch [N, C, H, W]) and/or images")
+    infer.add_argument("--provider", choices=("auto", "cuda", "cpu"), default="auto")
+    infer.add_argument("--top-k", type=int, default=5, help="classes to show per sample (default 5)")
+    infer.add_argument("--save", metavar="OUT.npy", help="keep the raw outputs")
+    infer.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
+                       default=[], help="with a spec: override a network parameter")
+    infer.add_argument("--network", help="with a spec: which network of the file")
+    _weight_arguments(infer)
+    infer.add_argument("--no-color", action="store_true", help="plain output, no colours")
     return parser
+
+
+def _weight_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--weights", metavar="FILE", help="a state_dict or netdsl checkpoint (default: seeded init)")
+    command.add_argument("--seed", type=int, default=0, help="seed of the initial weights without --weights")
 
 
 def _spec_arguments(command: argparse.ArgumentParser) -> None:
@@ -89,7 +109,7 @@ EXIT_INTERNAL = 3
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _build(args) if args.command == "build" else _check(args)
+        return {"build": _build, "infer": _infer}.get(args.command, _check)(args)
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
@@ -122,9 +142,9 @@ def _outcome(args: argparse.Namespace, err: Console) -> tuple[Program, Outcome] 
         return program, check_program(program, args.network, dict(args.overrides), args.input_shape)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        err.print(f"netdsl: error: cannot read '{args.spec}': {reason}", markup=False)
+        err.print(f"netdsl: error: cannot read '{args.spec}': {reason}", markup=False, soft_wrap=True)
     except UsageError as exc:
-        err.print(f"netdsl: error: {exc}", markup=False)
+        err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
     return EXIT_USAGE
 
 
@@ -140,9 +160,12 @@ def _build(args: argparse.Namespace) -> int:
     program, outcome = found
     render.print_diagnostics(err, outcome.diagnostics, program.sources)
     if outcome.checked is None or not outcome.ok:
-        err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}; nothing written", markup=False)
+        summary = render.summary_line(outcome.diagnostics)
+        err.print(f"{args.spec}: {summary}; nothing written", markup=False, soft_wrap=True)
         return EXIT_SPEC
     spec = Spec(program, outcome.checked, dict(args.overrides), args.input_shape)
+    if args.target == "onnx":
+        return _build_onnx(spec, args, err)
     source = spec.torch_source
     if args.output is None:
         sys.stdout.write(source.text)
@@ -150,10 +173,85 @@ def _build(args: argparse.Namespace) -> int:
     try:
         write_atomic(args.output, source.text)
     except OSError as exc:
-        err.print(f"netdsl: error: cannot write '{args.output}': {exc.strerror or exc}", markup=False)
+        err.print(f"netdsl: error: cannot write '{args.output}': {exc.strerror or exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     err.print(f"wrote {args.output}: class {source.class_name}, {outcome.checked.total_params:,} parameters",
-              markup=False)
+              markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
+    from netdsl.backends.onnx import WeightsError, save_model
+
+    if args.output is None:
+        err.print("netdsl: error: --target onnx needs -o FILE.onnx", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    try:
+        model = spec.to_onnx(args.weights, args.seed, args.opset)
+        written = save_model(model, args.output)
+    except WeightsError as exc:
+        err.print(f"netdsl: error: {exc}; nothing written", markup=False, soft_wrap=True)
+        return EXIT_SPEC
+    except (OSError, ValueError) as exc:
+        err.print(f"netdsl: error: cannot write '{args.output}': {exc}", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    opset = model.opset_import[0].version
+    origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {args.seed}"
+    files = ", ".join(map(str, written))
+    err.print(f"wrote {files}: {spec.network}, opset {opset}, {origin}", markup=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _infer(args: argparse.Namespace) -> int:
+    from netdsl.backends.onnx import WeightsError
+    from netdsl.runtime import RuntimeUsageError, interpret, open_session, read_inputs
+
+    out, err = _consoles(args)
+    try:
+        if args.model.endswith(".onnx"):
+            session = open_session(args.model, args.provider)
+        else:
+            args.spec, args.input_shape = args.model, None
+            found = _outcome(args, err)
+            if isinstance(found, int):
+                return found
+            program, outcome = found
+            if outcome.checked is None or not outcome.ok:
+                from netdsl import render
+
+                render.print_diagnostics(err, outcome.diagnostics, program.sources)
+                return EXIT_SPEC
+            from netdsl.api import Spec
+
+            spec = Spec(program, outcome.checked, dict(args.overrides), None)
+            session = open_session(spec.to_onnx(args.weights, args.seed), args.provider)
+        batch, labels = read_inputs(args.inputs, session.input_shape)
+        outputs = session.run(batch)
+    except (RuntimeUsageError, WeightsError) as exc:
+        err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    except OSError as exc:
+        err.print(f"netdsl: error: cannot read '{args.model}': {exc.strerror or exc}", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    if session.notice:
+        err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
+    for label, reading in zip(labels, interpret(outputs, session.head, args.top_k), strict=True):
+        if reading.rank is not None:
+            out.print(f"{label}: rank {reading.rank} ({reading.rank} of {reading.levels} cumulative "
+                      f"probabilities above 0.5)", markup=False, soft_wrap=True)
+        else:
+            classes = ", ".join(f"{c} ({p:.3f})" for c, p in reading.classes)
+            out.print(f"{label}: {classes}", markup=False, soft_wrap=True)
+    if args.save:
+        import io
+
+        import numpy as np
+
+        from netdsl.files import write_atomic
+
+        buffer = io.BytesIO()
+        np.save(buffer, outputs)
+        write_atomic(args.save, buffer.getvalue())
     return EXIT_OK
 
 
@@ -178,7 +276,7 @@ def _check(args: argparse.Namespace) -> int:
                   f"definition{'s' * (len(blocks) != 1)} ({', '.join(blocks)}) are fine", markup=False, soft_wrap=True)
         return status
     if outcome.checked is None:
-        err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}", markup=False)
+        err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}", markup=False, soft_wrap=True)
         return status
     if args.format == "markdown":
         print(render.to_markdown(outcome.checked) + render.markdown_diagnostics(outcome.diagnostics), end="")
@@ -187,10 +285,10 @@ def _check(args: argparse.Namespace) -> int:
     if not out.is_terminal:  # a pipe or a file: as wide as the table needs, never cut
         out.width = max(out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
     out.print(table)
-    out.print(render.totals_text(outcome.checked), markup=False)
+    out.print(render.totals_text(outcome.checked), markup=False, soft_wrap=True)
     others = [n for n in program.networks() if n != outcome.checked.graph.network]
     if others and args.network is None:
-        out.print(f"(also in this file: {', '.join(others)}; pick one with --network)", markup=False)
+        out.print(f"(also in this file: {', '.join(others)}; pick one with --network)", markup=False, soft_wrap=True)
     return status
 
 

@@ -1,0 +1,202 @@
+"""Backend — ONNX: checked graph + weights → an ONNX model, emitted directly with onnx.helper.
+
+No tracing through torch.onnx.export: each IR node is lowered by `onnx_ops.ONNX_LOWERINGS`.
+Tensors are named after the IR's nodes (`layer1.0.conv1`), initializers after the PyTorch
+backend's state_dict keys (`layer1.0.conv1.weight`), nodes carry their spec line as doc string.
+Attributes are sorted and nothing time-dependent is written: the same spec and weights give
+the same bytes. onnx and numpy are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netdsl import __version__
+from netdsl.analyze import Checked
+from netdsl.backends.onnx_ops import CONSTANTS, ONNX_LOWERINGS
+from netdsl.backends.pytorch import state_prefix
+from netdsl.ops import Shape
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+MIN_OPSET = 17
+PROTOBUF_LIMIT = 2**31 - 2**24  # past this, weights go to an external data file
+
+
+class WeightsError(Exception):
+    """Weights that do not fit the spec: the message names the first misfit."""
+
+
+def expected_tensors(checked: Checked) -> dict[str, Shape]:
+    """Every weight tensor the spec needs, by state_dict key, with its shape."""
+    graph = checked.graph
+    found: dict[str, Shape] = {}
+    for node in graph.nodes[1:]:
+        inputs = tuple(graph.nodes[i].shape for i in node.inputs)
+        for suffix, shape in ONNX_LOWERINGS[node.op].tensors(node, inputs).items():
+            found[f"{state_prefix(node.name)}.{suffix}"] = shape
+    return found
+
+
+def check_weights(checked: Checked, weights: Mapping[str, Any]) -> None:
+    """Raise `WeightsError` naming the first missing, extra or misshapen tensor."""
+    expected = expected_tensors(checked)
+    for key, shape in expected.items():
+        if key not in weights:
+            raise WeightsError(f"the weights have no tensor '{key}' (shape {list(shape)})")
+        got = tuple(weights[key].shape)
+        if got != shape:
+            raise WeightsError(f"tensor '{key}' has shape {list(got)}, the spec needs {list(shape)}")
+    extra = [k for k in weights if k not in expected and not k.endswith("num_batches_tracked")]
+    if extra:
+        raise WeightsError(f"the weights have a tensor the spec does not: '{extra[0]}' "
+                           f"({len(extra)} such tensor{'s' * (len(extra) != 1)})")
+
+
+@dataclass
+class _Emitter:
+    checked: Checked
+    weights: Mapping[str, np.ndarray]
+    opset: int
+    sources: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        import onnx
+
+        self.onnx = onnx
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.current: Any = None
+        self.names = {node.id: node.name for node in self.checked.graph.nodes}
+
+    def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None:
+        ir = self.current
+        name = ir.name if output == ir.name else output
+        made = self.onnx.helper.make_node(op_type, inputs, [output], name=name, doc_string=self.doc(ir))
+        made.attribute.extend(self.onnx.helper.make_attribute(k, attrs[k]) for k in sorted(attrs))
+        self.nodes.append(made)
+
+    def doc(self, ir: Any) -> str:
+        lines = self.sources.get(ir.span.file, "").splitlines()
+        text = lines[ir.span.line - 1].strip() if 0 < ir.span.line <= len(lines) else ""
+        return f"{ir.span}: {text}"
+
+    def weight(self, suffix: str) -> str:
+        key = f"{state_prefix(self.current.name)}.{suffix}"
+        if key not in self.initializers:
+            self.initializers[key] = _tensor(key, self.weights[key])
+        return key
+
+    def constant(self, key: str, values: list[int]) -> str:
+        if key in CONSTANTS:
+            name = f"netdsl/{key}"
+            if name not in self.initializers:
+                import numpy as np
+
+                self.initializers[name] = _tensor(name, np.array(CONSTANTS[key], dtype=np.float32))
+            return name
+        if key not in self.initializers:
+            import numpy as np
+
+            self.initializers[key] = _tensor(key, np.array(values, dtype=np.int64))
+        return key
+
+    def shape_of(self, tensor: int) -> Shape:
+        return self.checked.graph.nodes[tensor].shape
+
+
+def _tensor(name: str, array: np.ndarray) -> onnx.TensorProto:
+    """An initializer straight from the array's bytes (numpy_helper.from_array copies per element)."""
+    import numpy as np
+    import onnx
+
+    array = np.ascontiguousarray(array)
+    dtype = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+    return onnx.helper.make_tensor(name, dtype, array.shape, array.tobytes(), raw=True)
+
+
+def emit_onnx(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
+              sources: Mapping[str, str] | None = None, spec_file: str = "") -> onnx.ModelProto:
+    """The ONNX model of a checked network with these weights (float32 numpy arrays by state_dict
+    key; see `expected_tensors`). Raises `WeightsError` when they do not fit."""
+    import numpy as np
+    import onnx
+
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset {opset} is older than netdsl supports ({MIN_OPSET})")
+    check_weights(checked, weights)
+    weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
+    graph = checked.graph
+    emitter = _Emitter(checked, weights, opset, sources or {})
+    for node in graph.nodes[1:]:
+        emitter.current = node
+        inputs = [emitter.names[i] for i in node.inputs]
+        ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, node.name)
+    first, last = graph.input, graph.nodes[graph.output]
+    model_graph = onnx.helper.make_graph(
+        emitter.nodes, graph.network,
+        [_value_info(first.name, first.shape)],
+        [_value_info(last.name, last.shape)],
+        list(emitter.initializers.values()),
+    )
+    opsets = [onnx.helper.make_opsetid("", opset)]
+    model = onnx.helper.make_model(model_graph, opset_imports=opsets, producer_name="netdsl",
+                                   producer_version=__version__,
+                                   ir_version=onnx.helper.find_min_ir_version_for(opsets))
+    metadata = {"netdsl.network": graph.network, "netdsl.spec": spec_file, "netdsl.head": head_kind(checked),
+                "netdsl.input_shape": ",".join(map(str, first.shape))}
+    onnx.helper.set_model_props(model, metadata)
+    return model
+
+
+def head_kind(checked: Checked) -> str:
+    """How outputs read: 'coral' and 'ordinal' give a rank; 'probabilities' (softmax) and
+    'logits' (anything else) give classes."""
+    op = checked.graph.nodes[checked.graph.output].op
+    if op in ("coral", "ordinal"):
+        return op
+    return {"softmax": "probabilities", "log_softmax": "log_probabilities"}.get(op, "logits")
+
+
+def _value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:
+    import onnx
+
+    info = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, ["N", *shape])
+    return info
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(t.raw_data) or 4 * math.prod(t.dims) for t in model.graph.initializer)
+
+
+def save_model(model: onnx.ModelProto, path: str | Path, limit: int = PROTOBUF_LIMIT) -> list[Path]:
+    """Write `model` atomically; weights past `limit` bytes go to `<name>.data` beside it (ONNX
+    external data). Returns the files written. On failure nothing is left half-written."""
+    import os
+    import shutil
+    import tempfile
+
+    import onnx
+
+    from netdsl.files import write_atomic
+
+    target = Path(path)
+    if weight_bytes(model) <= limit:
+        write_atomic(target, model.SerializeToString())
+        return [target]
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or Path(".")))
+    data = target.with_name(target.name + ".data")
+    try:
+        onnx.save_model(model, folder / target.name, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=1024)
+        os.replace(folder / data.name, data)
+        os.replace(folder / target.name, target)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [target, data]

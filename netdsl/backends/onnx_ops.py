@@ -1,0 +1,162 @@
+"""The ONNX lowering table: for every op of `netdsl.ops`, its ONNX nodes and the weight tensors it
+needs (named as the PyTorch backend's state_dict names them, so a state_dict fits directly).
+
+A lowering receives an `Emit` (to add nodes and read weights), the IR node, its input tensor
+names and the name its output must have.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from netdsl.ops import OPS, Shape, Window, conv_weight_shape
+
+if TYPE_CHECKING:
+    from netdsl.ir import Node
+
+
+class Emit(Protocol):
+    opset: int
+
+    def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None: ...
+
+    def weight(self, key: str) -> str: ...
+
+    def constant(self, key: str, values: list[int]) -> str: ...
+
+    def shape_of(self, tensor: int) -> Shape: ...
+
+
+Tensors = Callable[["Node", tuple[Shape, ...]], dict[str, Shape]]
+
+
+@dataclass(frozen=True)
+class OnnxLowering:
+    emit: Callable[[Emit, Node, list[str], str], None]
+    tensors: Tensors = lambda node, inputs: {}  # weight suffix → shape, for this node
+
+
+def _window_attrs(window: Window) -> dict[str, Any]:
+    (top, bottom), (left, right) = window.pads
+    return {"kernel_shape": list(window.kernel), "strides": list(window.stride), "pads": [top, left, bottom, right]}
+
+
+def _conv(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    in_shape = e.shape_of(node.inputs[0])
+    window = OPS["conv"].window(node.attrs, in_shape)  # type: ignore[misc]
+    weights = [inputs[0], e.weight("weight")] + ([e.weight("bias")] if node.attrs["bias"] else [])
+    e.node("Conv", weights, out, dilations=list(window.dilation), group=node.attrs["groups"], **_window_attrs(window))
+
+
+def _conv_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    found = {"weight": conv_weight_shape(node.attrs, inputs[0][0])}
+    return found | ({"bias": (node.attrs["out"],)} if node.attrs["bias"] else {})
+
+
+def _pool(op_type: str, **extra: Any) -> Callable[[Emit, Node, list[str], str], None]:
+    def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+        window = OPS[node.op].window(node.attrs, e.shape_of(node.inputs[0]))  # type: ignore[misc]
+        e.node(op_type, inputs, out, ceil_mode=int(window.ceil), **_window_attrs(window), **extra)
+
+    return emit
+
+
+def _adaptive(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    _, h, w = e.shape_of(node.inputs[0])
+    oh, ow = node.attrs["output"]
+    if (oh, ow) == (1, 1):
+        e.node("GlobalAveragePool", inputs, out)
+    elif h % oh == 0 and w % ow == 0:  # the windows tile: a plain average pooling
+        e.node("AveragePool", inputs, out, kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+    else:
+        raise NotImplementedError(f"adaptive_avgpool from {h}×{w} to {oh}×{ow} (windows of unequal size)")
+
+
+def _linear(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    bias = [e.weight("bias")] if node.attrs["bias"] else []
+    e.node("Gemm", [inputs[0], e.weight("weight"), *bias], out, transB=1)
+
+
+def _linear_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    out = node.attrs["out"]
+    return {"weight": (out, inputs[0][0])} | ({"bias": (out,)} if node.attrs["bias"] else {})
+
+
+def _batchnorm(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    names = [e.weight(k) for k in ("weight", "bias", "running_mean", "running_var")]
+    e.node("BatchNormalization", [inputs[0], *names], out, epsilon=node.attrs["eps"],
+           momentum=1.0 - node.attrs["momentum"])  # ONNX keeps (1 - PyTorch's) of the old statistic
+
+
+def _batchnorm_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    return {k: (inputs[0][0],) for k in ("weight", "bias", "running_mean", "running_var")}
+
+
+def _gelu(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    if e.opset >= 20:
+        e.node("Gelu", inputs, out)
+        return
+    scaled, erf, one = f"{out}/scaled", f"{out}/erf", f"{out}/one_plus"
+    e.node("Div", [inputs[0], e.constant("sqrt2", [])], scaled)
+    e.node("Erf", [scaled], erf)
+    e.node("Add", [erf, e.constant("one", [])], one)
+    e.node("Mul", [inputs[0], one], f"{out}/x_times")
+    e.node("Mul", [f"{out}/x_times", e.constant("half", [])], out)
+
+
+def _coral(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Gemm", [inputs[0], e.weight("fc.weight")], f"{out}/shared", transB=1)
+    e.node("Add", [f"{out}/shared", e.weight("bias")], out)
+
+
+def _coral_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    return {"fc.weight": (1, inputs[0][0]), "bias": (node.attrs["classes"] - 1,)}
+
+
+def _ordinal(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Gemm", [inputs[0], e.weight("fc.weight"), e.weight("fc.bias")], f"{out}/flat", transB=1)
+    e.node("Reshape", [f"{out}/flat", e.constant(f"{out}/shape", [0, node.attrs["classes"] - 1, 2])], out)
+
+
+def _ordinal_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    tasks = 2 * (node.attrs["classes"] - 1)
+    return {"fc.weight": (tasks, inputs[0][0]), "fc.bias": (tasks,)}
+
+
+def _simple(op_type: str, **attrs: Any) -> OnnxLowering:
+    def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+        e.node(op_type, inputs, out, **{k: (v(node) if callable(v) else v) for k, v in attrs.items()})
+
+    return OnnxLowering(emit)
+
+
+ONNX_LOWERINGS: dict[str, OnnxLowering] = {
+    "conv": OnnxLowering(_conv, _conv_tensors),
+    "maxpool": OnnxLowering(_pool("MaxPool")),
+    "avgpool": OnnxLowering(_pool("AveragePool", count_include_pad=1)),  # PyTorch counts the padding
+    "adaptive_avgpool": OnnxLowering(_adaptive),
+    "global_avgpool": _simple("GlobalAveragePool"),
+    "linear": OnnxLowering(_linear, _linear_tensors),
+    "flatten": _simple("Flatten", axis=1),
+    "relu": _simple("Relu"),
+    "tanh": _simple("Tanh"),
+    "sigmoid": _simple("Sigmoid"),
+    "gelu": OnnxLowering(_gelu),
+    "leaky_relu": _simple("LeakyRelu", alpha=lambda n: n.attrs["negative_slope"]),
+    "softmax": _simple("Softmax", axis=1),
+    "log_softmax": _simple("LogSoftmax", axis=1),
+    "identity": _simple("Identity"),
+    "dropout": _simple("Identity"),  # inference graph: dropout is off
+    "batchnorm": OnnxLowering(_batchnorm, _batchnorm_tensors),
+    "lrn": _simple("LRN", size=lambda n: n.attrs["size"], alpha=lambda n: n.attrs["alpha"],
+                   beta=lambda n: n.attrs["beta"], bias=lambda n: n.attrs["k"]),
+    "add": _simple("Sum"),
+    "concat": _simple("Concat", axis=1),
+    "coral": OnnxLowering(_coral, _coral_tensors),
+    "ordinal": OnnxLowering(_ordinal, _ordinal_tensors),
+}
+
+CONSTANTS = {"sqrt2": math.sqrt(2.0), "one": 1.0, "half": 0.5}

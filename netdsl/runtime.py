@@ -1,0 +1,233 @@
+"""Inference through onnxruntime: sessions that say which provider really runs, inputs read
+from .npy files or images, and outputs read as classes or ordinal ranks.
+
+onnxruntime-gpu lists the CUDA provider even where its libraries cannot load, then falls back
+to the CPU while logging two red lines; here its own log is silenced, the provider is decided
+from the session's `get_providers()` after it is made, and one plain line says which ran.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx
+
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+class RuntimeUsageError(Exception):
+    """Inputs or options that cannot run (exit status 2 on the command line)."""
+
+
+@functools.lru_cache(maxsize=1)
+def max_opset() -> int:
+    """The newest ONNX opset that the installed onnxruntime runs (probed once per process)."""
+    import onnx
+    import onnxruntime as ort
+
+    from netdsl.backends.onnx import MIN_OPSET
+
+    helper = onnx.helper
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "probe",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    for opset in range(onnx.defs.onnx_opset_version(), MIN_OPSET - 1, -1):
+        opsets = [helper.make_opsetid("", opset)]
+        model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+        try:
+            ort.InferenceSession(model.SerializeToString(), _quiet_options(), providers=[CPU])
+        except Exception:  # noqa: BLE001 - an opset too new for this onnxruntime: try the one before
+            continue
+        return opset
+    raise RuntimeUsageError(f"the installed onnxruntime runs no opset from {MIN_OPSET} on")
+
+
+def _quiet_options() -> Any:
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(4)  # FATAL only: provider load failures are said our way
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    return options
+
+
+@dataclass
+class Session:
+    """An onnxruntime session of a netdsl model, and what it needs to be read."""
+
+    session: Any
+    provider: str  # the provider that really runs
+    notice: str | None  # one line for the user when the choice was not theirs (fallback to the CPU)
+    input_name: str
+    input_shape: tuple[int, ...]
+    head: str
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        check_batch(batch, self.input_shape)
+        outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})
+        return np.asarray(outputs[0])
+
+
+def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "auto") -> Session:
+    """A session on the best provider allowed: `auto` (CUDA where it works, else the CPU),
+    `cuda` (an error if CUDA cannot run) or `cpu`."""
+    import onnx
+    import onnxruntime as ort
+
+    if isinstance(model, onnx.ModelProto):
+        proto, source = model, model.SerializeToString()
+    elif isinstance(model, bytes):
+        proto, source = onnx.load_model_from_string(model), model
+    else:
+        proto, source = onnx.load(str(model), load_external_data=False), str(model)
+    available = ort.get_available_providers()
+    wants_cuda = provider in ("auto", "cuda") and CUDA in available
+    if provider == "cuda" and not wants_cuda:
+        raise RuntimeUsageError("--provider cuda: this onnxruntime has no CUDA provider (install netdsl[cuda] "
+                                "on a machine with an NVIDIA GPU)")
+    if wants_cuda:
+        _preload_cuda(ort)
+    session = ort.InferenceSession(source, _quiet_options(), providers=[CUDA, CPU] if wants_cuda else [CPU])
+    actual = session.get_providers()[0]
+    notice = None
+    if provider == "cuda" and actual != CUDA:
+        raise RuntimeUsageError("--provider cuda: the CUDA provider could not start (no usable GPU, or the CUDA "
+                                "13 / cuDNN 9 libraries are missing: pip install 'netdsl[cuda]')")
+    if provider == "auto" and actual != CUDA:
+        why = "the CUDA provider could not start" if wants_cuda else "this onnxruntime has no CUDA provider"
+        notice = f"running on the CPU: {why}"
+    meta = {p.key: p.value for p in proto.metadata_props}
+    graph_input = proto.graph.input[0]
+    dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:]
+    shape = tuple(int(d) for d in meta["netdsl.input_shape"].split(",")) if "netdsl.input_shape" in meta else (
+        tuple(dims))
+    return Session(session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"))
+
+
+def _preload_cuda(ort: Any) -> None:
+    """Load CUDA and cuDNN from pip's nvidia-* packages (netdsl[cuda]) where they are installed;
+    quietly, since what is missing shows as the CPU fallback."""
+    import contextlib
+    import importlib.util
+    import io
+
+    if not hasattr(ort, "preload_dlls") or importlib.util.find_spec("nvidia") is None:
+        return
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            ort.preload_dlls()
+        except Exception:  # noqa: BLE001, S110 - see above
+            pass
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+def check_batch(batch: np.ndarray, shape: tuple[int, ...]) -> None:
+    import numpy as np
+
+    if batch.dtype != np.float32:
+        raise RuntimeUsageError(f"the input is {batch.dtype}; the model takes float32")
+    if batch.ndim != len(shape) + 1 or tuple(batch.shape[1:]) != shape:
+        raise RuntimeUsageError(f"the input has shape {list(batch.shape)}; the model takes [N, "
+                                + ", ".join(map(str, shape)) + "]")
+
+
+def read_inputs(paths: list[str], shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+    """One float32 batch [N, *shape] from .npy files and images, and a label per sample."""
+    import numpy as np
+
+    arrays, labels = [], []
+    for path in paths:
+        file = Path(path)
+        if not file.is_file():
+            raise RuntimeUsageError(f"cannot read '{path}': no such file")
+        if file.suffix.lower() == ".npy":
+            batch = _read_npy(file, shape)
+            arrays.append(batch)
+            labels += [f"{path}[{i}]" for i in range(len(batch))] if len(batch) > 1 else [path]
+        elif file.suffix.lower() in IMAGE_SUFFIXES:
+            arrays.append(read_image(file, shape)[None])
+            labels.append(path)
+        else:
+            raise RuntimeUsageError(f"'{path}': give a .npy array or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return np.concatenate(arrays), labels
+
+
+def _read_npy(file: Path, shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np
+
+    try:
+        array: np.ndarray = np.load(file, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise RuntimeUsageError(f"cannot read '{file}' as a numpy array: {exc}") from None
+    if not np.issubdtype(array.dtype, np.floating):
+        raise RuntimeUsageError(f"'{file}' holds {array.dtype} values; the model takes float32")
+    if tuple(array.shape) == shape:
+        array = array[None]
+    if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape:
+        raise RuntimeUsageError(f"'{file}' has shape {list(array.shape)}; the model takes "
+                                f"{list(shape)} or a batch [N, {', '.join(map(str, shape))}]")
+    return array.astype(np.float32)
+
+
+def read_image(file: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """An image as the model's input: its channels (grey, RGB or RGBA), resized (bilinear) to
+    H×W, scaled to [0, 1], laid out [C, H, W]."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if len(shape) != 3 or shape[0] not in (1, 3, 4):
+        raise RuntimeUsageError(f"images fit inputs of 1, 3 or 4 channels; this model takes {list(shape)}")
+    channels, height, width = shape
+    try:
+        with Image.open(file) as opened:
+            image = opened.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+            pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RuntimeUsageError(f"cannot read '{file}' as an image: {exc}") from None
+    return np.asarray(pixels[None] if channels == 1 else pixels.transpose(2, 0, 1))
+
+
+# ---- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one sample's output says: top classes with probabilities, or an ordinal rank."""
+
+    classes: list[tuple[int, float]]
+    rank: int | None = None
+    levels: int = 0
+
+
+def interpret(outputs: np.ndarray, head: str, top_k: int = 5) -> list[Reading]:
+    import numpy as np
+
+    if head in ("coral", "ordinal"):
+        if head == "coral":
+            probs = 1.0 / (1.0 + np.exp(-outputs))  # cumulative P(rank > k)
+        else:
+            shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+            probs = (shifted / shifted.sum(axis=-1, keepdims=True))[..., 1]
+        return [Reading([], int((p > 0.5).sum()), p.shape[-1]) for p in probs]
+    flat = outputs.reshape(len(outputs), -1)
+    if head == "logits":
+        shifted = np.exp(flat - flat.max(axis=1, keepdims=True))
+        flat = shifted / shifted.sum(axis=1, keepdims=True)
+    elif head == "log_probabilities":
+        flat = np.exp(flat)
+    readings = []
+    for row in flat:
+        top = np.argsort(-row, kind="stable")[:top_k]
+        readings.append(Reading([(int(i), float(row[i])) for i in top]))
+    return readings
