@@ -7,7 +7,9 @@
    and against onnxruntime on torch.onnx.export's graphs of the same module.
 All measured alternately in one run; medians.
 
-Run: python bench/onnx_speed.py [--rounds N] [--specs lenet5 alexnet coral_cnn]
+Run: python bench/onnx_speed.py [--rounds N] [--specs lenet5 alexnet coral_cnn] [--device cpu|cuda]
+With --device cuda (a machine with an NVIDIA GPU and `pip install "netdsl[cuda]"`), torch runs on
+the GPU and onnxruntime on its CUDA execution provider; it stops if CUDA does not really start.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import onnxruntime as ort
 import torch
 
 import netdsl
-from netdsl.backends.onnx import emit_onnx, save_model
+from netdsl.backends.onnx import emit_onnx_parts
 from netdsl.runtime import max_opset, open_session
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (1, 32)
+PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 
 
 def clock(fn: Callable[[], object]) -> float:
@@ -57,20 +60,23 @@ def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: i
     x = torch.randn(1, *spec.checked.input_shape)
     opset = max_opset()
     paths = {"netdsl": folder / "netdsl.onnx", "torchscript": folder / "ts.onnx", "dynamo": folder / "dynamo.onnx"}
+    # the same graph at opset 18, the exporters' era: separates what the graph costs from what
+    # onnxruntime's optimizer does (or does not do) for the newest opsets
+    emit_onnx_parts(spec.checked, {k: v.detach().numpy() for k, v in state.items()}, 18).save(folder / "netdsl18.onnx")
     try:
         import onnxscript  # noqa: F401
     except ImportError:
         del paths["dynamo"]
-    parts: dict[str, list[float]] = {"state_dict → numpy": [], "emit (graph, initializers)": [],
-                                     "serialize + write": []}
+    parts: dict[str, list[float]] = {"state_dict → numpy": [], "emit the graph": [],
+                                     "stream to disk (write + fsync)": []}
     totals: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds):
         start = time.perf_counter()
         arrays = {k: v.detach().numpy() for k, v in state.items()}
         t1 = time.perf_counter()
-        model = emit_onnx(spec.checked, arrays, opset, spec.program.sources, spec.program.main.file)
+        model = emit_onnx_parts(spec.checked, arrays, opset, spec.program.sources, spec.program.main.file)
         t2 = time.perf_counter()
-        save_model(model, paths["netdsl"])
+        model.save(paths["netdsl"])
         t3 = time.perf_counter()
         for key, value in zip(parts, (t1 - start, t2 - t1, t3 - t2), strict=True):
             parts[key].append(value)
@@ -88,21 +94,23 @@ def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: i
         print("      dynamo       skipped: pip install onnxscript")
     spent = ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in parts.items())
     print(f"   where netdsl's time goes: {spent}")
-    return paths
+    return paths | {"netdsl@18": folder / "netdsl18.onnx"}
 
 
-def inference(spec: netdsl.Spec, module: torch.nn.Module, paths: dict[str, Path], rounds: int) -> None:
-    check = open_session(paths["netdsl"], "cpu")
+def inference(spec: netdsl.Spec, module: torch.nn.Module, paths: dict[str, Path], rounds: int, device: str) -> None:
+    check = open_session(paths["netdsl"], device)
     # the same options for every session; no spin-waiting threads, which would steal the two
     # cores from whatever is timed next and make alternating measurements meaningless
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    raw = {name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-           for name, path in paths.items()}
+    raw = {name: ort.InferenceSession(str(path), options, providers=PROVIDERS[device]) for name, path in paths.items()}
+    module = module.to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for batch in BATCHES:
         x = torch.randn(batch, *spec.checked.input_shape)
         feed = x.numpy()
-        runs: dict[str, Callable[[], object]] = {"torch eager": lambda x=x: module(x)}
+        x = x.to(device)
+        runs: dict[str, Callable[[], object]] = {"torch eager": lambda x=x: (module(x), sync())}
         runs |= {f"ort {name}": (lambda s=raw[name], feed=feed: s.run(None, {s.get_inputs()[0].name: feed}))
                  for name in paths}
         times: dict[str, list[float]] = {name: [] for name in runs}
@@ -112,7 +120,7 @@ def inference(spec: netdsl.Spec, module: torch.nn.Module, paths: dict[str, Path]
             for _ in range(rounds):
                 for name, fn in runs.items():
                     times[name].append(clock(fn))
-            diff = float(np.abs(check.run(feed) - module(x).numpy()).max())
+            diff = float(np.abs(check.run(feed) - module(x).cpu().numpy()).max())
         med = {name: statistics.median(t) for name, t in times.items()}
         ours = med["ort netdsl"]
         line = ", ".join(f"{name} {t * 1000:.2f} ms" for name, t in med.items())
@@ -127,7 +135,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--specs", nargs="+", default=["lenet5", "alexnet", "coral_cnn"])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
+    if args.device == "cuda":
+        session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx(), "cuda")  # stops if CUDA cannot run
+        print(f"onnxruntime provider: {session.provider}; torch device: {torch.cuda.get_device_name()}")
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, opset {max_opset()}, "
           f"{torch.get_num_threads()} threads")
     for name in args.specs:
@@ -138,7 +150,7 @@ def main() -> None:
         print(f"{spec.network}: {spec.checked.total_params:,} parameters ({megabytes:.0f} MB)")
         with tempfile.TemporaryDirectory() as folder:
             paths = emission(spec, module, Path(folder), args.rounds)
-            inference(spec, module, paths, args.rounds)
+            inference(spec, module, paths, args.rounds, args.device)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     import onnx
     from torch import nn
 
+    from netdsl.backends.onnx import OnnxParts
+
 Weights = str | os.PathLike[str] | Mapping[str, Any] | None
 
 
@@ -75,11 +77,15 @@ class Spec:
 
     def to_onnx(self, weights: Weights = None, seed: int = 0, opset: int | None = None) -> onnx.ModelProto:
         """The ONNX model, emitted from the checked graph (see `weights` for where weights come from)."""
-        from netdsl.backends.onnx import emit_onnx
+        return self.onnx_parts(weights, seed, opset).proto()
+
+    def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None) -> OnnxParts:
+        """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk."""
+        from netdsl.backends.onnx import emit_onnx_parts
         from netdsl.runtime import max_opset
 
-        return emit_onnx(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
-                         self.program.main.file)
+        return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
+                               self.program.main.file)
 
 
 def load(spec: str | os.PathLike[str], *, network: str | None = None,

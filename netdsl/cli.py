@@ -181,21 +181,21 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
-    from netdsl.backends.onnx import WeightsError, save_model
+    from netdsl.backends.onnx import WeightsError
 
     if args.output is None:
         err.print("netdsl: error: --target onnx needs -o FILE.onnx", markup=False, soft_wrap=True)
         return EXIT_USAGE
     try:
-        model = spec.to_onnx(args.weights, args.seed, args.opset)
-        written = save_model(model, args.output)
+        model = spec.onnx_parts(args.weights, args.seed, args.opset)
+        written = model.save(args.output)
     except WeightsError as exc:
         err.print(f"netdsl: error: {exc}; nothing written", markup=False, soft_wrap=True)
         return EXIT_SPEC
     except (OSError, ValueError) as exc:
         err.print(f"netdsl: error: cannot write '{args.output}': {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
-    opset = model.opset_import[0].version
+    opset = model.skeleton.opset_import[0].version
     origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {args.seed}"
     files = ", ".join(map(str, written))
     err.print(f"wrote {files}: {spec.network}, opset {opset}, {origin}", markup=False, soft_wrap=True)

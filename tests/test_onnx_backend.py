@@ -68,6 +68,16 @@ def test_model_is_valid_shapes_agree_and_outputs_match_torch(item: tuple[Path, s
     assert float(np.abs(got - expected).max()) <= 1e-4
 
 
+def test_streamed_file_is_the_same_model(tmp_path: Path) -> None:
+    spec = netdsl.load(ROOT / "specs/googlenet.net")
+    parts = spec.onnx_parts(seed=2)
+    assert parts.save(tmp_path / "g.onnx") == [tmp_path / "g.onnx"]
+    assert onnx.load(str(tmp_path / "g.onnx")) == parts.proto()
+    parts.save(tmp_path / "h.onnx")
+    assert (tmp_path / "g.onnx").read_bytes() == (tmp_path / "h.onnx").read_bytes()
+    onnx.checker.check_model(str(tmp_path / "g.onnx"), full_check=True)
+
+
 def test_same_spec_and_weights_give_the_same_bytes() -> None:
     spec = netdsl.load(ROOT / "specs/resnet18.net")
     assert spec.to_onnx(seed=3).SerializeToString() == spec.to_onnx(seed=3).SerializeToString()

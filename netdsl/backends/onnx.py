@@ -19,6 +19,7 @@ from netdsl import __version__
 from netdsl.analyze import Checked
 from netdsl.backends.onnx_ops import CONSTANTS, ONNX_LOWERINGS
 from netdsl.backends.pytorch import state_prefix
+from netdsl.files import write_atomic, write_atomic_chunks
 from netdsl.ops import Shape
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class _Emitter:
 
         self.onnx = onnx
         self.nodes: list[onnx.NodeProto] = []
-        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.initializers: dict[str, np.ndarray] = {}  # written into the model last, in place
         self.current: Any = None
         self.names = {node.id: node.name for node in self.checked.graph.nodes}
 
@@ -89,42 +90,71 @@ class _Emitter:
 
     def weight(self, suffix: str) -> str:
         key = f"{state_prefix(self.current.name)}.{suffix}"
-        if key not in self.initializers:
-            self.initializers[key] = _tensor(key, self.weights[key])
+        self.initializers.setdefault(key, self.weights[key])
         return key
 
     def constant(self, key: str, values: list[int]) -> str:
+        import numpy as np
+
         if key in CONSTANTS:
             name = f"netdsl/{key}"
-            if name not in self.initializers:
-                import numpy as np
-
-                self.initializers[name] = _tensor(name, np.array(CONSTANTS[key], dtype=np.float32))
+            self.initializers.setdefault(name, np.array(CONSTANTS[key], dtype=np.float32))
             return name
-        if key not in self.initializers:
-            import numpy as np
-
-            self.initializers[key] = _tensor(key, np.array(values, dtype=np.int64))
+        self.initializers.setdefault(key, np.array(values, dtype=np.int64))
         return key
 
     def shape_of(self, tensor: int) -> Shape:
         return self.checked.graph.nodes[tensor].shape
 
 
-def _tensor(name: str, array: np.ndarray) -> onnx.TensorProto:
-    """An initializer straight from the array's bytes (numpy_helper.from_array copies per element)."""
+def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> None:
+    """Initializers written into the finished model in place, each from its array's bytes: going
+    through make_tensor, make_graph and make_model would copy every weight three more times."""
     import numpy as np
     import onnx
 
-    array = np.ascontiguousarray(array)
-    dtype = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
-    return onnx.helper.make_tensor(name, dtype, array.shape, array.tobytes(), raw=True)
+    for name, array in arrays.items():
+        tensor = model.graph.initializer.add()
+        tensor.name = name
+        tensor.data_type = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.dims.extend(array.shape)
+        tensor.raw_data = np.ascontiguousarray(array).tobytes()
 
 
 def emit_onnx(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
               sources: Mapping[str, str] | None = None, spec_file: str = "") -> onnx.ModelProto:
     """The ONNX model of a checked network with these weights (float32 numpy arrays by state_dict
     key; see `expected_tensors`). Raises `WeightsError` when they do not fit."""
+    return emit_onnx_parts(checked, weights, opset, sources, spec_file).proto()
+
+
+@dataclass(frozen=True)
+class OnnxParts:
+    """An emitted model as its skeleton (no initializers) and its weights, so that saving can
+    stream each tensor's bytes from memory instead of building and serializing one big message."""
+
+    skeleton: onnx.ModelProto
+    arrays: Mapping[str, np.ndarray]
+
+    def proto(self) -> onnx.ModelProto:
+        import onnx
+
+        model = onnx.ModelProto()
+        model.CopyFrom(self.skeleton)
+        _add_initializers(model, self.arrays)
+        return model
+
+    def save(self, path: str | Path, limit: int = PROTOBUF_LIMIT) -> list[Path]:
+        """Write the model atomically; past `limit` bytes of weights, as ONNX external data."""
+        if sum(a.nbytes for a in self.arrays.values()) > limit:
+            return save_model(self.proto(), path, limit)
+        write_atomic_chunks(Path(path), _stream(self.skeleton, self.arrays))
+        return [Path(path)]
+
+
+def emit_onnx_parts(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
+                    sources: Mapping[str, str] | None = None, spec_file: str = "") -> OnnxParts:
+    """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`)."""
     import numpy as np
     import onnx
 
@@ -140,11 +170,7 @@ def emit_onnx(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
         ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, node.name)
     first, last = graph.input, graph.nodes[graph.output]
     model_graph = onnx.helper.make_graph(
-        emitter.nodes, graph.network,
-        [_value_info(first.name, first.shape)],
-        [_value_info(last.name, last.shape)],
-        list(emitter.initializers.values()),
-    )
+        emitter.nodes, graph.network, [_value_info(first.name, first.shape)], [_value_info(last.name, last.shape)])
     opsets = [onnx.helper.make_opsetid("", opset)]
     model = onnx.helper.make_model(model_graph, opset_imports=opsets, producer_name="netdsl",
                                    producer_version=__version__,
@@ -152,7 +178,49 @@ def emit_onnx(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
     metadata = {"netdsl.network": graph.network, "netdsl.spec": spec_file, "netdsl.head": head_kind(checked),
                 "netdsl.input_shape": ",".join(map(str, first.shape))}
     onnx.helper.set_model_props(model, metadata)
-    return model
+    return OnnxParts(model, dict(emitter.initializers))
+
+
+# ---- streaming a model to disk ------------------------------------------------------------
+# A protobuf message is a sequence of (key, value) fields, and a repeated field may come in
+# any number of pieces: the file is the skeleton's fields, then field 7 (graph) holding the
+# graph's own fields followed by one field 5 (initializer) per tensor, whose field 9 (raw_data)
+# is written straight from the array's memory. onnx.load reads it as the same ModelProto.
+
+_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, length: int) -> bytes:
+    """The key and length of a length-delimited field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(length)
+
+
+def _stream(skeleton: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> list[bytes | memoryview]:
+    import numpy as np
+    import onnx
+
+    head = onnx.ModelProto()
+    head.CopyFrom(skeleton)
+    head.ClearField("graph")
+    pieces: list[bytes | memoryview] = []
+    for name, array in arrays.items():
+        data = np.ascontiguousarray(array).data.cast("B")  # the array's own memory, not a copy
+        meta = onnx.TensorProto(name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype),
+                                dims=array.shape).SerializeToString()
+        tensor = meta + _field(_TENSOR_RAW_DATA, data.nbytes)
+        pieces += [_field(_GRAPH_INITIALIZER, len(tensor) + data.nbytes) + tensor, data]
+    graph = skeleton.graph.SerializeToString()
+    graph_length = len(graph) + sum(len(p) if isinstance(p, bytes) else p.nbytes for p in pieces)
+    return [head.SerializeToString(), _field(_MODEL_GRAPH, graph_length), graph, *pieces]
 
 
 def head_kind(checked: Checked) -> str:
@@ -183,8 +251,6 @@ def save_model(model: onnx.ModelProto, path: str | Path, limit: int = PROTOBUF_L
     import tempfile
 
     import onnx
-
-    from netdsl.files import write_atomic
 
     target = Path(path)
     if weight_bytes(model) <= limit:
