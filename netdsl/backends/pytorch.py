@@ -318,11 +318,12 @@ class _Body:
         args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
         lowering = LOWERINGS[op.name]
         rank = len(self.writer.shapes.get(".".join(ctx.ir_path(local) or ()), ())) or 3
-        self.init.add(f"self.{attr} = {lowering.build(args, value.shape, rank)}")
-        for line in lowering.after(attr, args):
+        made = lowering.build(args, value.shape, rank)
+        self.init.add(f"self.{attr} = {made}")
+        for line in [made, *lowering.after(attr, args)]:
             self.writer.used |= {name for name in PRELUDE if f"{name}(" in line}
+        for line in lowering.after(attr, args):
             self.init.add(line)
-        self.writer.used |= {name for name in PRELUDE if name in self.init.rows[-1]}
         shape = value.shape
         if not lowering.keeps_shape:
             self.writer.used.add("layer_shape")
