@@ -103,6 +103,12 @@ class _Emitter:
         self.initializers.setdefault(key, np.array(values, dtype=np.int64))
         return key
 
+    def scalar(self, key: str, value: float) -> str:
+        import numpy as np
+
+        self.initializers.setdefault(key, np.array(value, dtype=np.float32))
+        return key
+
     def shape_of(self, tensor: int) -> Shape:
         return self.checked.graph.nodes[tensor].shape
 
