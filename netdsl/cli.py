@@ -49,6 +49,16 @@ def _literal(raw: str) -> Any:
     raise argparse.ArgumentTypeError(f"'{raw}' is not an integer, a number, true or false")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return value
+
+
 def _parse_shape(text: str) -> tuple[int, ...]:
     parts = text.lower().replace(",", "x").split("x")
     try:
@@ -78,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--input", dest="inputs", nargs="+", required=True, metavar="FILE",
                        help=".npy arrays ([C, H, W] or a batch [N, C, H, W]) and/or images")
     infer.add_argument("--provider", choices=("auto", "cuda", "cpu"), default="auto")
-    infer.add_argument("--top-k", type=int, default=5, help="classes to show per sample (default 5)")
+    infer.add_argument("--top-k", type=_positive, default=5, help="classes to show per sample (default 5)")
     infer.add_argument("--save", metavar="OUT.npy", help="keep the raw outputs")
     infer.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
                        default=[], help="with a spec: override a network parameter")
@@ -131,18 +141,19 @@ def _consoles(args: argparse.Namespace) -> tuple[Console, Console]:
             Console(stderr=True, no_color=args.no_color, highlight=False))
 
 
-def _outcome(args: argparse.Namespace, err: Console) -> tuple[Program, Outcome] | int:
+def _outcome(args: argparse.Namespace, err: Console, spec: str | None = None) -> tuple[Program, Outcome] | int:
     """Load and check the spec named on the command line, or the exit status of a usage error."""
     from netdsl.check import check_program
     from netdsl.elaborate import UsageError
     from netdsl.program import load
 
+    path = spec or args.spec
     try:
-        program = load(args.spec)
-        return program, check_program(program, args.network, dict(args.overrides), args.input_shape)
+        program = load(path)
+        return program, check_program(program, args.network, dict(args.overrides), getattr(args, "input_shape", None))
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        err.print(f"netdsl: error: cannot read '{args.spec}': {reason}", markup=False, soft_wrap=True)
+        err.print(f"netdsl: error: cannot read '{path}': {reason}", markup=False, soft_wrap=True)
     except UsageError as exc:
         err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
     return EXIT_USAGE
@@ -211,8 +222,7 @@ def _infer(args: argparse.Namespace) -> int:
         if args.model.endswith(".onnx"):
             session = open_session(args.model, args.provider)
         else:
-            args.spec, args.input_shape = args.model, None
-            found = _outcome(args, err)
+            found = _outcome(args, err, spec=args.model)
             if isinstance(found, int):
                 return found
             program, outcome = found
@@ -227,11 +237,11 @@ def _infer(args: argparse.Namespace) -> int:
             session = open_session(spec.to_onnx(args.weights, args.seed), args.provider)
         batch, labels = read_inputs(args.inputs, session.input_shape)
         outputs = session.run(batch)
-    except (RuntimeUsageError, WeightsError) as exc:
+    except WeightsError as exc:
         err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
-        return EXIT_USAGE
-    except OSError as exc:
-        err.print(f"netdsl: error: cannot read '{args.model}': {exc.strerror or exc}", markup=False, soft_wrap=True)
+        return EXIT_SPEC
+    except RuntimeUsageError as exc:
+        err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
@@ -251,7 +261,11 @@ def _infer(args: argparse.Namespace) -> int:
 
         buffer = io.BytesIO()
         np.save(buffer, outputs)
-        write_atomic(args.save, buffer.getvalue())
+        try:
+            write_atomic(args.save, buffer.getvalue())
+        except OSError as exc:
+            err.print(f"netdsl: error: cannot write '{args.save}': {exc.strerror or exc}", markup=False, soft_wrap=True)
+            return EXIT_USAGE
     return EXIT_OK
 
 

@@ -83,12 +83,18 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     import onnx
     import onnxruntime as ort
 
-    if isinstance(model, onnx.ModelProto):
-        proto, source = model, model.SerializeToString()
-    elif isinstance(model, bytes):
-        proto, source = onnx.load_model_from_string(model), model
-    else:
-        proto, source = onnx.load(str(model), load_external_data=False), str(model)
+    shown = "the model" if isinstance(model, (bytes, onnx.ModelProto)) else f"'{model}'"
+    try:
+        if isinstance(model, onnx.ModelProto):
+            proto, source = model, model.SerializeToString()
+        elif isinstance(model, bytes):
+            proto, source = onnx.load_model_from_string(model), model
+        else:
+            proto, source = onnx.load(str(model), load_external_data=False), str(model)
+    except FileNotFoundError:
+        raise RuntimeUsageError(f"cannot read {shown}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and the like: not an ONNX model
+        raise RuntimeUsageError(f"cannot read {shown} as an ONNX model: {type(exc).__name__}") from None
     available = ort.get_available_providers()
     wants_cuda = provider in ("auto", "cuda") and CUDA in available
     if provider == "cuda" and not wants_cuda:
@@ -96,7 +102,10 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
                                 "on a machine with an NVIDIA GPU)")
     if wants_cuda:
         _preload_cuda(ort)
-    session = ort.InferenceSession(source, _quiet_options(), providers=[CUDA, CPU] if wants_cuda else [CPU])
+    try:
+        session = ort.InferenceSession(source, _quiet_options(), providers=[CUDA, CPU] if wants_cuda else [CPU])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime refuses the model: say why, plainly
+        raise RuntimeUsageError(f"onnxruntime cannot load {shown}: {str(exc).splitlines()[0][:300]}") from None
     actual = session.get_providers()[0]
     notice = None
     if provider == "cuda" and actual != CUDA:

@@ -253,6 +253,19 @@ def test_infer_rejects_bad_inputs_clearly(content, message: str, tmp_path: Path)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_infer_rejects_files_that_are_not_models_and_bad_options(tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_bytes(b"\x00\xffnot a protobuf at all" * 10)
+    np.save(tmp_path / "x.npy", np.zeros((1, 32, 32), np.float32))
+    for args, message in (
+        (["junk.onnx"], "cannot read 'junk.onnx' as an ONNX model"),
+        (["missing.onnx"], "cannot read 'missing.onnx': no such file"),
+        ([str(ROOT / "specs/lenet5.net"), "--top-k", "0"], "expected a positive integer, got '0'"),
+    ):
+        result = run("infer", *args, "--input", "x.npy", "--provider", "cpu", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_session_rejects_a_wrong_dtype() -> None:
     session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx(), "cpu")
     with pytest.raises(netdsl.runtime.RuntimeUsageError, match="the input is float64; the model takes float32"):
