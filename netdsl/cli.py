@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check a spec statically: shapes, parameters, MACs, receptive fields")
     _spec_arguments(check)
     check.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    build = commands.add_parser("build", help="compile a spec: a PyTorch module (--target torch)")
+    build = commands.add_parser("build", help="compile a spec: a PyTorch module (--target torch) or an ONNX model")
     _spec_arguments(build)
     build.add_argument("--target", choices=("torch", "onnx"), default="torch", help="what to build (default: torch)")
     build.add_argument("-o", "--output", metavar="FILE", help="write here (torch: default standard output)")
