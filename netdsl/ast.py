@@ -6,6 +6,7 @@ Produced by `netdsl.parser.parse`; consumed by `netdsl.elaborate`. Every node ca
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netdsl.diagnostics import Span
@@ -203,3 +204,23 @@ class Module:
     source: str
     imports: tuple[Import, ...]
     definitions: tuple[Definition, ...]
+
+
+def nested_statements(statements: tuple[Statement, ...]) -> Iterator[Statement]:
+    """Every statement of a body, then those inside its `if` branches and `repeat` bodies."""
+    for stmt in statements:
+        yield stmt
+        if isinstance(stmt, Input):
+            continue
+        for step in stmt.chain.steps:
+            if isinstance(step, If):
+                yield from nested_statements(step.then.statements + (step.orelse.statements if step.orelse else ()))
+            elif isinstance(step, Repeat):
+                yield from nested_statements(step.body.statements)
+
+
+def nested_steps(statements: tuple[Statement, ...]) -> Iterator[Step]:
+    """Every step of a body, nested bodies included."""
+    for stmt in nested_statements(statements):
+        if not isinstance(stmt, Input):
+            yield from stmt.chain.steps

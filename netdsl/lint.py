@@ -7,7 +7,7 @@ or values, and unknown keyword arguments of ops. Messages match elaboration's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from netdsl import ast
 from netdsl.calls import pair_args
@@ -40,29 +40,14 @@ def _definition(definition: ast.Definition, program: Program, blocks: list[str])
             yield error(f"unknown op or block '{call.name}'", call.name_span, did_you_mean(call.name, choices))
 
 
-def _bound(statements: Iterable[ast.Statement]) -> Iterator[str]:
-    for stmt in statements:
+def _bound(statements: tuple[ast.Statement, ...]) -> Iterator[str]:
+    for stmt in ast.nested_statements(statements):
         if isinstance(stmt, ast.Bind):
             yield stmt.name
-        if isinstance(stmt, (ast.Bind, ast.Flow)):
-            for step in stmt.chain.steps:
-                if isinstance(step, ast.Repeat) and step.index:
-                    yield step.index
-                yield from _bound(_inner(step))
+    for step in ast.nested_steps(statements):
+        if isinstance(step, ast.Repeat) and step.index:
+            yield step.index
 
 
-def _calls(statements: Iterable[ast.Statement]) -> Iterator[ast.Call]:
-    for stmt in statements:
-        if isinstance(stmt, (ast.Bind, ast.Flow)):
-            for step in stmt.chain.steps:
-                if isinstance(step, ast.Call):
-                    yield step
-                yield from _calls(_inner(step))
-
-
-def _inner(step: ast.Step) -> tuple[ast.Statement, ...]:
-    if isinstance(step, ast.If):
-        return step.then.statements + (step.orelse.statements if step.orelse else ())
-    if isinstance(step, ast.Repeat):
-        return step.body.statements
-    return ()
+def _calls(statements: tuple[ast.Statement, ...]) -> Iterator[ast.Call]:
+    return (step for step in ast.nested_steps(statements) if isinstance(step, ast.Call))

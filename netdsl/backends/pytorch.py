@@ -318,12 +318,11 @@ class _Body:
         args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
         lowering = LOWERINGS[op.name]
         rank = len(self.writer.shapes.get(".".join(ctx.ir_path(local) or ()), ())) or 3
-        made = lowering.build(args, value.shape, rank)
+        made, after = lowering.build(args, value.shape, rank), lowering.after(attr, args)
         self.init.add(f"self.{attr} = {made}")
-        for line in [made, *lowering.after(attr, args)]:
-            self.writer.used |= {name for name in PRELUDE if f"{name}(" in line}
-        for line in lowering.after(attr, args):
+        for line in after:
             self.init.add(line)
+        self.writer.used |= {name for name in PRELUDE for line in (made, *after) if f"{name}(" in line}
         shape = value.shape
         if not lowering.keeps_shape:
             self.writer.used.add("layer_shape")
@@ -471,21 +470,10 @@ class _Expr:
 # ---- what a body reads ------------------------------------------------------------------------
 
 
-def _steps(statements: tuple[ast.Statement, ...]) -> Iterator[ast.Step]:
-    for stmt in statements:
-        if isinstance(stmt, (ast.Bind, ast.Flow)):
-            for step in stmt.chain.steps:
-                yield step
-                if isinstance(step, ast.If):
-                    yield from _steps(step.then.statements + (step.orelse.statements if step.orelse else ()))
-                elif isinstance(step, ast.Repeat):
-                    yield from _steps(step.body.statements)
-
-
 def _value_refs(statements: tuple[ast.Statement, ...]) -> set[str]:
     """Tensor values a body reads but does not bind: chain steps that name them, merge arguments."""
     found: set[str] = set()
-    for step in _steps(statements):
+    for step in ast.nested_steps(statements):
         if isinstance(step, ast.Call):
             if step.args is None and step.name not in OPS:
                 found.add(step.name)
