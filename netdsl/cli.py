@@ -159,22 +159,31 @@ def _outcome(args: argparse.Namespace, err: Console, spec: str | None = None) ->
     return EXIT_USAGE
 
 
-def _build(args: argparse.Namespace) -> int:
+def _spec(args: argparse.Namespace, err: Console, path: str, input_shape: tuple[int, ...] | None,
+          refusal: str) -> Spec | int:
+    """The checked spec for build and infer, or the exit status after its diagnostics."""
     from netdsl import render
     from netdsl.api import Spec
-    from netdsl.files import write_atomic
 
-    _, err = _consoles(args)
-    found = _outcome(args, err)
+    found = _outcome(args, err, spec=path)
     if isinstance(found, int):
         return found
     program, outcome = found
     render.print_diagnostics(err, outcome.diagnostics, program.sources)
     if outcome.checked is None or not outcome.ok:
         summary = render.summary_line(outcome.diagnostics)
-        err.print(f"{args.spec}: {summary}; nothing written", markup=False, soft_wrap=True)
+        err.print(f"{path}: {summary}; {refusal}", markup=False, soft_wrap=True)
         return EXIT_SPEC
-    spec = Spec(program, outcome.checked, dict(args.overrides), args.input_shape)
+    return Spec(program, outcome.checked, dict(args.overrides), input_shape)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from netdsl.files import write_atomic
+
+    _, err = _consoles(args)
+    spec = _spec(args, err, args.spec, args.input_shape, "nothing written")
+    if isinstance(spec, int):
+        return spec
     if args.target == "onnx":
         return _build_onnx(spec, args, err)
     source = spec.torch_source
@@ -186,7 +195,7 @@ def _build(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"netdsl: error: cannot write '{args.output}': {exc.strerror or exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
-    err.print(f"wrote {args.output}: class {source.class_name}, {outcome.checked.total_params:,} parameters",
+    err.print(f"wrote {args.output}: class {source.class_name}, {spec.checked.total_params:,} parameters",
               markup=False, soft_wrap=True)
     return EXIT_OK
 
@@ -222,18 +231,9 @@ def _infer(args: argparse.Namespace) -> int:
         if args.model.endswith(".onnx"):
             session = open_session(args.model, args.provider)
         else:
-            found = _outcome(args, err, spec=args.model)
-            if isinstance(found, int):
-                return found
-            program, outcome = found
-            if outcome.checked is None or not outcome.ok:
-                from netdsl import render
-
-                render.print_diagnostics(err, outcome.diagnostics, program.sources)
-                return EXIT_SPEC
-            from netdsl.api import Spec
-
-            spec = Spec(program, outcome.checked, dict(args.overrides), None)
+            spec = _spec(args, err, args.model, None, "nothing run")
+            if isinstance(spec, int):
+                return spec
             session = open_session(spec.to_onnx(args.weights, args.seed), args.provider)
         batch, labels = read_inputs(args.inputs, session.input_shape)
         outputs = session.run(batch)

@@ -152,7 +152,7 @@ class _Builder:
         if shape is not None and not 1 <= len(shape) <= 3:
             self.error(f"an input shape is [C, H, W] or [features], got {fmt_shape(shape)}", stmt.span)
             shape = None
-        scope.taken[stmt.name] = stmt.span
+        scope.take(stmt.name, stmt.span)
         return self.add(stmt.name, "input", {"shape": shape}, (), shape, stmt.span, scope)
 
     # ---- bodies and statements
@@ -396,8 +396,7 @@ class _Builder:
             path = scope.path
         else:
             path = scope.path + (self.name(call.label, snake(block.name), scope),)
-        args = MappingProxyType({k: v for k, v in inner.items() if not isinstance(v, ValueRef)})
-        self.instances.append(Instance(path, block.name, args, call.span))
+        self.instances.append(Instance(path, block.name, MappingProxyType(dict(inner)), call.span))
         self.reached.add(block.name)
         inner["in"] = value
         self.stack.append(block.name)

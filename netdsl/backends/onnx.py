@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdsl import __version__
 from netdsl.analyze import Checked
-from netdsl.backends.onnx_ops import CONSTANTS, ONNX_LOWERINGS
+from netdsl.backends.onnx_ops import ONNX_LOWERINGS
 from netdsl.backends.pytorch import state_prefix
 from netdsl.files import write_atomic, write_atomic_chunks
 from netdsl.ops import Shape
@@ -96,10 +96,6 @@ class _Emitter:
     def constant(self, key: str, values: list[int]) -> str:
         import numpy as np
 
-        if key in CONSTANTS:
-            name = f"netdsl/{key}"
-            self.initializers.setdefault(name, np.array(CONSTANTS[key], dtype=np.float32))
-            return name
         self.initializers.setdefault(key, np.array(values, dtype=np.int64))
         return key
 

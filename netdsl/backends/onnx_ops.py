@@ -25,7 +25,7 @@ class Emit(Protocol):
 
     def weight(self, key: str) -> str: ...
 
-    def constant(self, key: str, values: list[int]) -> str: ...
+    def constant(self, key: str, values: list[int]) -> str: ...  # an int64 tensor
 
     def scalar(self, key: str, value: float) -> str: ...
 
@@ -102,11 +102,11 @@ def _gelu(e: Emit, node: Node, inputs: list[str], out: str) -> None:
         e.node("Gelu", inputs, out)
         return
     scaled, erf, one = f"{out}/scaled", f"{out}/erf", f"{out}/one_plus"
-    e.node("Div", [inputs[0], e.constant("sqrt2", [])], scaled)
+    e.node("Div", [inputs[0], e.scalar("netdsl/sqrt2", math.sqrt(2.0))], scaled)
     e.node("Erf", [scaled], erf)
-    e.node("Add", [erf, e.constant("one", [])], one)
+    e.node("Add", [erf, e.scalar("netdsl/one", 1.0)], one)
     e.node("Mul", [inputs[0], one], f"{out}/x_times")
-    e.node("Mul", [f"{out}/x_times", e.constant("half", [])], out)
+    e.node("Mul", [f"{out}/x_times", e.scalar("netdsl/half", 0.5)], out)
 
 
 def _lrn(e: Emit, node: Node, inputs: list[str], out: str) -> None:
@@ -177,5 +177,3 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "coral": OnnxLowering(_coral, _coral_tensors),
     "ordinal": OnnxLowering(_ordinal, _ordinal_tensors),
 }
-
-CONSTANTS = {"sqrt2": math.sqrt(2.0), "one": 1.0, "half": 0.5}

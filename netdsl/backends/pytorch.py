@@ -24,7 +24,7 @@ from netdsl.backends.pyformat import format_statement
 from netdsl.backends.torch_ops import LOWERINGS, PRELUDE, py_literal
 from netdsl.calls import pair_args
 from netdsl.naming import Scope, labels, single_instance, snake
-from netdsl.ops import OPS, REQUIRED
+from netdsl.ops import OPS, REQUIRED, Shape
 from netdsl.program import Program
 
 # nn.Module's own members (and two of ours): a layer labelled like one gets a trailing `_`
@@ -224,10 +224,12 @@ class _Writer:
     def expr(self, expr: ast.Expr, consts: dict[str, str], values: dict[str, _Value]) -> str:
         return _Expr(self, consts, values).emit(expr, 0)
 
+    def shape_at(self, ctx: _Context, local: str) -> Shape | None:
+        """The IR's shape of the layer `local` at this class's first use (None where unknown)."""
+        return None if ctx.ir_prefix is None else self.shapes.get(".".join(ctx.ir_prefix + (local,)))
+
     def comment(self, ctx: _Context, local: str) -> str | None:
-        if ctx.ir_prefix is None:
-            return None
-        shape = self.shapes.get(".".join(ctx.ir_prefix + (local,)))
+        shape = self.shape_at(ctx, local)
         return None if shape is None else "[N, " + ", ".join(str(d) for d in shape) + "]"
 
     def assemble(self, network_class: str) -> str:
@@ -269,9 +271,6 @@ class _Context:
 
     def child(self) -> _Context:
         return _Context(dict(self.consts), dict(self.values), self.scope, self.ir_prefix, self.kinds)
-
-    def ir_path(self, local: str) -> tuple[str, ...] | None:
-        return None if self.ir_prefix is None else self.ir_prefix + (local,)
 
 
 class _Body:
@@ -317,7 +316,7 @@ class _Body:
         args = {spec.name: py_literal(spec.default) for spec in op.args if spec.default is not REQUIRED}
         args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
         lowering = LOWERINGS[op.name]
-        rank = len(self.writer.shapes.get(".".join(ctx.ir_path(local) or ()), ())) or 3
+        rank = len(self.writer.shape_at(ctx, local) or ()) or 3
         made, after = lowering.build(args, value.shape, rank), lowering.after(attr, args)
         self.init.add(f"self.{attr} = {made}")
         for line in after:
