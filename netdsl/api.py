@@ -79,13 +79,15 @@ class Spec:
         """The ONNX model, emitted from the checked graph (see `weights` for where weights come from)."""
         return self.onnx_parts(weights, seed, opset).proto()
 
-    def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None) -> OnnxParts:
-        """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk."""
+    def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
+                   metadata: Mapping[str, str] | None = None) -> OnnxParts:
+        """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk;
+        `metadata`: extra model properties."""
         from netdsl.backends.onnx import emit_onnx_parts
         from netdsl.runtime import max_opset
 
         return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
-                               self.program.main.file)
+                               self.program.main.file, metadata)
 
 
 def load(spec: str | os.PathLike[str], *, network: str | None = None,

@@ -95,7 +95,65 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--network", help="with a spec: which network of the file")
     _weight_arguments(infer)
     infer.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    train = commands.add_parser("train", help="train a spec's network in PyTorch (torchrun: distributed)")
+    _spec_arguments(train)
+    _training_arguments(train)
+    train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default 0)")
+    train.add_argument("--out", metavar="DIR", help="the run folder (default: runs/NETWORK, or -2, -3 … if taken)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    train.add_argument("--select", choices=("auto", "accuracy", "mae", "loss"), default="auto",
+                       help="the validation figure that picks the best epoch (auto: accuracy, MAE for ordinal heads)")
+    train.add_argument("--quiet", action="store_true", help="no progress; print the result as one JSON line")
+    experiment = commands.add_parser("experiment", help="train specs under several seeds; a table of test MAE/RMSE")
+    experiment.add_argument("specs", nargs="+", metavar="SPEC[:NETWORK]",
+                            help="spec files (every network in each), or SPEC:NETWORK for one")
+    experiment.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="comma-separated seeds (default 0,1,2)")
+    experiment.add_argument("--out", metavar="DIR", default="runs/experiment",
+                            help="runs go to DIR/NETWORK/seed-S; the table to DIR/results.md (default runs/experiment)")
+    experiment.add_argument("--set", dest="overrides", metavar="NAME=VALUE", type=_parse_set, action="append",
+                            default=[], help="override a parameter of every network")
+    experiment.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    _training_arguments(experiment)
     return parser
+
+
+def _training_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--data", required=True, metavar="SOURCE",
+                         help="digits, ordinal-synth[:N], a folder of class folders, a folder of age-named images "
+                              "(23_1_0.jpg), or a CSV manifest path,label[,split]")
+    command.add_argument("--epochs", type=_positive, default=10, help="default 10")
+    command.add_argument("--batch-size", type=_positive, default=64, help="per process (default 64)")
+    command.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3 for adam, 1e-2 for sgd)")
+    command.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                         help="adam, or sgd with momentum 0.9 (default adam)")
+    command.add_argument("--weight-decay", type=float, default=0.0, help="default 0")
+    command.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                         help="auto: CUDA where PyTorch sees a GPU, else the CPU")
+    command.add_argument("--label-offset", type=int, default=0, metavar="N",
+                         help="subtracted from every label read from the data (MORPH-2's ages start at 16)")
+    command.add_argument("--importance", choices=("uniform", "balanced"), default="uniform",
+                         help="task-importance weights of the coral/ordinal losses (default uniform)")
+    command.add_argument("--opset", type=int, help="opset of model.onnx (default: the newest onnxruntime runs)")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+    return value
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        seeds = ()
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct integer seeds separated by commas, got '{text}'")
+    return seeds
 
 
 def _weight_arguments(command: argparse.ArgumentParser) -> None:
@@ -119,7 +177,8 @@ EXIT_INTERNAL = 3
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"build": _build, "infer": _infer}.get(args.command, _check)(args)
+        return {"build": _build, "infer": _infer, "train": _train, "experiment": _experiment}.get(
+            args.command, _check)(args)
     except KeyboardInterrupt:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
@@ -235,7 +294,7 @@ def _infer(args: argparse.Namespace) -> int:
             if isinstance(spec, int):
                 return spec
             session = open_session(spec.to_onnx(args.weights, args.seed), args.provider)
-        batch, labels = read_inputs(args.inputs, session.input_shape)
+        batch, labels = read_inputs(args.inputs, session.input_shape, session.normalize)
         outputs = session.run(batch)
     except WeightsError as exc:
         err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
@@ -267,6 +326,26 @@ def _infer(args: argparse.Namespace) -> int:
             err.print(f"netdsl: error: cannot write '{args.save}': {exc.strerror or exc}", markup=False, soft_wrap=True)
             return EXIT_USAGE
     return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from netdsl.training.commands import run_train
+
+    out, err = _consoles(args)
+    return run_train(args, lambda path, network: _spec(args, err, path, args.input_shape, "nothing trained"),
+                     out, err)
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from netdsl.training.commands import run_experiment
+
+    out, err = _consoles(args)
+
+    def check(path: str, network: str | None) -> Spec | int:
+        args.spec, args.network, args.input_shape = path, network, None
+        return _spec(args, err, path, None, "nothing trained")
+
+    return run_experiment(args, check, out, err)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -68,6 +68,8 @@ class Session:
     input_name: str
     input_shape: tuple[int, ...]
     head: str
+    # the per-channel (mean, std) that training normalized its images with, if it was trained
+    normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -119,7 +121,14 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:]
     shape = tuple(int(d) for d in meta["netdsl.input_shape"].split(",")) if "netdsl.input_shape" in meta else (
         tuple(dims))
-    return Session(session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"))
+    normalize = None
+    if "netdsl.mean" in meta and "netdsl.std" in meta:
+        try:
+            normalize = (tuple(map(float, meta["netdsl.mean"].split(","))),
+                         tuple(map(float, meta["netdsl.std"].split(","))))
+        except ValueError:
+            raise RuntimeUsageError(f"{shown}: unreadable netdsl.mean / netdsl.std metadata") from None
+    return Session(session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize)
 
 
 def _preload_cuda(ort: Any) -> None:
@@ -151,8 +160,11 @@ def check_batch(batch: np.ndarray, shape: tuple[int, ...]) -> None:
                                 + ", ".join(map(str, shape)) + "]")
 
 
-def read_inputs(paths: list[str], shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
-    """One float32 batch [N, *shape] from .npy files and images, and a label per sample."""
+def read_inputs(paths: list[str], shape: tuple[int, ...],
+                normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> tuple[np.ndarray, list[str]]:
+    """One float32 batch [N, *shape] from .npy files and images, and a label per sample.
+    Images are scaled to [0, 1] and, for a trained model, normalized as in training
+    (`normalize`: per-channel mean and std); .npy arrays are taken as they are."""
     import numpy as np
 
     arrays, labels = [], []
@@ -165,7 +177,11 @@ def read_inputs(paths: list[str], shape: tuple[int, ...]) -> tuple[np.ndarray, l
             arrays.append(batch)
             labels += [f"{path}[{i}]" for i in range(len(batch))] if len(batch) > 1 else [path]
         elif file.suffix.lower() in IMAGE_SUFFIXES:
-            arrays.append(read_image(file, shape)[None])
+            image = read_image(file, shape)
+            if normalize is not None:
+                mean, std = (np.asarray(v, dtype=np.float32)[:, None, None] for v in normalize)
+                image = (image - mean) / std
+            arrays.append(image[None])
             labels.append(path)
         else:
             raise RuntimeUsageError(f"'{path}': give a .npy array or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -193,18 +209,16 @@ def read_image(file: Path, shape: tuple[int, ...]) -> np.ndarray:
     """An image as the model's input: its channels (grey, RGB or RGBA), resized (bilinear) to
     H×W, scaled to [0, 1], laid out [C, H, W]."""
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+
+    from netdsl.training.data import DataError, read_pixels
 
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
         raise RuntimeUsageError(f"images fit inputs of 1, 3 or 4 channels; this model takes {list(shape)}")
-    channels, height, width = shape
     try:
-        with Image.open(file) as opened:
-            image = opened.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
-            pixels = np.asarray(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise RuntimeUsageError(f"cannot read '{file}' as an image: {exc}") from None
-    return np.asarray(pixels[None] if channels == 1 else pixels.transpose(2, 0, 1))
+        pixels = read_pixels(file, shape)
+    except DataError as exc:
+        raise RuntimeUsageError(str(exc)) from None
+    return pixels.astype(np.float32) / np.float32(255.0)
 
 
 # ---- outputs ------------------------------------------------------------------------------

@@ -155,8 +155,10 @@ class OnnxParts:
 
 
 def emit_onnx_parts(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
-                    sources: Mapping[str, str] | None = None, spec_file: str = "") -> OnnxParts:
-    """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`)."""
+                    sources: Mapping[str, str] | None = None, spec_file: str = "",
+                    metadata: Mapping[str, str] | None = None) -> OnnxParts:
+    """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`); `metadata`
+    adds model properties (training writes the input normalization as netdsl.mean/netdsl.std)."""
     import numpy as np
     import onnx
 
@@ -177,9 +179,9 @@ def emit_onnx_parts(checked: Checked, weights: Mapping[str, np.ndarray], opset: 
     model = onnx.helper.make_model(model_graph, opset_imports=opsets, producer_name="netdsl",
                                    producer_version=__version__,
                                    ir_version=onnx.helper.find_min_ir_version_for(opsets))
-    metadata = {"netdsl.network": graph.network, "netdsl.spec": spec_file, "netdsl.head": head_kind(checked),
-                "netdsl.input_shape": ",".join(map(str, first.shape))}
-    onnx.helper.set_model_props(model, metadata)
+    props = {"netdsl.network": graph.network, "netdsl.spec": spec_file, "netdsl.head": head_kind(checked),
+             "netdsl.input_shape": ",".join(map(str, first.shape)), **(metadata or {})}
+    onnx.helper.set_model_props(model, props)
     return OnnxParts(model, dict(emitter.initializers))
 
 

@@ -1,0 +1,351 @@
+"""Training data: a source named on the command line → train / validation / test splits.
+
+Images are loaded with Pillow and kept as uint8 [N, C, H, W] at the spec's input size (the
+trainer scales them to [0, 1] and normalizes with the training split's per-channel mean and
+standard deviation, batch by batch). Sources:
+
+- `digits`: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn);
+- `ordinal-synth[:N]`: the generated counting benchmark of `netdsl.training.synth`;
+- a folder with one sub-folder per class (optionally `train/` and `test/` folders of those);
+- a folder of UTKFace-style images whose file name starts with the age (`23_1_0_2017.jpg`);
+- a CSV manifest `path,label[,split]` (paths relative to the CSV's folder).
+
+Unless the source says which images are for testing, the split is fixed and stratified by
+label (20% test, 10% validation, drawn with a fixed seed): every run, whatever its `--seed`,
+sees the same splits. Errors are `DataError`s naming the file at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+TEST_FRACTION, VAL_FRACTION, SPLIT_SEED = 0.2, 0.1, 20190801
+AGE_NAME = re.compile(r"^(\d+)_")
+
+Progress = Callable[[int, int], None]  # (done, total) while images load
+
+
+class DataError(Exception):
+    """The data cannot be used: the message names the file or folder and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # uint8 [N, C, H, W]
+    labels: np.ndarray  # int64 [N]
+    names: tuple[str, ...]  # where each image came from (a file, or "digits[17]")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: str  # what the user named, as given
+    kind: str  # digits | ordinal-synth | folder | ages | csv
+    train: Split
+    val: Split
+    test: Split
+    classes: int
+    mean: tuple[float, ...] = field(default=())  # per channel, of the training images in [0, 1]
+    std: tuple[float, ...] = field(default=())
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the data a run was trained on (labels and sources of every split)."""
+        digest = hashlib.sha256(f"{self.kind}|{self.classes}|{self.train.images.shape[1:]}".encode())
+        for split in (self.train, self.val, self.test):
+            digest.update(split.labels.tobytes())
+            digest.update("\n".join(split.names).encode())
+        return digest.hexdigest()[:16]
+
+
+def load_data(source: str, shape: Sequence[int], classes: int, *, label_offset: int = 0,
+              progress: Progress | None = None) -> Dataset:
+    """The data of `source` at the spec's input `shape` ([C, H, W]), for a head of `classes`."""
+    if len(shape) != 3 or shape[0] not in (1, 3, 4):
+        raise DataError(f"training reads images: the spec's input must be [C, H, W] with 1, 3 or 4 channels, "
+                        f"not {list(shape)}")
+    channels, height, width = (int(s) for s in shape)
+    kind, _, rest = source.partition(":")
+    if source == "digits":
+        images, labels, names = _digits(channels, height, width)
+        splits = _stratified(images, labels, names)
+        return _finish(source, "digits", splits, classes)
+    if kind == "ordinal-synth":
+        from netdsl.training.synth import DEFAULT_SIZE, generate
+
+        size = _count(rest, source) if rest else DEFAULT_SIZE
+        images, labels = generate(size, classes, channels, height, width)
+        names = tuple(f"ordinal-synth[{i}]" for i in range(size))
+        return _finish(source, kind, _stratified(images, labels, names), classes)
+    if kind in ("folder", "ages", "csv") and rest:
+        path, forced = Path(rest), kind
+    else:
+        path, forced = Path(source), None
+    if not path.exists():
+        raise DataError(f"'{path}': no such file or folder (give digits, ordinal-synth, a folder of images or a "
+                        f".csv manifest)")
+    if forced == "csv" or (forced is None and path.is_file()):
+        if path.suffix.lower() != ".csv" and forced is None:
+            raise DataError(f"'{path}' is a file: give a .csv manifest (path,label) or a folder of images")
+        return _manifest(source, path, (channels, height, width), classes, label_offset, progress)
+    if not path.is_dir():
+        raise DataError(f"'{path}' is not a folder")
+    subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if forced == "ages" or (forced is None and not subdirs):
+        return _ages(source, path, (channels, height, width), classes, label_offset, progress)
+    return _folders(source, path, subdirs, (channels, height, width), classes, label_offset, progress)
+
+
+# ---- sources ------------------------------------------------------------------------------
+
+
+def _digits(channels: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the digits data set comes with scikit-learn: pip install scikit-learn") from None
+    bunch = load_digits()
+    pixels = np.clip(np.rint(bunch.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)  # values 0..16
+    images = _resize_all(pixels, channels, height, width)
+    return images, bunch.target.astype(np.int64), tuple(f"digits[{i}]" for i in range(len(pixels)))
+
+
+def _resize_all(grey: np.ndarray, channels: int, height: int, width: int) -> np.ndarray:
+    from PIL import Image
+
+    out = np.empty((len(grey), channels, height, width), dtype=np.uint8)
+    for i, pixels in enumerate(grey):
+        image = Image.fromarray(pixels, mode="L")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        out[i] = np.asarray(image)[None]
+    return out
+
+
+def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int, int], classes: int,
+             offset: int, progress: Progress | None) -> Dataset:
+    names = {p.name for p in subdirs}
+    if {"train", "test"} <= names:  # the source fixes the test split
+        train_dirs = _class_dirs(root / "train")
+        test_dirs = _class_dirs(root / "test")
+        labels_of = _class_labels(root / "train", [p.name for p in train_dirs], classes)
+        unknown = sorted({p.name for p in test_dirs} - set(labels_of))
+        if unknown:
+            raise DataError(f"'{root / 'test' / unknown[0]}': a class that '{root / 'train'}' does not have")
+        train_files = _listed(train_dirs, labels_of)
+        test_files = _listed(test_dirs, labels_of)
+        every = train_files + test_files
+        images, labels = _read_files(every, shape, classes, progress)
+        cut = len(train_files)
+        paths = tuple(str(f) for f, _ in every)
+        train, val = _split_off(images[:cut], labels[:cut], paths[:cut], VAL_FRACTION, SPLIT_SEED + 1)
+        test = Split(images[cut:], labels[cut:], paths[cut:])
+        return _finish(source, "folder", (train, val, test), classes)
+    labels_of = _class_labels(root, [p.name for p in subdirs], classes)
+    files = _listed(subdirs, labels_of)
+    images, labels = _read_files(files, shape, classes, progress)
+    return _finish(source, "folder", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    found = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DataError(f"'{folder}': no class folders in it")
+    return found
+
+
+def _class_labels(root: Path, names: list[str], classes: int, offset: int) -> dict[str, int]:
+    """Folders named by integers are labels themselves (less `--label-offset`); otherwise the
+    classes are the folder names in sorted order."""
+    if all(n.isdigit() for n in names):
+        labels = {n: int(n) - offset for n in names}
+        for name, label in labels.items():
+            if not 0 <= label < classes:
+                raise DataError(f"'{root / name}': label {name}{_offset(offset)} is outside 0..{classes - 1} "
+                                f"(the spec's head has {classes} classes)")
+        return labels
+    if len(names) > classes:
+        raise DataError(f"'{root}' has {len(names)} class folders but the spec's head has {classes} classes "
+                        f"(try --set classes={len(names)})")
+    return {n: i for i, n in enumerate(names)}
+
+
+def _listed(folders: list[Path], labels_of: dict[str, int]) -> list[tuple[Path, int]]:
+    files = []
+    for folder in folders:
+        images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise DataError(f"'{folder}': an empty class folder (no images in it)")
+        files += [(p, labels_of[folder.name]) for p in images]
+    return files
+
+
+def _ages(source: str, root: Path, shape: tuple[int, int, int], classes: int, offset: int,
+          progress: Progress | None) -> Dataset:
+    files = []
+    for path in sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        match = AGE_NAME.match(path.name)
+        if match is None:
+            raise DataError(f"'{path}': the file name does not start with the age (like 23_1_0_2017.jpg)")
+        label = int(match.group(1)) - offset
+        if not 0 <= label < classes:
+            raise DataError(f"'{path}': age {match.group(1)}{_offset(offset)} gives label {label}, outside "
+                            f"0..{classes - 1} (the spec's head has {classes} classes; see --label-offset)")
+        files.append((path, label))
+    if not files:
+        raise DataError(f"'{root}': no images in it")
+    images, labels = _read_files(files, shape, classes, progress)
+    return _finish(source, "ages", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
+
+
+def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int, offset: int,
+              progress: Progress | None) -> Dataset:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read '{path}': {getattr(exc, 'strerror', None) or exc}") from None
+    files: list[tuple[Path, int]] = []
+    splits: list[str] = []
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or not "".join(row).strip():
+            continue
+        cells = [c.strip() for c in row]
+        if number == 1 and cells[:2] == ["path", "label"]:
+            continue
+        if len(cells) not in (2, 3):
+            raise DataError(f"{path}:{number}: expected path,label or path,label,split; got {len(cells)} columns")
+        try:
+            value = int(cells[1])
+        except ValueError:
+            raise DataError(f"{path}:{number}: the label '{cells[1]}' is not an integer") from None
+        label = value - offset
+        if not 0 <= label < classes:
+            raise DataError(f"{path}:{number}: label {value}{_offset(offset)} is outside 0..{classes - 1} "
+                            f"(the spec's head has {classes} classes)")
+        split = cells[2].lower() if len(cells) == 3 else ""
+        if split not in ("", "train", "val", "test"):
+            raise DataError(f"{path}:{number}: the split '{cells[2]}' is not train, val or test")
+        image = Path(cells[0]) if Path(cells[0]).is_absolute() else path.parent / cells[0]
+        files.append((image, label))
+        splits.append(split)
+    if not files:
+        raise DataError(f"'{path}': no images listed in it")
+    images, labels = _read_files(files, shape, classes, progress)
+    names = tuple(str(f) for f, _ in files)
+    if not any(splits):
+        return _finish(source, "csv", _stratified(images, labels, names), classes)
+    if not all(splits):
+        first = next(i for i, s in enumerate(splits) if not s)
+        raise DataError(f"{path}: row of '{names[first]}' has no split while others do; give every row one")
+    chosen = np.asarray(splits)
+    parts = {s: np.flatnonzero(chosen == s) for s in ("train", "val", "test")}
+    if not len(parts["train"]) or not len(parts["test"]):
+        raise DataError(f"{path}: the manifest needs rows of both the train and the test split")
+    pick = lambda ix: Split(images[ix], labels[ix], tuple(names[i] for i in ix))  # noqa: E731
+    if len(parts["val"]):
+        return _finish(source, "csv", (pick(parts["train"]), pick(parts["val"]), pick(parts["test"])), classes)
+    train, val = _split_off(images[parts["train"]], labels[parts["train"]], tuple(names[i] for i in parts["train"]),
+                            VAL_FRACTION, SPLIT_SEED + 1)
+    return _finish(source, "csv", (train, val, pick(parts["test"])), classes)
+
+
+def _offset(offset: int) -> str:
+    return f" less --label-offset {offset}" if offset else ""
+
+
+def _count(text: str, source: str) -> int:
+    if not text.isdigit() or int(text) < 10:
+        raise DataError(f"'{source}': the number of images after ':' must be an integer of at least 10")
+    return int(text)
+
+
+# ---- images -------------------------------------------------------------------------------
+
+
+def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
+    """An image as uint8 [C, H, W]: its channels converted (grey, RGB or RGBA) and resized
+    (bilinear) to H×W. Raises `DataError` naming the file when it cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    try:
+        with Image.open(file) as opened:
+            image = opened.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+            if image.size != (width, height):
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"'{file}': no such image file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"'{file}': cannot read it as an image ({exc})") from None
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def _read_files(files: list[tuple[Path, int]], shape: tuple[int, int, int], classes: int,
+                progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    images = np.empty((len(files), *shape), dtype=np.uint8)
+    for i, (file, _) in enumerate(files):
+        images[i] = read_pixels(file, shape)
+        if progress is not None:
+            progress(i + 1, len(files))
+    return images, np.asarray([label for _, label in files], dtype=np.int64)
+
+
+# ---- splits -------------------------------------------------------------------------------
+
+
+def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A fixed, stratified sample: round(fraction × n) of each label (at least one of every
+    label that has two or more images), drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        take = int(round(fraction * len(members)))
+        if take == 0 and len(members) >= 2:
+            take = 1
+        chosen.append(rng.permutation(members)[:take])
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+
+
+def _split_off(images: np.ndarray, labels: np.ndarray, names: tuple[str, ...], fraction: float,
+               seed: int) -> tuple[Split, Split]:
+    held = stratified_indices(labels, fraction, seed)
+    keep = np.setdiff1d(np.arange(len(labels)), held)
+    return (Split(images[keep], labels[keep], tuple(names[i] for i in keep)),
+            Split(images[held], labels[held], tuple(names[i] for i in held)))
+
+
+def _stratified(images: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> tuple[Split, Split, Split]:
+    rest, test = _split_off(images, labels, names, TEST_FRACTION, SPLIT_SEED)
+    train, val = _split_off(rest.images, rest.labels, rest.names, VAL_FRACTION / (1 - TEST_FRACTION),
+                            SPLIT_SEED + 1)
+    return train, val, test
+
+
+def _finish(source: str, kind: str, splits: tuple[Split, Split, Split], classes: int) -> Dataset:
+    train, val, test = splits
+    for name, split in (("training", train), ("validation", val), ("test", test)):
+        if not len(split):
+            raise DataError(f"'{source}': too few images for a {name} split ({len(train) + len(val) + len(test)} "
+                            f"in all; give at least two of each label)")
+    top = int(max(s.labels.max() for s in splits))
+    if top >= classes or min(int(s.labels.min()) for s in splits) < 0:
+        raise DataError(f"'{source}': labels reach {top}, outside 0..{classes - 1} (the spec's head has {classes} "
+                        f"classes)")
+    scaled = train.images.astype(np.float64) / 255.0
+    mean = tuple(float(m) for m in scaled.mean(axis=(0, 2, 3)))
+    std = tuple(max(float(s), 1e-3) for s in scaled.std(axis=(0, 2, 3)))
+    return Dataset(source, kind, train, val, test, classes, mean, std)

@@ -1,0 +1,106 @@
+"""What a network's head means for training: its loss, its predictions and its metrics.
+
+- a classifier (`linear`, or `softmax` / `log_softmax` after it): cross-entropy; the
+  prediction is the arg-max;
+- `ordinal` (OR-CNN, Niu et al. 2016): outputs [N, K-1, 2], one two-way classifier per task
+  "is the rank above k?"; the loss is the sum over the K-1 tasks of their cross-entropies;
+- `coral` (CORAL, Cao et al. 2019): outputs [N, K-1] logits of the cumulative probabilities
+  P(rank > k); the loss is the sum over the K-1 tasks of their binary cross-entropies.
+
+Both ordinal losses take optional task-importance weights λ_k; predictions of both count the
+tasks whose probability exceeds 0.5. Metrics for every head: accuracy, MAE and RMSE of the
+predicted rank (the CORAL paper's metrics; for a classifier the class index is the rank).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from netdsl.analyze import Checked
+
+ORDINAL = ("coral", "ordinal")
+
+
+class HeadError(ValueError):
+    """The network's output is not something netdsl knows how to train."""
+
+
+@dataclass(frozen=True)
+class Head:
+    kind: str  # logits | probabilities | log_probabilities | coral | ordinal
+    classes: int
+
+    @property
+    def ordinal(self) -> bool:
+        return self.kind in ORDINAL
+
+    @property
+    def loss_name(self) -> str:
+        return {"coral": "CORAL", "ordinal": "OR-CNN"}.get(self.kind, "cross-entropy")
+
+    def loss(self, outputs: torch.Tensor, labels: torch.Tensor, importance: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+        """The loss of a batch: its mean over the samples (or, with reduction="sum", the sum)."""
+        if self.kind == "coral":
+            levels = _levels(labels, self.classes).to(outputs.dtype)
+            per_task = functional.binary_cross_entropy_with_logits(outputs, levels, reduction="none")
+        elif self.kind == "ordinal":
+            levels = _levels(labels, self.classes)
+            per_task = functional.cross_entropy(outputs.transpose(1, 2), levels.long(), reduction="none")
+        else:
+            if self.kind == "logits":
+                log_probs = functional.log_softmax(outputs, dim=1)
+            elif self.kind == "probabilities":
+                log_probs = outputs.clamp_min(1e-12).log()
+            else:
+                log_probs = outputs
+            return functional.nll_loss(log_probs, labels, reduction=reduction)
+        if importance is not None:
+            per_task = per_task * importance
+        per_sample = per_task.sum(dim=1)
+        return per_sample.sum() if reduction == "sum" else per_sample.mean()
+
+    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The predicted class (rank) of each sample."""
+        if self.kind == "coral":
+            return (outputs > 0).sum(dim=1)  # sigmoid(z) > 0.5
+        if self.kind == "ordinal":
+            return (outputs[..., 1] > outputs[..., 0]).sum(dim=1)  # softmax(z)[1] > 0.5
+        return outputs.argmax(dim=1)
+
+
+def head_of(checked: Checked) -> Head:
+    graph = checked.graph
+    node = graph.nodes[graph.output]
+    if node.op in ORDINAL:
+        return Head(node.op, int(node.shape[0]) + 1)
+    kind = {"softmax": "probabilities", "log_softmax": "log_probabilities"}.get(node.op, "logits")
+    if len(node.shape) != 1 or node.shape[0] < 2:
+        raise HeadError(f"the network's output {node.name} has shape {list(node.shape)}: training needs a "
+                        f"classifier's [classes] (classes ≥ 2), or a coral or ordinal head")
+    return Head(kind, int(node.shape[0]))
+
+
+def _levels(labels: torch.Tensor, classes: int) -> torch.Tensor:
+    """The K-1 binary targets of each label: level k is 1 when the label is above k."""
+    return (labels[:, None] > torch.arange(classes - 1, device=labels.device)[None, :]).to(torch.int64)
+
+
+def importance_weights(labels: np.ndarray, classes: int, scheme: str) -> np.ndarray | None:
+    """Task-importance weights λ_k: `uniform` (none) or `balanced`, the CORAL authors' choice
+    λ_k = sqrt(m_k) / max_j sqrt(m_j) with m_k the larger side of task k in the training labels."""
+    if scheme == "uniform":
+        return None
+    above = (labels[:, None] > np.arange(classes - 1)[None, :]).sum(axis=0)
+    m = np.sqrt(np.maximum(above, len(labels) - above).astype(np.float64))
+    return (m / m.max()).astype(np.float32)
+
+
+def metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    error = predicted.astype(np.float64) - labels.astype(np.float64)
+    return {"accuracy": float((error == 0).mean()), "mae": float(np.abs(error).mean()),
+            "rmse": float(np.sqrt((error ** 2).mean()))}

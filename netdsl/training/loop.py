@@ -1,0 +1,449 @@
+"""`netdsl train`: train a spec's network in PyTorch, checkpointing every epoch.
+
+A run lives in one folder (`--out`):
+
+    model.py      the generated PyTorch module (the checkpoints' state_dict keys are its own)
+    last.pt       the checkpoint after the latest finished epoch (what --resume continues)
+    best.pt       the checkpoint of the best validation epoch so far
+    metrics.csv   one row per epoch; curves.png, the learning curves
+    model.onnx    at the end: the best weights, exported, with the input normalization as metadata
+    result.json   at the end: test metrics of the best checkpoint and onnxruntime's agreement
+
+Every file is written atomically, so a run killed at any moment leaves the last finished
+epoch intact. Under torchrun (WORLD_SIZE > 1) each process trains on its shard of every
+epoch's shuffled training set with DistributedDataParallel (gloo on the CPU, nccl on CUDA);
+--batch-size is per process, as in PyTorch's DDP examples; only rank 0 evaluates and writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from netdsl.api import Spec
+from netdsl.files import write_atomic
+from netdsl.training.data import Dataset
+from netdsl.training.heads import Head, head_of, importance_weights, metrics
+
+CHECKPOINT_FORMAT = "netdsl-checkpoint-1"
+EVAL_BATCH = 256
+
+
+class TrainError(Exception):
+    """The run cannot go on as asked (a checkpoint of another spec, an occupied run folder…)."""
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float | None = None  # default: 1e-3 for adam, 1e-2 for sgd
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    label_offset: int = 0
+    importance: str = "uniform"  # coral / ordinal heads: uniform | balanced
+    select: str = "auto"  # which validation figure picks the best epoch: auto | accuracy | mae | loss
+    opset: int | None = None
+    export: bool = True
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (1e-3 if self.optimizer == "adam" else 1e-2)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    network: str
+    head: Head
+    params: int
+    device: str
+    world_size: int
+    train: int
+    val: int
+    test: int
+    start_epoch: int
+    selects: str
+    out: Path
+
+
+@dataclass
+class Result:
+    network: str
+    seed: int
+    epochs: int
+    best_epoch: int
+    selected_by: str
+    test: dict[str, float]
+    onnx: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+    images_per_s: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Reporter(Protocol):
+    """What the trainer tells whoever watches (the CLI draws it with rich)."""
+
+    def start(self, info: RunInfo) -> None: ...
+    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None: ...
+    def batch(self, done: int, loss: float, metric: str, value: float) -> None: ...
+    def epoch_end(self, row: dict[str, float]) -> None: ...
+    def note(self, text: str) -> None: ...
+    def finish(self, result: Result, history: list[dict[str, float]]) -> None: ...
+
+
+class Quiet:
+    def start(self, info: RunInfo) -> None:
+        pass
+
+    def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
+        pass
+
+    def batch(self, done: int, loss: float, metric: str, value: float) -> None:
+        pass
+
+    def epoch_end(self, row: dict[str, float]) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+    def finish(self, result: Result, history: list[dict[str, float]]) -> None:
+        pass
+
+
+def architecture_hash(spec: Spec) -> str:
+    """Identifies the network's architecture (every node's op, attributes, wiring and shape),
+    not the text it was written in: comments and file moves do not change it."""
+    digest = hashlib.sha256(spec.network.encode())
+    for node in spec.checked.graph.nodes:
+        attrs = sorted((k, repr(v)) for k, v in node.attrs.items())
+        digest.update(repr((node.name, node.op, attrs, node.inputs, node.shape)).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class _Distributed:
+    world: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+
+def distributed_from_env() -> _Distributed:
+    return _Distributed(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")),
+                        int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(choice: str, dist: _Distributed) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda: this PyTorch sees no CUDA device")
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", dist.local_rank % max(torch.cuda.device_count(), 1))
+    return torch.device("cpu")
+
+
+def train(spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter | None = None) -> Result:
+    """Train, checkpointing every epoch, then evaluate the best checkpoint on the test split
+    and export it to ONNX. Under torchrun, every process calls this; rank 0 returns the result."""
+    reporter = reporter or Quiet()
+    dist = distributed_from_env()
+    device = pick_device(config.device, dist)
+    if dist.world > 1 and not torch.distributed.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _Run(spec, data, config, reporter, dist, device).go()
+    finally:
+        if dist.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+class _Run:
+    def __init__(self, spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter, dist: _Distributed,
+                 device: torch.device) -> None:
+        self.spec, self.data, self.config, self.reporter, self.dist, self.device = (
+            spec, data, config, reporter, dist, device)
+        self.head = head_of(spec.checked)
+        self.out = Path(config.out)
+        self.hash = architecture_hash(spec)
+        self.select = config.select if config.select != "auto" else ("mae" if self.head.ordinal else "accuracy")
+        self.history: list[dict[str, float]] = []
+        self.best: dict[str, float] = {}
+        weights = importance_weights(data.train.labels, self.head.classes, config.importance) \
+            if self.head.ordinal else None
+        self.importance = torch.from_numpy(weights).to(device) if weights is not None else None
+        self.mean = torch.tensor(data.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self.images = {name: torch.from_numpy(split.images).to(device)
+                       for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+        self.labels = {name: torch.from_numpy(split.labels).to(device)
+                       for name, split in (("train", data.train), ("val", data.val), ("test", data.test))}
+
+    # ---- set-up ------------------------------------------------------------------------
+
+    def go(self) -> Result:
+        config = self.config
+        start = time.perf_counter()
+        torch.manual_seed(config.seed)
+        self.model = self.spec.to_torch().to(self.device)
+        self.optimizer = self._optimizer(self.model)
+        start_epoch = self._prepare_folder()
+        module: nn.Module = self.model
+        if self.dist.world > 1:
+            module = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        params = sum(p.numel() for p in self.model.parameters())
+        self.reporter.start(RunInfo(self.spec.network, self.head, params, str(self.device), self.dist.world,
+                                    len(self.data.train), len(self.data.val), len(self.data.test), start_epoch,
+                                    self.select, self.out))
+        seen, busy = 0, 0.0
+        for epoch in range(start_epoch, config.epochs):
+            epoch_start = time.perf_counter()
+            train_loss, train_metric, images = self._train_epoch(module, epoch)
+            busy += time.perf_counter() - epoch_start
+            seen += images
+            if self.dist.main:
+                self._end_epoch(epoch, train_loss, train_metric, images, time.perf_counter() - epoch_start)
+            self.dist.barrier()
+        result = self._finish(time.perf_counter() - start, seen / busy if busy else 0.0) if self.dist.main else None
+        self.dist.barrier()
+        return result  # type: ignore[return-value]  # None only on ranks other than 0
+
+    def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(trainable, lr=self.config.learning_rate, momentum=0.9,
+                                   weight_decay=self.config.weight_decay)
+        return torch.optim.Adam(trainable, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
+
+    def _prepare_folder(self) -> int:
+        """The epoch to start from: 0, or after the last checkpoint with --resume."""
+        last = self.out / "last.pt"
+        if not self.config.resume:
+            if last.exists() or (self.out / "result.json").exists():
+                raise TrainError(f"'{self.out}' already holds a run: --resume to continue it, or pick another --out")
+            if self.dist.main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.out / "model.py", self.spec.torch_source.text)
+            return 0
+        if not last.exists():
+            raise TrainError(f"--resume: '{last}' does not exist (no finished epoch to continue from)")
+        checkpoint = load_checkpoint(last)
+        if checkpoint.get("architecture") != self.hash:
+            raise TrainError(f"--resume: '{last}' is a checkpoint of {checkpoint.get('network', 'another network')} "
+                             f"(architecture {checkpoint.get('architecture')}); {self.spec.network} here is "
+                             f"{self.hash} — a different spec, or other --set/--input values")
+        if checkpoint.get("data") != self.data.fingerprint:
+            raise TrainError(f"--resume: '{last}' was trained on other data ({checkpoint.get('source')}, "
+                             f"{checkpoint.get('data')}); --data {self.data.source} gives {self.data.fingerprint}")
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        if self.device.type == "cuda" and checkpoint["rng"].get("cuda"):
+            torch.cuda.set_rng_state(checkpoint["rng"]["cuda"], self.device)
+        self.history = list(checkpoint["history"])
+        self.best = dict(checkpoint["best"])
+        return int(checkpoint["epoch"])
+
+    # ---- one epoch -----------------------------------------------------------------------
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        """This process's indices of the epoch's shuffle: a permutation fixed by (seed, epoch),
+        padded to a multiple of the world size (by wrapping) and dealt out rank by rank."""
+        n = len(self.data.train)
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        order = torch.randperm(n, generator=generator)
+        world = self.dist.world
+        if world > 1:
+            pad = -n % world
+            order = torch.cat([order, order[:pad]])[self.dist.rank::world]
+        return order
+
+    def _batch(self, split: str, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = index.to(self.device)
+        images = self.images[split].index_select(0, index).float().div_(255.0)
+        return (images - self.mean) / self.std, self.labels[split].index_select(0, index)
+
+    def _train_epoch(self, module: nn.Module, epoch: int) -> tuple[float, float, int]:
+        module.train()
+        order = self._order(epoch)
+        size = self.config.batch_size
+        batches = math.ceil(len(order) / size)
+        if self.dist.main:
+            self.reporter.epoch_start(epoch + 1, self.config.epochs, batches)
+        total_loss, errors, count = 0.0, 0.0, 0
+        metric = "mae" if self.head.ordinal else "accuracy"
+        for b in range(batches):
+            x, y = self._batch("train", order[b * size:(b + 1) * size])
+            self.optimizer.zero_grad(set_to_none=True)
+            outputs = module(x)
+            loss = self.head.loss(outputs, y, self.importance)
+            if not torch.isfinite(loss):
+                raise TrainError(f"epoch {epoch + 1}, batch {b + 1}: the loss is {loss.item()} — lower --lr "
+                                 f"(now {self.config.learning_rate:g})")
+            loss.backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                predicted = self.head.predict(outputs.detach())
+                if metric == "mae":
+                    errors += (predicted - y).abs().sum().item()
+                else:
+                    errors += (predicted == y).sum().item()
+            total_loss += loss.item() * len(y)
+            count += len(y)
+            if self.dist.main:
+                self.reporter.batch(b + 1, total_loss / count, metric, errors / count)
+        return total_loss / count, errors / count, count * self.dist.world
+
+    def evaluate(self, split: str) -> tuple[dict[str, float], np.ndarray]:
+        """Loss and metrics of the plain (not DDP-wrapped) model on a split, and its outputs."""
+        self.model.eval()
+        n = len(self.labels[split])
+        outputs, total = [], 0.0
+        with torch.no_grad():
+            for b in range(0, n, EVAL_BATCH):
+                x, y = self._batch(split, torch.arange(b, min(b + EVAL_BATCH, n)))
+                out = self.model(x)
+                total += self.head.loss(out, y, self.importance, reduction="sum").item()
+                outputs.append(out)
+        every = torch.cat(outputs)
+        predicted = self.head.predict(every).cpu().numpy()
+        figures = {"loss": total / n, **metrics(predicted, self.labels[split].cpu().numpy())}
+        return figures, every.cpu().numpy()
+
+    def _end_epoch(self, epoch: int, train_loss: float, train_metric: float, images: int, seconds: float) -> None:
+        val, _ = self.evaluate("val")
+        row = {"epoch": epoch + 1, "train_loss": train_loss,
+               ("train_mae" if self.head.ordinal else "train_accuracy"): train_metric,
+               "val_loss": val["loss"], "val_accuracy": val["accuracy"], "val_mae": val["mae"],
+               "val_rmse": val["rmse"], "seconds": seconds, "images_per_s": images / seconds if seconds else 0.0}
+        self.history.append(row)
+        value = val[self.select]
+        improved = not self.best or (value > self.best["value"] if self.select == "accuracy"
+                                     else value < self.best["value"])
+        if improved:
+            self.best = {"epoch": epoch + 1, "value": value}
+        checkpoint = self._checkpoint(epoch + 1)
+        if improved:
+            save_checkpoint(checkpoint, self.out / "best.pt")
+        save_checkpoint(checkpoint, self.out / "last.pt")
+        self._write_metrics()
+        from netdsl.training.curves import draw_curves
+
+        write_atomic(self.out / "curves.png", draw_curves(self.history, self.spec.network, self.select,
+                                                             int(self.best["epoch"])))
+        self.reporter.epoch_end(row)
+
+    def _checkpoint(self, epoch: int) -> dict[str, Any]:
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"format": CHECKPOINT_FORMAT, "network": self.spec.network, "architecture": self.hash,
+                "spec": self.spec.program.main.file, "source": self.data.source, "data": self.data.fingerprint,
+                "epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": rng, "history": list(self.history), "best": dict(self.best),
+                "normalize": {"mean": list(self.data.mean), "std": list(self.data.std)},
+                "config": {k: v for k, v in asdict(self.config).items() if k not in ("resume",)}}
+
+    def _write_metrics(self) -> None:
+        columns = list(dict.fromkeys(k for row in self.history for k in row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.history:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        write_atomic(self.out / "metrics.csv", buffer.getvalue())
+
+    # ---- the end ---------------------------------------------------------------------------
+
+    def _finish(self, wall: float, images_per_s: float) -> Result:
+        files = ["model.py", "last.pt", "best.pt", "metrics.csv", "curves.png"]
+        if not self.history:
+            raise TrainError(f"no epoch was trained (--epochs {self.config.epochs})")
+        best = load_checkpoint(self.out / "best.pt")
+        self.model.load_state_dict(best["model"])
+        test, outputs = self.evaluate("test")
+        onnx: dict[str, Any] = {}
+        if self.config.export:
+            onnx = self._export(best["model"], outputs)
+            if "error" not in onnx:
+                files.append("model.onnx")
+        result = Result(self.spec.network, self.config.seed, len(self.history), int(self.best["epoch"]), self.select,
+                        test, onnx, wall, images_per_s, files + ["result.json"])
+        write_atomic(self.out / "result.json", json.dumps(result.to_json(), indent=2) + "\n")
+        self.reporter.finish(result, self.history)
+        return result
+
+    def _export(self, state: Mapping[str, torch.Tensor], outputs: np.ndarray) -> dict[str, Any]:
+        """model.onnx with the best weights, and how far onnxruntime agrees with torch on the test split."""
+        from netdsl.backends.onnx import WeightsError
+        from netdsl.runtime import RuntimeUsageError, open_session
+
+        metadata = {"netdsl.mean": ",".join(f"{m:.9g}" for m in self.data.mean),
+                    "netdsl.std": ",".join(f"{s:.9g}" for s in self.data.std),
+                    "netdsl.trained_on": self.data.source}
+        try:
+            parts = self.spec.onnx_parts(dict(state), opset=self.config.opset, metadata=metadata)
+            parts.save(self.out / "model.onnx")
+            session = open_session(self.out / "model.onnx", "auto")
+            n = len(self.data.test)
+            got = []
+            for b in range(0, n, EVAL_BATCH):
+                x, _ = self._batch("test", torch.arange(b, min(b + EVAL_BATCH, n)))
+                got.append(session.run(x.cpu().numpy()))
+        except (WeightsError, RuntimeUsageError, OSError, ValueError) as exc:
+            self.reporter.note(f"model.onnx not written: {exc}")
+            return {"error": str(exc)}
+        runtime = np.concatenate(got)
+        ours = self.head.predict(torch.from_numpy(outputs)).numpy()
+        theirs = self.head.predict(torch.from_numpy(runtime)).numpy()
+        return {"provider": session.provider, "agree": int((ours == theirs).sum()), "of": int(n),
+                "max_abs_diff": float(np.abs(runtime - outputs).max())}
+
+
+# ---- checkpoints --------------------------------------------------------------------------
+
+
+def save_checkpoint(checkpoint: Mapping[str, Any], path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(dict(checkpoint), buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign: say so plainly
+        raise TrainError(f"cannot read the checkpoint '{path}': {type(exc).__name__}: {exc}") from None
+    if not isinstance(loaded, dict) or loaded.get("format") != CHECKPOINT_FORMAT:
+        raise TrainError(f"'{path}' is not a netdsl training checkpoint")
+    return loaded
