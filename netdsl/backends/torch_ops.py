@@ -134,12 +134,14 @@ PRELUDE: dict[str, str] = {
     layer.requires_grad_(not frozen)''',
     "CoralHead": '''class CoralHead(nn.Module):
     """CORAL (Cao, Mirjalili, Raschka 2019): one weight vector shared by the classes - 1 binary
-    tasks, and classes - 1 independent biases. Logits: [N, classes - 1]."""
+    tasks, and classes - 1 independent biases. Logits: [N, classes - 1]. The biases start
+    ordered, at the logits of P(rank > k) under a uniform prior: log((K-1-k) / (k+1))."""
 
     def __init__(self, in_features: int, classes: int) -> None:
         super().__init__()
         self.fc = nn.Linear(in_features, 1, bias=False)
-        self.bias = nn.Parameter(torch.zeros(classes - 1))
+        k = torch.arange(classes - 1, dtype=torch.float32)
+        self.bias = nn.Parameter(torch.log((classes - 1 - k) / (k + 1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x) + self.bias''',

@@ -77,7 +77,7 @@ def _panel(draw: ImageDraw.ImageDraw, font: ImageFont.ImageFont | ImageFont.Free
         for y in range(int(top), int(bottom), 8):
             draw.line((x, y, x, min(y + 4, bottom)), fill=(120, 120, 120))
         draw.text((x + 4, top + 4), f"best ({best})", fill=(90, 90, 90), font=font)
-    legend_x = left
+    legend_x = float(left)
     for key, points in series.items():
         colour = COLOURS.get(key, (0, 0, 0))
         xy = [(x_of(i), y_of(v)) for i, v in enumerate(points)]

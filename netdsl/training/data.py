@@ -138,7 +138,7 @@ def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int
     if {"train", "test"} <= names:  # the source fixes the test split
         train_dirs = _class_dirs(root / "train")
         test_dirs = _class_dirs(root / "test")
-        labels_of = _class_labels(root / "train", [p.name for p in train_dirs], classes)
+        labels_of = _class_labels(root / "train", [p.name for p in train_dirs], classes, offset)
         unknown = sorted({p.name for p in test_dirs} - set(labels_of))
         if unknown:
             raise DataError(f"'{root / 'test' / unknown[0]}': a class that '{root / 'train'}' does not have")
@@ -151,7 +151,7 @@ def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int
         train, val = _split_off(images[:cut], labels[:cut], paths[:cut], VAL_FRACTION, SPLIT_SEED + 1)
         test = Split(images[cut:], labels[cut:], paths[cut:])
         return _finish(source, "folder", (train, val, test), classes)
-    labels_of = _class_labels(root, [p.name for p in subdirs], classes)
+    labels_of = _class_labels(root, [p.name for p in subdirs], classes, offset)
     files = _listed(subdirs, labels_of)
     images, labels = _read_files(files, shape, classes, progress)
     return _finish(source, "folder", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
@@ -253,7 +253,10 @@ def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int
     parts = {s: np.flatnonzero(chosen == s) for s in ("train", "val", "test")}
     if not len(parts["train"]) or not len(parts["test"]):
         raise DataError(f"{path}: the manifest needs rows of both the train and the test split")
-    pick = lambda ix: Split(images[ix], labels[ix], tuple(names[i] for i in ix))  # noqa: E731
+
+    def pick(ix: np.ndarray) -> Split:
+        return Split(images[ix], labels[ix], tuple(names[i] for i in ix))
+
     if len(parts["val"]):
         return _finish(source, "csv", (pick(parts["train"]), pick(parts["val"]), pick(parts["test"])), classes)
     train, val = _split_off(images[parts["train"]], labels[parts["train"]], tuple(names[i] for i in parts["train"]),

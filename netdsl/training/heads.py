@@ -97,7 +97,8 @@ def importance_weights(labels: np.ndarray, classes: int, scheme: str) -> np.ndar
         return None
     above = (labels[:, None] > np.arange(classes - 1)[None, :]).sum(axis=0)
     m = np.sqrt(np.maximum(above, len(labels) - above).astype(np.float64))
-    return (m / m.max()).astype(np.float32)
+    weights: np.ndarray = (m / m.max()).astype(np.float32)
+    return weights
 
 
 def metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:

@@ -310,7 +310,7 @@ class _Run:
             if not torch.isfinite(loss):
                 raise TrainError(f"epoch {epoch + 1}, batch {b + 1}: the loss is {loss.item()} — lower --lr "
                                  f"(now {self.config.learning_rate:g})")
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
             with torch.no_grad():
                 predicted = self.head.predict(outputs.detach())

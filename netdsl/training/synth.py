@@ -2,8 +2,8 @@
 
 Each image shows between 1 and K bright discs (K = the spec's number of classes) on a dim,
 unevenly lit, noisy background; the label is the number of discs minus one. Discs differ in
-radius (so the total brightness does not give the count away), in brightness, and may
-nearly touch; a faint gradient and Gaussian noise cover everything. Mistaking 6 discs for 7
+radius (so the total brightness does not give the count away) and in brightness, and never
+touch (a gap of two pixels at least); a faint gradient and Gaussian noise cover everything. Mistaking 6 discs for 7
 is a small error and for 2 a large one, which is what MAE and RMSE measure and what the
 ordinal heads can exploit.
 
@@ -19,15 +19,18 @@ DEFAULT_SIZE = 6000
 SEED = 0x0C0DA1
 
 
-def generate(size: int, classes: int, channels: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """`size` images uint8 [size, C, H, W] and their labels 0..classes-1 (count of discs - 1)."""
+def generate(size: int, classes: int, channels: int, height: int, width: int,
+             noise: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+    """`size` images uint8 [size, C, H, W] and their labels 0..classes-1 (count of discs - 1);
+    `noise`: the standard deviation of the Gaussian noise, in units of full brightness."""
     from netdsl.training.data import DataError
 
     scale = min(height, width) / 32.0
     r_low, r_high = 1.6 * scale, 3.2 * scale
-    if classes < 2 or classes * (2 * r_high + 2) ** 2 > 0.6 * height * width:
+    fits = int(0.8 * height * width / (2 * r_high + 2) ** 2)
+    if classes < 2 or classes > fits:
         raise DataError(f"ordinal-synth draws 1..K discs of radius up to {r_high:.1f} px: K = {classes} classes do "
-                        f"not fit a {height}×{width} image (try --set classes=8 or a larger input)")
+                        f"not fit a {height}×{width} image (2 ≤ K ≤ {fits}: try --set classes={min(fits, 8)})")
     rng = np.random.default_rng([SEED, size, classes, channels, height, width])
     labels = np.arange(size, dtype=np.int64) % classes
     rng.shuffle(labels)
@@ -38,7 +41,7 @@ def generate(size: int, classes: int, channels: int, height: int, width: int) ->
         for cy, cx, radius, level in _discs(rng, int(label) + 1, r_low, r_high, height, width):
             inside = np.clip(radius + 0.5 - np.hypot(ys - cy, xs - cx), 0.0, 1.0)  # anti-aliased edge
             canvas = np.maximum(canvas, inside * level)
-        canvas += rng.normal(0.0, 0.06, size=canvas.shape).astype(np.float32)
+        canvas += rng.normal(0.0, noise, size=canvas.shape).astype(np.float32)
         images[i] = np.clip(canvas * 255.0, 0, 255).astype(np.uint8)[None]
     return images, labels
 
@@ -46,7 +49,8 @@ def generate(size: int, classes: int, channels: int, height: int, width: int) ->
 def _background(rng: np.random.Generator, ys: np.ndarray, xs: np.ndarray, height: int, width: int) -> np.ndarray:
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
-    return (0.1 + 0.12 * (ramp - ramp.min())).astype(np.float32)
+    background: np.ndarray = (0.1 + 0.12 * (ramp - ramp.min())).astype(np.float32)
+    return background
 
 
 def _discs(rng: np.random.Generator, count: int, r_low: float, r_high: float, height: int,
@@ -59,7 +63,7 @@ def _discs(rng: np.random.Generator, count: int, r_low: float, r_high: float, he
         radius = rng.uniform(r_low, r_high)
         for _ in range(200):
             cy, cx = rng.uniform(radius, height - radius), rng.uniform(radius, width - radius)
-            if all(np.hypot(cy - y, cx - x) >= radius + r + 1.0 for y, x, r, _ in placed):
+            if all(np.hypot(cy - y, cx - x) >= radius + r + 2.0 for y, x, r, _ in placed):
                 placed.append((cy, cx, radius, rng.uniform(0.45, 1.0)))
                 break
         else:  # no room for this radius: draw another
