@@ -126,6 +126,8 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3 for adam, 1e-2 for sgd)")
     command.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                          help="adam, or sgd with momentum 0.9 (default adam)")
+    command.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                         help="learning rate: cosine decay to 0 over the run, step by step (default), or constant")
     command.add_argument("--weight-decay", type=float, default=0.0, help="default 0")
     command.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                          help="auto: CUDA where PyTorch sees a GPU, else the CPU")

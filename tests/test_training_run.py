@@ -152,6 +152,17 @@ def test_resume_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "give --out DIR: --resume continues the run in --out DIR" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "fresh"), "--resume"]) == 2
     assert "fresh/last.pt' does not exist" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*base, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
+        assert "--device cuda: this PyTorch sees no CUDA device" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "hot"), "--optimizer", "sgd", "--lr", "1e38", "--schedule",
+                 "constant"]) == 2
+    assert "epoch 1, batch 4: the loss is nan — lower --lr (now 1e+38)" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "hotter"), "--lr", "1e38", "--schedule", "constant"]) == 2
+    assert "epoch 1, batch 1: PyTorch failed: value cannot be converted" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("")
+    assert main([*base, "--out", str(tmp_path / "afile" / "run")]) == 2
+    assert "cannot write" in capsys.readouterr().err
     (tmp_path / "run" / "last.pt").write_bytes(b"truncated")
     assert main([*base, "--epochs", "2", "--out", out, "--resume"]) == 2
     assert "cannot read the checkpoint" in capsys.readouterr().err

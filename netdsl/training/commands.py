@@ -21,7 +21,7 @@ Checker = Callable[[str, str | None], "Spec | int"]  # spec path, network → ch
 
 def config_of(args: argparse.Namespace, out: str, seed: int | None = None) -> TrainConfig:
     return TrainConfig(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       optimizer=args.optimizer, weight_decay=args.weight_decay,
+                       optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
                        seed=args.seed if seed is None else seed, device=args.device,
                        resume=getattr(args, "resume", False), label_offset=args.label_offset,
                        importance=args.importance, select=getattr(args, "select", "auto"), opset=args.opset)
@@ -37,13 +37,20 @@ def default_out(network: str) -> str:
     return str(candidate)
 
 
+def _classes(spec: Spec, err: Console) -> int | None:
+    """The number of classes the spec's head predicts (None after saying why it cannot train)."""
+    try:
+        return head_of(spec.checked).classes
+    except HeadError as exc:
+        err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
+        return None
+
+
 def _load(spec: Spec, args: argparse.Namespace, err: Console, main: bool) -> Dataset | int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    try:
-        head = head_of(spec.checked)
-    except HeadError as exc:
-        err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
+    classes = _classes(spec, err)
+    if classes is None:
         return EXIT_SPEC
     with Progress(TextColumn("loading {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True, disable=not main) as progress:
@@ -53,7 +60,7 @@ def _load(spec: Spec, args: argparse.Namespace, err: Console, main: bool) -> Dat
             progress.update(task, completed=done, total=total)
 
         try:
-            return load_data(args.data, spec.checked.input_shape, head.classes, label_offset=args.label_offset,
+            return load_data(args.data, spec.checked.input_shape, classes, label_offset=args.label_offset,
                              progress=show)
         except DataError as exc:
             err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
@@ -79,6 +86,10 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
         result = train(spec, data, config, reporter)
     except TrainError as exc:
         err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    except OSError as exc:  # the run folder cannot be written (a file in the way, a full disk…)
+        where = f" '{exc.filename}'" if exc.filename else ""
+        err.print(f"netdsl: error: cannot write{where}: {exc.strerror or exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     if result is not None and args.quiet:
         out.print(json.dumps(result.to_json()), markup=False, soft_wrap=True, highlight=False)
@@ -118,7 +129,9 @@ def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: 
     rows: list[experiment.Row] = []
     cache: dict[tuple[Any, ...], Dataset] = {}
     for spec in jobs:
-        key = (spec.checked.input_shape, head_of(spec.checked).classes if _trainable(spec) else 0)
+        key = (spec.checked.input_shape, _classes(spec, err))
+        if key[1] is None:
+            return EXIT_SPEC
         if key not in cache:
             data = _load(spec, args, err, True)
             if isinstance(data, int):
@@ -151,10 +164,3 @@ def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: 
     out.print(f"wrote {root / 'results.md'} and {root / 'results.csv'}", markup=False, highlight=False)
     return EXIT_OK
 
-
-def _trainable(spec: Spec) -> bool:
-    try:
-        head_of(spec.checked)
-    except HeadError:
-        return False
-    return True

@@ -54,6 +54,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float | None = None  # default: 1e-3 for adam, 1e-2 for sgd
     optimizer: str = "adam"
+    schedule: str = "cosine"  # the learning rate: cosine (decays to 0 over the run, step by step) | constant
     weight_decay: float = 0.0
     seed: int = 0
     device: str = "auto"
@@ -303,15 +304,12 @@ class _Run:
         total_loss, errors, count = 0.0, 0.0, 0
         metric = "mae" if self.head.ordinal else "accuracy"
         for b in range(batches):
+            if self.config.schedule == "cosine":
+                progress = (epoch * batches + b) / (self.config.epochs * batches)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
             x, y = self._batch("train", order[b * size:(b + 1) * size])
-            self.optimizer.zero_grad(set_to_none=True)
-            outputs = module(x)
-            loss = self.head.loss(outputs, y, self.importance)
-            if not torch.isfinite(loss):
-                raise TrainError(f"epoch {epoch + 1}, batch {b + 1}: the loss is {loss.item()} — lower --lr "
-                                 f"(now {self.config.learning_rate:g})")
-            loss.backward()  # type: ignore[no-untyped-call]
-            self.optimizer.step()
+            outputs, loss = self._step(module, x, y, f"epoch {epoch + 1}, batch {b + 1}")
             with torch.no_grad():
                 predicted = self.head.predict(outputs.detach())
                 if metric == "mae":
@@ -323,6 +321,24 @@ class _Run:
             if self.dist.main:
                 self.reporter.batch(b + 1, total_loss / count, metric, errors / count)
         return total_loss / count, errors / count, count * self.dist.world
+
+    def _step(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, where: str) -> tuple[torch.Tensor,
+                                                                                            torch.Tensor]:
+        """One optimization step; PyTorch's failures become errors that say what to change."""
+        try:
+            self.optimizer.zero_grad(set_to_none=True)
+            outputs = module(x)
+            loss = self.head.loss(outputs, y, self.importance)
+            if not torch.isfinite(loss):
+                raise TrainError(f"{where}: the loss is {loss.item()} — lower --lr (now {self.config.learning_rate:g})")
+            loss.backward()  # type: ignore[no-untyped-call]
+            self.optimizer.step()
+        except torch.cuda.OutOfMemoryError:
+            raise TrainError(f"{where}: out of memory on {self.device} — lower --batch-size (now "
+                             f"{self.config.batch_size})") from None
+        except RuntimeError as exc:
+            raise TrainError(f"{where}: PyTorch failed: {str(exc).splitlines()[0][:300]}") from None
+        return outputs, loss
 
     def evaluate(self, split: str) -> tuple[dict[str, float], np.ndarray]:
         """Loss and metrics of the plain (not DDP-wrapped) model on a split, and its outputs."""
@@ -426,6 +442,9 @@ class _Run:
         runtime = np.concatenate(got)
         ours = self.head.predict(torch.from_numpy(outputs)).numpy()
         theirs = self.head.predict(torch.from_numpy(runtime)).numpy()
+        if (ours != theirs).any():
+            self.reporter.note(f"onnxruntime and torch disagree on {int((ours != theirs).sum())} of {n} test "
+                               f"predictions (outputs differ by up to {np.abs(runtime - outputs).max():.2e})")
         return {"provider": session.provider, "agree": int((ours == theirs).sum()), "of": int(n),
                 "max_abs_diff": float(np.abs(runtime - outputs).max())}
 

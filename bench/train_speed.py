@@ -1,0 +1,130 @@
+"""Benchmark: training throughput (images/s) of generated modules against hand-written
+equivalents, in the same process, alternating (prints, asserts nothing about time).
+
+Each round runs --steps training steps of each model — forward, the head's loss (netdsl's own,
+the same for both), backward, an Adam step — on random data already on the device, after a
+warm-up; the figure is the median over --rounds. The two models start from the same weights
+(copied, and the outputs compared first), so they do the same arithmetic.
+
+    python bench/train_speed.py [--rounds 5] [--steps 10] [--device cpu|cuda] [--only lenet5|coral_cnn|ordinal_synth]
+
+On a GPU (--device cuda) it also times CORAL-CNN with channels_last and bf16 autocast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import netdsl
+from netdsl.training.heads import head_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torch_forward import CoralResNet34, LeNet5, copy_weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SmallCoral(nn.Module):
+    """specs/ordinal_synth.net's CORAL network, by hand."""
+
+    def __init__(self, classes: int = 8, width: int = 32) -> None:
+        super().__init__()
+        chans = [1, width, 2 * width, 4 * width]
+        self.convs = nn.ModuleList(nn.Conv2d(chans[i], chans[i + 1], 3, padding=1) for i in range(3))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(chans[i + 1]) for i in range(3))
+        self.fc = nn.Linear(4 * width * 16, 128)
+        self.head = nn.Linear(128, 1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(classes - 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, bn in zip(self.convs, self.bns, strict=True):
+            x = F.max_pool2d(F.relu(bn(conv(x))), 2)
+        return self.head(F.relu(self.fc(torch.flatten(x, 1)))) + self.bias
+
+
+CASES = {"lenet5": ("lenet5.net", None, LeNet5, 64), "ordinal_synth": ("ordinal_synth.net", "CORAL", SmallCoral, 64),
+         "coral_cnn": ("coral_cnn.net", None, CoralResNet34, 16)}
+
+
+def throughput(model: nn.Module, step_inputs: tuple[torch.Tensor, torch.Tensor], loss_fn, steps: int,  # type: ignore[no-untyped-def]
+               device: torch.device, autocast: bool = False) -> float:
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x, y = step_inputs
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(x)
+        loss_fn(out.float(), y).backward()
+        optimizer.step()
+
+    step()  # warm-up (allocations, cudnn autotuning)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * len(x) / (time.perf_counter() - start)
+
+
+def bench(name: str, rounds: int, steps: int, device: torch.device) -> None:
+    spec_file, network, hand_cls, batch = CASES[name]
+    spec = netdsl.load(ROOT / "specs" / spec_file, network=network)
+    head = head_of(spec.checked)
+    torch.manual_seed(0)
+    generated, hand = spec.to_torch(), hand_cls()
+    copy_weights(generated, hand)
+    x = torch.randn(batch, *spec.checked.input_shape)
+    generated.eval(), hand.eval()
+    with torch.no_grad():
+        gap = (generated(x) - hand(x)).abs().max().item()
+    generated.train(), hand.train()
+    generated, hand = generated.to(device), hand.to(device)
+    inputs = (x.to(device), torch.randint(0, head.classes, (batch,), device=device))
+    figures: dict[str, list[float]] = {"generated": [], "hand-written": []}
+    for _ in range(rounds):
+        figures["generated"].append(throughput(generated, inputs, head.loss, steps, device))
+        figures["hand-written"].append(throughput(hand, inputs, head.loss, steps, device))
+    g, h = statistics.median(figures["generated"]), statistics.median(figures["hand-written"])
+    print(f"{spec.network:<8} batch {batch:>3} on {device.type}: generated {g:9.1f} images/s, hand-written "
+          f"{h:9.1f} images/s, ratio {g / h:.3f} (median of {rounds} rounds × {steps} steps; outputs equal to "
+          f"{gap:.1e})", flush=True)
+    if device.type == "cuda" and name == "coral_cnn":
+        fast = generated.to(memory_format=torch.channels_last)
+        fast_inputs = (inputs[0].to(memory_format=torch.channels_last), inputs[1])
+        rate = statistics.median(throughput(fast, fast_inputs, head.loss, steps, device, autocast=True)
+                                 for _ in range(rounds))
+        print(f"{spec.network:<8} batch {batch:>3} on cuda, channels_last + bf16 autocast: generated {rate:9.1f} "
+              f"images/s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--only", choices=sorted(CASES))
+    parser.add_argument("--batch", type=int, help="override every case's batch size")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+          + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else ""))
+    for name in [args.only] if args.only else CASES:
+        if args.batch:
+            spec_file, network, cls, _ = CASES[name]
+            CASES[name] = (spec_file, network, cls, args.batch)
+        bench(name, args.rounds, args.steps, device)
+
+
+if __name__ == "__main__":
+    main()
