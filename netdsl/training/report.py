@@ -33,7 +33,7 @@ class RichReporter:
                 f"images → {info.out}{again}", markup=False, soft_wrap=True, highlight=False)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
-                                 console=self.console, transient=True)
+                                 console=self.console, transient=True, disable=not self.console.is_terminal)
         self.progress.start()
 
     def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
