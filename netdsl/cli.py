@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a spec's network in PyTorch (torchrun: distributed)")
     _spec_arguments(train)
     _training_arguments(train)
-    train.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the shuffling (default 0)")
+    train.add_argument("--seed", type=int, default=0, metavar="N",
+                       help="seed of the initial weights and the shuffling (default 0)")
     train.add_argument("--out", metavar="DIR", help="the run folder (default: runs/NETWORK, or -2, -3 … if taken)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     train.add_argument("--select", choices=("auto", "accuracy", "mae", "loss"), default="auto",
@@ -121,30 +122,39 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--data", required=True, metavar="SOURCE",
                          help="digits, ordinal-synth[:N], a folder of class folders, a folder of age-named images "
                               "(23_1_0.jpg), or a CSV manifest path,label[,split]")
-    command.add_argument("--epochs", type=_positive, default=10, help="default 10")
-    command.add_argument("--batch-size", type=_positive, default=64, help="per process (default 64)")
-    command.add_argument("--lr", type=_positive_float, help="learning rate (default 1e-3 for adam, 1e-2 for sgd)")
+    command.add_argument("--epochs", type=_positive, default=10, metavar="N", help="default 10")
+    command.add_argument("--batch-size", type=_positive, default=64, metavar="N", help="per process (default 64)")
+    command.add_argument("--lr", type=_positive_float, metavar="X",
+                         help="learning rate (default 1e-3 for adam, 1e-2 for sgd)")
     command.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                          help="adam, or sgd with momentum 0.9 (default adam)")
     command.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                          help="learning rate: cosine decay to 0 over the run, step by step (default), or constant")
-    command.add_argument("--weight-decay", type=float, default=0.0, help="default 0")
+    command.add_argument("--weight-decay", type=_non_negative_float, default=0.0, metavar="X", help="default 0")
     command.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                          help="auto: CUDA where PyTorch sees a GPU, else the CPU")
     command.add_argument("--label-offset", type=int, default=0, metavar="N",
                          help="subtracted from every label read from the data (MORPH-2's ages start at 16)")
     command.add_argument("--importance", choices=("uniform", "balanced"), default="uniform",
                          help="task-importance weights of the coral/ordinal losses (default uniform)")
-    command.add_argument("--opset", type=int, help="opset of model.onnx (default: the newest onnxruntime runs)")
+    command.add_argument("--opset", type=int, metavar="N",
+                         help="opset of model.onnx (default: the newest onnxruntime runs)")
 
 
 def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'")
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got '{text}'")
     return value
 
 

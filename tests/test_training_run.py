@@ -206,6 +206,14 @@ def test_experiment_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert again.count("finished earlier") == 6 and (out / "results.md").read_text().splitlines() == table
 
 
+def test_experiment_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", f"{SYNTH}:Nope", "--data", "ordinal-synth", "--out", str(tmp_path)]) == 2
+    assert "Nope" in capsys.readouterr().err
+    assert main(["experiment", f"{SYNTH}:CE", f"{SYNTH}:CE", "--data", "ordinal-synth", "--out", str(tmp_path)]) == 2
+    assert "the network CE is named twice" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     """torchrun with 2 CPU processes (gloo) of batch 4 takes the same steps as 1 process of batch 8."""
     data = shapes_folder(tmp_path / "data", per_class=14)  # 42 images: 30 training (even, so no padding)
