@@ -137,6 +137,20 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
         assert torch.equal(tensor, b["model"][key]), key  # type: ignore[index]
 
 
+def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "netdsl", "train", LENET, "--data", "digits", "--epochs", "50",
+                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "metrics.csv").exists():
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert f"interrupted; the last finished epoch is kept: add --resume --out {out} to continue" in err
+    assert "Traceback" not in err
+
+
 def test_resume_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = shapes_folder(tmp_path / "data")
     out = str(tmp_path / "run")

@@ -87,6 +87,12 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
     except TrainError as exc:
         err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        if dist.main and (Path(config.out) / "last.pt").exists():
+            err.print(f"netdsl: interrupted; the last finished epoch is kept: add --resume --out {config.out} to "
+                      f"continue", markup=False, soft_wrap=True)
+            return 130
+        raise
     except OSError as exc:  # the run folder cannot be written (a file in the way, a full disk…)
         where = f" '{exc.filename}'" if exc.filename else ""
         err.print(f"netdsl: error: cannot write{where}: {exc.strerror or exc}", markup=False, soft_wrap=True)
