@@ -218,6 +218,9 @@ def test_experiment_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(args) == 0  # a second time: every run is read back, not trained again
     again = capsys.readouterr().out
     assert again.count("finished earlier") == 6 and (out / "results.md").read_text().splitlines() == table
+    assert main([*args, "--lr", "0.01"]) == 2  # the finished runs were trained otherwise
+    assert "CORAL/seed-0/result.json' holds a finished run with other settings (lr None there, 0.01 now)" in \
+        capsys.readouterr().err
 
 
 def test_experiment_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,16 @@ from rich.console import Console
 from netdsl.api import Spec
 from netdsl.training.data import DataError, Dataset, load_data
 from netdsl.training.heads import HeadError, head_of
-from netdsl.training.loop import Quiet, Reporter, TrainConfig, TrainError, distributed_from_env, train
+from netdsl.training.loop import (
+    Quiet,
+    Reporter,
+    TrainConfig,
+    TrainError,
+    architecture_hash,
+    distributed_from_env,
+    load_checkpoint,
+    train,
+)
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 Checker = Callable[[str, str | None], "Spec | int"]  # spec path, network → checked spec or an exit status
@@ -108,65 +117,109 @@ def _reporter(console: Console, **options: Any) -> Reporter:
     return RichReporter(console, **options)
 
 
+class _Stop(Exception):
+    """An experiment cannot go on: the message is for the user, the status for the shell."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: Console) -> int:
     from netdsl.files import write_atomic
-    from netdsl.program import load
     from netdsl.training import experiment
 
-    seeds = args.seeds
-    jobs: list[Spec] = []
-    for item in args.specs:
-        path, _, network = item.partition(":") if not Path(item).exists() else (item, "", "")
-        try:
-            names = [network] if network else load(path).networks()
-        except (OSError, UnicodeDecodeError):
-            names = [""]  # let the check below report it
-        for name in names or [""]:
-            spec = check(path, name or None)
-            if isinstance(spec, int):
-                return spec
-            jobs.append(spec)
-    duplicate = [s.network for s in jobs if [j.network for j in jobs].count(s.network) > 1]
-    if duplicate:
-        err.print(f"netdsl: error: the network {duplicate[0]} is named twice; each method needs its own name",
-                  markup=False, soft_wrap=True)
-        return EXIT_USAGE
+    jobs = _jobs(args, check, err)
+    if isinstance(jobs, int):
+        return jobs
     root = Path(args.out)
     rows: list[experiment.Row] = []
     cache: dict[tuple[Any, ...], Dataset] = {}
-    for spec in jobs:
-        key = (spec.checked.input_shape, _classes(spec, err))
-        if key[1] is None:
-            return EXIT_SPEC
-        if key not in cache:
-            data = _load(spec, args, err, True)
-            if isinstance(data, int):
-                return data
-            cache[key] = data
-        for seed in seeds:
-            folder = root / spec.network / f"seed-{seed}"
-            done = folder / "result.json"
-            if done.exists():
-                found = json.loads(done.read_text())
-                out.print(f"{spec.network} seed {seed}: finished earlier ({done})", markup=False, highlight=False)
-            else:
-                config = config_of(args, str(folder), seed)
-                config.select = "mae"
-                config.resume = (folder / "last.pt").exists()
-                reporter = _reporter(out, epoch_lines=False, prefix=f"{spec.network} seed {seed} ")
-                try:
-                    found = train(spec, cache[key], config, reporter).to_json()
-                except TrainError as exc:
-                    err.print(f"netdsl: error: {spec.network} seed {seed}: {exc}", markup=False, soft_wrap=True)
-                    return EXIT_USAGE
-                out.print(f"{spec.network} seed {seed}: test MAE {found['test']['mae']:.3f}, RMSE "
-                          f"{found['test']['rmse']:.3f} (best epoch {found['best_epoch']}, {found['wall_s']:.0f} s)",
-                          markup=False, highlight=False)
-            rows.append(experiment.Row(spec.network, seed, found["test"]["mae"], found["test"]["rmse"],
-                                       found["test"]["accuracy"], found["best_epoch"]))
+    try:
+        for spec in jobs:
+            key = (spec.checked.input_shape, _classes(spec, err))
+            if key[1] is None:
+                return EXIT_SPEC
+            if key not in cache:
+                data = _load(spec, args, err, True)
+                if isinstance(data, int):
+                    return data
+                cache[key] = data
+            for seed in args.seeds:
+                found = _one_run(spec, cache[key], seed, root / spec.network / f"seed-{seed}", args, out)
+                rows.append(experiment.Row(spec.network, seed, found["test"]["mae"], found["test"]["rmse"],
+                                           found["test"]["accuracy"], found["best_epoch"]))
+    except _Stop as stop:
+        err.print(f"netdsl: error: {stop}", markup=False, soft_wrap=True)
+        return stop.status
     out.print(experiment.rich_table(rows, args.data))
     write_atomic(root / "results.md", experiment.to_markdown(rows, args.data))
     write_atomic(root / "results.csv", experiment.to_csv(rows))
     out.print(f"wrote {root / 'results.md'} and {root / 'results.csv'}", markup=False, highlight=False)
     return EXIT_OK
 
+
+def _jobs(args: argparse.Namespace, check: Checker, err: Console) -> list[Spec] | int:
+    """The checked networks named on the command line: SPEC (all its networks) or SPEC:NETWORK."""
+    from netdsl.program import load
+
+    jobs: list[Spec] = []
+    for item in args.specs:
+        path, _, network = item.partition(":") if not Path(item).exists() else (item, "", "")
+        try:
+            names = [network] if network else load(path).networks()
+        except (OSError, UnicodeDecodeError):
+            names = [""]  # the check below reports it
+        for name in names or [""]:
+            spec = check(path, name or None)
+            if isinstance(spec, int):
+                return spec
+            jobs.append(spec)
+    names = [s.network for s in jobs]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:
+        err.print(f"netdsl: error: the network {twice} is named twice; each method needs its own name",
+                  markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    return jobs
+
+
+def _one_run(spec: Spec, data: Dataset, seed: int, folder: Path, args: argparse.Namespace,
+             out: Console) -> dict[str, Any]:
+    """One method under one seed: read back when finished, resumed when interrupted, else trained."""
+    config = config_of(args, str(folder), seed)
+    config.select = "mae"
+    architecture = architecture_hash(spec)
+    done = folder / "result.json"
+    if done.exists():
+        found: dict[str, Any] = json.loads(done.read_text())
+        differs = _differs(found.get("architecture"), found.get("settings", {}), config.settings(), architecture)
+        if differs:
+            raise _Stop(f"'{done}' holds a finished run with other settings ({differs}); pick another --out, "
+                        f"or remove that folder")
+        out.print(f"{spec.network} seed {seed}: finished earlier ({done})", markup=False, highlight=False)
+        return found
+    config.resume = (folder / "last.pt").exists()
+    try:
+        if config.resume:
+            checkpoint = load_checkpoint(folder / "last.pt")
+            differs = _differs(checkpoint.get("architecture"), checkpoint.get("config", {}), config.settings(),
+                               architecture)
+            if differs:
+                raise _Stop(f"'{folder}' holds an unfinished run with other settings ({differs}); pick another "
+                            f"--out, or remove that folder")
+        reporter = _reporter(out, epoch_lines=False, prefix=f"{spec.network} seed {seed} ")
+        found = train(spec, data, config, reporter).to_json()
+    except TrainError as exc:
+        raise _Stop(f"{spec.network} seed {seed}: {exc}") from None
+    out.print(f"{spec.network} seed {seed}: test MAE {found['test']['mae']:.3f}, RMSE {found['test']['rmse']:.3f} "
+              f"(best epoch {found['best_epoch']}, {found['wall_s']:.0f} s)", markup=False, highlight=False)
+    return found
+
+
+def _differs(architecture: Any, old: dict[str, Any], settings: dict[str, Any], wanted: str) -> str:
+    """How a run's architecture and settings differ from the ones asked for ('' when they agree)."""
+    if architecture != wanted:
+        return "another architecture"
+    keys = [k for k in settings if old.get(k) != settings[k]]
+    return ", ".join(f"{k} {old.get(k)!r} there, {settings[k]!r} now" for k in keys)

@@ -69,6 +69,10 @@ class TrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.optimizer == "adam" else 1e-2)
 
+    def settings(self) -> dict[str, Any]:
+        """What decides a run's outcome (not where it is written, nor how it is resumed)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("out", "resume", "device", "export", "opset")}
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -97,6 +101,8 @@ class Result:
     wall_s: float = 0.0
     images_per_s: float = 0.0
     files: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    architecture: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -414,7 +420,7 @@ class _Run:
             if "error" not in onnx:
                 files.append("model.onnx")
         result = Result(self.spec.network, self.config.seed, len(self.history), int(self.best["epoch"]), self.select,
-                        test, onnx, wall, images_per_s, files + ["result.json"])
+                        test, onnx, wall, images_per_s, files + ["result.json"], self.config.settings(), self.hash)
         write_atomic(self.out / "result.json", json.dumps(result.to_json(), indent=2) + "\n")
         self.reporter.finish(result, self.history)
         return result
