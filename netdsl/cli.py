@@ -195,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("netdsl: interrupted", file=sys.stderr)
         return 130
     except RecursionError:
-        print(f"netdsl: error: {args.spec} nests blocks or expressions too deeply to follow", file=sys.stderr)
+        spec = getattr(args, "spec", None) or getattr(args, "model", None) or "the spec"
+        print(f"netdsl: error: {spec} nests blocks or expressions too deeply to follow", file=sys.stderr)
         return EXIT_SPEC
     except Exception as exc:  # a bug of ours: say so plainly; NETDSL_DEBUG=1 shows the traceback
         if os.environ.get("NETDSL_DEBUG"):
@@ -212,16 +213,16 @@ def _consoles(args: argparse.Namespace) -> tuple[Console, Console]:
             Console(stderr=True, no_color=args.no_color, highlight=False))
 
 
-def _outcome(args: argparse.Namespace, err: Console, spec: str | None = None) -> tuple[Program, Outcome] | int:
+def _outcome(args: argparse.Namespace, err: Console, path: str, network: str | None,
+             input_shape: tuple[int, ...] | None) -> tuple[Program, Outcome] | int:
     """Load and check the spec named on the command line, or the exit status of a usage error."""
     from netdsl.check import check_program
     from netdsl.elaborate import UsageError
     from netdsl.program import load
 
-    path = spec or args.spec
     try:
         program = load(path)
-        return program, check_program(program, args.network, dict(args.overrides), getattr(args, "input_shape", None))
+        return program, check_program(program, network, dict(args.overrides), input_shape)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         err.print(f"netdsl: error: cannot read '{path}': {reason}", markup=False, soft_wrap=True)
@@ -230,13 +231,13 @@ def _outcome(args: argparse.Namespace, err: Console, spec: str | None = None) ->
     return EXIT_USAGE
 
 
-def _spec(args: argparse.Namespace, err: Console, path: str, input_shape: tuple[int, ...] | None,
+def _spec(args: argparse.Namespace, err: Console, path: str, network: str | None, input_shape: tuple[int, ...] | None,
           refusal: str) -> Spec | int:
-    """The checked spec for build and infer, or the exit status after its diagnostics."""
+    """The checked spec for build, infer, train and experiment, or the exit status after its diagnostics."""
     from netdsl import render
     from netdsl.api import Spec
 
-    found = _outcome(args, err, spec=path)
+    found = _outcome(args, err, path, network, input_shape)
     if isinstance(found, int):
         return found
     program, outcome = found
@@ -252,7 +253,7 @@ def _build(args: argparse.Namespace) -> int:
     from netdsl.files import write_atomic
 
     _, err = _consoles(args)
-    spec = _spec(args, err, args.spec, args.input_shape, "nothing written")
+    spec = _spec(args, err, args.spec, args.network, args.input_shape, "nothing written")
     if isinstance(spec, int):
         return spec
     if args.target == "onnx":
@@ -302,7 +303,7 @@ def _infer(args: argparse.Namespace) -> int:
         if args.model.endswith(".onnx"):
             session = open_session(args.model, args.provider)
         else:
-            spec = _spec(args, err, args.model, None, "nothing run")
+            spec = _spec(args, err, args.model, args.network, None, "nothing run")
             if isinstance(spec, int):
                 return spec
             session = open_session(spec.to_onnx(args.weights, args.seed), args.provider)
@@ -344,7 +345,7 @@ def _train(args: argparse.Namespace) -> int:
     from netdsl.training.commands import run_train
 
     out, err = _consoles(args)
-    return run_train(args, lambda path, network: _spec(args, err, path, args.input_shape, "nothing trained"),
+    return run_train(args, lambda path, network: _spec(args, err, path, network, args.input_shape, "nothing trained"),
                      out, err)
 
 
@@ -353,11 +354,8 @@ def _experiment(args: argparse.Namespace) -> int:
 
     out, err = _consoles(args)
 
-    def check(path: str, network: str | None) -> Spec | int:
-        args.spec, args.network, args.input_shape = path, network, None
-        return _spec(args, err, path, None, "nothing trained")
-
-    return run_experiment(args, check, out, err)
+    return run_experiment(args, lambda path, network: _spec(args, err, path, network, None, "nothing trained"),
+                          out, err)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -366,7 +364,7 @@ def _check(args: argparse.Namespace) -> int:
     from netdsl import render
 
     out, err = _consoles(args)
-    found = _outcome(args, err)
+    found = _outcome(args, err, args.spec, args.network, args.input_shape)
     if isinstance(found, int):
         return found
     program, outcome = found

@@ -168,6 +168,8 @@ def read_inputs(paths: list[str], shape: tuple[int, ...],
     import numpy as np
 
     arrays, labels = [], []
+    if normalize is not None:
+        mean, std = (np.asarray(v, dtype=np.float32)[:, None, None] for v in normalize)
     for path in paths:
         file = Path(path)
         if not file.is_file():
@@ -179,7 +181,6 @@ def read_inputs(paths: list[str], shape: tuple[int, ...],
         elif file.suffix.lower() in IMAGE_SUFFIXES:
             image = read_image(file, shape)
             if normalize is not None:
-                mean, std = (np.asarray(v, dtype=np.float32)[:, None, None] for v in normalize)
                 image = (image - mean) / std
             arrays.append(image[None])
             labels.append(path)

@@ -55,12 +55,9 @@ def _classes(spec: Spec, err: Console) -> int | None:
         return None
 
 
-def _load(spec: Spec, args: argparse.Namespace, err: Console, main: bool) -> Dataset | int:
+def _load(spec: Spec, classes: int, args: argparse.Namespace, err: Console, main: bool) -> Dataset | int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    classes = _classes(spec, err)
-    if classes is None:
-        return EXIT_SPEC
     with Progress(TextColumn("loading {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
                   transient=True, disable=not main) as progress:
         task = progress.add_task(args.data, total=None)
@@ -86,7 +83,10 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
             "under torchrun every process must name the same run folder")
         err.print(f"netdsl: error: give --out DIR: {why}", markup=False, soft_wrap=True)
         return EXIT_USAGE
-    data = _load(spec, args, err, dist.main)
+    classes = _classes(spec, err)
+    if classes is None:
+        return EXIT_SPEC
+    data = _load(spec, classes, args, err, dist.main)
     if isinstance(data, int):
         return data
     config = config_of(args, args.out or default_out(spec.network))
@@ -137,11 +137,12 @@ def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: 
     cache: dict[tuple[Any, ...], Dataset] = {}
     try:
         for spec in jobs:
-            key = (spec.checked.input_shape, _classes(spec, err))
-            if key[1] is None:
+            classes = _classes(spec, err)
+            if classes is None:
                 return EXIT_SPEC
+            key = (spec.checked.input_shape, classes)
             if key not in cache:
-                data = _load(spec, args, err, True)
+                data = _load(spec, classes, args, err, True)
                 if isinstance(data, int):
                     return data
                 cache[key] = data

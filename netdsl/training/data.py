@@ -22,6 +22,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ class Dataset:
     mean: tuple[float, ...] = field(default=())  # per channel, of the training images in [0, 1]
     std: tuple[float, ...] = field(default=())
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """Identifies the data a run was trained on (labels and sources of every split)."""
         digest = hashlib.sha256(f"{self.kind}|{self.classes}|{self.train.images.shape[1:]}".encode())
@@ -145,7 +146,7 @@ def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int
         train_files = _listed(train_dirs, labels_of)
         test_files = _listed(test_dirs, labels_of)
         every = train_files + test_files
-        images, labels = _read_files(every, shape, classes, progress)
+        images, labels = _read_files(every, shape, progress)
         cut = len(train_files)
         paths = tuple(str(f) for f, _ in every)
         train, val = _split_off(images[:cut], labels[:cut], paths[:cut], VAL_FRACTION, SPLIT_SEED + 1)
@@ -153,7 +154,7 @@ def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int
         return _finish(source, "folder", (train, val, test), classes)
     labels_of = _class_labels(root, [p.name for p in subdirs], classes, offset)
     files = _listed(subdirs, labels_of)
-    images, labels = _read_files(files, shape, classes, progress)
+    images, labels = _read_files(files, shape, progress)
     return _finish(source, "folder", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
 
 
@@ -206,7 +207,7 @@ def _ages(source: str, root: Path, shape: tuple[int, int, int], classes: int, of
         files.append((path, label))
     if not files:
         raise DataError(f"'{root}': no images in it")
-    images, labels = _read_files(files, shape, classes, progress)
+    images, labels = _read_files(files, shape, progress)
     return _finish(source, "ages", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
 
 
@@ -242,7 +243,7 @@ def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int
         splits.append(split)
     if not files:
         raise DataError(f"'{path}': no images listed in it")
-    images, labels = _read_files(files, shape, classes, progress)
+    images, labels = _read_files(files, shape, progress)
     names = tuple(str(f) for f, _ in files)
     if not any(splits):
         return _finish(source, "csv", _stratified(images, labels, names), classes)
@@ -296,7 +297,7 @@ def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
-def _read_files(files: list[tuple[Path, int]], shape: tuple[int, int, int], classes: int,
+def _read_files(files: list[tuple[Path, int]], shape: tuple[int, int, int],
                 progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
     images = np.empty((len(files), *shape), dtype=np.uint8)
     for i, (file, _) in enumerate(files):

@@ -39,6 +39,11 @@ class Head:
         return self.kind in ORDINAL
 
     @property
+    def metric(self) -> str:
+        """The figure that says how training goes: MAE for ordinal heads, accuracy otherwise."""
+        return "mae" if self.ordinal else "accuracy"
+
+    @property
     def loss_name(self) -> str:
         return {"coral": "CORAL", "ordinal": "OR-CNN"}.get(self.kind, "cross-entropy")
 
