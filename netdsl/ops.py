@@ -225,9 +225,12 @@ def _adaptive_size(attrs: Attrs) -> Pair:
     return attrs.get("output", (1, 1))  # type: ignore[no-any-return]
 
 
-def _adaptive_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
-    _need_rank("adaptive_avgpool", inputs[0], 3)
-    return (inputs[0][0], *_adaptive_size(attrs))
+def _adaptive_infer(op: str) -> Callable[[Attrs, tuple[Shape, ...]], Shape]:
+    def infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+        _need_rank(op, inputs[0], 3)
+        return (inputs[0][0], *_adaptive_size(attrs))
+
+    return infer
 
 
 def _global_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
@@ -375,7 +378,11 @@ OPS: dict[str, OpDef] = {
         OpDef("avgpool", "2-D average pooling", _POOL_ARGS, _pool_infer("avgpool"),
               window=_pool_window, reach="window"),
         OpDef("adaptive_avgpool", "average pooling to a fixed output size",
-              (ArgSpec("output", "pair"),), _adaptive_infer, window=_adaptive_window, reach="window"),
+              (ArgSpec("output", "pair"),), _adaptive_infer("adaptive_avgpool"), window=_adaptive_window,
+              reach="window"),
+        OpDef("adaptive_maxpool", "max pooling to a fixed output size",
+              (ArgSpec("output", "pair"),), _adaptive_infer("adaptive_maxpool"), window=_adaptive_window,
+              reach="window"),
         OpDef("global_avgpool", "average over all of H and W, to [C, 1, 1]", (), _global_infer,
               reach="global"),
         OpDef("linear", "fully connected layer", (ArgSpec("out", "pos_int"), ArgSpec("bias", "bool", True)),

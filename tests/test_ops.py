@@ -17,6 +17,7 @@ CASES = {
     "maxpool": ("maxpool(3, stride=2)", "[4, 9, 9]", (4, 4, 4), 0, 0),
     "avgpool": ("avgpool(2)", "[4, 9, 9]", (4, 4, 4), 0, 0),
     "adaptive_avgpool": ("adaptive_avgpool([2, 3])", "[4, 9, 9]", (4, 2, 3), 0, 0),
+    "adaptive_maxpool": ("adaptive_maxpool(2)", "[4, 9, 9]", (4, 2, 2), 0, 0),
     "global_avgpool": ("global_avgpool", "[4, 9, 9]", (4, 1, 1), 0, 0),
     "linear": ("linear(5)", "[12]", (5,), 65, 60),
     "flatten": ("flatten", "[4, 3, 3]", (36,), 0, 0),

@@ -69,12 +69,13 @@ def _pool(op_type: str, **extra: Any) -> Callable[[Emit, Node, list[str], str], 
 def _adaptive(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     _, h, w = e.shape_of(node.inputs[0])
     oh, ow = node.attrs["output"]
+    kind = "Max" if node.op == "adaptive_maxpool" else "Average"
     if (oh, ow) == (1, 1):
-        e.node("GlobalAveragePool", inputs, out)
-    elif h % oh == 0 and w % ow == 0:  # the windows tile: a plain average pooling
-        e.node("AveragePool", inputs, out, kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+        e.node(f"Global{kind}Pool", inputs, out)
+    elif h % oh == 0 and w % ow == 0:  # the windows tile: a plain pooling
+        e.node(f"{kind}Pool", inputs, out, kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
     else:
-        raise NotImplementedError(f"adaptive_avgpool from {h}×{w} to {oh}×{ow} (windows of unequal size)")
+        raise NotImplementedError(f"{node.op} from {h}×{w} to {oh}×{ow} (windows of unequal size)")
 
 
 def _linear(e: Emit, node: Node, inputs: list[str], out: str) -> None:
@@ -158,6 +159,7 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "maxpool": OnnxLowering(_pool("MaxPool")),
     "avgpool": OnnxLowering(_pool("AveragePool", count_include_pad=1)),  # PyTorch counts the padding
     "adaptive_avgpool": OnnxLowering(_adaptive),
+    "adaptive_maxpool": OnnxLowering(_adaptive),
     "global_avgpool": _simple("GlobalAveragePool"),
     "linear": OnnxLowering(_linear, _linear_tensors),
     "flatten": _simple("Flatten", axis=1),

@@ -79,6 +79,7 @@ LOWERINGS: dict[str, Lowering] = {
     "maxpool": Lowering(_pool("MaxPool2d")),
     "avgpool": Lowering(_pool("AvgPool2d")),
     "adaptive_avgpool": Lowering(lambda a, s, r: f"nn.AdaptiveAvgPool2d({a['output']})"),
+    "adaptive_maxpool": Lowering(lambda a, s, r: f"nn.AdaptiveMaxPool2d({a['output']})"),
     "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
     "linear": Lowering(lambda a, s, r: f"nn.Linear({s}[0], {a['out']}{_keywords(a, {'bias': 'True'})})"),
     "flatten": Lowering(_fixed("nn.Flatten()")),
