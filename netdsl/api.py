@@ -90,15 +90,18 @@ class Spec:
                                self.program.main.file, metadata)
 
 
-def load(spec: str | os.PathLike[str], *, network: str | None = None,
-         input_shape: tuple[int, ...] | None = None, **overrides: Any) -> Spec:
+def load(spec: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, /, *,
+         network: str | None = None, input_shape: tuple[int, ...] | None = None, **more: Any) -> Spec:
     """Check a spec (a path, or spec text) and return it; raises `SpecError` with every
-    diagnostic when it has errors, `UsageError` for an unknown network or parameter."""
+    diagnostic when it has errors, `UsageError` for an unknown network or parameter or a bad
+    input shape. Parameters are overridden by keyword (`classes=26`), or through the mapping
+    `overrides` for any name, `network` and `input_shape` included."""
     program = _program(spec)
-    outcome = check_program(program, network, overrides, input_shape)
+    values = dict(overrides or {}) | more
+    outcome = check_program(program, network, values, input_shape)
     if outcome.checked is None or not outcome.ok:
         raise SpecError(outcome.diagnostics)
-    return Spec(program, outcome.checked, dict(overrides), tuple(input_shape) if input_shape else None)
+    return Spec(program, outcome.checked, values, tuple(input_shape) if input_shape else None)
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Any]:
@@ -127,9 +130,18 @@ def _array(value: Any) -> np.ndarray:
 
 
 def _program(spec: str | os.PathLike[str]) -> Program:
-    if isinstance(spec, os.PathLike) or ("{" not in spec and "\n" not in spec):
+    """A path is a path; a string is spec text when it is no existing file and reads as code
+    (it has a brace, a line break, or starts with a keyword or a comment)."""
+    if isinstance(spec, os.PathLike):
         return load_file(Path(spec))
-    return load_text(spec, "<string>")
+    if not isinstance(spec, str):
+        raise TypeError(f"netdsl.load takes a path or spec text, not {type(spec).__name__}")
+    code = spec.lstrip("\ufeff \t\r\n")
+    if "\0" not in spec and Path(spec).is_file():
+        return load_file(Path(spec))
+    if "{" in spec or "\n" in spec or re.match(r"(network|block|import)\b|#", code):
+        return load_text(spec, "<string>")
+    return load_file(Path(spec))
 
 
 _COUNTER = iter(range(1, 1 << 62))

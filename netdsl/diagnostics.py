@@ -33,6 +33,29 @@ class Span:
 
 NOWHERE = Span("<command line>", 0, 0, 0, 0)
 
+# ---- what a line is -----------------------------------------------------------------------
+# One definition everywhere positions are computed (parser, diagnostics, caret rendering, ONNX
+# doc strings, the language server): spec text is read with its line ends made "\n" (from
+# "\r\n", "\r" or "\n", the three that the Language Server Protocol counts), and a line is what
+# lies between two "\n". Other characters that Python's `str.splitlines` breaks at (form feed,
+# "\v", "\x1c"-"\x1e", "\x85", U+2028, U+2029) are characters inside a line.
+
+
+def normalize_source(text: str) -> str:
+    """Spec text as netdsl reads it: a leading byte-order mark dropped, every line end "\n"."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of normalized spec text (see `normalize_source`), without their ends."""
+    return text.split("\n")
+
+
+def source_line(text: str, number: int) -> str:
+    """Line `number` (1-based) of normalized spec text, or "" past its end."""
+    lines = source_lines(text)
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
 
 @dataclass(frozen=True)
 class Diagnostic:

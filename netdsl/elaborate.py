@@ -9,6 +9,7 @@ follows it silently, so each mistake is reported once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
@@ -24,6 +25,10 @@ from netdsl.program import Program
 from netdsl.values import KINDS, EvalError, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
 
 MAX_LAYERS = 100_000
+# PyTorch and ONNX index tensors with signed 64-bit integers: a dimension, an activation or a
+# weight tensor with more elements cannot exist there, so the checker refuses it at its line.
+MAX_ELEMENTS = 2**63 - 1
+MAX_BLOCK_DEPTH = 64  # blocks using blocks: each level costs stack frames here and in the backends
 POISON: Final[ValueRef] = ValueRef(-1, None)
 
 
@@ -43,6 +48,8 @@ def elaborate(
 ) -> Graph:
     """Build the IR graph of one network (default: the file's first); raises `SpecError`."""
     definition = _pick(program, network)
+    if input_shape is not None:
+        input_shape = _input_override(input_shape)
     builder = _Builder(program)
     try:
         graph = builder.network(definition, dict(overrides or {}), input_shape)
@@ -73,6 +80,14 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
     return found
 
 
+def _input_override(shape: Any) -> tuple[int, ...]:
+    """An input shape given on the command line or to the API: 1 to 3 positive integers."""
+    dims = tuple(shape) if isinstance(shape, (list, tuple)) else ()
+    if not 1 <= len(dims) <= 3 or not all(_positive(d) for d in dims):
+        raise UsageError(f"an input shape is 1 to 3 positive integers ([C, H, W] or [features]), got {shape!r}")
+    return dims
+
+
 def _unique(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...]:
     """Each diagnostic once, in source order (file by file, in the order files were read)."""
     found = list(dict.fromkeys(diagnostics))
@@ -90,6 +105,7 @@ class _Builder:
         self.used: set[int] = set()
         self.reached: set[str] = set()
         self.outputs: dict[str, int] = {}
+        self.iterations = 0  # repeat iterations walked: each costs as much as a layer
 
     # ---- diagnostics
     def error(self, message: str, span: Span, hint: str | None = None) -> ValueRef:
@@ -149,6 +165,8 @@ class _Builder:
             shape = tuple(dims) if all(_positive(d) for d in dims) and dims else None
             if shape is None and not any(d is POISON for d in dims):
                 self.error(f"an input shape is 1 to 3 positive integers, got {describe(dims)}", stmt.span)
+            elif shape is not None and self.too_big(stmt.name, shape, 0, stmt.span, "an input"):
+                shape = None
         if shape is not None and not 1 <= len(shape) <= 3:
             self.error(f"an input shape is [C, H, W] or [features], got {fmt_shape(shape)}", stmt.span)
             shape = None
@@ -256,16 +274,25 @@ class _Builder:
             return POISON
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             return self.error(f"repeat needs a count of 0 or more, got {describe(count)}", step.count.span)
+        if count > MAX_LAYERS:  # checked before it is walked: even an empty body costs each iteration
+            shown = f"{count:,}" if count < 10**30 else describe(count)
+            return self.error(f"repeat {shown} is over netdsl's limit of {MAX_LAYERS:,} layers", step.count.span)
         name = self.name(step.label, "repeat", scope)
         reserved = labels(step.body.statements)
         collapse = single_instance(step.body, self.program.definitions)
         for i in range(count):
-            before = len(self.nodes)
+            before, errors = len(self.nodes), len(self.diagnostics)
+            self.iterations += 1
+            if self.iterations > MAX_LAYERS:
+                raise _TooBig(error(f"the repeats of this network walk over {MAX_LAYERS:,} iterations, netdsl's "
+                                    "limit (as for layers)", step.count.span))
             iteration = Scope(scope.path + (name, str(i)), reserved, collapse=collapse)
             inner = dict(env) | ({step.index: i} if step.index else {})
             value = self.body(step.body.statements, iteration, inner, value)
             if i == 0:
-                self.limit((len(self.nodes) - before) * (count - 1), step.count.span, f"repeat {count:,}")
+                self.limit(max(len(self.nodes) - before, 1) * (count - 1), step.count.span, f"repeat {count:,}")
+                if has_errors(self.diagnostics[errors:]):
+                    return POISON  # the other iterations would repeat these errors
         self.outputs[".".join(scope.path + (name,))] = value.node
         return value
 
@@ -330,7 +357,18 @@ class _Builder:
                 self.error(exc.message, at, exc.hint)
             else:
                 self.warn_dropped(op, attrs, known[0], inputs[0], call, name)
+                if self.too_big(name, shape, op.params(attrs, known, shape), call.span):
+                    shape = None
         return self.add(name, op.name, attrs or {}, tuple(v.node for v in inputs), shape, call.span, scope)
+
+    def too_big(self, name: str, shape: Shape, params: int, span: Span, what: str = "an output") -> bool:
+        """Report a layer whose output or weights PyTorch and ONNX could not index."""
+        for noun, count in ((what, math.prod(shape)), ("weights", params)):
+            if count > MAX_ELEMENTS:
+                self.error(f"{name}: {noun} of {_magnitude(count)} elements is more than PyTorch and ONNX can index "
+                           "(2^63 - 1)", span)
+                return True
+        return False
 
     def merge_inputs(self, call: ast.Call, op: OpDef, env: Mapping[str, Any], value: ValueRef) -> tuple[ValueRef, ...]:
         values: list[ValueRef] = []
@@ -372,6 +410,9 @@ class _Builder:
     # ---- blocks
     def instance(self, call: ast.Call, block: ast.Definition, scope: Scope, env: dict[str, Any],
                  value: ValueRef) -> ValueRef:
+        if len(self.stack) >= MAX_BLOCK_DEPTH:
+            return self.error(f"blocks nest more than {MAX_BLOCK_DEPTH} deep here ({' → '.join(self.stack[:3])} → …)",
+                              call.name_span)
         if block.name in self.stack:
             cycle = " → ".join(self.stack[self.stack.index(block.name):] + [block.name])
             return self.error(f"block '{block.name}' uses itself ({cycle})", call.name_span)
@@ -426,6 +467,12 @@ class _Builder:
             self.limit(1, span, "this network")
         self.nodes.append(node)
         return ValueRef(node.id, shape) if shape is not None else ValueRef(node.id, None)
+
+
+def _magnitude(count: int) -> str:
+    """10^20 as '1.0e20', whatever its size (float() fails past 1.8e308)."""
+    digits = str(count)
+    return f"{digits[0]}.{digits[1]}e{len(digits) - 1}"
 
 
 def _poisoned(value: Any) -> bool:

@@ -116,12 +116,19 @@ def dropped(size: int, window: Window, axis: int) -> int:
 
 def _apply_window(op: str, shape: Shape, window: Window) -> Shape:
     _, h, w = shape
-    if any(window.effective(a) > (h, w)[a] + sum(window.pads[a]) for a in (0, 1)):
+    out = (window_output(h, window, 0), window_output(w, window, 1))
+    # PyTorch's rule: an output of at least one. Without ceil mode that is a kernel no larger than
+    # the padded input; in ceil mode a window may overhang the input's end (maxpool(5, ceil=true)
+    # on 2×2 gives 1×1), as long as it starts inside the input or its left padding.
+    if all(size >= 1 for size in out):
+        return out
+    if window.ceil or any(window.effective(a) > (h, w)[a] + sum(window.pads[a]) for a in (0, 1)):
         ph, pw = h + sum(window.pads[0]), w + sum(window.pads[1])
         k = (window.effective(0), window.effective(1))
         what = "kernel" if window.dilation == (1, 1) else "dilated kernel"
-        raise OpError(f"{what} {_xy(k)} is larger than the padded input ({ph}×{pw})")
-    return (window_output(h, window, 0), window_output(w, window, 1))
+        extra = " even in ceil mode" if window.ceil else ""
+        raise OpError(f"{what} {_xy(k)} is larger than the padded input ({ph}×{pw}){extra}")
+    return out
 
 
 def _sym(p: Pair) -> tuple[Pair, Pair]:

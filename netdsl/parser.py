@@ -8,17 +8,18 @@ a `SpecError` with one `Diagnostic` pointing at the offending token.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from netdsl import ast
 from netdsl._gc import paused_gc
-from netdsl.diagnostics import Span, SpecError, error
+from netdsl.diagnostics import Span, SpecError, error, normalize_source, source_lines
 
 _HERE = Path(__file__).resolve().parent
 # In a wheel the grammar lies inside the package; in a source checkout, beside it.
@@ -55,19 +56,48 @@ def _lark() -> Lark:
     )
 
 
+# Nesting deeper than this (brackets, bodies, operators: levels of the parse tree) is refused
+# with its position, so that no later stage — each walks the tree recursively — can run out of
+# Python's stack. The shipped specs nest 18 levels deep.
+MAX_NESTING = 100
+MAX_DIGITS = 4300  # Python's own limit for reading an integer (sys.get_int_max_str_digits)
+
+
 def parse(source: str, file: str = "<string>") -> ast.Module:
-    """Parse one spec file's text into an AST `Module`; raises `SpecError` on a syntax error."""
+    """Parse one spec file's text into an AST `Module`; raises `SpecError` on a syntax error.
+    The text is read as `normalize_source` makes it (the positions refer to that)."""
+    source = normalize_source(source)
     with paused_gc():
         try:
             tree = _lark().parse(source)
         except UnexpectedInput as exc:
             raise SpecError([_syntax_diagnostic(exc, source, file)]) from None
-        items = _ToAst(file).transform(tree).children
+        _check_nesting(tree, file)
+        try:
+            items = _ToAst(file).transform(tree).children
+        except VisitError as exc:  # a literal the transformer refused
+            if isinstance(exc.orig_exc, SpecError):
+                raise exc.orig_exc from None
+            raise
     imports: list[ast.Import] = []
     definitions: list[ast.Definition] = []
     for item in items:
         (imports if isinstance(item, ast.Import) else definitions).append(item)
     return ast.Module(file, source, tuple(imports), tuple(definitions))
+
+
+def _check_nesting(tree: Tree[Token], file: str) -> None:
+    """Raise `SpecError` at the first token nested more than MAX_NESTING levels deep."""
+    stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in reversed(node.children) if child is not None)
+        elif depth > MAX_NESTING:
+            span = Span(file, node.line or 1, node.column or 1, node.end_line or 1, node.end_column or 1)
+            raise SpecError([error(f"nesting is too deep: netdsl follows at most {MAX_NESTING} levels of "
+                                   "brackets, bodies and operators", span,
+                                   "split the expression, or give a deeply nested part a name")])
 
 
 # ---- syntax errors ------------------------------------------------------------------------
@@ -118,7 +148,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
 
 def _end_of_code(source: str) -> tuple[int, int]:
     """Line and column just past the last code in the file (trailing comments skipped)."""
-    lines = source.splitlines()
+    lines = source_lines(source)
     for number in range(len(lines), 0, -1):
         code = re.sub(r"#.*", "", lines[number - 1]).rstrip()
         if code:
@@ -130,8 +160,7 @@ _CLOSERS = {"(": (")", "RPAR"), "[": ("]", "RSQB"), "{": ("}", "RBRACE")}
 
 
 def _offset(source: str, line: int, column: int) -> int:
-    lines = source.splitlines(keepends=True)
-    return sum(len(text) for text in lines[: line - 1]) + column - 1
+    return sum(len(text) + 1 for text in source_lines(source)[: line - 1]) + column - 1
 
 
 def _closing_hint(source: str, offset: int, expected: set[str], message: str) -> str | None:
@@ -270,10 +299,18 @@ class _ToAst(Transformer[Any, Any]):
         return ast.Ternary(condition, then, orelse, self._span(then, orelse))
 
     def int_lit(self, c: list[Any]) -> ast.Literal:
-        return ast.Literal(int(c[0]), self._tspan(c[0]))
+        digits = str(c[0])
+        if len(digits) > MAX_DIGITS:
+            raise SpecError([error(f"an integer of {len(digits):,} digits is too long: netdsl reads at most "
+                                   f"{MAX_DIGITS:,}", self._tspan(c[0]))])
+        return ast.Literal(int(digits), self._tspan(c[0]))
 
     def float_lit(self, c: list[Any]) -> ast.Literal:
-        return ast.Literal(float(c[0]), self._tspan(c[0]))
+        value = float(c[0])
+        if math.isinf(value):
+            raise SpecError([error(f"the number {_abbreviate(str(c[0]))} is too large (over 1.8e308)",
+                                   self._tspan(c[0]))])
+        return ast.Literal(value, self._tspan(c[0]))
 
     def str_lit(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(_unquote(c[0]), self._tspan(c[0]))
@@ -312,6 +349,10 @@ class _ToAst(Transformer[Any, Any]):
 
     def neg(self, c: list[Any]) -> ast.UnaryOp:
         return ast.UnaryOp("-", c[1], self._span(*c))
+
+
+def _abbreviate(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else f"{text[: width // 2]}…{text[-width // 2 :]}"
 
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}

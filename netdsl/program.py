@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netdsl import ast
-from netdsl.diagnostics import Diagnostic, Span, SpecError, error
+from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source
 from netdsl.parser import parse
+
+
+MAX_IMPORT_DEPTH = 64  # a chain of imports longer than this is refused (each level is a stack frame)
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def load_text(text: str, file: str = "<string>") -> Program:
     loader = _Loader()
     main = loader.module(text, file, ())
     return Program(
-        main or ast.Module(file, text, (), ()),
+        main or ast.Module(file, loader.sources[file], (), ()),
         loader.definitions,
         loader.sources,
         tuple(loader.diagnostics),
@@ -54,6 +57,7 @@ class _Loader:
         self.done: set[Path] = set()
 
     def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
+        text = normalize_source(text)
         self.sources[file] = text
         try:
             module = parse(text, file)
@@ -68,6 +72,12 @@ class _Loader:
         return module
 
     def import_(self, imp: ast.Import, here: Path, chain: tuple[Path, ...]) -> None:
+        if "\0" in imp.path:
+            self.diagnostics.append(error(f"cannot import {imp.path!r}: the path holds a NUL character", imp.span))
+            return
+        if len(chain) > MAX_IMPORT_DEPTH:
+            self.diagnostics.append(error(f"imports nest more than {MAX_IMPORT_DEPTH} files deep", imp.span))
+            return
         target = (here.parent / imp.path).resolve()
         if target in chain:
             cycle = " → ".join(p.name for p in chain[chain.index(target):] + (target,))
@@ -78,8 +88,12 @@ class _Loader:
         self.done.add(target)
         try:
             text = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        except UnicodeDecodeError:
+            self.diagnostics.append(error(f"cannot import '{imp.path}': it is not a text spec (not UTF-8)",
+                                          imp.span))
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
             self.diagnostics.append(error(f"cannot import '{imp.path}': {reason.lower()}", imp.span))
             return
         self.module(text, _display(target), chain)

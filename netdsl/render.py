@@ -15,7 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from netdsl.analyze import Checked
-from netdsl.diagnostics import Diagnostic
+from netdsl.diagnostics import Diagnostic, source_lines
+from netdsl.values import Symbol
 
 _STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
@@ -48,9 +49,10 @@ def diagnostic_text(diagnostic: Diagnostic, sources: Mapping[str, str]) -> Text:
     text.append(f"{span}: ", style="bold")
     text.append(f"{diagnostic.severity}: ", style=_STYLE[diagnostic.severity])
     text.append(diagnostic.message + "\n", style="bold")
-    lines = sources.get(span.file, "").splitlines()
+    lines = source_lines(sources.get(span.file, ""))
     if 1 <= span.line <= len(lines):
-        source = lines[span.line - 1].expandtabs(1)
+        # one character, one column: tabs and invisible characters show as one space each
+        source = "".join(c if c.isprintable() else " " for c in lines[span.line - 1])
         end = span.end_column if span.end_line == span.line else len(source) + 1
         width = max(1, min(end, len(source) + 1) - span.column)
         gutter = f"{span.line:>5} | "
@@ -116,7 +118,14 @@ def to_json(checked: Checked | None, diagnostics: Iterable[Diagnostic]) -> str:
         keys = ("network", "input_shape", "output_shape", "total_params", "trainable_params", "total_macs")
         data = {key: None for key in keys} | {"layers": []}
     data["diagnostics"] = [d.to_json() for d in diagnostics]
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data, indent=2, ensure_ascii=False, default=_json_word)
+
+
+def _json_word(value: Any) -> str:
+    """A parameter bound to a bare word (`c = relu`, `padding = same`) is that word in JSON."""
+    if isinstance(value, Symbol):
+        return value.name
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def to_markdown(checked: Checked) -> str:

@@ -115,9 +115,16 @@ def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
         return _COMPARE[expr.op](left, right)
     if expr.op in ("/", "//", "%") and right == 0:
         raise EvalError("division by zero", expr.span)
-    if expr.op == "/":
-        return left // right if isinstance(left, int) and isinstance(right, int) and left % right == 0 else left / right
-    return _ARITH[expr.op](left, right)
+    try:
+        if expr.op == "/":
+            exact = isinstance(left, int) and isinstance(right, int) and left % right == 0
+            return left // right if exact else left / right
+        result = _ARITH[expr.op](left, right)
+    except OverflowError:  # an integer too large to become a float
+        raise EvalError("the result is too large for a number (over 1.8e308)", expr.span) from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise EvalError("the result is too large for a number (over 1.8e308)", expr.span)
+    return result
 
 
 def _unary(expr: ast.UnaryOp, env: Mapping[str, Any]) -> Any:
@@ -165,6 +172,8 @@ def describe(value: Any) -> str:
         return f"'{value.name}'"
     if isinstance(value, list):
         return "[" + ", ".join(describe(v) for v in value) + "]"
+    if isinstance(value, int) and abs(value) >= 10**30:  # as a person can read it, however long
+        return f"an integer of {len(str(abs(value))):,} digits"
     return repr(value)
 
 
@@ -225,7 +234,13 @@ def _padding(value: Any) -> Any:
 def _float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise KindError(f"expects a number, got {describe(value)}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise KindError(f"expects a finite number, got {describe(value)}")
+    return number
 
 
 def _pos_float(value: Any) -> float:
