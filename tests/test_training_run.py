@@ -115,8 +115,9 @@ def test_each_head_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str], ne
     assert result["onnx"]["agree"] == result["onnx"]["of"] == 60
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
-    common = ["train", LENET, "--data", "digits", "--epochs", "4", "--batch-size", "16", "--seed", "3", "--quiet"]
+    common = ["train", LENET, "--data", "digits", "--epochs", "4", "--batch-size", "64", "--seed", "3", "--quiet"]
     whole = run_cli(*common, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     killed = tmp_path / "killed"
@@ -137,6 +138,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
         assert torch.equal(tensor, b["model"][key]), key  # type: ignore[index]
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "netdsl", "train", LENET, "--data", "digits", "--epochs", "50",
@@ -231,6 +233,7 @@ def test_experiment_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     """torchrun with 2 CPU processes (gloo) of batch 4 takes the same steps as 1 process of batch 8."""
     data = shapes_folder(tmp_path / "data", per_class=14)  # 42 images: 30 training (even, so no padding)
