@@ -31,8 +31,7 @@ def _ids(item: tuple[Path, str]) -> str:
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 def test_every_op_is_lowered() -> None:
@@ -55,8 +54,10 @@ def test_model_is_valid_shapes_agree_and_outputs_match_torch(item: tuple[Path, s
     save_model(model, path)
     onnx.checker.check_model(str(path), full_check=True)
     inferred = onnx.shape_inference.infer_shapes(onnx.load(str(path)), check_type=True, strict_mode=True)
-    shapes = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    shapes = {
+        v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in list(inferred.graph.value_info) + list(inferred.graph.output)
+    }
     for node in spec.checked.graph.nodes[1:]:
         assert shapes[node.name] == ["N", *node.shape], node.name
     session = open_session(path, "cpu")
@@ -92,9 +93,10 @@ def test_names_doc_strings_and_metadata(monkeypatch: pytest.MonkeyPatch) -> None
     assert [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == ["N", 1, 32, 32]
     c1 = next(n for n in graph.node if n.name == "C1")
     assert c1.op_type == "Conv" and list(c1.input) == ["image", "C1.weight", "C1.bias"]
-    assert c1.doc_string == "specs/lenet5.net:8:5: C1: conv(6, kernel=5)   -> tanh       @ [6, 28, 28]"
+    assert c1.doc_string == "lenet5.net:8:5: C1: conv(6, kernel=5)   -> tanh       @ [6, 28, 28]"  # the spec's folder
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["netdsl.network"] == "LeNet5" and meta["netdsl.head"] == "logits"
+    assert meta["netdsl.spec"] == "lenet5.net"
     assert model.producer_name == "netdsl"
 
 
@@ -126,8 +128,17 @@ def test_weights_file_and_checkpoint_on_the_command_line(tmp_path: Path) -> None
     with torch.no_grad():
         expected = module(x).numpy()
     for weights in ("weights.pt", "checkpoint.pt"):
-        result = run("build", str(ROOT / "specs/lenet5.net"), "--target", "onnx", "-o", "m.onnx", "--weights", weights,
-                     cwd=tmp_path)
+        result = run(
+            "build",
+            str(ROOT / "specs/lenet5.net"),
+            "--target",
+            "onnx",
+            "-o",
+            "m.onnx",
+            "--weights",
+            weights,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         result = run("infer", "m.onnx", "--input", "x.npy", "--provider", "cpu", "--save", "out.npy", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
@@ -136,14 +147,24 @@ def test_weights_file_and_checkpoint_on_the_command_line(tmp_path: Path) -> None
 
 def test_misfit_weights_file_writes_nothing(tmp_path: Path) -> None:
     torch.save({"C1.weight": torch.zeros(6, 1, 5, 5)}, tmp_path / "bad.pt")
-    result = run("build", str(ROOT / "specs/lenet5.net"), "--target", "onnx", "-o", "m.onnx", "--weights", "bad.pt",
-                 cwd=tmp_path)
+    result = run(
+        "build", str(ROOT / "specs/lenet5.net"), "--target", "onnx", "-o", "m.onnx", "--weights", "bad.pt", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "the weights have no tensor 'C1.bias'" in result.stderr and "nothing written" in result.stderr
     assert not (tmp_path / "m.onnx").exists()
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    result = run("build", str(ROOT / "specs/lenet5.net"), "--target", "onnx", "-o", "m.onnx", "--weights", "junk.pt",
-                 cwd=tmp_path)
+    result = run(
+        "build",
+        str(ROOT / "specs/lenet5.net"),
+        "--target",
+        "onnx",
+        "-o",
+        "m.onnx",
+        "--weights",
+        "junk.pt",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1 and "cannot read weights 'junk.pt'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "m.onnx").exists()
 
@@ -198,8 +219,9 @@ def test_interpreting_outputs() -> None:
     ordinal = np.stack([np.zeros_like(logits), logits], axis=-1)  # P(yes) = sigmoid(logit)
     assert [r.rank for r in interpret(ordinal, "ordinal")] == [2, 0]
     top = interpret(np.array([[0.0, 2.0, 1.0]], np.float32), "logits", top_k=2)[0].classes
-    assert [c for c, _ in top] == [1, 2] and abs(sum(p for _, p in interpret(
-        np.array([[0.0, 2.0, 1.0]], np.float32), "logits", top_k=3)[0].classes) - 1.0) < 1e-6
+    assert [c for c, _ in top] == [1, 2] and abs(
+        sum(p for _, p in interpret(np.array([[0.0, 2.0, 1.0]], np.float32), "logits", top_k=3)[0].classes) - 1.0
+    ) < 1e-6
 
 
 def test_infer_on_a_spec_with_images_and_npy(tmp_path: Path) -> None:
@@ -209,8 +231,19 @@ def test_infer_on_a_spec_with_images_and_npy(tmp_path: Path) -> None:
     for name in ("a.png", "b.jpg"):
         Image.fromarray((rng.random((40, 30)) * 255).astype(np.uint8)).save(tmp_path / name)
     np.save(tmp_path / "batch.npy", rng.random((2, 1, 32, 32), dtype=np.float32))
-    result = run("infer", str(ROOT / "specs/lenet5.net"), "--input", "a.png", "b.jpg", "batch.npy", "--top-k", "3",
-                 "--provider", "cpu", cwd=tmp_path)
+    result = run(
+        "infer",
+        str(ROOT / "specs/lenet5.net"),
+        "--input",
+        "a.png",
+        "b.jpg",
+        "batch.npy",
+        "--top-k",
+        "3",
+        "--provider",
+        "cpu",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["a.png", "b.jpg", "batch.npy[0]", "batch.npy[1]"]
@@ -221,11 +254,22 @@ def test_infer_on_a_spec_with_images_and_npy(tmp_path: Path) -> None:
 def test_infer_reports_the_rank_of_ordinal_heads(tmp_path: Path) -> None:
     np.save(tmp_path / "faces.npy", np.random.default_rng(1).random((2, 3, 120, 120), dtype=np.float32))
     for network in ("CoralCNN", "ORCNN"):
-        result = run("infer", str(ROOT / "specs/coral_cnn.net"), "--network", network, "--input", "faces.npy",
-                     "--provider", "cpu", cwd=tmp_path)
+        result = run(
+            "infer",
+            str(ROOT / "specs/coral_cnn.net"),
+            "--network",
+            network,
+            "--input",
+            "faces.npy",
+            "--provider",
+            "cpu",
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
-        assert all(" rank " in line and "of 54 cumulative probabilities above 0.5" in line
-                   for line in result.stdout.splitlines())
+        assert all(
+            " rank " in line and "of 54 cumulative probabilities above 0.5" in line
+            for line in result.stdout.splitlines()
+        )
 
 
 def test_auto_provider_says_in_one_line_which_provider_ran(tmp_path: Path) -> None:

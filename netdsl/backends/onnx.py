@@ -10,6 +10,7 @@ the same bytes. onnx and numpy are imported inside the functions that use them.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,8 +57,10 @@ def check_weights(checked: Checked, weights: Mapping[str, Any]) -> None:
             raise WeightsError(f"tensor '{key}' has shape {list(got)}, the spec needs {list(shape)}")
     extra = [k for k in weights if k not in expected and not k.endswith("num_batches_tracked")]
     if extra:
-        raise WeightsError(f"the weights have a tensor the spec does not: '{extra[0]}' "
-                           f"({len(extra)} such tensor{'s' * (len(extra) != 1)})")
+        raise WeightsError(
+            f"the weights have a tensor the spec does not: '{extra[0]}' "
+            f"({len(extra)} such tensor{'s' * (len(extra) != 1)})"
+        )
 
 
 @dataclass
@@ -66,6 +69,7 @@ class _Emitter:
     weights: Mapping[str, np.ndarray]
     opset: int
     sources: Mapping[str, str]
+    spec_file: str
 
     def __post_init__(self) -> None:
         import onnx
@@ -84,9 +88,10 @@ class _Emitter:
         self.nodes.append(made)
 
     def doc(self, ir: Any) -> str:
-        lines = self.sources.get(ir.span.file, "").splitlines()
-        text = lines[ir.span.line - 1].strip() if 0 < ir.span.line <= len(lines) else ""
-        return f"{ir.span}: {text}"
+        span = ir.span
+        lines = self.sources.get(span.file, "").splitlines()
+        text = lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
+        return f"{recorded_path(span.file, self.spec_file)}:{span.line}:{span.column}: {text}"
 
     def weight(self, suffix: str) -> str:
         key = f"{state_prefix(self.current.name)}.{suffix}"
@@ -99,6 +104,12 @@ class _Emitter:
         self.initializers.setdefault(key, np.array(values, dtype=np.int64))
         return key
 
+    def floats(self, key: str, values: list[list[float]]) -> str:
+        import numpy as np
+
+        self.initializers.setdefault(key, np.array(values, dtype=np.float32))
+        return key
+
     def scalar(self, key: str, value: float) -> str:
         import numpy as np
 
@@ -107,6 +118,19 @@ class _Emitter:
 
     def shape_of(self, tensor: int) -> Shape:
         return self.checked.graph.nodes[tensor].shape
+
+
+def recorded_path(file: str, spec_file: str) -> str:
+    """A source file as the model records it: relative to the main spec's folder, '/'-separated
+    (the main spec is its file name), so that the bytes do not depend on the current folder or
+    on how the spec's path was spelled. Spec text ('<string>') is relative to the current folder,
+    where its imports are found."""
+    if file.startswith("<"):
+        return file
+    if file == spec_file:
+        return Path(file).name
+    folder = Path.cwd() if spec_file.startswith("<") or not spec_file else Path(spec_file).resolve().parent
+    return Path(os.path.relpath(Path(file).resolve(), folder)).as_posix()
 
 
 def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> None:
@@ -123,8 +147,13 @@ def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) 
         tensor.raw_data = np.ascontiguousarray(array).tobytes()
 
 
-def emit_onnx(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
-              sources: Mapping[str, str] | None = None, spec_file: str = "") -> onnx.ModelProto:
+def emit_onnx(
+    checked: Checked,
+    weights: Mapping[str, np.ndarray],
+    opset: int,
+    sources: Mapping[str, str] | None = None,
+    spec_file: str = "",
+) -> onnx.ModelProto:
     """The ONNX model of a checked network with these weights (float32 numpy arrays by state_dict
     key; see `expected_tensors`). Raises `WeightsError` when they do not fit."""
     return emit_onnx_parts(checked, weights, opset, sources, spec_file).proto()
@@ -154,9 +183,14 @@ class OnnxParts:
         return [Path(path)]
 
 
-def emit_onnx_parts(checked: Checked, weights: Mapping[str, np.ndarray], opset: int,
-                    sources: Mapping[str, str] | None = None, spec_file: str = "",
-                    metadata: Mapping[str, str] | None = None) -> OnnxParts:
+def emit_onnx_parts(
+    checked: Checked,
+    weights: Mapping[str, np.ndarray],
+    opset: int,
+    sources: Mapping[str, str] | None = None,
+    spec_file: str = "",
+    metadata: Mapping[str, str] | None = None,
+) -> OnnxParts:
     """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`); `metadata`
     adds model properties (training writes the input normalization as netdsl.mean/netdsl.std)."""
     import numpy as np
@@ -167,20 +201,30 @@ def emit_onnx_parts(checked: Checked, weights: Mapping[str, np.ndarray], opset: 
     check_weights(checked, weights)
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
     graph = checked.graph
-    emitter = _Emitter(checked, weights, opset, sources or {})
+    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file)
     for node in graph.nodes[1:]:
         emitter.current = node
         inputs = [emitter.names[i] for i in node.inputs]
         ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, node.name)
     first, last = graph.input, graph.nodes[graph.output]
     model_graph = onnx.helper.make_graph(
-        emitter.nodes, graph.network, [_value_info(first.name, first.shape)], [_value_info(last.name, last.shape)])
+        emitter.nodes, graph.network, [_value_info(first.name, first.shape)], [_value_info(last.name, last.shape)]
+    )
     opsets = [onnx.helper.make_opsetid("", opset)]
-    model = onnx.helper.make_model(model_graph, opset_imports=opsets, producer_name="netdsl",
-                                   producer_version=__version__,
-                                   ir_version=onnx.helper.find_min_ir_version_for(opsets))
-    props = {"netdsl.network": graph.network, "netdsl.spec": spec_file, "netdsl.head": head_kind(checked),
-             "netdsl.input_shape": ",".join(map(str, first.shape)), **(metadata or {})}
+    model = onnx.helper.make_model(
+        model_graph,
+        opset_imports=opsets,
+        producer_name="netdsl",
+        producer_version=__version__,
+        ir_version=onnx.helper.find_min_ir_version_for(opsets),
+    )
+    props = {
+        "netdsl.network": graph.network,
+        "netdsl.spec": recorded_path(spec_file, spec_file),
+        "netdsl.head": head_kind(checked),
+        "netdsl.input_shape": ",".join(map(str, first.shape)),
+        **(metadata or {}),
+    }
     onnx.helper.set_model_props(model, props)
     return OnnxParts(model, dict(emitter.initializers))
 
@@ -218,8 +262,9 @@ def _stream(skeleton: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> list
     pieces: list[bytes | memoryview] = []
     for name, array in arrays.items():
         data = np.ascontiguousarray(array).data.cast("B")  # the array's own memory, not a copy
-        meta = onnx.TensorProto(name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype),
-                                dims=array.shape).SerializeToString()
+        meta = onnx.TensorProto(
+            name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype), dims=array.shape
+        ).SerializeToString()
         tensor = meta + _field(_TENSOR_RAW_DATA, data.nbytes)
         pieces += [_field(_GRAPH_INITIALIZER, len(tensor) + data.nbytes) + tensor, data]
     graph = skeleton.graph.SerializeToString()
@@ -263,8 +308,14 @@ def save_model(model: onnx.ModelProto, path: str | Path, limit: int = PROTOBUF_L
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or Path(".")))
     data = target.with_name(target.name + ".data")
     try:
-        onnx.save_model(model, folder / target.name, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=data.name, size_threshold=1024)
+        onnx.save_model(
+            model,
+            folder / target.name,
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=data.name,
+            size_threshold=1024,
+        )
         os.replace(folder / data.name, data)
         os.replace(folder / target.name, target)
     finally:

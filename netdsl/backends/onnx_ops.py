@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netdsl.ops import OPS, Shape, Window, conv_weight_shape
+from netdsl.ops import OPS, Pair, Shape, Window, conv_weight_shape, window_output
 
 if TYPE_CHECKING:
     from netdsl.ir import Node
@@ -28,6 +28,8 @@ class Emit(Protocol):
     def constant(self, key: str, values: list[int]) -> str: ...  # an int64 tensor
 
     def scalar(self, key: str, value: float) -> str: ...
+
+    def floats(self, key: str, values: list[list[float]]) -> str: ...  # a float32 tensor
 
     def shape_of(self, tensor: int) -> Shape: ...
 
@@ -60,10 +62,56 @@ def _conv_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def _pool(op_type: str, **extra: Any) -> Callable[[Emit, Node, list[str], str], None]:
     def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
-        window = OPS[node.op].window(node.attrs, e.shape_of(node.inputs[0]))  # type: ignore[misc]
-        e.node(op_type, inputs, out, ceil_mode=int(window.ceil), **_window_attrs(window), **extra)
+        shape = e.shape_of(node.inputs[0])
+        window = OPS[node.op].window(node.attrs, shape)  # type: ignore[misc]
+        _, h, w = shape
+        if window.ceil and e.opset < CEIL_LIKE_PYTORCH and _old_ceil_differs((h, w), window):
+            _floor_pool(e, op_type, window, (h, w), inputs[0], out, extra)
+        else:
+            e.node(op_type, inputs, out, ceil_mode=int(window.ceil), **_window_attrs(window), **extra)
 
     return emit
+
+
+# Before opset 22, ONNX's ceil mode keeps a last window that starts in the right padding (or
+# past it); PyTorch drops it, and so does onnx's shape inference from opset 22 on.
+CEIL_LIKE_PYTORCH = 22
+
+
+def _old_ceil_differs(size: Pair, window: Window) -> bool:
+    def old(axis: int) -> int:
+        span = size[axis] + sum(window.pads[axis]) - window.effective(axis)
+        return -(-span // window.stride[axis]) + 1
+
+    return any(old(a) != window_output(size[a], window, a) for a in (0, 1))
+
+
+def _floor_pool(e: Emit, op_type: str, window: Window, size: Pair, x: str, out: str, extra: dict[str, Any]) -> None:
+    """PyTorch's ceil mode in floor mode: the right padding grows until the last window fits.
+    For max pooling padding is never a maximum. Average pooling divides by the part of a window
+    inside input and padding (PyTorch's count_include_pad), so the padding becomes real zeros
+    and the added part is left out of the count (count_include_pad=0)."""
+    grow = [_overhang(size[a], window, a) for a in (0, 1)]
+    (top, bottom), (left, right) = window.pads
+    kernel = {"kernel_shape": list(window.kernel), "strides": list(window.stride), "ceil_mode": 0}
+    if op_type == "MaxPool" or not any(grow):
+        e.node(op_type, [x], out, pads=[top, left, bottom + grow[0], right + grow[1]], **kernel, **extra)
+        return
+    if any((top, bottom, left, right)):
+        e.node("Pad", [x, e.constant(f"{out}/pads", [0, 0, top, left, 0, 0, bottom, right])], f"{out}/padded")
+        x = f"{out}/padded"
+    e.node(op_type, [x], out, pads=[0, 0, *grow], **kernel, count_include_pad=0)
+
+
+def _overhang(size: int, window: Window, axis: int) -> int:
+    """How far PyTorch's last ceil-mode window reaches past the right padding."""
+    end = (window_output(size, window, axis) - 1) * window.stride[axis] + window.effective(axis)
+    return max(0, end - size - sum(window.pads[axis]))
+
+
+def adaptive_windows(size: int, out: int) -> list[range]:
+    """PyTorch's adaptive pooling windows along one axis: [floor(i·size/out), ceil((i+1)·size/out))."""
+    return [range(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
 def _adaptive(e: Emit, node: Node, inputs: list[str], out: str) -> None:
@@ -74,8 +122,39 @@ def _adaptive(e: Emit, node: Node, inputs: list[str], out: str) -> None:
         e.node(f"Global{kind}Pool", inputs, out)
     elif h % oh == 0 and w % ow == 0:  # the windows tile: a plain pooling
         e.node(f"{kind}Pool", inputs, out, kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+    elif kind == "Max":
+        _adaptive_max(e, inputs[0], (h, w), (oh, ow), out)
     else:
-        raise NotImplementedError(f"{node.op} from {h}×{w} to {oh}×{ow} (windows of unequal size)")
+        _adaptive_avg(e, inputs[0], (h, w), (oh, ow), out)
+
+
+def _adaptive_avg(e: Emit, x: str, size: Pair, output: Pair, out: str) -> None:
+    """Windows of unequal size: averaging is linear and separable, Y = A_h · X · A_wᵀ, where row i
+    of A holds 1/len over window i."""
+    rows, cols = (
+        [[1 / len(win) if j in win else 0.0 for j in range(n)] for win in adaptive_windows(n, o)]
+        for n, o in zip(size, output, strict=True)
+    )
+    e.node("MatMul", [x, e.floats(f"{out}/cols", [list(c) for c in zip(*cols, strict=True)])], f"{out}/across")
+    e.node("MatMul", [e.floats(f"{out}/rows", rows), f"{out}/across"], out)  # [oh, H] · [N, C, H, ow]
+
+
+def _adaptive_max(e: Emit, x: str, size: Pair, output: Pair, out: str) -> None:
+    """Windows of unequal size. Along an axis they are K or K+1 long (K ≥ ceil(size/output) ≥ 1,
+    as a window spans more than size/output and less than size/output + 2), so K+1 ≤ 2K and each
+    window is the union of its first and its last K elements: a stride-1 MaxPool of K×K, then per
+    axis the max of two Gathers (at the window starts and at the window ends - K). On 2 cores this
+    ran faster than Gather + ReduceMax over padded windows, and than Slice + ReduceMax + Concat."""
+    windows = [adaptive_windows(n, o) for n, o in zip(size, output, strict=True)]
+    kernel = [min(len(win) for win in along) for along in windows]
+    e.node("MaxPool", [x], f"{out}/pooled", kernel_shape=kernel, strides=[1, 1])
+    x = f"{out}/pooled"
+    for axis, along, k in ((3, windows[1], kernel[1]), (2, windows[0], kernel[0])):
+        first, last, result = f"{out}/first{axis}", f"{out}/last{axis}", (out if axis == 2 else f"{out}/across")
+        e.node("Gather", [x, e.constant(f"{out}/starts{axis}", [win.start for win in along])], first, axis=axis)
+        e.node("Gather", [x, e.constant(f"{out}/ends{axis}", [win.stop - k for win in along])], last, axis=axis)
+        e.node("Max", [first, last], result)
+        x = result
 
 
 def _linear(e: Emit, node: Node, inputs: list[str], out: str) -> None:
@@ -90,8 +169,8 @@ def _linear_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def _batchnorm(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     names = [e.weight(k) for k in ("weight", "bias", "running_mean", "running_var")]
-    e.node("BatchNormalization", [inputs[0], *names], out, epsilon=node.attrs["eps"],
-           momentum=1.0 - node.attrs["momentum"])  # ONNX keeps (1 - PyTorch's) of the old statistic
+    momentum = 1.0 - node.attrs["momentum"]  # ONNX keeps (1 - PyTorch's) of the old statistic
+    e.node("BatchNormalization", [inputs[0], *names], out, epsilon=node.attrs["eps"], momentum=momentum)
 
 
 def _batchnorm_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
