@@ -65,13 +65,22 @@ class ListExpr:
 
 
 @dataclass(frozen=True)
+class Index:
+    """`table[i]`: an item of a list."""
+
+    value: Expr
+    index: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
 class FuncCall:
     name: str
     args: tuple[Arg, ...]
     span: Span
 
 
-Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | FuncCall
+Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | Index | FuncCall
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,15 @@ class Arg:
 
 @dataclass(frozen=True)
 class Label:
-    name: str
+    """`conv1:`, `3:` or `"denselayer{i + 1}":` — a string label's `{expr}` parts are computed."""
+
+    name: str  # as written (a string label without its quotes)
     span: Span
+    parts: tuple[str | Expr, ...] | None = None  # a computed label: text and expressions, in order
+
+    @property
+    def computed(self) -> bool:
+        return self.parts is not None
 
 
 @dataclass(frozen=True)
@@ -121,7 +137,27 @@ class Repeat:
     span: Span
 
 
-Step = Call | If | Repeat
+@dataclass(frozen=True)
+class For:
+    """`for t, c, n, s in settings { ... }`: the body once per item, as if written out in place."""
+
+    label: Label | None
+    names: tuple[str, ...]
+    iterable: Expr
+    body: Body
+    span: Span
+
+
+@dataclass(frozen=True)
+class Seq:
+    """`seq { ... }`: a chain of layers held as one, named by position like nn.Sequential."""
+
+    label: Label | None
+    body: Body
+    span: Span
+
+
+Step = Call | If | Repeat | For | Seq
 
 
 @dataclass(frozen=True)
@@ -163,7 +199,17 @@ class Bind:
     name_span: Span
 
 
-Statement = Input | Flow | Bind
+@dataclass(frozen=True)
+class Let:
+    """`let width = planes * 2`: a local constant (a number, a list, a word)."""
+
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
+
+
+Statement = Input | Let | Flow | Bind
 
 
 @dataclass(frozen=True)
@@ -190,6 +236,7 @@ class Definition:
     body: Body
     span: Span
     name_span: Span
+    seq: bool = False  # `seq block`: its layers are named by position, as in nn.Sequential
 
 
 @dataclass(frozen=True)
@@ -210,17 +257,23 @@ def nested_statements(statements: tuple[Statement, ...]) -> Iterator[Statement]:
     """Every statement of a body, then those inside its `if` branches and `repeat` bodies."""
     for stmt in statements:
         yield stmt
-        if isinstance(stmt, Input):
+        if isinstance(stmt, (Input, Let)):
             continue
         for step in stmt.chain.steps:
-            if isinstance(step, If):
-                yield from nested_statements(step.then.statements + (step.orelse.statements if step.orelse else ()))
-            elif isinstance(step, Repeat):
-                yield from nested_statements(step.body.statements)
+            yield from nested_statements(step_bodies(step))
+
+
+def step_bodies(step: Step) -> tuple[Statement, ...]:
+    """The statements a step holds: an `if`'s branches, a repeat's, for's or seq's body."""
+    if isinstance(step, If):
+        return step.then.statements + (step.orelse.statements if step.orelse else ())
+    if isinstance(step, (Repeat, For, Seq)):
+        return step.body.statements
+    return ()
 
 
 def nested_steps(statements: tuple[Statement, ...]) -> Iterator[Step]:
     """Every step of a body, nested bodies included."""
     for stmt in nested_statements(statements):
-        if not isinstance(stmt, Input):
+        if isinstance(stmt, (Flow, Bind)):
             yield from stmt.chain.steps

@@ -180,6 +180,10 @@ class _Builder:
         for stmt in statements:
             if isinstance(stmt, ast.Input):
                 self.error("'input' may only open a network", stmt.span)
+            elif isinstance(stmt, ast.Let):
+                self.let(stmt, env)
+            elif isinstance(stmt, ast.Bind) and scope.seq:
+                self.error("a seq is a chain of layers: named values and merges belong in a block", stmt.name_span)
             elif isinstance(stmt, ast.Bind):
                 value = self.bind(stmt, scope, env, current)
                 if value is not POISON:
@@ -190,6 +194,16 @@ class _Builder:
             if value.node not in self.used:
                 self.diagnostics.append(warning(f"value '{stmt.name}' is never used", stmt.name_span))
         return current
+
+    def let(self, stmt: ast.Let, env: dict[str, Any]) -> None:
+        if stmt.name in OPS or stmt.name in self.program.definitions or stmt.name == "in":
+            what = "an op" if stmt.name in OPS else "the input" if stmt.name == "in" else "a block"
+            self.error(f"'{stmt.name}' names {what}; choose another name for this constant", stmt.name_span)
+        value = self.eval(stmt.value, env)
+        if isinstance(value, ValueRef):
+            self.error("let names a number or a list; a tensor value is named with `name = ...`", stmt.value.span)
+            value = POISON
+        env[stmt.name] = value
 
     def bind(self, stmt: ast.Bind, scope: Scope, env: dict[str, Any], current: ValueRef) -> ValueRef:
         if stmt.name in OPS or stmt.name in self.program.definitions or stmt.name == "in":
@@ -217,6 +231,10 @@ class _Builder:
             return self.if_(step, scope, env, value)
         if isinstance(step, ast.Repeat):
             return self.repeat(step, scope, env, value)
+        if isinstance(step, ast.For):
+            return self.for_(step, scope, env, value)
+        if isinstance(step, ast.Seq):
+            return self.seq(step, scope, env, value)
         named = env.get(step.name)
         if isinstance(named, ValueRef) and step.args is None and step.label is None:
             self.used.add(named.node)
@@ -243,7 +261,11 @@ class _Builder:
             taken = truth(cond, step.condition, env)
         except EvalError as exc:
             return self.error(exc.message, exc.span, exc.hint)
-        # names are spent in source order, then-branch first, whichever branch is taken
+        # names are spent in source order, then-branch first, whichever branch is taken; in a seq
+        # a layer's name is its position, which depends on the branch, as in nn.Sequential
+        if scope.seq:
+            branch = step.then if taken else step.orelse
+            return value if branch is None else self.body(branch.statements, scope, dict(env), value)
         if taken:
             result = self.body(step.then.statements, scope, dict(env), value)
             self.reserve(step.orelse.statements if step.orelse else (), scope)
@@ -255,7 +277,7 @@ class _Builder:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on
         which branch was: a generated module names its attributes before it knows."""
         for stmt in statements:
-            if isinstance(stmt, ast.Input):
+            if not isinstance(stmt, (ast.Flow, ast.Bind)):
                 continue
             for step in stmt.chain.steps:
                 if isinstance(step, ast.If):
@@ -263,6 +285,10 @@ class _Builder:
                         self.reserve(branch.statements if branch else (), scope)
                 elif isinstance(step, ast.Repeat):
                     self.name(step.label, "repeat", scope, quiet=True)
+                elif isinstance(step, ast.Seq):
+                    self.name(step.label, "seq", scope, quiet=True)
+                elif isinstance(step, ast.For):
+                    self.reserve(step.body.statements, scope)
                 elif step.name in OPS:
                     self.name(step.label, step.name, scope, quiet=True)
                 elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
@@ -277,15 +303,17 @@ class _Builder:
         if count > MAX_LAYERS:  # checked before it is walked: even an empty body costs each iteration
             shown = f"{count:,}" if count < 10**30 else describe(count)
             return self.error(f"repeat {shown} is over netdsl's limit of {MAX_LAYERS:,} layers", step.count.span)
-        name = self.name(step.label, "repeat", scope)
+        if scope.seq:  # its layers join the seq, numbered on
+            if step.label:
+                self.error("a repeat inside a seq adds its layers to the seq: it takes no label", step.label.span)
+            return self.inline(step.body, [{step.index: i} if step.index else {} for i in range(count)], scope, env,
+                               value)
+        name = self.name(step.label, "repeat", scope, env)
         reserved = labels(step.body.statements)
         collapse = single_instance(step.body, self.program.definitions)
         for i in range(count):
             before, errors = len(self.nodes), len(self.diagnostics)
-            self.iterations += 1
-            if self.iterations > MAX_LAYERS:
-                raise _TooBig(error(f"the repeats of this network walk over {MAX_LAYERS:,} iterations, netdsl's "
-                                    "limit (as for layers)", step.count.span))
+            self.count_iteration(step.count.span)
             iteration = Scope(scope.path + (name, str(i)), reserved, collapse=collapse)
             inner = dict(env) | ({step.index: i} if step.index else {})
             value = self.body(step.body.statements, iteration, inner, value)
@@ -295,6 +323,54 @@ class _Builder:
                     return POISON  # the other iterations would repeat these errors
         self.outputs[".".join(scope.path + (name,))] = value.node
         return value
+
+    def count_iteration(self, span: Span) -> None:
+        self.iterations += 1
+        if self.iterations > MAX_LAYERS:
+            raise _TooBig(error(f"the repeats of this network walk over {MAX_LAYERS:,} iterations, netdsl's "
+                                "limit (as for layers)", span))
+
+    def for_(self, step: ast.For, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        if step.label:
+            self.error("a for loop writes its body out in place: it takes no label (label the layers in it)",
+                       step.label.span)
+        items = self.eval(step.iterable, env)
+        if _poisoned(items):
+            return POISON
+        if not isinstance(items, list):
+            return self.error(f"for needs a list to go through, got {describe(items)}", step.iterable.span,
+                              "for example: for c in [64, 128] { ... } or for i in range(3) { ... }")
+        if len(items) > MAX_LAYERS:
+            return self.error(f"a list of {len(items):,} items is over netdsl's limit of {MAX_LAYERS:,} layers",
+                              step.iterable.span)
+        bindings = []
+        for item in items:
+            if len(step.names) == 1:
+                bindings.append({step.names[0]: item})
+            elif isinstance(item, list) and len(item) == len(step.names):
+                bindings.append(dict(zip(step.names, item, strict=True)))
+            else:
+                return self.error(f"cannot unpack {describe(item)} into {len(step.names)} names "
+                                  f"({', '.join(step.names)})", step.iterable.span)
+        return self.inline(step.body, bindings, scope, env, value)
+
+    def inline(self, body: ast.Body, bindings: list[dict[str, Any]], scope: Scope, env: dict[str, Any],
+               value: ValueRef) -> ValueRef:
+        """The body once per binding, in the enclosing scope, as if written out in place."""
+        for names in bindings:
+            errors = len(self.diagnostics)
+            self.count_iteration(body.span)
+            value = self.body(body.statements, scope, dict(env) | names, value)
+            if has_errors(self.diagnostics[errors:]):
+                return POISON  # the other iterations would repeat these errors
+        return value
+
+    def seq(self, step: ast.Seq, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        name = self.name(step.label, "seq", scope, env)
+        path = scope.path + (name,)
+        out = self.body(step.body.statements, Scope(path, labels(step.body.statements), seq=True), dict(env), value)
+        self.outputs[".".join(path)] = out.node
+        return out
 
     def limit(self, more: int, span: Span, what: str) -> None:
         if len(self.nodes) + more > MAX_LAYERS:
@@ -338,12 +414,14 @@ class _Builder:
 
     # ---- ops
     def op(self, call: ast.Call, op: OpDef, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        if op.merge and scope.seq:
+            return self.error(f"a seq is a chain of layers: {op.name} belongs in a block", call.name_span)
         if op.merge:
             attrs: dict[str, Any] | None = {}
             inputs = self.merge_inputs(call, op, env, value)
         else:
             attrs, inputs = self.op_attrs(call, op, env), (value,)
-        name = self.name(call.label, op.name, scope)
+        name = self.name(call.label, op.name, scope, env)
         shapes = [v.shape for v in inputs]
         shape: Shape | None = None
         if attrs is not None and inputs and all(s is not None for s in shapes):
@@ -436,26 +514,52 @@ class _Builder:
         if scope.collapse:
             path = scope.path
         else:
-            path = scope.path + (self.name(call.label, snake(block.name), scope),)
+            path = scope.path + (self.name(call.label, snake(block.name), scope, env),)
         self.instances.append(Instance(path, block.name, MappingProxyType(dict(inner)), call.span))
         self.reached.add(block.name)
         inner["in"] = value
         self.stack.append(block.name)
         try:
-            out = self.body(block.body.statements, Scope(path, labels(block.body.statements)), inner, value)
+            out = self.body(block.body.statements, Scope(path, labels(block.body.statements), seq=block.seq), inner,
+                            value)
         finally:
             self.stack.pop()
         self.outputs[".".join(path)] = out.node
         return out
 
     # ---- naming and nodes
-    def name(self, label: ast.Label | None, base: str, scope: Scope, quiet: bool = False) -> str:
-        if label is not None:
-            earlier = scope.take(label.name, label.span)
-            if earlier is not None and not quiet:
-                self.error(f"label '{label.name}' is already used in this scope, at {earlier}", label.span)
-            return label.name
-        return scope.auto(base)
+    def name(self, label: ast.Label | None, base: str, scope: Scope, env: Mapping[str, Any] | None = None,
+             quiet: bool = False) -> str:
+        if label is None:
+            return scope.auto(base)
+        if label.computed:
+            if quiet:  # a branch not taken: its computed names are not known, nor needed
+                return label.name
+            text = self.label_text(label, env or {})
+        else:
+            text = label.name
+        if scope.seq and text.isdigit() and int(text) != scope.position:
+            self.error(f"in a seq a number label is the layer's position, here {scope.position}, not {text}",
+                       label.span)
+        earlier = scope.take(text, label.span)
+        if earlier is not None and not quiet:
+            self.error(f"label '{text}' is already used in this scope, at {earlier}", label.span)
+        return text
+
+    def label_text(self, label: ast.Label, env: Mapping[str, Any]) -> str:
+        """A computed label's text; its expressions must give integers or words."""
+        pieces = []
+        for part in label.parts or ():
+            value = part if isinstance(part, str) else self.eval(part, env)
+            if isinstance(value, bool) or not isinstance(value, (int, str, Symbol)):
+                if value is not POISON:
+                    self.error(f"a label is made of names and integers, got {describe(value)}", label.span)
+                return label.name
+            pieces.append(value.name if isinstance(value, Symbol) else str(value))
+        text = "".join(pieces)
+        if not text or "." in text or any(c.isspace() for c in text):
+            self.error(f"label '{text}' cannot name a layer: it needs a character, and no '.' or space", label.span)
+        return text
 
     def add(self, name: str, op: str, attrs: Mapping[str, Any], inputs: tuple[int, ...], shape: Shape | None,
             span: Span, scope: Scope) -> ValueRef:

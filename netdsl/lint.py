@@ -42,11 +42,13 @@ def _definition(definition: ast.Definition, program: Program, blocks: list[str])
 
 def _bound(statements: tuple[ast.Statement, ...]) -> Iterator[str]:
     for stmt in ast.nested_statements(statements):
-        if isinstance(stmt, ast.Bind):
+        if isinstance(stmt, (ast.Bind, ast.Let)):
             yield stmt.name
     for step in ast.nested_steps(statements):
         if isinstance(step, ast.Repeat) and step.index:
             yield step.index
+        elif isinstance(step, ast.For):
+            yield from step.names
 
 
 def _calls(statements: tuple[ast.Statement, ...]) -> Iterator[ast.Call]:

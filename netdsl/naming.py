@@ -27,13 +27,13 @@ def labels(statements: Iterable[ast.Statement]) -> frozenset[str]:
     for stmt in statements:
         if isinstance(stmt, ast.Input):
             found.add(stmt.name)
+        if not isinstance(stmt, (ast.Flow, ast.Bind)):
             continue
         for step in stmt.chain.steps:
-            if step.label:
+            if step.label and not step.label.computed:
                 found.add(step.label.name)
-            if isinstance(step, ast.If):
-                found |= labels(step.then.statements)
-                found |= labels(step.orelse.statements if step.orelse else ())
+            if isinstance(step, (ast.If, ast.For)):  # their layers live in this scope
+                found |= labels(ast.step_bodies(step))
     return frozenset(found)
 
 
@@ -54,17 +54,25 @@ class Scope:
     path: tuple[str, ...]
     reserved: frozenset[str]
     collapse: bool = False
+    seq: bool = False  # a seq: unlabelled layers are named by their position, as in nn.Sequential
     taken: dict[str, Span] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    position: int = 0  # in a seq: the position of the next layer
 
     def take(self, label: str, span: Span) -> Span | None:
         """Claim a written label; returns where it was claimed before, if it was."""
         earlier = self.taken.get(label)
         self.taken.setdefault(label, span)
+        self.position += 1
         return earlier
 
     def auto(self, base: str) -> str:
-        """The next free automatic name `base_N` (labels written anywhere in the scope are skipped)."""
+        """The next free automatic name: `base_N` (labels written anywhere in the scope are
+        skipped), or in a seq the layer's position."""
+        if self.seq:
+            name = str(self.position)
+            self.take(name, _NOWHERE)
+            return name
         n = self.counters.get(base, 0)
         while True:
             n += 1

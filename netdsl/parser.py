@@ -33,7 +33,8 @@ _TOKEN_WORDS = {
     "COMP_OP": "a comparison",
     "ADD_OP": "'+' or '-'",
     "MUL_OP": "'*', '/', '//' or '%'",
-    "DEFKIND": "'network' or 'block'",
+    "DEFKIND": "'network', 'block'",
+    "LAYER": "a layer",
     "$END": "end of file",
 }
 
@@ -86,6 +87,29 @@ def parse(source: str, file: str = "<string>") -> ast.Module:
     return ast.Module(file, source, tuple(imports), tuple(definitions))
 
 
+def _expression(text: str, at: Span) -> ast.Expr:
+    """One expression written inside a computed label, with the label's span for every node."""
+    source = f"network _ {{ _({text}) }}"
+    try:
+        module = parse(source, at.file)
+    except SpecError:
+        raise SpecError([error("not an expression", at)]) from None
+    call = module.definitions[0].body.statements[0].chain.steps[0]  # type: ignore[union-attr]
+    if not isinstance(call, ast.Call) or not call.args or len(call.args) != 1 or call.args[0].name:
+        raise SpecError([error("not an expression", at)])
+    return _relocate(call.args[0].value, at)
+
+
+def _relocate(node: Any, at: Span) -> Any:
+    """`node` with every span replaced by `at` (the label it was read from)."""
+    if isinstance(node, tuple):
+        return tuple(_relocate(item, at) for item in node)
+    if hasattr(node, "__dataclass_fields__"):
+        changes = {f: _relocate(getattr(node, f), at) for f in node.__dataclass_fields__ if f != "span"}
+        return replace(node, span=at, **changes)
+    return node
+
+
 def _check_nesting(tree: Tree[Token], file: str) -> None:
     """Raise `SpecError` at the first token nested more than MAX_NESTING levels deep."""
     stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 0)]
@@ -113,7 +137,12 @@ def _describe_terminal(name: str) -> str:
     return f"'{pattern.value}'" if pattern.type == "str" else name.lower()
 
 
+_STEP_START = {"NAME", "INT", "STRING"}  # where a step starts: a layer, or a label before it
+
+
 def _expected_text(expected: set[str]) -> str:
+    if _STEP_START <= expected and "FLOAT" not in expected:
+        expected = (expected - _STEP_START) | {"LAYER"}
     words = sorted({_describe_terminal(t) for t in expected})
     if not words or len(words) > 6:
         return ""
@@ -233,9 +262,9 @@ class _ToAst(Transformer[Any, Any]):
         return ast.Import(_unquote(c[1]), self._span(*c))
 
     def definition(self, c: list[Any]) -> ast.Definition:
-        kind, name, params, body = c
-        return ast.Definition(str(kind), str(name), params.items if params else (), body, self._span(kind, body),
-                              self._tspan(name))
+        seq, kind, name, params, body = c
+        return ast.Definition(str(kind), str(name), params.items if params else (), body,
+                              self._span(seq or kind, body), self._tspan(name), seq is not None)
 
     params = _group
 
@@ -249,6 +278,10 @@ class _ToAst(Transformer[Any, Any]):
     def input_stmt(self, c: list[Any]) -> ast.Input:
         keyword, name, shape = c
         return ast.Input(str(name) if name else "input", shape.items, self._span(keyword, shape))
+
+    def let_stmt(self, c: list[Any]) -> ast.Let:
+        keyword, name, value = c
+        return ast.Let(str(name), value, self._span(keyword, value), self._tspan(name))
 
     def bind_stmt(self, c: list[Any]) -> ast.Bind:
         name, chain, check = c
@@ -270,7 +303,33 @@ class _ToAst(Transformer[Any, Any]):
         if label is None:
             return action  # type: ignore[no-any-return]
         return replace(  # type: ignore[no-any-return]
-            action, label=ast.Label(str(label), self._tspan(label)), span=self._span(label, action))
+            action, label=label, span=self._span(label, action))
+
+    def label(self, c: list[Any]) -> ast.Label:
+        (token,) = c
+        span = self._tspan(token)
+        if token.type != "STRING":
+            return ast.Label(str(token), span)
+        text = _unquote(token)
+        if "{" not in text and "}" not in text:
+            return ast.Label(text, span)
+        return ast.Label(text, span, self._label_parts(text, span))
+
+    def _label_parts(self, text: str, span: Span) -> tuple[str | ast.Expr, ...]:
+        """`"block{i + 1}-{j}"` → ("block", i + 1, "-", j): each `{...}` parsed as an expression."""
+        parts: list[str | ast.Expr] = []
+        for piece in re.split(r"(\{[^{}]*\})", text):
+            if not (piece.startswith("{") and piece.endswith("}")):
+                if "{" in piece or "}" in piece:
+                    raise SpecError([error("a label's braces hold one expression each, as in \"layer{i + 1}\"",
+                                           span)])
+                parts += [piece] if piece else []
+                continue
+            try:
+                parts.append(_expression(piece[1:-1], span))
+            except SpecError:
+                raise SpecError([error(f"cannot read {piece} in this label as an expression", span)]) from None
+        return tuple(parts)
 
     def call(self, c: list[Any]) -> ast.Call:
         name, args = c
@@ -292,6 +351,14 @@ class _ToAst(Transformer[Any, Any]):
     def repeat_step(self, c: list[Any]) -> ast.Repeat:
         keyword, count, index, body = c
         return ast.Repeat(None, count, str(index) if index else None, body, self._span(keyword, body))
+
+    def for_step(self, c: list[Any]) -> ast.For:
+        keyword, *names, iterable, body = c
+        return ast.For(None, tuple(str(n) for n in names), iterable, body, self._span(keyword, body))
+
+    def seq_step(self, c: list[Any]) -> ast.Seq:
+        keyword, body = c
+        return ast.Seq(None, body, self._span(keyword, body))
 
     # -- expressions
     def ternary(self, c: list[Any]) -> ast.Ternary:
@@ -326,6 +393,10 @@ class _ToAst(Transformer[Any, Any]):
 
     def attr(self, c: list[Any]) -> ast.Attr:
         return ast.Attr(ast.Name(str(c[0]), self._tspan(c[0])), str(c[1]), self._span(*c))
+
+    def index(self, c: list[Any]) -> ast.Index:
+        value, _, index, close = c
+        return ast.Index(value, index, self._span(value, close))
 
     def func(self, c: list[Any]) -> ast.FuncCall:
         return ast.FuncCall(str(c[0]), c[1].items, self._span(*c))

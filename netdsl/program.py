@@ -15,7 +15,6 @@ from netdsl import ast
 from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source
 from netdsl.parser import parse
 
-
 MAX_IMPORT_DEPTH = 64  # a chain of imports longer than this is refused (each level is a stack frame)
 
 

@@ -73,6 +73,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Any]) -> Any:
         return _shape_attr(expr, env)
     if isinstance(expr, ast.ListExpr):
         return [evaluate(item, env) for item in expr.items]
+    if isinstance(expr, ast.Index):
+        return _index(expr, env)
     if isinstance(expr, ast.UnaryOp):
         return _unary(expr, env)
     if isinstance(expr, ast.FuncCall):
@@ -134,11 +136,59 @@ def _unary(expr: ast.UnaryOp, env: Mapping[str, Any]) -> Any:
     return -_number(value, expr.operand, env)
 
 
+def _index(expr: ast.Index, env: Mapping[str, Any]) -> Any:
+    items = evaluate(expr.value, env)
+    if isinstance(items, Symbol):
+        raise undefined(items, env)
+    if not isinstance(items, list):
+        raise EvalError(f"only a list can be indexed, not {describe(items)}", expr.value.span)
+    position = evaluate(expr.index, env)
+    if isinstance(position, Symbol):
+        raise undefined(position, env)
+    if isinstance(position, bool) or not isinstance(position, int):
+        raise EvalError(f"a list index is an integer, got {describe(position)}", expr.index.span)
+    if not -len(items) <= position < len(items):
+        raise EvalError(f"index {describe(position)} is out of range for a list of {len(items)} items",
+                        expr.index.span)
+    return items[position]
+
+
+def _len(items: Any) -> int:
+    if not isinstance(items, list):
+        raise TypeError(f"len() takes a list, not {describe(items)}")
+    return len(items)
+
+
+def _range(*bounds: Any) -> list[int]:
+    if not 1 <= len(bounds) <= 3 or not all(_is_int(b) for b in bounds):
+        raise TypeError("range() takes 1 to 3 integers: range(stop), range(start, stop) or range(start, stop, step)")
+    if len(bounds) == 3 and bounds[2] == 0:
+        raise TypeError("range() step cannot be 0")
+    span = range(*bounds)
+    if len(span) > 100_000:
+        raise TypeError(f"range() of {len(span):,} numbers is over netdsl's limit of 100,000")
+    return list(span)
+
+
+# functions over lists: their arguments are not checked to be numbers
+_LIST_FUNCS: dict[str, Callable[..., Any]] = {"len": _len, "range": _range}
+
+
 def _func(expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
-    if expr.name not in _FUNCS:
-        raise EvalError(f"unknown function '{expr.name}'", expr.span, did_you_mean(expr.name, _FUNCS))
+    if expr.name not in _FUNCS and expr.name not in _LIST_FUNCS:
+        raise EvalError(f"unknown function '{expr.name}'", expr.span,
+                        did_you_mean(expr.name, [*_FUNCS, *_LIST_FUNCS]))
     if not expr.args or any(a.name for a in expr.args):
         raise EvalError(f"{expr.name}() takes one or more plain arguments", expr.span)
+    if expr.name in _LIST_FUNCS:
+        values = [evaluate(a.value, env) for a in expr.args]
+        for arg, value in zip(expr.args, values, strict=True):
+            if isinstance(value, Symbol):
+                raise undefined(value, env)
+        try:
+            return _LIST_FUNCS[expr.name](*values)
+        except TypeError as exc:
+            raise EvalError(str(exc), expr.span) from None
     return _FUNCS[expr.name](*(_number(evaluate(a.value, env), a.value, env) for a in expr.args))
 
 

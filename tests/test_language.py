@@ -1,0 +1,85 @@
+"""The language's structure beyond chains: constants (`let`), lists, `for`, `seq` and labels
+that are numbers or computed — enough to say torchvision's models with their state_dict names."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import checked, errors
+
+CONV_BN = """
+seq block ConvBN(out, kernel = 3, stride = 1) {
+    conv(out, kernel, stride=stride, padding=(kernel - 1) // 2, bias=false)
+    batchnorm
+    relu
+}
+"""
+
+
+def names(text: str) -> list[str]:
+    return [layer.name for layer in checked(text).layers]
+
+
+def test_let_binds_numbers_and_lists_in_scope() -> None:
+    net = checked("""
+    block B(planes, base = 64) { let width = planes * base // 64  conv(width, 1) }
+    network N { input [8, 4, 4]  let widths = [16, 32]  B(widths[1], base = 128)  conv(widths[-2], 1) }""")
+    assert [layer.output_shape for layer in net.layers] == [(8, 4, 4), (64, 4, 4), (16, 4, 4)]
+
+
+def test_a_seq_names_its_layers_by_position_and_flattens_loops() -> None:
+    got = names(CONV_BN + """
+    network N {
+        input [3, 16, 16]
+        features: seq {
+            ConvBN(8, stride = 2)
+            for c, n in [[8, 2], [16, 1]] { repeat n as i { ConvBN(c, 1 if i == 0 else 3) } }
+            maxpool(2)
+        }
+        pool: global_avgpool
+    }""")
+    assert got == ["input", *(f"features.{i}.{j}" for i in range(4) for j in range(3)), "features.4", "pool"]
+
+
+def test_an_if_inside_a_seq_moves_the_positions_after_it() -> None:
+    text = "network N(wide = false) { input [3, 8, 8]  s: seq { if wide { conv(8, 1) }  conv(4, 3)  relu } }"
+    assert names(text) == ["input", "s.0", "s.1"]
+    assert names(text.replace("wide = false", "wide = true")) == ["input", "s.0", "s.1", "s.2"]
+
+
+def test_computed_and_number_labels() -> None:
+    got = names("""
+    block Layer(growth) { norm1: batchnorm -> conv1: conv(growth, 3, padding=1) }
+    network N {
+        input [4, 8, 8]
+        for i in range(2) { for j in range(2) { "block{i + 1}-{j}": Layer(4) } }
+        head: seq { 0: flatten  1: linear(10) }
+    }""")
+    assert got[1:5] == ["block1-0.norm1", "block1-0.conv1", "block1-1.norm1", "block1-1.conv1"]
+    assert got[-2:] == ["head.0", "head.1"]
+
+
+def test_a_for_loop_writes_its_body_out_in_place() -> None:
+    net = checked("network N { input [3, 8, 8]  for c in [4, 8, 16] { conv(c, 3, padding=1) -> relu } }")
+    assert [layer.name for layer in net.layers[1:3]] == ["conv_1", "relu_1"]
+    assert net.output_shape == (16, 8, 8)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("s: seq { a = relu }", "error 1:39 a seq is a chain of layers: named values and merges belong in a block"),
+    ("s: seq { add(in, in) }", "error 1:39 a seq is a chain of layers: add belongs in a block"),
+    ("s: seq { 1: relu }", "error 1:39 in a seq a number label is the layer's position, here 0, not 1"),
+    ("for x in 3 { relu }", "error 1:39 for needs a list to go through, got 3"),
+    ("for a, b in [[1, 2, 3]] { relu }", "error 1:42 cannot unpack [1, 2, 3] into 2 names (a, b)"),
+    ("let w = [1, 2]  conv(w[2], 3)", "error 1:53 index 2 is out of range for a list of 2 items"),
+    ("let w = 4  conv(w[0], 3)", "error 1:46 only a list can be indexed, not 4"),
+    ("for i in range(2) { x: relu }", "error 1:50 label 'x' is already used in this scope, at test.net:1:50"),
+    ('for i in range(2) { "a.{i}": relu }', "error 1:50 label 'a.0' cannot name a layer: it needs a character, "
+                                            "and no '.' or space"),
+    ("let conv = 3", "error 1:34 'conv' names an op; choose another name for this constant"),
+    ("let y = in", "error 1:38 let names a number or a list; a tensor value is named with `name = ...`"),
+    ("conv(len(3), 3)", "error 1:35 len() takes a list, not 3"),
+])
+def test_mistakes_in_the_new_structure_are_pointed_at(body: str, message: str) -> None:
+    got = errors(f"network N {{ input [3, 8, 8]  {body} }}")
+    assert message in got, got
