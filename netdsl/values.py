@@ -182,7 +182,7 @@ def _func(expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
         raise EvalError(f"{expr.name}() takes one or more plain arguments", expr.span)
     if expr.name in _LIST_FUNCS:
         values = [evaluate(a.value, env) for a in expr.args]
-        for arg, value in zip(expr.args, values, strict=True):
+        for value in values:
             if isinstance(value, Symbol):
                 raise undefined(value, env)
         try:
