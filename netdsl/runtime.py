@@ -35,9 +35,11 @@ def max_opset() -> int:
 
     helper = onnx.helper
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "probe",
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "probe",
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
     for opset in range(onnx.defs.onnx_opset_version(), MIN_OPSET - 1, -1):
         opsets = [helper.make_opsetid("", opset)]
         model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
@@ -47,6 +49,30 @@ def max_opset() -> int:
             continue
         return opset
     raise RuntimeUsageError(f"the installed onnxruntime runs no opset from {MIN_OPSET} on")
+
+
+def check_opset(opset: int) -> str | None:
+    """Validate an opset asked for on the command line (build, train and experiment alike):
+    `RuntimeUsageError` outside MIN_OPSET .. the newest the installed onnx knows; a warning
+    (the model is written all the same) when the installed onnxruntime cannot run it."""
+    import onnx
+    import onnxruntime as ort
+
+    from netdsl.backends.onnx import MIN_OPSET
+
+    newest, runs = onnx.defs.onnx_opset_version(), max_opset()
+    if not MIN_OPSET <= opset <= newest:
+        raise RuntimeUsageError(
+            f"--opset {opset}: netdsl writes ONNX opsets {MIN_OPSET} to {newest} (the newest the "
+            f"installed onnx {onnx.__version__} knows); the installed onnxruntime runs up to "
+            f"{runs}, the default"
+        )
+    if opset > runs:
+        return (
+            f"--opset {opset}: the installed onnxruntime {ort.__version__} runs opsets up to {runs}; the model is "
+            f"written, but cannot be run here"
+        )
+    return None
 
 
 def _quiet_options() -> Any:
@@ -100,8 +126,10 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     available = ort.get_available_providers()
     wants_cuda = provider in ("auto", "cuda") and CUDA in available
     if provider == "cuda" and not wants_cuda:
-        raise RuntimeUsageError("--provider cuda: this onnxruntime has no CUDA provider (install netdsl[cuda] "
-                                "on a machine with an NVIDIA GPU)")
+        raise RuntimeUsageError(
+            "--provider cuda: this onnxruntime has no CUDA provider (install netdsl[cuda] "
+            "on a machine with an NVIDIA GPU)"
+        )
     if wants_cuda:
         _preload_cuda(ort)
     try:
@@ -111,21 +139,26 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     actual = session.get_providers()[0]
     notice = None
     if provider == "cuda" and actual != CUDA:
-        raise RuntimeUsageError("--provider cuda: the CUDA provider could not start (no usable GPU, or the CUDA "
-                                "13 / cuDNN 9 libraries are missing: pip install 'netdsl[cuda]')")
+        raise RuntimeUsageError(
+            "--provider cuda: the CUDA provider could not start (no usable GPU, or the CUDA "
+            "13 / cuDNN 9 libraries are missing: pip install 'netdsl[cuda]')"
+        )
     if provider == "auto" and actual != CUDA:
         why = "the CUDA provider could not start" if wants_cuda else "this onnxruntime has no CUDA provider"
         notice = f"running on the CPU: {why}"
     meta = {p.key: p.value for p in proto.metadata_props}
     graph_input = proto.graph.input[0]
     dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim][1:]
-    shape = tuple(int(d) for d in meta["netdsl.input_shape"].split(",")) if "netdsl.input_shape" in meta else (
-        tuple(dims))
+    shape = (
+        tuple(int(d) for d in meta["netdsl.input_shape"].split(",")) if "netdsl.input_shape" in meta else (tuple(dims))
+    )
     normalize = None
     if "netdsl.mean" in meta and "netdsl.std" in meta:
         try:
-            normalize = (tuple(map(float, meta["netdsl.mean"].split(","))),
-                         tuple(map(float, meta["netdsl.std"].split(","))))
+            normalize = (
+                tuple(map(float, meta["netdsl.mean"].split(","))),
+                tuple(map(float, meta["netdsl.std"].split(","))),
+            )
         except ValueError:
             raise RuntimeUsageError(f"{shown}: unreadable netdsl.mean / netdsl.std metadata") from None
     return Session(session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize)
@@ -156,12 +189,14 @@ def check_batch(batch: np.ndarray, shape: tuple[int, ...]) -> None:
     if batch.dtype != np.float32:
         raise RuntimeUsageError(f"the input is {batch.dtype}; the model takes float32")
     if batch.ndim != len(shape) + 1 or tuple(batch.shape[1:]) != shape:
-        raise RuntimeUsageError(f"the input has shape {list(batch.shape)}; the model takes [N, "
-                                + ", ".join(map(str, shape)) + "]")
+        raise RuntimeUsageError(
+            f"the input has shape {list(batch.shape)}; the model takes [N, " + ", ".join(map(str, shape)) + "]"
+        )
 
 
-def read_inputs(paths: list[str], shape: tuple[int, ...],
-                normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> tuple[np.ndarray, list[str]]:
+def read_inputs(
+    paths: list[str], shape: tuple[int, ...], normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """One float32 batch [N, *shape] from .npy files and images, and a label per sample.
     Images are scaled to [0, 1] and, for a trained model, normalized as in training
     (`normalize`: per-channel mean and std); .npy arrays are taken as they are."""
@@ -172,6 +207,10 @@ def read_inputs(paths: list[str], shape: tuple[int, ...],
         mean, std = (np.asarray(v, dtype=np.float32)[:, None, None] for v in normalize)
     for path in paths:
         file = Path(path)
+        if file.is_dir():
+            raise RuntimeUsageError(
+                f"'{path}' is a folder; give the images or .npy arrays in it, e.g. --input {file / '*.png'}"
+            )
         if not file.is_file():
             raise RuntimeUsageError(f"cannot read '{path}': no such file")
         if file.suffix.lower() == ".npy":
@@ -201,8 +240,12 @@ def _read_npy(file: Path, shape: tuple[int, ...]) -> np.ndarray:
     if tuple(array.shape) == shape:
         array = array[None]
     if array.ndim != len(shape) + 1 or tuple(array.shape[1:]) != shape:
-        raise RuntimeUsageError(f"'{file}' has shape {list(array.shape)}; the model takes "
-                                f"{list(shape)} or a batch [N, {', '.join(map(str, shape))}]")
+        raise RuntimeUsageError(
+            f"'{file}' has shape {list(array.shape)}; the model takes "
+            f"{list(shape)} or a batch [N, {', '.join(map(str, shape))}]"
+        )
+    if len(array) == 0:
+        raise RuntimeUsageError(f"'{file}' is an empty batch (shape {list(array.shape)}): no sample to run")
     return array.astype(np.float32)
 
 
