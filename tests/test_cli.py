@@ -17,8 +17,9 @@ from conftest import ROOT, SPECS
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 def test_check_prints_the_table_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,8 +32,14 @@ def test_check_prints_the_table_and_totals(capsys: pytest.CaptureFixture[str]) -
 
 def test_piped_table_is_never_cut() -> None:
     env = dict(os.environ, COLUMNS="60")  # narrower than the table; a pipe must still get all of it
-    result = subprocess.run([sys.executable, "-m", "netdsl", "check", "specs/resnet50.net"], capture_output=True,
-                            text=True, cwd=ROOT, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "netdsl", "check", "specs/resnet50.net"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0
     row = next(line for line in result.stdout.splitlines() if "layer4.0.downsample_bn" in line)
     assert "2048×7×7" in row and "4,096" in row
@@ -43,14 +50,26 @@ def test_piped_table_is_never_cut() -> None:
 def test_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", str(SPECS / "alexnet.net"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert {"network", "input_shape", "output_shape", "total_params", "trainable_params", "total_macs", "layers",
-            "diagnostics"} <= set(data)
+    assert {
+        "network",
+        "input_shape",
+        "output_shape",
+        "total_params",
+        "trainable_params",
+        "total_macs",
+        "layers",
+        "diagnostics",
+    } <= set(data)
     assert data["network"] == "AlexNet" and data["input_shape"] == [3, 227, 227] and data["output_shape"] == [1000]
     assert data["total_params"] == 60_965_224 and data["diagnostics"] == []
     conv1 = data["layers"][1]
     assert {"name", "op", "output_shape", "params", "macs", "receptive_field", "jump"} <= set(conv1)
     assert (conv1["name"], conv1["output_shape"], conv1["receptive_field"], conv1["jump"]) == (
-        "conv1", [96, 55, 55], [11, 11], [4, 4])
+        "conv1",
+        [96, 55, 55],
+        [11, 11],
+        [4, 4],
+    )
 
 
 def test_json_diagnostics_on_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,8 +79,16 @@ def test_json_diagnostics_on_error(tmp_path: Path, capsys: pytest.CaptureFixture
     data = json.loads(capsys.readouterr().out)
     assert data["network"] is None and data["layers"] == []
     (diag,) = data["diagnostics"]
-    assert diag == {"severity": "error", "message": "kernel 5 is larger than the padded input (4×4)",
-                    "file": str(spec), "line": 3, "column": 3, "end_line": 3, "end_column": 13, "hint": None}
+    assert diag == {
+        "severity": "error",
+        "message": "kernel 5 is larger than the padded input (4×4)",
+        "file": str(spec),
+        "line": 3,
+        "column": 3,
+        "end_line": 3,
+        "end_column": 13,
+        "hint": None,
+    }
 
 
 def test_error_output_has_caret_and_hint(tmp_path: Path) -> None:
@@ -85,8 +112,10 @@ def test_markdown_format(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_set_input_and_network_options(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(SPECS / "coral_cnn.net"), "--network", "ORCNN", "--set", "classes=26",
-                 "--format", "json"]) == 0
+    assert (
+        main(["check", str(SPECS / "coral_cnn.net"), "--network", "ORCNN", "--set", "classes=26", "--format", "json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["network"] == "ORCNN" and data["output_shape"] == [25, 2]
     assert main(["check", str(SPECS / "lenet5.net"), "--input", "1x36x36", "--format", "json"]) == 1
@@ -130,7 +159,8 @@ def test_pathological_nesting_is_an_error_not_a_traceback(tmp_path: Path) -> Non
     (tmp_path / "deep.net").write_text(blocks + "network N { input [3] B0 }\n")
     result = run("check", "deep.net", cwd=tmp_path)
     assert result.returncode == 1
-    assert "nests blocks or expressions too deeply" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("deep.net:64:13: error: blocks nest more than 64 deep here (B0 → B1 → B2 → …)\n")
+    assert "Traceback" not in result.stderr
 
 
 def test_warnings_still_exit_0() -> None:
@@ -140,10 +170,12 @@ def test_warnings_still_exit_0() -> None:
 
 
 def test_check_never_imports_torch_onnx_or_onnxruntime() -> None:
-    code = ("import sys, runpy; sys.argv = ['netdsl', 'check', 'specs/coral_cnn.net']\n"
-            "try:\n    runpy.run_module('netdsl', run_name='__main__')\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime'))\n"
-            "print('HEAVY', heavy)")
+    code = (
+        "import sys, runpy; sys.argv = ['netdsl', 'check', 'specs/coral_cnn.net']\n"
+        "try:\n    runpy.run_module('netdsl', run_name='__main__')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'onnx', 'onnxruntime'))\n"
+        "print('HEAVY', heavy)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout
@@ -152,3 +184,34 @@ def test_check_never_imports_torch_onnx_or_onnxruntime() -> None:
 def test_console_script_and_version() -> None:
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("netdsl ")
+
+
+LONG = "network Long {\n  input x: [4]\n  repeat 3000 { relu }\n}\n"  # about 0.9 MB of JSON
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check", "--format", "json"], ["check"], ["check", "--format", "markdown"], ["build"]],
+    ids=["json", "table", "markdown", "build"],
+)
+def test_a_reader_gone_ends_quietly_with_the_sigpipe_status(args: list[str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netdsl", args[0], "specs/lenet5.net", *args[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first write, as once `head` has its lines
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141  # 128 + SIGPIPE, as `cat` or `seq` under `set -o pipefail`
+    assert stderr == b""
+
+
+def test_head_gets_its_lines_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "long.net").write_text(LONG)
+    command = f"set -o pipefail; '{sys.executable}' -m netdsl check long.net --format json | head -3"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.stdout.splitlines() == ["{", '  "network": "Long",', '  "parameters": {},']
+    assert result.stderr == ""
+    assert result.returncode in (0, 141)  # 0 when the pipe took all of it before head left

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from netdsl.api import Spec
+from netdsl.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE
 from netdsl.training.data import DataError, Dataset, load_data
 from netdsl.training.heads import HeadError, head_of
 from netdsl.training.loop import (
@@ -24,16 +25,27 @@ from netdsl.training.loop import (
     train,
 )
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE = 0, 1, 2
 Checker = Callable[[str, str | None], "Spec | int"]  # spec path, network → checked spec or an exit status
 
 
 def config_of(args: argparse.Namespace, out: str, seed: int | None = None) -> TrainConfig:
-    return TrainConfig(data=args.data, out=out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay,
-                       seed=args.seed if seed is None else seed, device=args.device,
-                       resume=getattr(args, "resume", False), label_offset=args.label_offset,
-                       importance=args.importance, select=getattr(args, "select", "auto"), opset=args.opset)
+    return TrainConfig(
+        data=args.data,
+        out=out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        seed=args.seed if seed is None else seed,
+        device=args.device,
+        resume=getattr(args, "resume", False),
+        label_offset=args.label_offset,
+        importance=args.importance,
+        select=getattr(args, "select", "auto"),
+        opset=args.opset,
+    )
 
 
 def default_out(network: str) -> str:
@@ -58,16 +70,23 @@ def _classes(spec: Spec, err: Console) -> int | None:
 def _load(spec: Spec, classes: int, args: argparse.Namespace, err: Console, main: bool) -> Dataset | int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("loading {task.description}"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True, disable=not main) as progress:
+    with Progress(
+        TextColumn("loading {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=not main,
+    ) as progress:
         task = progress.add_task(args.data, total=None)
 
         def show(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
         try:
-            return load_data(args.data, spec.checked.input_shape, classes, label_offset=args.label_offset,
-                             progress=show)
+            return load_data(
+                args.data, spec.checked.input_shape, classes, label_offset=args.label_offset, progress=show
+            )
         except DataError as exc:
             err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
             return EXIT_USAGE
@@ -79,8 +98,11 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
     if isinstance(spec, int):
         return spec
     if args.out is None and (args.resume or dist.world > 1):
-        why = "--resume continues the run in --out DIR" if args.resume else (
-            "under torchrun every process must name the same run folder")
+        why = (
+            "--resume continues the run in --out DIR"
+            if args.resume
+            else ("under torchrun every process must name the same run folder")
+        )
         err.print(f"netdsl: error: give --out DIR: {why}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     classes = _classes(spec, err)
@@ -98,8 +120,11 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
         return EXIT_USAGE
     except KeyboardInterrupt:
         if dist.main and (Path(config.out) / "last.pt").exists():
-            err.print(f"netdsl: interrupted; the last finished epoch is kept: add --resume --out {config.out} to "
-                      f"continue", markup=False, soft_wrap=True)
+            err.print(
+                f"netdsl: interrupted; the last finished epoch is kept: add --resume --out {config.out} to continue",
+                markup=False,
+                soft_wrap=True,
+            )
             return 130
         raise
     except OSError as exc:  # the run folder cannot be written (a file in the way, a full disk…)
@@ -148,14 +173,31 @@ def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: 
                 cache[key] = data
             for seed in args.seeds:
                 found = _one_run(spec, cache[key], seed, root / spec.network / f"seed-{seed}", args, out)
-                rows.append(experiment.Row(spec.network, seed, found["test"]["mae"], found["test"]["rmse"],
-                                           found["test"]["accuracy"], found["best_epoch"]))
+                rows.append(
+                    experiment.Row(
+                        spec.network,
+                        seed,
+                        found["test"]["mae"],
+                        found["test"]["rmse"],
+                        found["test"]["accuracy"],
+                        found["best_epoch"],
+                    )
+                )
     except _Stop as stop:
         err.print(f"netdsl: error: {stop}", markup=False, soft_wrap=True)
         return stop.status
     out.print(experiment.rich_table(rows, args.data))
-    write_atomic(root / "results.md", experiment.to_markdown(rows, args.data))
-    write_atomic(root / "results.csv", experiment.to_csv(rows))
+    for name, text in (
+        ("results.md", experiment.to_markdown(rows, args.data)),
+        ("results.csv", experiment.to_csv(rows)),
+    ):
+        try:
+            write_atomic(root / name, text)
+        except OSError as exc:  # a folder, a full disk …: the runs themselves are kept
+            err.print(
+                f"netdsl: error: cannot write '{root / name}': {exc.strerror or exc}", markup=False, soft_wrap=True
+            )
+            return EXIT_USAGE
     out.print(f"wrote {root / 'results.md'} and {root / 'results.csv'}", markup=False, highlight=False)
     return EXIT_OK
 
@@ -179,14 +221,18 @@ def _jobs(args: argparse.Namespace, check: Checker, err: Console) -> list[Spec] 
     names = [s.network for s in jobs]
     twice = next((n for n in names if names.count(n) > 1), None)
     if twice:
-        err.print(f"netdsl: error: the network {twice} is named twice; each method needs its own name",
-                  markup=False, soft_wrap=True)
+        err.print(
+            f"netdsl: error: the network {twice} is named twice; each method needs its own name",
+            markup=False,
+            soft_wrap=True,
+        )
         return EXIT_USAGE
     return jobs
 
 
-def _one_run(spec: Spec, data: Dataset, seed: int, folder: Path, args: argparse.Namespace,
-             out: Console) -> dict[str, Any]:
+def _one_run(
+    spec: Spec, data: Dataset, seed: int, folder: Path, args: argparse.Namespace, out: Console
+) -> dict[str, Any]:
     """One method under one seed: read back when finished, resumed when interrupted, else trained."""
     config = config_of(args, str(folder), seed)
     config.select = "mae"
@@ -196,25 +242,34 @@ def _one_run(spec: Spec, data: Dataset, seed: int, folder: Path, args: argparse.
         found: dict[str, Any] = json.loads(done.read_text())
         differs = _differs(found.get("architecture"), found.get("settings", {}), config.settings(), architecture)
         if differs:
-            raise _Stop(f"'{done}' holds a finished run with other settings ({differs}); pick another --out, "
-                        f"or remove that folder")
+            raise _Stop(
+                f"'{done}' holds a finished run with other settings ({differs}); pick another --out, "
+                f"or remove that folder"
+            )
         out.print(f"{spec.network} seed {seed}: finished earlier ({done})", markup=False, highlight=False)
         return found
     config.resume = (folder / "last.pt").exists()
     try:
         if config.resume:
             checkpoint = load_checkpoint(folder / "last.pt")
-            differs = _differs(checkpoint.get("architecture"), checkpoint.get("config", {}), config.settings(),
-                               architecture)
+            differs = _differs(
+                checkpoint.get("architecture"), checkpoint.get("config", {}), config.settings(), architecture
+            )
             if differs:
-                raise _Stop(f"'{folder}' holds an unfinished run with other settings ({differs}); pick another "
-                            f"--out, or remove that folder")
+                raise _Stop(
+                    f"'{folder}' holds an unfinished run with other settings ({differs}); pick another "
+                    f"--out, or remove that folder"
+                )
         reporter = _reporter(out, epoch_lines=False, prefix=f"{spec.network} seed {seed} ")
         found = train(spec, data, config, reporter).to_json()
     except TrainError as exc:
         raise _Stop(f"{spec.network} seed {seed}: {exc}") from None
-    out.print(f"{spec.network} seed {seed}: test MAE {found['test']['mae']:.3f}, RMSE {found['test']['rmse']:.3f} "
-              f"(best epoch {found['best_epoch']}, {found['wall_s']:.0f} s)", markup=False, highlight=False)
+    out.print(
+        f"{spec.network} seed {seed}: test MAE {found['test']['mae']:.3f}, RMSE {found['test']['rmse']:.3f} "
+        f"(best epoch {found['best_epoch']}, {found['wall_s']:.0f} s)",
+        markup=False,
+        highlight=False,
+    )
     return found
 
 
