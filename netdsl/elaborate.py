@@ -80,6 +80,10 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
     return found
 
 
+# ops that make a new [C, H, W] layout: past them, a permute no longer holds
+_LAYOUT_BREAKERS = frozenset({"flatten", "global_avgpool", "chunk", "channel_shuffle", "layernorm2d", "scale"})
+
+
 def _input_override(shape: Any) -> tuple[int, ...]:
     """An input shape given on the command line or to the API: 1 to 3 positive integers."""
     dims = tuple(shape) if isinstance(shape, (list, tuple)) else ()
@@ -427,6 +431,10 @@ class _Builder:
         if attrs is not None and inputs and all(s is not None for s in shapes):
             known = tuple(s for s in shapes if s is not None)
             try:
+                if op.last_axis and len(known[0]) == 3 and not self.channels_last(inputs[0]):
+                    hint = f"add 'flatten' before {op.name}, or move the channels last with permute([1, 2, 0])"
+                    raise OpError(f"{op.name} expects an input of shape [features], got {fmt_shape(known[0])}",
+                                  hint=hint)
                 shape = op.infer(attrs, known)
             except OpError as exc:
                 at = call.span
@@ -438,6 +446,17 @@ class _Builder:
                 if self.too_big(name, shape, op.params(attrs, known, shape), call.span):
                     shape = None
         return self.add(name, op.name, attrs or {}, tuple(v.node for v in inputs), shape, call.span, scope)
+
+    def channels_last(self, value: ValueRef) -> bool:
+        """Whether a [C, H, W]-ranked value had its channels moved last by a `permute`, looking
+        back through the layers that keep the layout (activations, norms, linear layers)."""
+        node = self.nodes[value.node]
+        while node.op != "permute":
+            op = OPS.get(node.op)
+            if op is None or op.merge or op.reach == "window" or node.op in _LAYOUT_BREAKERS or not node.inputs:
+                return False
+            node = self.nodes[node.inputs[0]]
+        return bool(node.attrs["order"][-1] == 0)
 
     def too_big(self, name: str, shape: Shape, params: int, span: Span, what: str = "an output") -> bool:
         """Report a layer whose output or weights PyTorch and ONNX could not index."""

@@ -66,6 +66,8 @@ class OpDef:
     # "local": keeps the receptive field; "window": applies `window`; "global": sees it all
     reach: str = "local"
     merge: bool = False  # takes named values (add, concat) instead of the incoming value
+    # acts on the last axis (linear, layernorm): a [C, H, W] input must have its channels moved last
+    last_axis: bool = False
     arg_index: dict[str, ArgSpec] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

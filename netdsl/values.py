@@ -336,6 +336,21 @@ def _depth_shape(item: Any) -> tuple[int, ...]:
     return (len(item), *_depth_shape(item[0])) if isinstance(item, tuple) else ()
 
 
+def _word(value: Any) -> str:
+    """A bare word (`mode=row`) or a string."""
+    if isinstance(value, Symbol):
+        return value.name
+    if isinstance(value, str):
+        return value
+    raise KindError(f"expects a word such as row, got {describe(value)}")
+
+
+def _int_list(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(_is_int(v) for v in value):
+        raise KindError(f"expects a list of integers such as [1, 2, 0], got {describe(value)}")
+    return tuple(value)
+
+
 def _any(value: Any) -> Any:
     return value
 
@@ -351,5 +366,7 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "prob": _prob,
     "bool": _bool,
     "weights": _weights,
+    "word": _word,
+    "int_list": _int_list,
     "any": _any,
 }
