@@ -252,3 +252,23 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     a, b = state(tmp_path / "one" / "last.pt"), state(tmp_path / "two" / "last.pt")
     for key, tensor in a["model"].items():  # type: ignore[attr-defined]
         assert torch.allclose(tensor, b["model"][key], atol=1e-5), key  # type: ignore[index]
+
+
+def test_an_opset_onnxruntime_cannot_run_is_written_but_not_checked(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+
+    from netdsl.runtime import max_opset
+
+    newest = onnx.defs.onnx_opset_version()
+    if newest <= max_opset():
+        pytest.skip("the installed onnxruntime runs every opset the installed onnx writes")
+    data = shapes_folder(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["train", LENET, "--set", "classes=3", "--data", str(data), "--epochs", "1", "--batch-size", "8",
+                 "--opset", str(newest), "--out", str(out), "--quiet"]) == 0
+    assert f"--opset {newest}: the installed onnxruntime" in capsys.readouterr().err
+    result = json.loads((out / "result.json").read_text())
+    assert result["onnx"] == {"unchecked": f"opset {newest} is past what the installed onnxruntime runs"}
+    assert "model.onnx" in result["files"] and (out / "model.onnx").is_file()
+    assert onnx.load(str(out / "model.onnx")).opset_import[0].version == newest

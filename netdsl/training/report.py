@@ -82,6 +82,8 @@ class RichReporter:
                                                    f"{onnx['max_abs_diff']:.1e} ({onnx['provider']})")
         elif "error" in onnx:
             table.add_row("onnx", f"not exported: {onnx['error']}")
+        elif "unchecked" in onnx:
+            table.add_row("onnx", f"not checked against torch: {onnx['unchecked']}")
         table.add_row("wall time", f"{result.wall_s:.1f} s ({result.images_per_s:,.0f} training images/s)")
         assert self.info is not None
         table.add_row("files", f"{self.info.out}/: " + ", ".join(result.files))
