@@ -20,6 +20,7 @@ from netdsl import __version__
 from netdsl.analyze import Checked
 from netdsl.backends.onnx_ops import ONNX_LOWERINGS
 from netdsl.backends.pytorch import state_prefix
+from netdsl.diagnostics import source_line
 from netdsl.files import write_atomic, write_atomic_chunks
 from netdsl.ops import Shape
 
@@ -89,8 +90,7 @@ class _Emitter:
 
     def doc(self, ir: Any) -> str:
         span = ir.span
-        lines = self.sources.get(span.file, "").splitlines()
-        text = lines[span.line - 1].strip() if 0 < span.line <= len(lines) else ""
+        text = source_line(self.sources.get(span.file, ""), span.line).strip()
         return f"{recorded_path(span.file, self.spec_file)}:{span.line}:{span.column}: {text}"
 
     def weight(self, suffix: str) -> str:
