@@ -1,0 +1,119 @@
+"""torchvision's classic CNNs written in netdsl (specs/zoo/) against torchvision itself.
+
+The oracle is a fixture recorded from torchvision 0.28.0 (weights=None; GoogLeNet and
+Inception-v3 without auxiliary heads): each model's input and output shape, parameter counts,
+fvcore's conv+linear MACs and its state_dict. A spec must give all of them — the state_dict's
+keys and shapes in torchvision's order (module registration order), so that torchvision's
+weights load into the module netdsl builds. No torch needed.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+
+from netdsl.analyze import Checked
+from netdsl.backends.onnx import expected_tensors
+from netdsl.check import check_file
+
+from conftest import ROOT
+
+ZOO = ROOT / "specs" / "zoo"
+FIXTURE = ROOT.parent / "shared" / "fixtures" / "torchvision_zoo.json"
+
+MODELS = [
+    "alexnet",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "wide_resnet50_2",
+    "resnext50_32x4d",
+    "googlenet",
+    "inception_v3",
+    "densenet121",
+    "squeezenet1_0",
+    "squeezenet1_1",
+]
+
+# BatchNorm's eps where it is not PyTorch's 1e-5: GoogLeNet's and Inception-v3's BasicConv2d
+EPS = {"googlenet": 0.001, "inception_v3": 0.001}
+
+# torchvision's own layers that leave input pixels unseen (SqueezeNet's first convolution,
+# stride 2 on 224 pixels): the checker warns there, at that line, and of nothing else
+DROPPED_PIXELS = {"squeezenet1_0": (9, "(224 - 7 + 0) / 2"), "squeezenet1_1": (10, "(224 - 3 + 0) / 2")}
+
+
+@cache
+def oracle(name: str) -> dict[str, Any]:
+    assert FIXTURE.exists(), f"the torchvision fixture is expected at {FIXTURE}"
+    return json.loads(FIXTURE.read_text())["models"][name]
+
+
+@cache
+def spec(name: str) -> Checked:
+    outcome = check_file(ZOO / f"{name}.net")
+    assert outcome.checked is not None, [str(d) for d in outcome.diagnostics]
+    return outcome.checked
+
+
+def state_dict(checked: Checked) -> list[tuple[str, list[int]]]:
+    """The spec's tensors as torchvision's state_dict lists them: a batchnorm's counter follows its statistics."""
+    keys: list[tuple[str, list[int]]] = []
+    for key, shape in expected_tensors(checked).items():
+        keys.append((key, list(shape)))
+        if key.endswith(".running_var"):
+            keys.append((key.removesuffix("running_var") + "num_batches_tracked", []))
+    return keys
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shapes_parameters_and_macs_are_torchvisions(name: str) -> None:
+    got, want = spec(name), oracle(name)
+    assert list(got.input_shape) == want["input_shape"]
+    assert list(got.output_shape) == want["output_shape"]
+    assert got.total_params == want["total_params"]
+    assert got.trainable_params == want["trainable_params"]
+    assert got.total_macs == want["macs_conv_linear"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_state_dict_keys_shapes_and_order_are_torchvisions(name: str) -> None:
+    want = [
+        (key, shape)
+        for key, shape, dtype in oracle(name)["state_dict"]
+        if dtype.startswith("float") or key.endswith(".num_batches_tracked")
+    ]
+    assert state_dict(spec(name)) == want
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_only_warnings_are_torchvisions_dropped_pixels(name: str) -> None:
+    diagnostics = spec(name).diagnostics
+    if name not in DROPPED_PIXELS:
+        assert diagnostics == ()
+        return
+    line, formula = DROPPED_PIXELS[name]
+    (warning,) = diagnostics
+    assert (warning.severity, warning.span.line) == ("warning", line)
+    assert f"drops input pixels: (W - K + 2P) / S = {formula} is not whole" in warning.message
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_batchnorm_eps_is_torchvisions(name: str) -> None:
+    graph = spec(name).graph
+    has_batchnorm = any(key.endswith(".running_var") for key, _, _ in oracle(name)["state_dict"])
+    eps = {node.attrs["eps"] for node in graph.nodes if node.op == "batchnorm"}
+    assert eps == ({EPS.get(name, 1e-5)} if has_batchnorm else set())
