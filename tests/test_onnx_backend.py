@@ -184,6 +184,20 @@ def test_external_data_past_the_protobuf_limit(tmp_path: Path) -> None:
         assert float(np.abs(session.run(x.numpy()) - module(x).numpy()).max()) <= 1e-4
 
 
+def test_external_data_through_a_symlink_lands_beside_its_target(tmp_path: Path) -> None:
+    model = netdsl.load(ROOT / "specs/lenet5.net").to_onnx()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link.onnx").symlink_to(tmp_path / "real" / "lenet.onnx")
+    written = save_model(model, tmp_path / "link.onnx", limit=1000)
+    assert [p.name for p in written] == ["lenet.onnx", "lenet.onnx.data"]
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["lenet.onnx", "lenet.onnx.data"]
+    assert (tmp_path / "link.onnx").is_symlink()
+    assert open_session(tmp_path / "link.onnx", "cpu").run(np.zeros((1, 1, 32, 32), np.float32)).shape == (1, 10)
+    for special in ("-", "/dev/null"):
+        with pytest.raises(OSError, match="a model with external data needs a regular file"):
+            save_model(model, special, limit=1000)
+
+
 @pytest.mark.parametrize("opset", [17, 20])
 def test_gelu_at_old_and_new_opsets(opset: int) -> None:
     spec = netdsl.load("network G { input x: [6] gelu linear(3) -> gelu }")

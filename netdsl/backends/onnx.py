@@ -21,7 +21,7 @@ from netdsl.analyze import Checked
 from netdsl.backends.onnx_ops import ONNX_LOWERINGS
 from netdsl.backends.pytorch import state_prefix
 from netdsl.diagnostics import source_line
-from netdsl.files import write_atomic, write_atomic_chunks
+from netdsl.files import STDOUT, destination, write_atomic, write_atomic_chunks
 from netdsl.ops import Shape
 
 if TYPE_CHECKING:
@@ -295,16 +295,20 @@ def weight_bytes(model: onnx.ModelProto) -> int:
 def save_model(model: onnx.ModelProto, path: str | Path, limit: int = PROTOBUF_LIMIT) -> list[Path]:
     """Write `model` atomically; weights past `limit` bytes go to `<name>.data` beside it (ONNX
     external data). Returns the files written. On failure nothing is left half-written."""
+    import errno
     import os
     import shutil
     import tempfile
 
     import onnx
 
-    target = Path(path)
     if weight_bytes(model) <= limit:
-        write_atomic(target, model.SerializeToString())
-        return [target]
+        write_atomic(path, model.SerializeToString())
+        return [Path(path)]
+    target = destination(path)  # a symlink's target: the weights go beside the real file
+    if str(path) == STDOUT or (target.exists() and not target.is_file()):
+        raise OSError(errno.EINVAL, "a model with external data needs a regular file (its weights go beside it)",
+                      str(path))
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or Path(".")))
     data = target.with_name(target.name + ".data")
     try:
