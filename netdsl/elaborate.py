@@ -442,7 +442,7 @@ class _Builder:
                     at = next((a.span for a in call.args if a.name == exc.arg), call.span)
                 self.error(exc.message, at, exc.hint)
             else:
-                self.warn_dropped(op, attrs, known[0], inputs[0], call, name)
+                self.warn_dropped(op, attrs, known[0], inputs[0], call, ".".join(scope.path + (name,)))
                 if self.too_big(name, shape, op.params(attrs, known, shape), call.span):
                     shape = None
         return self.add(name, op.name, attrs or {}, tuple(v.node for v in inputs), shape, call.span, scope)
