@@ -7,61 +7,68 @@ takes the network's parameters with the spec's defaults. `if` becomes a Python `
 `__init__` and `forward`; `repeat` a loop that fills an `nn.Sequential`. Attributes are named
 as elaboration names layers (netdsl.naming), so state_dict keys are the spec's labels.
 Shapes inside `__init__` are worked out by PyTorch itself (`layer_shape`, on the meta device).
+Every name the file introduces comes from one `Namespace` per scope (netdsl.backends.pysource).
 
 Nothing here imports torch: `netdsl.api` executes the source when a module is wanted.
 """
 
 from __future__ import annotations
 
-import keyword
+import builtins
+import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from netdsl import __version__, ast
 from netdsl.analyze import Checked
 from netdsl.backends.pyformat import format_statement
+from netdsl.backends.pysource import Body, Namespace
 from netdsl.backends.torch_ops import LOWERINGS, PRELUDE, py_literal
 from netdsl.calls import pair_args
 from netdsl.naming import Scope, labels, single_instance, snake
 from netdsl.ops import OPS, REQUIRED, Shape
 from netdsl.program import Program
 
-# nn.Module's own members (and two of ours): a layer labelled like one gets a trailing `_`
-MODULE_ATTRIBUTES = frozenset("""
-T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
-eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half input_shape ipu
-load_state_dict modules mtia named_buffers named_children named_modules named_parameters out_shape parameters
+# Every attribute of an nn.Module instance, and two of ours: a layer labelled like one gets `_`s.
+MODULE_ATTRIBUTES = frozenset(
+    """
+T_destination _apply _backward_hooks _backward_pre_hooks _buffers _call_impl _compiled_call_impl _forward_hooks
+_forward_hooks_always_called _forward_hooks_with_kwargs _forward_pre_hooks _forward_pre_hooks_with_kwargs
+_get_backward_hooks _get_backward_pre_hooks _get_name _is_full_backward_hook _load_from_state_dict
+_load_state_dict_post_hooks _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
+_non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook _register_state_dict_hook
+_replicate_for_data_parallel _save_to_state_dict _slow_forward _state_dict_hooks _state_dict_pre_hooks _version
+_wrapped_call_impl add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
+dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu
+load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
 register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
 register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
 register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
 register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty
 train training type xpu zero_grad
-""".split())
-# module-level names of a generated file, and the fixed local names of __init__ and forward
+__annotations__ __call__ __class__ __delattr__ __dict__ __dir__ __doc__ __eq__ __format__ __ge__ __getattr__
+__getattribute__ __getstate__ __gt__ __hash__ __init__ __init_subclass__ __le__ __lt__ __module__ __ne__ __new__
+__reduce__ __reduce_ex__ __repr__ __setattr__ __setstate__ __sizeof__ __str__ __subclasshook__ __weakref__
+input_shape out_shape
+""".split()
+)
+# the module-level names of a generated file; no local, argument or class may shadow them
 FILE_NAMES = frozenset({"torch", "nn", "math", "annotations", *PRELUDE})
-INIT_NAMES = frozenset({"self", "in_shape", "shape"})
-FORWARD_NAMES = frozenset({"self", "x", "out", "layer"})
-
-
-def python_name(name: str, taken: frozenset[str] | set[str] = frozenset()) -> str:
-    """`name`, with `_` appended until it is no Python keyword and not in `taken`."""
-    while keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in taken:
-        name += "_"
-    return name
+_LOCALS = Namespace({*dir(builtins), *FILE_NAMES, "self"})
+_ATTRIBUTES = Namespace(MODULE_ATTRIBUTES)
 
 
 def param_name(name: str) -> str:
-    """A spec parameter as a constructor argument (class names are capitalized, so a parameter
-    named like a block is caught by `class_name`, which avoids every parameter name)."""
-    return python_name(name, FILE_NAMES | INIT_NAMES)
+    """A spec parameter as a constructor argument: the same name for the same parameter in every
+    class, so that `Spec.to_torch()` can pass overrides by keyword."""
+    return _LOCALS.escape(name)
 
 
 def attribute_name(label: str) -> str:
     """A layer's attribute name: its label, unless that is a keyword or a member of nn.Module."""
-    if label.startswith("__") or label in MODULE_ATTRIBUTES:
-        return label + "_"
-    return python_name(label)
+    return _ATTRIBUTES.escape(label)
 
 
 def state_prefix(node_name: str) -> str:
@@ -75,8 +82,12 @@ class TorchSource:
     class_name: str  # the network's class, defined last
 
 
-def emit_torch(program: Program, checked: Checked, input_shape: tuple[int, ...] | None = None,
-               overrides: Mapping[str, Any] | None = None) -> TorchSource:
+def emit_torch(
+    program: Program,
+    checked: Checked,
+    input_shape: tuple[int, ...] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> TorchSource:
     """The Python source of the network's module: deterministic, and needing only torch.
     Overridden network parameters become the written defaults."""
     writer = _Writer(program, checked)
@@ -84,8 +95,14 @@ def emit_torch(program: Program, checked: Checked, input_shape: tuple[int, ...] 
     first, *statements = network.body.statements
     assert isinstance(first, ast.Input)
     values = checked.graph.params
-    params = [(p.name, ast.Literal(values[p.name], p.span) if p.name in (overrides or {}) else p.default,
-               type(values[p.name]).__name__) for p in network.params]
+    params = [
+        _Param(
+            p.name,
+            ast.Literal(values[p.name], p.span) if p.name in (overrides or {}) else p.default,
+            type(values[p.name]).__name__,
+        )
+        for p in network.params
+    ]
     consts = {p.name: param_name(p.name) for p in network.params}
     if input_shape is None:
         shape = _tuple(writer.expr(d, consts, {}) for d in first.shape)
@@ -95,7 +112,7 @@ def emit_torch(program: Program, checked: Checked, input_shape: tuple[int, ...] 
     scope.take(first.name, first.span)
     cls = writer.class_name(network.name)
     doc = f"network {network.name}, {network.name_span}. Shape comments are for the spec's defaults."
-    writer.write_class(_Class(cls, doc, params, tuple(statements), scope, ()), network_input=(first.name, shape))
+    writer.write_class(_Class(cls, doc, tuple(params), tuple(statements), scope, ()), network_input=(first.name, shape))
     return TorchSource(writer.assemble(cls), cls)
 
 
@@ -126,23 +143,23 @@ class _Value:
 
 
 @dataclass(frozen=True)
+class _Param:
+    name: str  # as the spec writes it
+    default: ast.Expr | None
+    kind: str  # its Python type's name
+
+
+@dataclass(frozen=True)
 class _Class:
     name: str
     doc: str
-    params: list[tuple[str, ast.Expr | None, str]]  # spec name, default, type name
+    params: tuple[_Param, ...]
     statements: tuple[ast.Statement, ...]
     scope: Scope
     ir_prefix: tuple[str, ...] | None  # the IR path of its first use (for shape comments)
     outer: tuple[str, ...] = ()  # values of an enclosing scope that a repeat body reads
-
-
-@dataclass
-class _Lines:
-    rows: list[str] = field(default_factory=list)
-    depth: int = 2
-
-    def add(self, text: str, comment: str | None = None) -> None:
-        self.rows += format_statement("    " * self.depth, text, comment)
+    outer_shapes: tuple[str, ...] = ()  # values of an enclosing scope whose shapes only it reads
+    keyword_only: bool = False  # a required parameter follows one with a default: `*` before them
 
 
 class _Writer:
@@ -154,15 +171,14 @@ class _Writer:
         self.shapes = {node.name: node.shape for node in self.graph.nodes}
         self.shapes.update({path: self.graph.nodes[i].shape for path, i in self.graph.outputs.items()})
         self.classes: dict[str, str] = {}  # name → source; a class comes after those it uses
-        self.class_names: set[str] = set()
         self.blocks: dict[str, str] = {}  # block → class name
-        self.used: set[str] = set()  # prelude helpers and imports the file needs
-        self.param_names = {param_name(p.name) for d in program.definitions.values() for p in d.params}
+        self.names = Namespace(_LOCALS.reserved)  # the file's: class names
+        for definition in program.definitions.values():  # no class may shadow a constructor argument
+            indices = [s.index for s in ast.nested_steps(definition.body.statements) if isinstance(s, ast.Repeat)]
+            self.names.inner |= {param_name(n) for n in [p.name for p in definition.params] + indices if n}
 
     def class_name(self, wish: str) -> str:
-        name = python_name(wish[:1].upper() + wish[1:], self.class_names | FILE_NAMES | self.param_names)
-        self.class_names.add(name)
-        return name
+        return self.names.fresh(wish[:1].upper() + wish[1:])
 
     def block_class(self, name: str) -> str:
         if name not in self.blocks:
@@ -171,58 +187,83 @@ class _Writer:
             first = next((i for i in self.graph.instances if i.block == name), None)
             prefix = first.path if first else None
             args = dict(first.args) if first else {}
-            params = [(p.name, p.default, type(args.get(p.name, 0)).__name__) for p in block.params]
+            params = tuple(_Param(p.name, p.default, type(args.get(p.name, 0)).__name__) for p in block.params)
             used = f"`{'.'.join(prefix)}`" if prefix else "nowhere"
             doc = f"block {name}, {block.name_span}. Shape comments are those of its first use, {used}."
             scope = Scope((), labels(block.body.statements))
-            self.write_class(_Class(self.blocks[name], doc, params, block.body.statements, scope, prefix))
+            self.write_class(
+                _Class(
+                    self.blocks[name],
+                    doc,
+                    params,
+                    block.body.statements,
+                    scope,
+                    prefix,
+                    keyword_only=self.keyword_only(name),
+                )
+            )
         return self.blocks[name]
 
+    def keyword_only(self, block: str) -> bool:
+        """Whether a required parameter of `block` follows one with a default, which Python allows
+        only for keyword-only parameters (so every call passes that block's arguments by name)."""
+        defaults = [p.default is not None for p in self.program.definitions[block].params]
+        return any(defaults[i] and not defaults[j] for i in range(len(defaults)) for j in range(i, len(defaults)))
+
     def write_class(self, spec: _Class, network_input: tuple[str, str] | None = None) -> None:
-        init, fwd = _Lines(), _Lines()
-        consts = {name: param_name(name) for name, _, _ in spec.params}
-        signature = self.signature(spec, consts, init, network_input is None)
-        init_names = _Names(set(consts.values()) | INIT_NAMES | self.class_names | FILE_NAMES)
-        fwd_names = _Names({"self", "layer"})
+        init, fwd = Body(), Body()
+        init_names, fwd_names = self.names.child(), self.names.child()
+        consts = {p.name: init_names.claim(param_name(p.name)) for p in spec.params}
+        in_shape = init_names.fresh("in_shape") if network_input is None else None
+        shapes = {n: init_names.fresh(f"{n}_shape") for n in (*spec.outer, *spec.outer_shapes)}
+        signature = self.signature(spec, consts, init, [in_shape] if in_shape else [], shapes)
         if network_input is not None:  # forward(self, image): x = self.C1(image) ...
             init.add(f"self.input_shape = {network_input[1]}")
-            start = _Value(fwd_names.fresh(python_name(network_input[0])), "self.input_shape")
-            flow = _Value(fwd_names.fresh("x"), "shape")
+            start = _Value(fwd_names.fresh(network_input[0]), "self.input_shape")
+            flow = _Value(fwd_names.fresh("x"), init_names.fresh("shape"))
         else:  # forward(self, x): x = ..., or out = ... where the block reads `in` again later
-            start = _Value(fwd_names.fresh("x"), "in_shape")
-            flow = _Value(fwd_names.fresh("out") if "in" in _value_refs(spec.statements) else start.var, "shape")
-        outer = {name: _Value(fwd_names.fresh(name), init_names.fresh(f"{name}_shape")) for name in spec.outer}
-        for name, value in outer.items():
-            init.add(f"{value.shape} = {name}_shape")
-        kinds = {name: kind for name, _, kind in spec.params}
-        ctx = _Context(consts, {"in": start, **outer}, spec.scope, spec.ir_prefix, kinds)
-        result = _Body(self, init, fwd, init_names, fwd_names, spec.name).body(spec.statements, ctx, start, flow)
+            start = _Value(fwd_names.fresh("x"), in_shape or "")
+            reads_input = "in" in _value_refs(spec.statements)
+            flow = _Value(fwd_names.fresh("out") if reads_input else start.var, init_names.fresh("shape"))
+        values = {"in": start} | {n: _Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes}
+        ctx = _Context(consts, values, spec.scope, spec.ir_prefix, {p.name: p.kind for p in spec.params})
+        body = _Body(self, init, fwd, init_names, fwd_names, spec)
+        result = body.body(spec.statements, ctx, start, flow)
         init.add(f"self.out_shape = {result.shape}")
         fwd.add(f"return {result.var}")
-        inputs = ", ".join(f"{v.var}: torch.Tensor" for v in (start, *outer.values()))
-        self.classes[spec.name] = "\n".join([
-            f"class {spec.name}(nn.Module):", f'    """{_escape(spec.doc)}"""', "",
-            *format_statement("    ", f"def __init__({signature}) -> None:"), "        super().__init__()",
-            *init.rows, "",
-            *format_statement("    ", f"def forward(self, {inputs}) -> torch.Tensor:"), *fwd.rows,
-        ])
+        inputs = ", ".join(f"{v.var}: torch.Tensor" for v in (start, *(values[n] for n in spec.outer)))
+        self.classes[spec.name] = "\n".join(
+            [
+                f"class {spec.name}(nn.Module):",
+                f'    """{_escape(spec.doc)}"""',
+                "",
+                *format_statement("    ", f"def __init__({signature}) -> None:"),
+                "        super().__init__()",
+                *init.write(2),
+                "",
+                *format_statement("    ", f"def forward(self, {inputs}) -> torch.Tensor:"),
+                *fwd.write(2),
+            ]
+        )
 
-    def signature(self, spec: _Class, consts: dict[str, str], init: _Lines, takes_shape: bool) -> str:
-        parts = ["self"] + (["in_shape: tuple[int, ...]"] if takes_shape else [])
-        parts += [f"{name}_shape: tuple[int, ...]" for name in spec.outer]
-        for name, default, kind in spec.params:
-            py = consts[name]
-            if default is None:
-                parts.append(f"{py}: {kind}")
-            elif isinstance(default, ast.Literal):
-                parts.append(f"{py}: {kind} = {py_literal(default.value)}")
+    def signature(
+        self, spec: _Class, consts: dict[str, str], init: Body, in_shape: list[str], shapes: dict[str, str]
+    ) -> str:
+        parts = ["self"] + [f"{name}: tuple[int, ...]" for name in (*in_shape, *shapes.values())]
+        parts += ["*"] if spec.keyword_only else []
+        for param in spec.params:
+            py = consts[param.name]
+            if param.default is None:
+                parts.append(f"{py}: {param.kind}")
+            elif isinstance(param.default, ast.Literal):
+                parts.append(f"{py}: {param.kind} = {py_literal(param.default.value)}")
             else:  # computed from the parameters before it
-                parts.append(f"{py}: {kind} | None = None")
-                init.add(f"{py} = {self.expr(default, consts, {})} if {py} is None else {py}")
+                parts.append(f"{py}: {param.kind} | None = None")
+                init.add(f"{py} = {self.expr(param.default, consts, {})} if {py} is None else {py}")
         return ", ".join(parts)
 
     def expr(self, expr: ast.Expr, consts: dict[str, str], values: dict[str, _Value]) -> str:
-        return _Expr(self, consts, values).emit(expr, 0)
+        return _Expr(consts, values).emit(expr, 0)
 
     def shape_at(self, ctx: _Context, local: str) -> Shape | None:
         """The IR's shape of the layer `local` at this class's first use (None where unknown)."""
@@ -233,6 +274,8 @@ class _Writer:
         return None if shape is None else "[N, " + ", ".join(str(d) for d in shape) + "]"
 
     def assemble(self, network_class: str) -> str:
+        classes = "\n\n\n".join(self.classes.values())
+        helpers = [PRELUDE[name] for name in PRELUDE if re.search(rf"(?<![\w.]){name}\(", classes)]
         header = [
             f"# Generated by netdsl {__version__} from {py_literal(_escape(self.program.main.file))}, "
             f"network {self.graph.network}.",
@@ -241,24 +284,11 @@ class _Writer:
             "",
             "from __future__ import annotations",
             "",
-            *(["import math", ""] if "math" in self.used else []),
+            *(["import math", ""] if re.search(r"(?<![\w.])math\.", classes) else []),
             "import torch",
             "from torch import nn",
         ]
-        parts = ["\n".join(header), *(PRELUDE[name] for name in PRELUDE if name in self.used), *self.classes.values()]
-        return "\n\n\n".join(parts) + "\n"
-
-
-@dataclass
-class _Names:
-    """The local variable names of one method."""
-
-    taken: set[str]
-
-    def fresh(self, wish: str) -> str:
-        name = python_name(wish, self.taken)
-        self.taken.add(name)
-        return name
+        return "\n\n\n".join(["\n".join(header), *helpers, classes]) + "\n"
 
 
 @dataclass
@@ -276,18 +306,41 @@ class _Context:
 class _Body:
     """Writes the statements of one class into its __init__ and its forward."""
 
-    def __init__(self, writer: _Writer, init: _Lines, fwd: _Lines, init_names: _Names, fwd_names: _Names,
-                 owner: str):
+    def __init__(
+        self, writer: _Writer, init: Body, fwd: Body, init_names: Namespace, fwd_names: Namespace, spec: _Class
+    ):
         self.writer, self.init, self.fwd = writer, init, fwd
-        self.init_names, self.fwd_names, self.owner = init_names, fwd_names, owner
+        self.init_names, self.fwd_names, self.owner = init_names, fwd_names, spec.name
+        self.attributes = Namespace(MODULE_ATTRIBUTES)  # labels first: a flag yields to them
+        for label in spec.scope.reserved:
+            self.attributes.claim(attribute_name(label))
         self.flags = 0
+        self.indices: dict[str, str] = {}  # a loop index lives in its loop: one name serves every loop
+        self.layer: str | None = None  # forward's loop variable over a ModuleList
+
+    def attribute(self, local: str) -> str:
+        return self.attributes.claim(attribute_name(local))
+
+    @contextmanager
+    def forward_unread(self) -> Iterator[None]:
+        """A named value nobody reads in forward: its layers exist, its forward is not written."""
+        fwd, self.fwd = self.fwd, Body()
+        try:
+            yield
+        finally:
+            self.fwd = fwd
 
     def body(self, statements: tuple[ast.Statement, ...], ctx: _Context, current: _Value, flow: _Value) -> _Value:
         """`current`: the value the body starts from; `flow`: where its flow statements write."""
-        for stmt in statements:
+        read = _read_binds(statements)
+        for n, stmt in enumerate(statements):
             if isinstance(stmt, ast.Bind):
                 target = _Value(self.fwd_names.fresh(stmt.name), self.init_names.fresh(f"{stmt.name}_shape"))
-                ctx.values[stmt.name] = self.chain(stmt.chain, ctx, current, target)
+                if n in read:
+                    ctx.values[stmt.name] = self.chain(stmt.chain, ctx, current, target)
+                else:
+                    with self.forward_unread():
+                        ctx.values[stmt.name] = self.chain(stmt.chain, ctx, current, target)
             elif isinstance(stmt, ast.Flow):
                 current = self.chain(stmt.chain, ctx, current, flow)
         return current
@@ -305,85 +358,83 @@ class _Body:
         if step.name in ctx.values and step.args is None and step.label is None:
             return ctx.values[step.name]
         if step.name in OPS:
-            return self.merge(step, ctx, value, target) if OPS[step.name].merge else self.op(step, ctx, value, target)
+            return self.op(step, ctx, value, target)
         return self.instance(step, ctx, value, target)
 
     def op(self, call: ast.Call, ctx: _Context, value: _Value, target: _Value) -> _Value:
-        op = OPS[call.name]
-        local = ctx.scope.name(call.label, op.name)
-        attr = attribute_name(local)
-        matched, _ = pair_args(call.args or (), [a.name for a in op.args], op.name)
-        args = {spec.name: py_literal(spec.default) for spec in op.args if spec.default is not REQUIRED}
-        args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
-        lowering = LOWERINGS[op.name]
-        rank = len(self.writer.shape_at(ctx, local) or ()) or 3
-        made, after = lowering.build(args, value.shape, rank), lowering.after(attr, args)
-        self.init.add(f"self.{attr} = {made}")
-        for line in after:
-            self.init.add(line)
-        self.writer.used |= {name for name in PRELUDE for line in (made, *after) if f"{name}(" in line}
-        shape = value.shape
-        if not lowering.keeps_shape:
-            self.writer.used.add("layer_shape")
-            self.init.add(f"{target.shape} = layer_shape(self.{attr}, {value.shape})")
+        """Any op, merges included: its module (if it has one), shape and forward, as its lowering says."""
+        op, lowering = OPS[call.name], LOWERINGS[call.name]
+        local = ctx.scope.name(call.label, op.name)  # a merge has no module, but spends the name as the IR does
+        inputs = self.merge_inputs(call, ctx, value) if op.merge else [value]
+        module = None
+        if lowering.build is not None:
+            attr = self.attribute(local)
+            matched, _ = pair_args(() if op.merge else call.args or (), [a.name for a in op.args], op.name)
+            args = {spec.name: py_literal(spec.default) for spec in op.args if spec.default is not REQUIRED}
+            args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
+            rank = len(self.writer.shape_at(ctx, local) or ()) or 3
+            self.init.add(f"self.{attr} = {lowering.build(args, inputs[0].shape, rank)}")
+            for line in lowering.after(attr, args):
+                self.init.add(line)
+            module = f"self.{attr}"
+        shape = inputs[0].shape
+        if lowering.shape is not None:
+            self.init.add(f"{target.shape} = {lowering.shape(module, [v.shape for v in inputs])}", stores=target.shape)
             shape = target.shape
-        self.fwd.add(f"{target.var} = self.{attr}({value.var})", self.writer.comment(ctx, local))
+        forward = lowering.forward(module, [v.var for v in inputs])
+        self.fwd.add(f"{target.var} = {forward}", self.writer.comment(ctx, local))
         return _Value(target.var, shape)
 
-    def merge(self, call: ast.Call, ctx: _Context, value: _Value, target: _Value) -> _Value:
+    def merge_inputs(self, call: ast.Call, ctx: _Context, value: _Value) -> list[_Value]:
         inputs = [ctx.values[a.value.id] for a in call.args or () if isinstance(a.value, ast.Name)]
-        if len(inputs) == 1:
-            inputs.insert(0, value)
-        local = ctx.scope.name(call.label, call.name)  # no module, but the name is spent as in the IR
-        comment = self.writer.comment(ctx, local)
-        if call.name == "add":
-            self.fwd.add(f"{target.var} = {' + '.join(v.var for v in inputs)}", comment)
-            return _Value(target.var, inputs[0].shape)
-        self.init.add(f"{target.shape} = ({' + '.join(f'{v.shape}[0]' for v in inputs)}, *{inputs[0].shape}[1:])")
-        self.fwd.add(f"{target.var} = torch.cat([{', '.join(v.var for v in inputs)}], dim=1)", comment)
-        return _Value(target.var, target.shape)
+        return [value, *inputs] if len(inputs) == 1 else inputs
 
     def instance(self, call: ast.Call, ctx: _Context, value: _Value, target: _Value) -> _Value:
         local = ctx.scope.name(call.label, snake(call.name))
-        attr = attribute_name(local)
+        attr = self.attribute(local)
         self.init.add(f"self.{attr} = {self.construct(call, ctx, value.shape)}")
-        self.init.add(f"{target.shape} = self.{attr}.out_shape")
+        self.init.add(f"{target.shape} = self.{attr}.out_shape", stores=target.shape)
         self.fwd.add(f"{target.var} = self.{attr}({value.var})", self.writer.comment(ctx, local))
         return _Value(target.var, target.shape)
 
     def construct(self, call: ast.Call, ctx: _Context, shape: str) -> str:
-        """`Block(shape, args...)`, the arguments written as the spec wrote them."""
+        """`Block(shape, args...)`, the arguments written as the spec wrote them (by keyword where
+        the block's constructor takes keywords only)."""
         cls = self.writer.block_class(call.name)
+        names = [p.name for p in self.writer.program.definitions[call.name].params]
+        keywords = self.writer.keyword_only(call.name)
         parts = [shape]
-        for arg in call.args or ():
+        for n, arg in enumerate(call.args or ()):
             text = self.writer.expr(arg.value, ctx.consts, ctx.values)
-            parts.append(text if arg.name is None else f"{param_name(arg.name)}={text}")
+            name = arg.name or (names[n] if keywords else None)
+            parts.append(text if name is None else f"{param_name(name)}={text}")
         return f"{cls}({', '.join(parts)})"
 
     def if_(self, step: ast.If, ctx: _Context, value: _Value, target: _Value) -> _Value:
+        """`self.condN = <condition>` in __init__; the same `if` in __init__ and forward. A branch
+        left empty is not written (an `if` without `else`, or one whose then-branch is empty)."""
         self.flags += 1
-        flag = f"branch_{self.flags}"
-        while flag in ctx.scope.reserved or flag in ctx.scope.taken:
-            flag += "_"
-        self.init.add(f"self.{flag} = {self.writer.expr(step.condition, ctx.consts, ctx.values)}")
-        for keyword_, branch in (("if", step.then), ("else", step.orelse)):
-            for lines in (self.init, self.fwd):
-                lines.add(f"if self.{flag}:" if keyword_ == "if" else "else:")
-                lines.depth += 1
-            result = self.body(branch.statements if branch else (), ctx.child(), value, target)
-            if result.var != target.var:
-                self.fwd.add(f"{target.var} = {result.var}")
-            if result.shape != target.shape:
-                self.init.add(f"{target.shape} = {result.shape}")
-            for lines in (self.init, self.fwd):
-                lines.depth -= 1
+        flag = f"self.{self.attributes.fresh(f'cond{self.flags}')}"
+        self.init.add(f"{flag} = {self.writer.expr(step.condition, ctx.consts, ctx.values)}")
+        init_if, fwd_if = self.init.compound("if", flag), self.fwd.compound("if", flag)
+        for branch, init_suite, fwd_suite in (
+            (step.then, init_if.body, fwd_if.body),
+            (step.orelse, init_if.orelse, fwd_if.orelse),
+        ):
+            with self.init.inside(init_suite), self.fwd.inside(fwd_suite):
+                result = self.body(branch.statements if branch else (), ctx.child(), value, target)
+                if result.var != target.var:
+                    self.fwd.add(f"{target.var} = {result.var}")
+                if result.shape != target.shape:
+                    self.init.add(f"{target.shape} = {result.shape}", stores=target.shape)
         return target
 
     def repeat(self, step: ast.Repeat, ctx: _Context, value: _Value, target: _Value) -> _Value:
         local = ctx.scope.name(step.label, "repeat")
-        attr = attribute_name(local)
-        # a loop index only lives in its loop: the same name serves every loop of the class
-        index = python_name(step.index, self.init_names.taken - {step.index}) if step.index else "_"
+        attr = self.attribute(local)
+        if step.index and step.index not in self.indices:
+            self.indices[step.index] = self.init_names.fresh(step.index)
+        index = self.indices[step.index] if step.index else "_"
         consts = dict(ctx.consts) | ({step.index: index} if step.index else {})
         outer = tuple(sorted(n for n in _value_refs(step.body.statements) if n in ctx.values))
         if single_instance(step.body, self.writer.program.definitions) and not outer:
@@ -392,47 +443,69 @@ class _Body:
             make = self.construct(call, _Context(consts, ctx.values, ctx.scope, None, ctx.kinds), target.shape)
         else:
             make = self.body_class(step, ctx, local, consts, outer, target.shape)
-        container = "nn.ModuleList" if outer else "nn.Sequential"
-        self.init.add(f"self.{attr} = {container}()")
+        self.init.add(f"self.{attr} = {'nn.ModuleList' if outer else 'nn.Sequential'}()")
         if target.shape != value.shape:
-            self.init.add(f"{target.shape} = {value.shape}")
-        self.init.add(f"for {index} in range({self.writer.expr(step.count, ctx.consts, ctx.values)}):")
-        self.init.add(f"    self.{attr}.append({make})")
-        self.init.add(f"    {target.shape} = self.{attr}[-1].out_shape")
+            self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
+        count = self.writer.expr(step.count, ctx.consts, ctx.values)
+        with self.init.inside(self.init.compound("for", f"{index} in range({count})").body):
+            self.init.add(f"self.{attr}.append({make})")
+            self.init.add(f"{target.shape} = self.{attr}[-1].out_shape", stores=target.shape)
         comment = self.writer.comment(ctx, local)
-        if outer:
-            extra = ", ".join(ctx.values[n].var for n in outer)
-            self.fwd.add(f"{target.var} = {value.var}")
-            self.fwd.add(f"for layer in self.{attr}:")
-            self.fwd.add(f"    {target.var} = layer({target.var}, {extra})", comment)
-        else:
+        if not outer:
             self.fwd.add(f"{target.var} = self.{attr}({value.var})", comment)
+            return target
+        self.layer = self.layer or self.fwd_names.fresh("layer")
+        layer = self.layer
+        if target.var != value.var:
+            self.fwd.add(f"{target.var} = {value.var}")
+        with self.fwd.inside(self.fwd.compound("for", f"{layer} in self.{attr}").body):
+            extra = ", ".join(ctx.values[n].var for n in outer)
+            self.fwd.add(f"{target.var} = {layer}({target.var}, {extra})", comment)
         return target
 
-    def body_class(self, step: ast.Repeat, ctx: _Context, local: str, consts: dict[str, str],
-                   outer: tuple[str, ...], shape: str) -> str:
+    def body_class(
+        self, step: ast.Repeat, ctx: _Context, local: str, consts: dict[str, str], outer: tuple[str, ...], shape: str
+    ) -> str:
         """A class for one iteration of a repeat; returns the expression that makes one."""
-        free = sorted(n for n in _free_names(step.body.statements) if n in consts)
+        free = _free_names(step.body.statements)
+        params = tuple(
+            _Param(n, None, "int" if n == step.index else ctx.kinds.get(n, "int")) for n in sorted(free) if n in consts
+        )
+        shapes_only = tuple(sorted(n for n in free if n in ctx.values and n not in outer))
         cls = self.writer.class_name(f"{self.owner}{_pascal(local)}")
         prefix = None if ctx.ir_prefix is None else ctx.ir_prefix + (local, "0")
         scope = Scope((), labels(step.body.statements))
-        params: list[tuple[str, ast.Expr | None, str]] = [
-            (n, None, "int" if n == step.index else ctx.kinds.get(n, "int")) for n in free]
         doc = f"one iteration of `{local}` in {self.owner}. Shape comments are those of the first."
-        self.writer.write_class(_Class(cls, doc, params, step.body.statements, scope, prefix, outer))
-        args = [shape] + [ctx.values[n].shape for n in outer] + [f"{param_name(n)}={consts[n]}" for n in free]
+        self.writer.write_class(_Class(cls, doc, params, step.body.statements, scope, prefix, outer, shapes_only))
+        args = [shape] + [ctx.values[n].shape for n in (*outer, *shapes_only)]
+        args += [f"{param_name(p.name)}={consts[p.name]}" for p in params]
         return f"{cls}({', '.join(args)})"
 
 
 class _Expr:
-    """A spec expression as Python source, parenthesized only where precedence needs it."""
+    """A spec expression as Python source, parenthesized only where precedence needs it: the
+    levels are Python's (`or` 1 … unary minus 7, atoms 9); comparisons do not chain, so both of
+    their operands sit one level up (`(a == b) == c` keeps its parentheses)."""
 
-    _LEVEL = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-              "+": 5, "-": 5, "*": 6, "//": 6, "%": 6}
+    _LEVEL = {
+        "or": 1,
+        "and": 2,
+        "==": 4,
+        "!=": 4,
+        "<": 4,
+        "<=": 4,
+        ">": 4,
+        ">=": 4,
+        "+": 5,
+        "-": 5,
+        "*": 6,
+        "//": 6,
+        "%": 6,
+    }
     _INDEX = {"channels": "[0]", "height": "[1]", "width": "[2]"}
 
-    def __init__(self, writer: _Writer, consts: dict[str, str], values: dict[str, _Value]):
-        self.writer, self.consts, self.values = writer, consts, values
+    def __init__(self, consts: dict[str, str], values: dict[str, _Value]):
+        self.consts, self.values = consts, values
 
     def emit(self, expr: ast.Expr, outer: int) -> str:
         text, level = self.visit(expr)
@@ -446,12 +519,11 @@ class _Expr:
         if isinstance(expr, ast.Attr):
             shape = self.values[expr.value.id].shape
             if expr.attr == "features":
-                self.writer.used.add("math")
                 return f"math.prod({shape})", 9
             return f"{shape}{self._INDEX[expr.attr]}", 9
         if isinstance(expr, ast.ListExpr):
             return _tuple([self.emit(item, 0) for item in expr.items]), 9
-        if isinstance(expr, ast.FuncCall):
+        if isinstance(expr, ast.FuncCall):  # min, max, abs: builtins, which no generated name shadows
             return f"{expr.name}({', '.join(self.emit(a.value, 0) for a in expr.args)})", 9
         if isinstance(expr, ast.Ternary):
             return f"{self.emit(expr.then, 1)} if {self.emit(expr.condition, 1)} else {self.emit(expr.orelse, 0)}", 0
@@ -460,10 +532,10 @@ class _Expr:
                 return f"not {self.emit(expr.operand, 3)}", 3
             return f"-{self.emit(expr.operand, 7)}", 7
         if expr.op == "/":  # the spec's division: an integer when exact
-            self.writer.used.add("exact_div")
             return f"exact_div({self.emit(expr.left, 0)}, {self.emit(expr.right, 0)})", 9
         level = self._LEVEL[expr.op]
-        return f"{self.emit(expr.left, level)} {expr.op} {self.emit(expr.right, level + 1)}", level
+        left = self.emit(expr.left, level + 1 if level == 4 else level)
+        return f"{left} {expr.op} {self.emit(expr.right, level + 1)}", level
 
 
 # ---- what a body reads ------------------------------------------------------------------------
@@ -471,15 +543,37 @@ class _Expr:
 
 def _value_refs(statements: tuple[ast.Statement, ...]) -> set[str]:
     """Tensor values a body reads but does not bind: chain steps that name them, merge arguments."""
+    bound = {s.name for s in statements if isinstance(s, ast.Bind)}
+    return _reads(ast.nested_steps(statements)) - bound
+
+
+def _reads(steps: Iterator[ast.Step]) -> set[str]:
     found: set[str] = set()
-    for step in ast.nested_steps(statements):
+    for step in steps:
         if isinstance(step, ast.Call):
             if step.args is None and step.name not in OPS:
                 found.add(step.name)
             if step.name in OPS and OPS[step.name].merge:
                 found |= {a.value.id for a in step.args or () if isinstance(a.value, ast.Name)}
-    bound = {s.name for s in statements if isinstance(s, ast.Bind)}
-    return found - bound
+    return found
+
+
+def _read_binds(statements: tuple[ast.Statement, ...]) -> set[int]:
+    """The positions of the binds whose value forward reads (a later statement names it, or names a
+    value that does): the others get their layers, but no forward code."""
+    wanted: set[str] = set()
+    read: set[int] = set()
+    for n in reversed(range(len(statements))):
+        stmt = statements[n]
+        if isinstance(stmt, ast.Input):
+            continue
+        if isinstance(stmt, ast.Bind):
+            if stmt.name not in wanted:
+                continue
+            wanted.discard(stmt.name)
+            read.add(n)
+        wanted |= _reads(ast.nested_steps((stmt,)))
+    return read
 
 
 def _free_names(node: Any) -> set[str]:

@@ -1,26 +1,32 @@
-"""The PyTorch lowering table: for every op of `netdsl.ops`, the module that implements it.
+"""The PyTorch lowering table: for every op of `netdsl.ops`, how a generated module writes it.
 
-A `Lowering` turns the op's arguments (as Python source) and its input's shape variable
-into a constructor expression. `PRELUDE` holds the helpers a generated file may need; only
-those it uses are written into it.
+A `Lowering` says three things, each as Python source: the module an op needs in `__init__`
+(none for a merge), the op's expression in `forward`, and its output shape in `__init__`.
+`PRELUDE` holds the helpers a generated file may need; only those it uses are written into it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 
 def py_literal(value: Any) -> str:
-    """A compile-time value as Python source; a pair of equal numbers as one number."""
-    if value is None or isinstance(value, bool):
+    """A compile-time value as Python source; a pair of equal numbers as one number. Strings are
+    quoted as ruff format quotes them; infinities and NaN, which have no literal, are spelled
+    `float("inf")`."""
+    if value is None or isinstance(value, (bool, int)):
         return repr(value)
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f'float("{value}")'
     if isinstance(value, str):
-        return json.dumps(value)  # double quotes, every control character escaped
+        quoted = json.dumps(value)  # double quotes, every control character escaped
+        if '"' in value and "'" not in value:  # ruff prefers the quotes that need no escaping
+            quoted = "'" + quoted[1:-1].replace('\\"', '"') + "'"
+        return quoted
     items = list(value)
     if len(items) == 2 and items[0] == items[1] and not isinstance(items[0], (list, tuple)):
         return py_literal(items[0])
@@ -30,11 +36,33 @@ def py_literal(value: Any) -> str:
 Args = dict[str, str]
 
 
+def _call(module: str | None, inputs: list[str]) -> str:
+    return f"{module}({', '.join(inputs)})"
+
+
+def _layer_shape(module: str | None, shapes: list[str]) -> str:
+    return f"layer_shape({module}, {shapes[0]})"
+
+
 @dataclass(frozen=True)
 class Lowering:
-    build: Callable[[Args, str, int], str]  # (arguments, input shape variable, input rank) → constructor
-    keeps_shape: bool = False
+    """`build`: (arguments, input shape variable, input rank) → the module's constructor, or None
+    for an op without a module. `forward`: (module, input variables) → the forward expression.
+    `shape`: (module, input shape variables) → the output shape; None: the first input's."""
+
+    build: Callable[[Args, str, int], str] | None
+    forward: Callable[[str | None, list[str]], str] = _call
+    shape: Callable[[str | None, list[str]], str] | None = _layer_shape
     after: Callable[[str, Args], list[str]] = lambda attr, args: []  # more __init__ lines for `self.attr`
+
+    def __post_init__(self) -> None:
+        if self.build is None and self.forward is _call:
+            raise ValueError("an op without a module needs its own forward expression")
+
+
+def _same(build: Callable[[Args, str, int], str]) -> Lowering:
+    """An op whose output has its input's shape."""
+    return Lowering(build, shape=None)
 
 
 def _keywords(args: Args, defaults: dict[str, str], rename: dict[str, str] | None = None) -> str:
@@ -83,28 +111,28 @@ LOWERINGS: dict[str, Lowering] = {
     "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
     "linear": Lowering(lambda a, s, r: f"nn.Linear({s}[0], {a['out']}{_keywords(a, {'bias': 'True'})})"),
     "flatten": Lowering(_fixed("nn.Flatten()")),
-    "relu": Lowering(_fixed("nn.ReLU()"), keeps_shape=True),
-    "tanh": Lowering(_fixed("nn.Tanh()"), keeps_shape=True),
-    "sigmoid": Lowering(_fixed("nn.Sigmoid()"), keeps_shape=True),
-    "gelu": Lowering(_fixed("nn.GELU()"), keeps_shape=True),
-    "identity": Lowering(_fixed("nn.Identity()"), keeps_shape=True),
-    "leaky_relu": Lowering(lambda a, s, r: f"nn.LeakyReLU({a['negative_slope']})", keeps_shape=True),
-    "softmax": Lowering(_fixed("nn.Softmax(dim=1)"), keeps_shape=True),
-    "log_softmax": Lowering(_fixed("nn.LogSoftmax(dim=1)"), keeps_shape=True),
-    "dropout": Lowering(lambda a, s, r: f"nn.Dropout({a['p']})", keeps_shape=True),
-    "batchnorm": Lowering(
-        lambda a, s, r: f"nn.BatchNorm{2 if r == 3 else 1}d({s}[0]"
-        f"{_keywords(a, {'eps': '1e-05', 'momentum': '0.1'})})",
-        keeps_shape=True,
+    "relu": _same(_fixed("nn.ReLU()")),
+    "tanh": _same(_fixed("nn.Tanh()")),
+    "sigmoid": _same(_fixed("nn.Sigmoid()")),
+    "gelu": _same(_fixed("nn.GELU()")),
+    "identity": _same(_fixed("nn.Identity()")),
+    "leaky_relu": _same(lambda a, s, r: f"nn.LeakyReLU({a['negative_slope']})"),
+    "softmax": _same(_fixed("nn.Softmax(dim=1)")),
+    "log_softmax": _same(_fixed("nn.LogSoftmax(dim=1)")),
+    "dropout": _same(lambda a, s, r: f"nn.Dropout({a['p']})"),
+    "batchnorm": _same(
+        lambda a, s, r: f"nn.BatchNorm{2 if r == 3 else 1}d({s}[0]{_keywords(a, {'eps': '1e-05', 'momentum': '0.1'})})"
     ),
-    "lrn": Lowering(
-        lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})", keeps_shape=True
-    ),
+    "lrn": _same(lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})"),
     "coral": Lowering(lambda a, s, r: f"CoralHead({s}[0], {a['classes']})"),
     "ordinal": Lowering(lambda a, s, r: f"OrdinalHead({s}[0], {a['classes']})"),
-    # merges have no module: `forward` adds or concatenates
-    "add": Lowering(_fixed(""), keeps_shape=True),
-    "concat": Lowering(_fixed("")),
+    # merges have no module: an expression over the named values
+    "add": Lowering(None, forward=lambda m, xs: " + ".join(xs), shape=None),
+    "concat": Lowering(
+        None,
+        forward=lambda m, xs: f"torch.cat([{', '.join(xs)}], dim=1)",
+        shape=lambda m, ss: f"({' + '.join(f'{s}[0]' for s in ss)}, *{ss[0]}[1:])",
+    ),
 }
 
 PRELUDE: dict[str, str] = {

@@ -1,0 +1,188 @@
+"""Python source as backends write it: one namespace for generated names, and method bodies kept
+as statement trees until they are written (so that empty branches and unread stores can go).
+
+Nothing here knows about torch; `netdsl.backends.pytorch` says which names are reserved.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from netdsl.backends.pyformat import format_statement
+
+KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
+
+
+class Namespace:
+    """The names of one Python scope of a generated file, as torch.fx's `_Namespace` hands them out.
+
+    Every name it gives is a valid identifier, no keyword or soft keyword, none of the `reserved`
+    names (a file reserves every builtin, its imports and its helpers), never mangled inside a
+    class (`__x`), and readable: the wish, or the wish with underscores appended. `escape` is a
+    pure function of the wish and injective, for names that others must predict (constructor
+    arguments, attributes that become state_dict keys); `fresh` also keeps names unique within
+    a scope, its enclosing scope and every scope inside it.
+    """
+
+    def __init__(self, reserved: Iterable[str] = (), parent: Namespace | None = None):
+        self.reserved = KEYWORDS | frozenset(reserved) | (parent.reserved if parent else frozenset())
+        self.parent = parent
+        self.taken: set[str] = set()
+        self.inner: set[str] = set()  # names taken by scopes inside this one (kept by the outermost)
+        self.suffix: dict[str, int] = {}  # base → underscores an escaped name appends
+        for name in self.reserved:
+            base = name.rstrip("_")
+            self.suffix[base] = max(self.suffix.get(base, 0), len(name) - len(base) + 1)
+
+    def child(self) -> Namespace:
+        """A scope inside this one (a method of a class): its names may repeat a sibling's."""
+        return Namespace((), self)
+
+    def escape(self, wish: str) -> str:
+        """`wish`, or, when its base (the wish without trailing underscores) is reserved, the wish
+        with more underscores than any reserved spelling of that base has. Distinct wishes stay
+        distinct; a wish starting with `__` ends with at least two, so Python never mangles it."""
+        base = wish.rstrip("_")
+        extra = self.suffix.get(base, 0)
+        if base.startswith("__") or not base:
+            extra = max(extra, 2)
+        return wish + "_" * extra
+
+    def fresh(self, wish: str) -> str:
+        """A new name for `wish`: escaped, then with underscores appended until no one has it."""
+        name = self.escape(wish)
+        while not self.free(name):
+            name += "_"
+        return self.claim(name)
+
+    def claim(self, name: str) -> str:
+        """Record a name decided elsewhere (by `escape`) as taken in this scope."""
+        self.taken.add(name)
+        self.outermost().inner.add(name)
+        return name
+
+    def free(self, name: str) -> bool:
+        scope: Namespace | None = self
+        while scope is not None:
+            if name in scope.taken:
+                return False
+            scope = scope.parent
+        return self.parent is not None or name not in self.inner
+
+    def outermost(self) -> Namespace:
+        return self if self.parent is None else self.parent.outermost()
+
+
+# ---- method bodies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    code: str
+    comment: str | None = None
+    stores: str | None = None  # a local this line only assigns, from a pure expression: dropped if unread
+
+
+@dataclass
+class Compound:
+    """`if header:` (or `for header:`) with its body, and an `else:` body for an `if`."""
+
+    keyword: str
+    header: str
+    body: list[Line | Compound] = field(default_factory=list)
+    orelse: list[Line | Compound] = field(default_factory=list)
+
+
+class Body:
+    """A method body under construction: statements go to the innermost open compound statement."""
+
+    def __init__(self) -> None:
+        self.items: list[Line | Compound] = []
+        self.open: list[list[Line | Compound]] = [self.items]
+
+    def add(self, code: str, comment: str | None = None, stores: str | None = None) -> None:
+        self.open[-1].append(Line(code, comment, stores))
+
+    @contextmanager
+    def inside(self, suite: list[Line | Compound]) -> Iterator[None]:
+        self.open.append(suite)
+        try:
+            yield
+        finally:
+            self.open.pop()
+
+    def compound(self, keyword_: str, header: str) -> Compound:
+        node = Compound(keyword_, header)
+        self.open[-1].append(node)
+        return node
+
+    def write(self, depth: int) -> list[str]:
+        """The body's lines at `depth`, without stores nobody reads and without empty branches."""
+        items = self.items
+        while True:  # dropping a store may leave another one unread
+            reads = _reads(items)
+            kept = _drop_stores(items, reads)
+            if _count(kept) == _count(items):
+                return _write(kept, depth)
+            items = kept
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+
+
+def _names(code: str) -> set[str]:
+    return set(_NAME.findall(_STRING.sub("", code)))
+
+
+def _reads(items: list[Line | Compound]) -> set[str]:
+    """Every identifier the body reads (a store's own target excluded; attributes count: a
+    superset is safe, a store is only dropped when its name appears nowhere else)."""
+    found: set[str] = set()
+    for item in items:
+        if isinstance(item, Compound):
+            found |= _names(item.header) | _reads(item.body) | _reads(item.orelse)
+        elif item.stores is not None:
+            found |= _names(item.code.split("=", 1)[1])
+        else:
+            found |= _names(item.code)
+    return found
+
+
+def _drop_stores(items: list[Line | Compound], reads: set[str]) -> list[Line | Compound]:
+    kept: list[Line | Compound] = []
+    for item in items:
+        if isinstance(item, Compound):
+            kept.append(
+                Compound(item.keyword, item.header, _drop_stores(item.body, reads), _drop_stores(item.orelse, reads))
+            )
+        elif item.stores is None or item.stores in reads:
+            kept.append(item)
+    return kept
+
+
+def _count(items: list[Line | Compound]) -> int:
+    return sum(1 + _count(i.body) + _count(i.orelse) if isinstance(i, Compound) else 1 for i in items)
+
+
+def _write(items: list[Line | Compound], depth: int) -> list[str]:
+    indent = "    " * depth
+    rows: list[str] = []
+    for item in items:
+        if isinstance(item, Line):
+            rows += format_statement(indent, item.code, item.comment)
+            continue
+        body, orelse = _write(item.body, depth + 1), _write(item.orelse, depth + 1)
+        if not body and not orelse:
+            continue
+        if not body:  # only the else branch does something: `if not ...`
+            rows += [*format_statement(indent, f"{item.keyword} not {item.header}:"), *orelse]
+            continue
+        rows += [*format_statement(indent, f"{item.keyword} {item.header}:"), *body]
+        if orelse:
+            rows += [indent + "else:", *orelse]
+    return rows
