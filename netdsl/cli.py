@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     experiment.add_argument("--no-color", action="store_true", help="plain output, no colours")
     _training_arguments(experiment)
+    fmt = commands.add_parser("fmt", help="lay specs out in the one canonical layout (comments kept)")
+    fmt.add_argument("specs", nargs="+", metavar="SPEC", help="spec files ('-': standard input to standard output)")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    fmt.add_argument("--diff", action="store_true", help="change nothing; print what would change")
+    commands.add_parser("lsp", help="the language server, over standard input and output (editors start it)")
     return parser
 
 
@@ -259,9 +264,14 @@ def _spec_arguments(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        status = {"build": _build, "infer": _infer, "train": _train, "experiment": _experiment}.get(
-            args.command, _check
-        )(args)
+        status = {
+            "build": _build,
+            "infer": _infer,
+            "train": _train,
+            "experiment": _experiment,
+            "fmt": _fmt,
+            "lsp": _lsp,
+        }.get(args.command, _check)(args)
         sys.stdout.flush()  # a reader gone shows here, in the handler below, not at interpreter exit
         return status
     except BrokenPipeError:
@@ -282,6 +292,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _fmt(args: argparse.Namespace) -> int:
+    from netdsl.format.command import run
+
+    return run(args.specs, check=args.check, diff=args.diff)
+
+
+def _lsp(args: argparse.Namespace) -> int:
+    from netdsl.lsp.server import serve
+
+    return serve()
 
 
 def _reader_gone() -> int:
