@@ -1,0 +1,1597 @@
+"""Random netdsl networks for the differential tests, and their meaning in plain PyTorch.
+
+`Generator(chooser).net()` writes a random network as spec *text* (so the parser is exercised
+too) together with the generator's own description of it: expressions that evaluate
+themselves, statements, blocks. `reference(net)` gives that description its meaning by
+building the equivalent PyTorch layers by hand — never through netdsl — and running them on
+the meta device, where nothing is allocated: the output shape and parameter counts PyTorch
+gives, or `Rejected` with PyTorch's reason. The generator uses the same interpreter while it
+writes, to keep most networks valid (and makes a few invalid on purpose).
+
+A `Chooser` makes every random choice: `RandomChooser` (a seeded `random.Random`) for plain
+loops, `hypothesis_networks()` for hypothesis, which then shrinks failing networks.
+torch is imported inside the functions that need it (netdsl's lint bans module-level imports).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Chooser(Protocol):
+    def integer(self, lo: int, hi: int) -> int: ...
+
+    def pick(self, options: Sequence[T]) -> T: ...
+
+    def chance(self, p: float) -> bool: ...
+
+
+class RandomChooser:
+    """Choices from a seeded `random.Random`: the same seed, the same network."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def pick(self, options: Sequence[T]) -> T:
+        return options[self.rng.randrange(len(options))]
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+
+class _DrawChooser:
+    """Choices drawn by hypothesis; each shrinks towards its first option, the low end and `False`."""
+
+    def __init__(self, draw: Callable[[Any], Any]):
+        self.draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        from hypothesis import strategies as st
+
+        return int(self.draw(st.integers(lo, hi)))
+
+    def pick(self, options: Sequence[T]) -> T:
+        return options[self.integer(0, len(options) - 1)]
+
+    def chance(self, p: float) -> bool:
+        return self.integer(0, 999) >= 1000 - round(p * 1000)
+
+
+def hypothesis_networks() -> Any:
+    """A hypothesis strategy of `Net`s."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def nets(draw: Callable[[Any], Any]) -> Net:
+        return Generator(_DrawChooser(draw)).net()
+
+    return nets()
+
+
+# ---- expressions: spec text and value ---------------------------------------------------------
+
+Env = dict[str, Any]
+
+
+class Expr:
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def eval(self, env: Env) -> Any:
+        raise NotImplementedError
+
+
+def _literal_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal_text(v) for v in value) + "]"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Lit(Expr):
+    value: Any  # int, float, bool, or a (nested) list of them
+
+    def text(self) -> str:
+        return _literal_text(self.value)
+
+    def eval(self, env: Env) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Word(Expr):
+    """A bare word that names nothing: `same`, `valid` (padding modes)."""
+
+    word: str
+
+    def text(self) -> str:
+        return self.word
+
+    def eval(self, env: Env) -> Any:
+        return self.word
+
+
+@dataclass(frozen=True)
+class Var(Expr):
+    name: str
+
+    def text(self) -> str:
+        return self.name
+
+    def eval(self, env: Env) -> Any:
+        return env[self.name]
+
+
+SHAPE_ATTRS = ("channels", "height", "width")
+
+
+@dataclass(frozen=True)
+class Attr(Expr):
+    """`in.channels`, `a.height`, `x.features`: a shape read from a tensor value."""
+
+    name: str
+    attr: str
+
+    def text(self) -> str:
+        return f"{self.name}.{self.attr}"
+
+    def eval(self, env: Env) -> Any:
+        shape = tuple(env[self.name].shape[1:])
+        return math.prod(shape) if self.attr == "features" else shape[SHAPE_ATTRS.index(self.attr)]
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "//": lambda a, b: a // b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    ">=": lambda a, b: a >= b,
+    "and": lambda a, b: a and b,
+    "or": lambda a, b: a or b,
+}
+
+
+@dataclass(frozen=True)
+class Bin(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+    def text(self) -> str:
+        return f"({self.left.text()} {self.op} {self.right.text()})"
+
+    def eval(self, env: Env) -> Any:
+        return _BINARY[self.op](self.left.eval(env), self.right.eval(env))
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    operand: Expr
+
+    def text(self) -> str:
+        return f"(not {self.operand.text()})"
+
+    def eval(self, env: Env) -> Any:
+        return not self.operand.eval(env)
+
+
+@dataclass(frozen=True)
+class Ternary(Expr):
+    then: Expr
+    cond: Expr
+    orelse: Expr
+
+    def text(self) -> str:
+        return f"({self.then.text()} if {self.cond.text()} else {self.orelse.text()})"
+
+    def eval(self, env: Env) -> Any:
+        return self.then.eval(env) if self.cond.eval(env) else self.orelse.eval(env)
+
+
+@dataclass(frozen=True)
+class Func(Expr):
+    name: str  # min, max, abs
+    args: tuple[Expr, ...]
+
+    def text(self) -> str:
+        return f"{self.name}({', '.join(a.text() for a in self.args)})"
+
+    def eval(self, env: Env) -> Any:
+        return {"min": min, "max": max, "abs": abs}[self.name](*(a.eval(env) for a in self.args))
+
+
+# ---- statements ---------------------------------------------------------------------------------
+
+Args = tuple[tuple[str | None, Expr], ...]  # (keyword or None, value), in call order
+
+
+def _args_text(args: Args) -> str:
+    return ", ".join(f"{k} = {v.text()}" if k else v.text() for k, v in args)
+
+
+@dataclass(frozen=True)
+class Op:
+    op: str
+    args: Args = ()
+    label: str | None = None
+    parens: bool = False  # `relu()` rather than `relu`
+
+
+@dataclass(frozen=True)
+class Use:
+    """A step naming a value: the chain continues from it (`a -> relu`, `skip = in`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Merge:
+    op: str  # add, concat
+    names: tuple[str, ...]  # one name: the current value is the first operand
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    block: str
+    args: Args = ()
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class If:
+    cond: Expr
+    then: Body
+    orelse: Body | If | None = None
+
+
+@dataclass(frozen=True)
+class Repeat:
+    count: Expr
+    index: str | None
+    body: Body
+    label: str | None = None
+
+
+Step = Op | Use | Merge | Call | If | Repeat
+
+
+@dataclass(frozen=True)
+class Stmt:
+    steps: tuple[Step, ...]
+    bind: str | None = None
+    check: tuple[Expr, ...] | None = None  # `@ [..]`
+
+
+Body = tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    params: tuple[tuple[str, Expr | None], ...]
+    body: Body
+
+
+@dataclass(frozen=True)
+class Net:
+    name: str
+    params: tuple[tuple[str, Expr], ...]
+    input_name: str
+    input_shape: tuple[int, ...]
+    body: Body
+    blocks: tuple[Block, ...] = ()
+    layout: int = 0  # how the text is laid out (one line per statement, or several per line)
+
+    @property
+    def text(self) -> str:
+        return render(self)
+
+    @property
+    def ops(self) -> frozenset[str]:
+        """Every op written in the spec (taken branches or not)."""
+        found: set[str] = set()
+        for body in [self.body, *(b.body for b in self.blocks)]:
+            _collect_ops(body, found)
+        return frozenset(found)
+
+    def __repr__(self) -> str:  # hypothesis shows the failing example: show its spec
+        return f"Net(\n{self.text})"
+
+
+def _collect_ops(body: Body, found: set[str]) -> None:
+    for stmt in body:
+        for step in stmt.steps:
+            if isinstance(step, (Op, Merge)):
+                found.add(step.op)
+            elif isinstance(step, If):
+                branch: Body | If | None = step
+                while isinstance(branch, If):
+                    _collect_ops(branch.then, found)
+                    branch = branch.orelse
+                if branch is not None:
+                    _collect_ops(branch, found)
+            elif isinstance(step, Repeat):
+                _collect_ops(step.body, found)
+
+
+# ---- text ---------------------------------------------------------------------------------------
+
+
+def _label(label: str | None) -> str:
+    return f"{label}: " if label else ""
+
+
+def _step_text(step: Step, indent: str, layout: int) -> str:
+    if isinstance(step, Op):
+        call = f"({_args_text(step.args)})" if step.args or step.parens else ""
+        return f"{_label(step.label)}{step.op}{call}"
+    if isinstance(step, Use):
+        return step.name
+    if isinstance(step, Merge):
+        return f"{_label(step.label)}{step.op}({', '.join(step.names)})"
+    if isinstance(step, Call):
+        return f"{_label(step.label)}{step.block}" + (f"({_args_text(step.args)})" if step.args else "")
+    if isinstance(step, Repeat):
+        head = f"{_label(step.label)}repeat {step.count.text()}" + (f" as {step.index}" if step.index else "")
+        return f"{head} {_body_text(step.body, indent, layout)}"
+    text = f"if {step.cond.text()} {_body_text(step.then, indent, layout)}"
+    if isinstance(step.orelse, If):
+        text += " else " + _step_text(step.orelse, indent, layout)
+    elif step.orelse is not None:
+        text += f" else {_body_text(step.orelse, indent, layout)}"
+    return text
+
+
+def _stmt_text(stmt: Stmt, indent: str, layout: int) -> str:
+    text = " -> ".join(_step_text(s, indent, layout) for s in stmt.steps)
+    if stmt.bind:
+        text = f"{stmt.bind} = {text}"
+    if stmt.check is not None:
+        text += " @ [" + ", ".join(e.text() for e in stmt.check) + "]"
+    return text
+
+
+def _body_text(body: Body, indent: str, layout: int, lead: str | None = None) -> str:
+    lines = ([lead] if lead else []) + [_stmt_text(s, indent + "    ", layout) for s in body]
+    if not lines:
+        return "{ }"
+    if layout == 1 and len(lines) <= 2:  # newlines carry no meaning: a body may sit on one line
+        return "{ " + "  ".join(lines) + " }"
+    inner = indent + "    "
+    return "{\n" + "".join(f"{inner}{line}\n" for line in lines) + indent + "}"
+
+
+def _params_text(params: Sequence[tuple[str, Expr | None]]) -> str:
+    return "(" + ", ".join(name if d is None else f"{name} = {d.text()}" for name, d in params) + ")"
+
+
+def render(net: Net) -> str:
+    parts = []
+    for block in net.blocks:
+        params = _params_text(block.params) if block.params else ""
+        parts.append(f"block {block.name}{params} {_body_text(block.body, '', net.layout)}\n")
+    params = _params_text(net.params) if net.params else ""
+    shape = ", ".join(map(str, net.input_shape))
+    body = _body_text(net.body, "", net.layout, f"input {net.input_name}: [{shape}]")
+    parts.append(f"network {net.name}{params} {body}\n")
+    return "\n".join(parts)
+
+
+# ---- the reference: PyTorch layers built by hand, on the meta device -----------------------------
+
+
+class Rejected(Exception):
+    """PyTorch (or a rule of the spec language that has no PyTorch counterpart) refuses the network."""
+
+
+@dataclass
+class Outcome:
+    shape: tuple[int, ...]  # output, batch dimension excluded
+    params: int
+    trainable: int
+    notes: set[str]  # deliberate differences met (see `DELIBERATE` in test_differential.py)
+    ops: collections.Counter[str]  # the ops run (branches taken, repeats unrolled)
+
+
+# each op's arguments in call order, with their defaults (the README's table)
+OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "conv": (
+        ("out", None),
+        ("kernel", None),
+        ("stride", 1),
+        ("padding", 0),
+        ("dilation", 1),
+        ("groups", 1),
+        ("bias", True),
+        ("weight", None),
+        ("frozen", None),
+    ),
+    "maxpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
+    "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
+    "adaptive_avgpool": (("output", None),),
+    "adaptive_maxpool": (("output", None),),
+    "global_avgpool": (),
+    "linear": (("out", None), ("bias", True)),
+    "flatten": (),
+    "relu": (),
+    "tanh": (),
+    "sigmoid": (),
+    "leaky_relu": (("negative_slope", 0.01),),
+    "gelu": (),
+    "softmax": (),
+    "log_softmax": (),
+    "identity": (),
+    "dropout": (("p", 0.5),),
+    "batchnorm": (("eps", 1e-5), ("momentum", 0.1)),
+    "lrn": (("size", 5), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0)),
+    "add": (),
+    "concat": (),
+    "coral": (("classes", None),),
+    "ordinal": (("classes", None),),
+}
+
+
+def _bind_args(names: Sequence[str], args: Args, env: Env) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for position, (keyword, expr) in enumerate(args):
+        values[keyword or names[position]] = expr.eval(env)
+    return values
+
+
+def _pair(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@dataclass
+class _Layer:
+    forward: Callable[[Any], Any]
+    params: int
+    trainable: int
+
+
+def _nested_shape(value: Any) -> tuple[int, ...]:
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0]
+    return tuple(shape)
+
+
+def _conv(a: dict[str, Any], x: Any) -> _Layer:
+    from torch import nn
+
+    padding = a["padding"] if isinstance(a["padding"], str) else _pair(a["padding"])
+    conv = nn.Conv2d(
+        x.shape[1],
+        a["out"],
+        _pair(a["kernel"]),
+        stride=_pair(a["stride"]),
+        padding=padding,
+        dilation=_pair(a["dilation"]),
+        groups=a["groups"],
+        bias=a["bias"],
+        device="meta",
+    )
+    count = sum(p.numel() for p in conv.parameters())
+    if a["weight"] is not None:  # one kernel for all, one per output channel, or all of them
+        full = tuple(conv.weight.shape)
+        if _nested_shape(a["weight"]) not in (full[2:], (full[0], *full[2:]), full):
+            raise Rejected(f"literal weight of shape {_nested_shape(a['weight'])} for kernels {full}")
+    frozen = a["frozen"] if a["frozen"] is not None else a["weight"] is not None
+    return _Layer(conv, count, 0 if frozen else count)
+
+
+def _pool(cls: str) -> Callable[[dict[str, Any], Any], _Layer]:
+    def build(a: dict[str, Any], x: Any) -> _Layer:
+        from torch import nn
+
+        stride = _pair(a["stride"]) if a["stride"] is not None else None
+        return _Layer(getattr(nn, cls)(_pair(a["kernel"]), stride, _pair(a["padding"]), ceil_mode=a["ceil"]), 0, 0)
+
+    return build
+
+
+def _plain(make: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, Any], Any], _Layer]:
+    def build(a: dict[str, Any], x: Any) -> _Layer:
+        layer = make(a, x)
+        count = sum(p.numel() for p in layer.parameters())
+        return _Layer(layer, count, count)
+
+    return build
+
+
+def _linear(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    from torch import nn
+
+    if x.dim() != 2:
+        notes.add("linear_needs_flat_input")  # nn.Linear acts on the last axis of any tensor
+    layer = nn.Linear(x.shape[-1], a["out"], bias=a["bias"], device="meta")
+    count = sum(p.numel() for p in layer.parameters())
+    return _Layer(layer, count, count)
+
+
+def _head(a: dict[str, Any], x: Any, notes: set[str], op: str) -> _Layer:
+    import torch
+    from torch import nn
+
+    if x.dim() != 2:
+        notes.add("linear_needs_flat_input")
+    levels = a["classes"] - 1
+    if levels < 1:
+        notes.add("head_needs_two_classes")  # PyTorch makes an empty head without complaint
+    if op == "coral":  # one shared weight vector, classes - 1 biases
+        fc = nn.Linear(x.shape[-1], 1, bias=False, device="meta")
+        bias = torch.empty(levels, device="meta")
+        return _Layer(lambda t: fc(t) + bias, fc.weight.numel() + levels, fc.weight.numel() + levels)
+    fc = nn.Linear(x.shape[-1], 2 * levels, device="meta")
+    count = sum(p.numel() for p in fc.parameters())
+    return _Layer(lambda t: fc(t).unflatten(-1, (-1, 2)), count, count)
+
+
+def _batchnorm(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    from torch import nn
+
+    cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
+    if x.dim() == 3:
+        notes.add("batchnorm_rank")
+    layer = cls(x.shape[1], eps=a["eps"], momentum=a["momentum"], device="meta")
+    return _Layer(layer, 2 * x.shape[1], 2 * x.shape[1])
+
+
+def _torch_layer(op: str, a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    from torch import nn
+
+    simple: dict[str, Callable[[dict[str, Any], Any], Any]] = {
+        "adaptive_avgpool": lambda a, x: nn.AdaptiveAvgPool2d(_pair(a["output"])),
+        "adaptive_maxpool": lambda a, x: nn.AdaptiveMaxPool2d(_pair(a["output"])),
+        "global_avgpool": lambda a, x: nn.AdaptiveAvgPool2d(1),
+        "flatten": lambda a, x: nn.Flatten(),
+        "relu": lambda a, x: nn.ReLU(),
+        "tanh": lambda a, x: nn.Tanh(),
+        "sigmoid": lambda a, x: nn.Sigmoid(),
+        "leaky_relu": lambda a, x: nn.LeakyReLU(a["negative_slope"]),
+        "gelu": lambda a, x: nn.GELU(),
+        "softmax": lambda a, x: nn.Softmax(dim=1),
+        "log_softmax": lambda a, x: nn.LogSoftmax(dim=1),
+        "identity": lambda a, x: nn.Identity(),
+        "dropout": lambda a, x: nn.Dropout(a["p"]),
+        "lrn": lambda a, x: nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"]),
+    }
+    if op == "conv":
+        return _conv(a, x)
+    if op in ("maxpool", "avgpool"):
+        return _pool("MaxPool2d" if op == "maxpool" else "AvgPool2d")(a, x)
+    if op == "linear":
+        return _linear(a, x, notes)
+    if op in ("coral", "ordinal"):
+        return _head(a, x, notes, op)
+    if op == "batchnorm":
+        return _batchnorm(a, x, notes)
+    return _plain(simple[op])(a, x)
+
+
+class Interpreter:
+    """Runs a `Net`'s description on meta tensors; raises `Rejected` where PyTorch refuses."""
+
+    def __init__(self, blocks: Sequence[Block]):
+        self.blocks = {b.name: b for b in blocks}
+        self.params = self.trainable = 0
+        self.notes: set[str] = set()
+        self.stack: list[str] = []
+        self.ops: collections.Counter[str] = collections.Counter()
+
+    def op(self, step: Op, env: Env, x: Any) -> Any:
+        names = [n for n, _ in OP_ARGS[step.op]]
+        attrs = {n: d for n, d in OP_ARGS[step.op]} | _bind_args(names, step.args, env)
+        try:
+            layer = _torch_layer(step.op, attrs, x, self.notes)
+            y = layer.forward(x)
+        except Rejected:
+            raise
+        except Exception as exc:  # PyTorch's refusal, whatever its type
+            raise Rejected(f"{step.op}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        self.params += layer.params
+        self.trainable += layer.trainable
+        self.ops[step.op] += 1
+        return y
+
+    def merge(self, step: Merge, env: Env, x: Any) -> Any:
+        import torch
+
+        values = [env[n] for n in step.names]
+        if len(values) == 1:
+            values = [x, values[0]]
+        self.ops[step.op] += 1
+        try:
+            if step.op == "concat":
+                return torch.cat(values, dim=1)
+            if len({tuple(v.shape) for v in values}) > 1:
+                self.notes.add("add_broadcasts")
+            total = values[0]
+            for v in values[1:]:
+                total = total + v
+            return total
+        except Exception as exc:
+            raise Rejected(f"{step.op}: {type(exc).__name__}: {exc}") from exc
+
+    def call(self, step: Call, env: Env, x: Any) -> Any:
+        block = self.blocks[step.block]
+        if step.block in self.stack:
+            raise Rejected(f"block {step.block} uses itself")
+        given = _bind_args([n for n, _ in block.params], step.args, env)
+        inner: Env = {}
+        for name, default in block.params:
+            inner[name] = given[name] if name in given else default.eval(inner)  # type: ignore[union-attr]
+        inner["in"] = x
+        self.stack.append(step.block)
+        try:
+            return self.body(block.body, inner, x)
+        finally:
+            self.stack.pop()
+
+    def step(self, step: Step, env: Env, x: Any) -> Any:
+        if isinstance(step, Op):
+            return self.op(step, env, x)
+        if isinstance(step, Use):
+            return env[step.name]
+        if isinstance(step, Merge):
+            return self.merge(step, env, x)
+        if isinstance(step, Call):
+            return self.call(step, env, x)
+        if isinstance(step, If):
+            if step.cond.eval(env):
+                return self.body(step.then, dict(env), x)
+            if isinstance(step.orelse, If):
+                return self.step(step.orelse, env, x)
+            return x if step.orelse is None else self.body(step.orelse, dict(env), x)
+        for i in range(step.count.eval(env)):
+            x = self.body(step.body, dict(env) | ({step.index: i} if step.index else {}), x)
+        return x
+
+    def stmt(self, stmt: Stmt, env: Env, x: Any) -> Any:
+        value = x
+        for step in stmt.steps:
+            value = self.step(step, env, value)
+        if stmt.check is not None:
+            want = tuple(e.eval(env) for e in stmt.check)
+            if want != tuple(value.shape[1:]):
+                raise Rejected(f"shape assertion: {want} vs {tuple(value.shape[1:])}")
+        if stmt.bind:
+            env[stmt.bind] = value
+            return x
+        return value
+
+    def body(self, body: Body, env: Env, x: Any) -> Any:
+        for stmt in body:
+            x = self.stmt(stmt, env, x)
+        return x
+
+
+def meta_input(shape: Sequence[int]) -> Any:
+    import torch
+
+    return torch.empty((2, *shape), device="meta")  # two samples: batchnorm needs more than one value
+
+
+def network_env(net: Net) -> Env:
+    env: Env = {}
+    for name, default in net.params:
+        env[name] = default.eval(env)
+    return env
+
+
+def reference(net: Net) -> Outcome:
+    """PyTorch's verdict on the network: its output shape and parameter counts, or `Rejected`."""
+    interpreter = Interpreter(net.blocks)
+    env = network_env(net)
+    x = meta_input(net.input_shape)
+    env["in"] = x
+    y = interpreter.body(net.body, env, x)
+    return Outcome(tuple(y.shape[1:]), interpreter.params, interpreter.trainable, interpreter.notes, interpreter.ops)
+
+
+# ---- the generator --------------------------------------------------------------------------------
+
+# Names chosen from pools that mix plain names with ones that Python code trips on
+# (builtins, the generated file's own names, nn.Module members, keywords of Python).
+PARAM_NAMES = (
+    "c",
+    "s",
+    "width",
+    "bn",
+    "k",
+    "depth",
+    "use_bn",
+    "out",
+    "stride",
+    "max",
+    "range",
+    "super",
+    "self",
+    "input_shape",
+    "shape",
+    "torch",
+    "nn",
+    "x",
+    "int",
+    "len",
+    "print",
+    "abs",
+    "min",
+    "layer_shape",
+    "exact_div",
+    "i",
+    "in_shape",
+    "classes",
+    "math",
+    "forward",
+    "training",
+    "lambda",
+    "set_weight",
+)
+VALUE_NAMES = (
+    "a",
+    "b",
+    "main",
+    "skip",
+    "branch",
+    "left",
+    "right",
+    "y",
+    "z",
+    "x",
+    "torch",
+    "nn",
+    "self",
+    "shape",
+    "range",
+    "layer_shape",
+    "forward",
+    "super",
+    "len",
+    "out",
+    "layer",
+    "F",
+    "cat",
+    "class",
+    "def",
+    "None",
+    "input_shape",
+    "math",
+    "annotations",
+    "sum",
+)
+LABEL_NAMES = (
+    "conv1",
+    "bn1",
+    "stem",
+    "head",
+    "fc",
+    "pool",
+    "features",
+    "layer",
+    "forward",
+    "training",
+    "class",
+    "self",
+    "x",
+    "torch",
+    "nn",
+    "shape",
+    "in_shape",
+    "input_shape",
+    "type",
+    "to",
+    "cuda",
+    "relu",
+    "conv",
+    "conv_1",
+    "relu_1",
+    "add",
+    "downsample",
+    "main",
+    "out",
+    "float",
+    "eval",
+    "def",
+    "None",
+    "layer_shape",
+    "set_weight",
+    "CoralHead",
+    "__init__",
+    "_",
+    "repeat_1",
+    "lambda",
+)
+INDEX_NAMES = (
+    "i",
+    "j",
+    "idx",
+    "n",
+    "m",
+    "range",
+    "self",
+    "shape",
+    "nn",
+    "torch",
+    "layer_shape",
+    "x",
+    "len",
+    "in_shape",
+)
+BLOCK_NAMES = (
+    "Unit",
+    "Basic",
+    "Stage",
+    "Branch",
+    "Cell",
+    "Module",
+    "Sequential",
+    "Tensor",
+    "CoralHead",
+    "OrdinalHead",
+    "layer_shape",
+    "torch",
+    "nn",
+    "Range",
+    "Self",
+    "conv_block",
+    "Conv2d",
+)
+NET_NAMES = ("Net", "Model", "N", "M", "Classifier", "Module", "Sequential", "nn", "torch", "Linear")
+INPUT_NAMES = ("x", "image", "img", "data", "pixels", "torch", "self", "shape", "nn", "layer_shape", "in_shape", "out")
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "softmax", "log_softmax", "identity")
+KEEP_OPS = (
+    "conv",
+    "maxpool",
+    "avgpool",
+    "adaptive_avgpool",
+    "adaptive_maxpool",
+    "batchnorm",
+    "dropout",
+    "lrn",
+    *ACTIVATIONS,
+)
+SPATIAL_OPS = (
+    "conv",
+    "conv",
+    "conv",
+    "maxpool",
+    "avgpool",
+    "adaptive_avgpool",
+    "adaptive_maxpool",
+    "global_avgpool",
+    "batchnorm",
+    "dropout",
+    "lrn",
+    *ACTIVATIONS,
+)
+FLAT_OPS = ("linear", "linear", "batchnorm", "dropout", *ACTIVATIONS)
+# ops the generator writes: a test compares this with netdsl.ops.OPS, so a new op must be added here
+GENERATED_OPS = frozenset(SPATIAL_OPS + FLAT_OPS + ("flatten", "add", "concat", "coral", "ordinal"))
+
+PLAIN = 5  # the first names of each pool are plain ones
+KEEP, KEEP_HW, FREE = "keep", "keep_hw", "free"  # what a step may do to the shape
+
+
+@dataclass
+class _Ctx:
+    """Where the generator writes: the environment (mirroring netdsl's), the labels of the scope."""
+
+    env: Env
+    labels: set[str]
+    depth: int
+    index: str | None = None
+    values: list[str] = field(default_factory=list)  # named values bound in this body
+
+    def child(self, env: Env | None = None, labels: set[str] | None = None) -> _Ctx:
+        return _Ctx(
+            dict(self.env) if env is None else env,
+            self.labels if labels is None else labels,
+            self.depth + 1,
+            self.index,
+        )
+
+
+class Generator:
+    MAX_OPS = 24
+
+    def __init__(self, chooser: Chooser, force: str | None = None, plain: bool = False):
+        self.ch = chooser
+        self.plain = plain  # plain names only (no builtins, keywords or the generated file's own names), few ops
+        self.force = force  # an op to write wherever it fits (to be sure that every op is tried)
+        self.blocks: dict[str, Block] = {}
+        self.block_order: list[str] = []
+        self.interp = Interpreter(())
+        self.interp.blocks = self.blocks  # the same dictionary: blocks are known as soon as they are written
+        self.ops_left = self.MAX_OPS if not plain else 6
+        self.broken = False  # PyTorch refused a step: write no more
+        self.taken_names: set[str] = set()
+        self.defining: set[str] = set()  # blocks whose bodies are being written: no recursion
+
+    # ---- small choices
+    def fresh(self, pool: Sequence[str], avoid: set[str] | Env, fallback: str) -> str:
+        if self.plain:
+            pool = pool[:PLAIN]
+        for _ in range(4):
+            name = self.ch.pick(pool)
+            if name not in avoid and name not in self.taken_names:
+                return name
+        n = 1
+        while f"{fallback}{n}" in avoid or f"{fallback}{n}" in self.taken_names:
+            n += 1
+        return f"{fallback}{n}"
+
+    def label(self, ctx: _Ctx, p: float = 0.3) -> str | None:
+        if not self.ch.chance(p):
+            return None
+        name = self.fresh(LABEL_NAMES, ctx.labels, "l")
+        ctx.labels.add(name)
+        return name
+
+    def value_name(self, ctx: _Ctx) -> str:
+        avoid = set(ctx.env) | set(GENERATED_OPS) | set(BLOCK_NAMES)
+        return self.fresh(VALUE_NAMES, avoid, "v")
+
+    def int_expr(self, ctx: _Ctx, value: int) -> Expr:
+        """An expression worth `value` in this environment: a literal, or a parameter put to use."""
+        ints = [n for n, v in ctx.env.items() if type(v) is int]
+        same = [n for n in ints if ctx.env[n] == value]
+        if same and self.ch.chance(0.6):
+            return Var(self.ch.pick(same))
+        if ints and self.ch.chance(0.25):
+            name = self.ch.pick(ints)
+            other = ctx.env[name]
+            form = self.ch.integer(0, 2)
+            if form == 0:
+                return (
+                    Bin("+", Var(name), Lit(value - other))
+                    if value >= other
+                    else Bin("-", Var(name), Lit(other - value))
+                )
+            if form == 1 and other <= value:
+                return Func("max", (Var(name), Lit(value)))
+            if form == 2 and other >= value:
+                return Func("min", (Var(name), Lit(value)))
+        return Lit(value)
+
+    def bool_expr(self, ctx: _Ctx, value: bool) -> Expr:
+        bools = [n for n, v in ctx.env.items() if type(v) is bool]
+        ints = [n for n, v in ctx.env.items() if type(v) is int]
+        tensors = [n for n, v in ctx.env.items() if hasattr(v, "shape") and v.dim() == 4]
+        form = self.ch.integer(0, 4)
+        if form == 1 and bools:
+            name = self.ch.pick(bools)
+            return Var(name) if ctx.env[name] == value else Not(Var(name))
+        if form == 2 and ints:
+            name = self.ch.pick(ints)
+            return Bin("==" if value else "!=", Var(name), Lit(ctx.env[name]))
+        if form == 3 and tensors:
+            name = self.ch.pick(tensors)
+            attr = self.ch.pick(SHAPE_ATTRS)
+            return Bin("==" if value else "!=", Attr(name, attr), Lit(Attr(name, attr).eval(ctx.env)))
+        if form == 4 and ints:
+            name = self.ch.pick(ints)
+            return Bin(
+                "and" if value else "or",
+                Bin(">=", Var(name), Lit(0)) if value else Bin("<", Var(name), Lit(0)),
+                Lit(value),
+            )
+        return Lit(value)
+
+    # ---- running what was written (the generator keeps track of the shape)
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Rejected:
+            self.broken = True
+            return None
+
+    # ---- the network
+    def net(self) -> Net:
+        params: list[tuple[str, Expr]] = []
+        env: Env = {}
+        for _ in range(self.ch.integer(0, 3)):
+            name = self.fresh(PARAM_NAMES, env, "p")
+            value: Any = self.ch.pick((True, False)) if self.ch.chance(0.3) else self.ch.integer(1, 8)
+            params.append((name, Lit(value)))
+            env[name] = value
+        if "classes" not in env and self.ch.chance(0.1):
+            params.append(("classes", Lit(self.ch.integer(2, 6))))
+            env["classes"] = params[-1][1].value  # type: ignore[attr-defined]
+        if self.ch.chance(0.08):
+            shape: tuple[int, ...] = (self.ch.integer(1, 24),)
+        else:
+            shape = (self.ch.integer(1, 8), self.ch.integer(1, 12), self.ch.integer(1, 12))
+        x = meta_input(shape)
+        env["in"] = x
+        ctx = _Ctx(env, set(), 0)
+        input_name = self.fresh(INPUT_NAMES, set(), "x")
+        ctx.labels.add(input_name)
+        self.taken_names |= set(env)
+        body, x = self.body(ctx, x, FREE, self.ch.integer(1, 5), top=True)
+        if not self.broken and (self.ch.chance(0.7) or self.force in ("flatten", "linear", "coral", "ordinal")):
+            head, x = self.head(ctx, x)
+            body += head
+        name = self.fresh(NET_NAMES, set(self.blocks) | set(env), "Net")
+        blocks = tuple(self.blocks[b] for b in self.block_order)
+        return Net(name, tuple(params), input_name, shape, body, blocks, self.ch.integer(0, 1))
+
+    def head(self, ctx: _Ctx, x: Any) -> tuple[Body, Any]:
+        stmts: list[Stmt] = []
+        if x.dim() == 4:
+            stmts.append(Stmt((Op("flatten", label=self.label(ctx)),)))
+            x = self.run(self.interp.stmt, stmts[-1], ctx.env, x)
+        if x is None:
+            return tuple(stmts), x
+        if self.ch.chance(0.3):
+            stmts.append(Stmt((self.linear(ctx, x), self.activation(ctx))))
+            x = self.run(self.interp.stmt, stmts[-1], ctx.env, x)
+            if x is None:
+                return tuple(stmts), x
+        classes = self.ch.integer(2, 6)
+        kind = (
+            self.force if self.force in ("linear", "coral", "ordinal") else self.ch.pick(("linear", "coral", "ordinal"))
+        )
+        count = self.int_expr(ctx, classes)
+        steps: list[Step] = [
+            Op(
+                kind,
+                ((None if self.ch.chance(0.7) else ("out" if kind == "linear" else "classes"), count),),
+                self.label(ctx),
+            )
+        ]
+        if kind == "linear" and self.ch.chance(0.4):
+            steps.append(Op(self.ch.pick(("softmax", "log_softmax")), (), self.label(ctx)))
+        want = None
+        if self.ch.chance(0.3):
+            levels = Bin("-", count, Lit(1))
+            want = (count,) if kind == "linear" else (levels,) if kind == "coral" else (levels, Lit(2))
+        stmts.append(Stmt(tuple(steps), None, want))
+        x = self.run(self.interp.stmt, stmts[-1], ctx.env, x)
+        return tuple(stmts), x
+
+    # ---- bodies and statements
+    def body(self, ctx: _Ctx, x: Any, mode: str, count: int, top: bool = False) -> tuple[Body, Any]:
+        stmts: list[Stmt] = []
+        for _ in range(count):
+            if self.broken or self.ops_left <= 0:
+                break
+            made, x = self.statement(ctx, x, mode, top)
+            stmts.extend(made)
+        return tuple(stmts), x
+
+    def statement(self, ctx: _Ctx, x: Any, mode: str, top: bool) -> tuple[list[Stmt], Any]:
+        kinds = ["chain"] * 5
+        if x.dim() == 4:
+            kinds += ["merge"] * (2 if self.force not in ("add", "concat") else 8)
+        if ctx.depth < 3:
+            kinds += ["if", "repeat", "block"]
+        kind = self.ch.pick(kinds)
+        if kind == "merge":
+            return self.merge(ctx, x, mode)
+        steps: list[Step] = []
+        if kind == "if":
+            step, y = self.if_step(ctx, x, mode)
+            steps.append(step)
+        elif kind == "repeat":
+            step, y = self.repeat(ctx, x, mode)
+            steps.append(step)
+        elif kind == "block":
+            step, y = self.block_call(ctx, x, mode)
+            steps.append(step)
+        else:
+            y = x
+        for _ in range(self.ch.integer(1 if kind == "chain" else 0, 3)):
+            if y is None or self.ops_left <= 0:
+                break
+            step = self.op_step(ctx, y, mode)
+            steps.append(step)
+            y = self.run(self.interp.step, step, ctx.env, y)
+        if not steps:
+            return [], x
+        check = None
+        if y is not None and self.ch.chance(0.2):
+            check = tuple(self.int_expr(ctx, d) for d in y.shape[1:])
+        stmt = Stmt(tuple(steps), None, check)
+        return [stmt], y if y is not None else x
+
+    def chain(self, ctx: _Ctx, x: Any, mode: str, length: int) -> tuple[list[Step], Any]:
+        steps: list[Step] = []
+        for _ in range(length):
+            if x is None or self.ops_left <= 0:
+                break
+            step = self.op_step(ctx, x, mode)
+            steps.append(step)
+            x = self.run(self.interp.step, step, ctx.env, x)
+        return steps, x
+
+    # ---- merges: named values joined by add or concat
+    def merge(self, ctx: _Ctx, x: Any, mode: str) -> tuple[list[Stmt], Any]:
+        op = self.ch.pick(("add", "concat")) if mode != KEEP else "add"
+        if self.force in ("add", "concat") and (mode != KEEP or self.force == "add"):
+            op = self.force
+        stmts: list[Stmt] = []
+        names: list[str] = []
+        first_mode = KEEP_HW if op == "concat" else (KEEP if mode == KEEP else self.ch.pick((FREE, KEEP)))
+        target = None
+        for _ in range(self.ch.integer(1, 3)):
+            if self.broken:
+                break
+            name = self.value_name(ctx)
+            start: list[Step] = []
+            source = x
+            if ctx.values and self.ch.chance(0.2) and op == "concat":
+                prior = self.ch.pick(ctx.values)
+                if tuple(ctx.env[prior].shape[2:]) == tuple(x.shape[2:]):
+                    start, source = [Use(prior)], ctx.env[prior]
+            elif self.ch.chance(0.15):
+                start = [Use("in")]
+                source = ctx.env["in"]
+                if tuple(source.shape) != tuple(x.shape) or source.dim() != 4:
+                    start, source = [], x
+            if self.ch.chance(0.04):  # now and then a branch of another shape: the merge must fail
+                steps, y = self.chain(ctx, source, FREE, self.ch.integer(1, 2))
+            elif op == "add" and target is not None:
+                steps, y = self.projection(ctx, source, target)
+            else:
+                steps, y = self.chain(ctx, source, first_mode if op == "add" else KEEP_HW, self.ch.integer(1, 3))
+            if y is None:
+                break
+            if not start and not steps:
+                steps = [Op("identity")]
+            target = target if target is not None else y
+            stmt = Stmt((*start, *steps), name)
+            stmts.append(stmt)
+            ctx.env[name] = y
+            ctx.values.append(name)
+            names.append(name)
+        if self.broken or not names:
+            return stmts, x
+        if len(names) == 1 and op == "add" and tuple(target.shape) != tuple(x.shape):
+            names.append(names[0])  # add(a) would add a to the current value, of another shape
+        merged: list[Step] = [Merge(op, tuple(names), self.label(ctx, 0.2))]
+        if self.ch.chance(0.4):
+            merged.append(Op(self.ch.pick(ACTIVATIONS)))
+        stmt = Stmt(tuple(merged))
+        stmts.append(stmt)
+        y = self.run(self.interp.stmt, stmt, ctx.env, x)
+        return stmts, y if y is not None else x
+
+    def projection(self, ctx: _Ctx, x: Any, target: Any) -> tuple[list[Step], Any]:
+        """Steps that bring `x` to `target`'s shape (the shortcut of a residual block), perhaps in an `if`
+        that passes `x` through when nothing is to change."""
+        c, h, w = tuple(target.shape[1:])
+        ih, iw = tuple(x.shape[2:])
+        if (c, h, w) == tuple(x.shape[1:]) and self.ch.chance(0.5):
+            return self.chain(ctx, x, KEEP, self.ch.integer(0, 2))
+        steps: list[Step] = []
+        stride = next((s for s in range(1, 5) if (ih - 1) // s + 1 == h and (iw - 1) // s + 1 == w), None)
+        if stride is None:
+            steps.append(
+                Op(
+                    self.ch.pick(("adaptive_avgpool", "adaptive_maxpool")),
+                    ((None, Lit([h, w]) if h != w else self.int_expr(ctx, h)),),
+                )
+            )
+            stride = 1
+        conv_args: list[tuple[str | None, Expr]] = [(None, self.int_expr(ctx, c)), (None, Lit(1))]
+        if stride != 1:
+            conv_args.append(("stride", self.int_expr(ctx, stride)))
+        if self.ch.chance(0.5):
+            conv_args.append(("bias", Lit(False)))
+        steps.append(Op("conv", tuple(conv_args), self.label(ctx, 0.3)))
+        if self.ch.chance(0.5):
+            steps.append(Op("batchnorm", (), self.label(ctx, 0.3)))
+        self.ops_left -= len(steps)
+        if self.ch.chance(0.4):  # the ResNet shortcut: `skip = if stride != 1 or in.channels != out { ... }`
+            needed = Bin(
+                "or",
+                Bin(
+                    "!=", Attr("in", "channels") if "in" in ctx.env and ctx.env["in"] is x else Lit(x.shape[1]), Lit(c)
+                ),
+                Bin("!=", Lit(ih), Lit(h)),
+            )
+            if needed.eval(ctx.env):
+                body = (Stmt(tuple(steps)),)
+                step = If(needed, body)
+                y = self.run(self.interp.step, step, ctx.env, x)
+                return [step], y
+        y = self.run(self.interp.body, (Stmt(tuple(steps)),), dict(ctx.env), x)
+        return steps, y
+
+    # ---- if and repeat
+    def if_step(self, ctx: _Ctx, x: Any, mode: str) -> tuple[Step, Any]:
+        taken = self.ch.chance(0.5)
+        cond = self.bool_expr(ctx, taken)
+        branches: list[Body] = []
+        result = x
+        has_else = self.ch.chance(0.5)
+        for is_then in (True, False):
+            if not is_then and not has_else:
+                break
+            live = taken == is_then
+            broken_before = self.broken
+            body, y = self.body(ctx.child(), x, mode if live else KEEP, self.ch.integer(0 if not live else 1, 2))
+            if live:
+                result = y
+            else:
+                self.broken = broken_before  # a branch not taken may do anything
+            branches.append(body)
+        orelse: Body | If | None = branches[1] if has_else else None
+        if has_else and self.ch.chance(0.15):  # `else if`
+            orelse = If(self.bool_expr(ctx, False), branches[1], ())
+        step = If(cond, branches[0], orelse)
+        y = self.run(self.interp.step, step, dict(ctx.env), x)
+        return step, y if y is not None else result
+
+    def repeat(self, ctx: _Ctx, x: Any, mode: str) -> tuple[Step, Any]:
+        count = self.ch.integer(0, 3) if not self.ch.chance(0.05) else self.ch.integer(4, 12)
+        index = self.fresh(INDEX_NAMES, ctx.env, "i") if self.ch.chance(0.5) else None
+        label = self.label(ctx, 0.4)
+        inner = ctx.child(labels=set())
+        inner.index = index
+        if index:
+            inner.env[index] = 0
+        stmts: list[Stmt] = []
+        y = x
+        if index and mode == FREE and x.dim() == 4 and self.ch.chance(0.6):
+            # a stage: the first iteration changes the shape (`stride = 2 if i == 0 else 1`)
+            stride = Ternary(self.int_expr(inner, self.ch.integer(1, 2)), Bin("==", Var(index), Lit(0)), Lit(1))
+            out = self.int_expr(inner, self.ch.integer(1, 8))
+            conv = Op("conv", ((None, out), (None, Lit(3)), ("stride", stride), ("padding", Lit(1))), self.label(inner))
+            if self.ch.chance(0.5):
+                call, y = self.block_call(inner, x, FREE, stride=stride)
+                stmts.append(Stmt((call,)))
+            else:
+                stmts.append(Stmt((conv,)))
+                y = self.run(self.interp.stmt, stmts[-1], inner.env, x)
+            mode = KEEP
+        elif mode == FREE:
+            mode = KEEP if self.ch.chance(0.7) else KEEP_HW
+        if y is not None:
+            more, _ = self.body(inner, y, KEEP, self.ch.integer(0 if stmts else 1, 2))
+            stmts.extend(more)
+        step = Repeat(self.int_expr(ctx, count), index, tuple(stmts), label)
+        result = self.run(self.interp.step, step, dict(ctx.env), x)
+        return step, result
+
+    # ---- blocks
+    def block_call(self, ctx: _Ctx, x: Any, mode: str, stride: Expr | None = None) -> tuple[Step, Any]:
+        reuse = [b for b in self.block_order if b not in self.defining and self.ch.chance(0.6)]
+        if reuse and stride is None:
+            block = self.blocks[self.ch.pick(reuse)]
+            args = self.block_args(
+                ctx,
+                block,
+                {
+                    n: self.ch.integer(1, 8) if type(d) is not Lit or type(d.value) is int else self.ch.chance(0.5)
+                    for n, d in block.params
+                },
+            )
+        else:
+            block, args = self.define_block(ctx, x, mode, stride)
+        step = Call(block.name, args, self.label(ctx, 0.3) if ctx.index is None or self.ch.chance(0.5) else None)
+        y = self.run(self.interp.step, step, ctx.env, x)
+        return step, y
+
+    def block_args(
+        self, ctx: _Ctx, block: Block, values: dict[str, Any], fixed: dict[str, Expr] | None = None, exact: bool = False
+    ) -> Args:
+        """Call arguments giving the block's parameters `values` (`exact`: a parameter is left out only
+        where its default has that value); `fixed` ones by keyword, as written."""
+        args: list[tuple[str | None, Expr]] = []
+        keyword = False
+        for name, default in block.params:
+            if fixed and name in fixed:
+                args.append((name, fixed[name]))
+                keyword = True
+                continue
+            if default is not None and (not exact or default.eval({}) == values[name]) and self.ch.chance(0.4):
+                keyword = True  # left at its default: later ones go by keyword
+                continue
+            value = values[name]
+            expr = self.int_expr(ctx, value) if type(value) is int else self.bool_expr(ctx, value)
+            keyword = keyword or self.ch.chance(0.3)
+            args.append((name if keyword else None, expr))
+        return tuple(args)
+
+    def define_block(self, ctx: _Ctx, x: Any, mode: str, stride: Expr | None) -> tuple[Block, Args]:
+        name = self.fresh(BLOCK_NAMES, set(self.blocks) | set(ctx.env), "B")
+        self.taken_names.add(name)
+        params: list[tuple[str, Expr | None]] = []
+        values: dict[str, Any] = {}
+        inner_env: Env = {}
+        for n in range(self.ch.integer(0, 3) + (stride is not None)):
+            pname = self.fresh(PARAM_NAMES, inner_env, "q")
+            value: Any = self.ch.integer(1, 8) if n == 0 or self.ch.chance(0.7) else self.ch.chance(0.5)
+            default = (
+                None if n == 0 and self.ch.chance(0.6) else Lit(value if type(value) is bool else self.ch.integer(1, 4))
+            )
+            params.append((pname, default))
+            values[pname] = value
+            inner_env[pname] = value
+        if stride is not None:  # the stride parameter is the last, given by keyword from the repeat
+            sname = params[-1][0]
+            values[sname] = stride.eval(ctx.env)
+            inner_env[sname] = values[sname]
+            params[-1] = (sname, Lit(1))
+        inner_env["in"] = x
+        inner = _Ctx(inner_env, set(), ctx.depth + 1)
+        self.defining.add(name)
+        self.blocks[name] = Block(name, tuple(params), ())  # known while its body is written
+        self.block_order.append(name)
+        if stride is not None and x.dim() == 4:
+            sname = params[-1][0]
+            out = self.int_expr(inner, self.ch.integer(1, 8))
+            first = Stmt(
+                (
+                    Op(
+                        "conv",
+                        ((None, out), (None, Lit(3)), ("stride", Var(sname)), ("padding", Lit(1))),
+                        self.label(inner),
+                    ),
+                )
+            )
+            y = self.run(self.interp.stmt, first, inner.env, x)
+            more, _ = self.body(inner, y, KEEP, self.ch.integer(0, 2)) if y is not None else ((), None)
+            body: Body = (first, *more)
+        else:
+            body, _ = self.body(inner, x, mode, self.ch.integer(1, 3))
+        self.blocks[name] = Block(name, tuple(params), body)
+        self.defining.discard(name)
+        fixed = {params[-1][0]: stride} if stride is not None else None
+        return self.blocks[name], self.block_args(ctx, self.blocks[name], values, fixed, exact=True)
+
+    # ---- single ops
+    def activation(self, ctx: _Ctx, op: str | None = None) -> Op:
+        op = op or self.ch.pick(ACTIVATIONS)
+        args: Args = ()
+        if op == "leaky_relu" and self.ch.chance(0.5):
+            args = ((None if self.ch.chance(0.5) else "negative_slope", Lit(self.ch.pick((0.1, 0.2, 0.01, 0.3)))),)
+        return Op(op, args, self.label(ctx, 0.15), self.ch.chance(0.2))
+
+    def linear(self, ctx: _Ctx, x: Any, out: int | None = None) -> Op:
+        out = out if out is not None else self.ch.integer(1, 12)
+        args: list[tuple[str | None, Expr]] = [(None, self.int_expr(ctx, out))]
+        if self.ch.chance(0.3):
+            args.append((None if self.ch.chance(0.5) else "bias", self.bool_expr(ctx, self.ch.chance(0.5))))
+        return Op("linear", tuple(args), self.label(ctx))
+
+    def op_step(self, ctx: _Ctx, x: Any, mode: str) -> Step:
+        self.ops_left -= 1
+        flat = x.dim() == 2
+        bad = self.ch.chance(0.06)  # now and then a step PyTorch refuses (and the checker must too)
+        if flat:
+            options = FLAT_OPS if mode == FREE else tuple(o for o in FLAT_OPS if o != "linear") + ("linear",)
+            if bad:
+                options = ("conv", "maxpool", "lrn", "global_avgpool", "adaptive_avgpool")
+        elif mode == FREE:
+            options = SPATIAL_OPS + ("flatten",) if ctx.depth == 0 and self.ch.chance(0.1) else SPATIAL_OPS
+        else:
+            options = KEEP_OPS
+        if bad and not flat:
+            options = ("conv", "conv", "maxpool", "avgpool", "linear")
+        op = self.ch.pick(options)
+        if self.force in options and self.ch.chance(0.5):
+            op = self.force
+        if flat and bad:  # a spatial op on a flat value
+            return Op(
+                op,
+                {
+                    "conv": ((None, Lit(2)), (None, Lit(1))),
+                    "maxpool": ((None, Lit(1)),),
+                    "adaptive_avgpool": ((None, Lit(2)),),
+                }.get(op, ()),
+                self.label(ctx),
+            )
+        if op in ACTIVATIONS:
+            return self.activation(ctx, op)
+        if op == "linear":
+            return self.linear(ctx, x, x.shape[1] if mode != FREE else None)
+        if op == "conv":
+            return self.conv(ctx, x, mode, bad)
+        if op in ("maxpool", "avgpool"):
+            return self.pool(ctx, x, op, mode, bad)
+        if op in ("adaptive_avgpool", "adaptive_maxpool"):
+            h, w = tuple(x.shape[2:]) if mode != FREE else (self.ch.integer(1, 7), self.ch.integer(1, 7))
+            size: Expr = self.int_expr(ctx, h) if h == w and self.ch.chance(0.6) else Lit([h, w])
+            return Op(op, ((None if self.ch.chance(0.7) else "output", size),), self.label(ctx))
+        if op == "dropout":
+            args: Args = ()
+            if self.ch.chance(0.6):
+                args = ((None if self.ch.chance(0.5) else "p", Lit(self.ch.pick((0.0, 0.1, 0.25, 0.5, 0.9)))),)
+            return Op("dropout", args, self.label(ctx, 0.2))
+        if op == "batchnorm":
+            args = ()
+            if self.ch.chance(0.3):
+                args = (("eps", Lit(self.ch.pick((1e-5, 1e-3, 0.1, 2.0)))),)
+            if self.ch.chance(0.2):
+                args += (("momentum", Lit(self.ch.pick((0.1, 0.5, 1.0, 0.0)))),)
+            return Op("batchnorm", args, self.label(ctx))
+        if op == "lrn":
+            values = [
+                ("size", self.ch.integer(1, 6)),
+                ("alpha", self.ch.pick((1e-4, 0.001, 0.1, 1.0))),
+                ("beta", self.ch.pick((0.75, 0.5, 1.0))),
+                ("k", self.ch.pick((1.0, 2.0, 1))),
+            ]
+            given = values[: self.ch.integer(0, 4)]
+            positional = self.ch.integer(0, len(given))
+            return Op(
+                "lrn",
+                tuple(
+                    (None if n < positional else k, self.int_expr(ctx, v) if type(v) is int else Lit(v))
+                    for n, (k, v) in enumerate(given)
+                ),
+                self.label(ctx),
+            )
+        if op == "flatten":
+            return Op("flatten", (), self.label(ctx))
+        return Op(op, (), self.label(ctx))  # global_avgpool
+
+    def _window_args(self, ctx: _Ctx, values: list[tuple[str, Any, Any]], required: int) -> Args:
+        """Arguments that differ from their defaults; the first ones (required first) positionally."""
+        given = [(k, v) for n, (k, v, default) in enumerate(values) if n < required or v != default]
+        prefix = 0
+        for n, (k, _v, _d) in enumerate(values):
+            if n < len(given) and given[n][0] == k:
+                prefix += 1
+            else:
+                break
+        positional = self.ch.integer(required if self.ch.chance(0.8) else 0, prefix)
+        args = []
+        for n, (k, v) in enumerate(given):
+            if isinstance(v, Expr):
+                expr = v
+            elif isinstance(v, tuple):
+                expr = Lit(list(v)) if v[0] != v[1] or self.ch.chance(0.2) else self.int_expr(ctx, v[0])
+            elif type(v) is int:
+                expr = self.int_expr(ctx, v)
+            elif type(v) is bool:
+                expr = self.bool_expr(ctx, v)
+            elif isinstance(v, str):
+                expr = Word(v)
+            else:
+                expr = Lit(v)
+            args.append((None if n < positional else k, expr))
+        return tuple(args)
+
+    def conv(self, ctx: _Ctx, x: Any, mode: str, bad: bool) -> Op:
+        c, h, w = tuple(x.shape[1:])
+        groups = 1
+        if self.ch.chance(0.25):
+            divisors = [g for g in range(2, c + 1) if c % g == 0]
+            groups = self.ch.pick(divisors) if divisors else 1
+        if bad and self.ch.chance(0.3):
+            groups = self.ch.integer(2, 5)
+        if mode == KEEP:
+            out = c
+        else:
+            out = groups * self.ch.integer(1, max(1, 8 // groups))
+            if ctx.env and self.ch.chance(0.3):  # a block's width parameter, where it fits
+                widths = [v for v in ctx.env.values() if type(v) is int and 1 <= v <= 16 and v % groups == 0]
+                out = self.ch.pick(widths) if widths else out
+        dilation = (1, 1) if not self.ch.chance(0.15) else (self.ch.integer(1, 2), self.ch.integer(1, 2))
+        stride = (1, 1)
+        if mode == FREE and self.ch.chance(0.35):
+            stride = (self.ch.integer(1, 3), self.ch.integer(1, 3)) if self.ch.chance(0.2) else (2, 2)
+        kernel = (
+            (self.ch.integer(1, 5), self.ch.integer(1, 5)) if self.ch.chance(0.2) else (self.ch.pick((1, 3, 3, 5)),) * 2
+        )
+        padding: Any
+        if mode == FREE:
+            form = self.ch.integer(0, 5)
+            if form == 0 and stride == (1, 1):
+                padding = "same"
+            elif form == 1:
+                padding = "valid"
+            else:
+                padding = (
+                    (self.ch.integer(0, kernel[0] // 2 + 1),) * 2
+                    if form < 4
+                    else (self.ch.integer(0, 2), self.ch.integer(0, 2))
+                )
+            # keep the kernel inside the padded input, mostly
+            pads = (0, 0) if isinstance(padding, str) else padding
+            kernel = tuple(max(1, min(kernel[a], ((h, w)[a] + 2 * pads[a] - 1) // dilation[a] + 1)) for a in (0, 1))
+        else:
+            if self.ch.chance(0.5):
+                padding = "same"
+            else:
+                kernel = tuple(k | 1 for k in kernel)  # odd, so that symmetric padding keeps the size
+                padding = tuple(dilation[a] * (kernel[a] - 1) // 2 for a in (0, 1))
+        if bad:
+            trouble = self.ch.integer(0, 2)
+            if trouble == 0:
+                kernel = (h + 2 * (0 if isinstance(padding, str) else padding[0]) + self.ch.integer(1, 2), kernel[1])
+                padding = padding if padding != "same" else (0, 0)
+            elif trouble == 1:
+                padding, stride = "same", (2, 2)
+            elif trouble == 2:
+                dilation = (h + 3, 1)
+        bias = not self.ch.chance(0.3)
+        weight = None
+        frozen = None
+        if self.ch.chance(0.08) and out * (c // groups) * kernel[0] * kernel[1] <= 48:
+            weight = self.literal_weight(out, c // groups, kernel)
+        if self.ch.chance(0.08):
+            frozen = self.ch.chance(0.5)
+        values = [
+            ("out", out, None),
+            ("kernel", kernel, None),
+            ("stride", stride, (1, 1)),
+            ("padding", padding, (0, 0)),
+            ("dilation", dilation, (1, 1)),
+            ("groups", groups, 1),
+            ("bias", bias, True),
+            ("weight", weight, None),
+            ("frozen", frozen, None),
+        ]
+        values = [(k, Lit(v) if k == "weight" and v is not None else v, d) for k, v, d in values]
+        return Op("conv", self._window_args(ctx, values, 2), self.label(ctx))
+
+    def literal_weight(self, out: int, per_group: int, kernel: tuple[int, ...]) -> list[Any]:
+        def kernel_values() -> list[list[Any]]:
+            return [[self.ch.pick((1, 0, -1, 0.5, -0.25, 2)) for _ in range(kernel[1])] for _ in range(kernel[0])]
+
+        form = self.ch.integer(0, 2)
+        if form == 0:
+            return kernel_values()
+        if form == 1:
+            return [kernel_values() for _ in range(out)]
+        return [[kernel_values() for _ in range(per_group)] for _ in range(out)]
+
+    def pool(self, ctx: _Ctx, x: Any, op: str, mode: str, bad: bool) -> Op:
+        _, h, w = tuple(x.shape[1:])
+        if mode == FREE:
+            kernel = (
+                (self.ch.integer(1, 4), self.ch.integer(1, 4)) if self.ch.chance(0.2) else (self.ch.integer(1, 4),) * 2
+            )
+            stride = None if self.ch.chance(0.5) else (self.ch.integer(1, 3),) * 2
+            padding = (
+                (self.ch.integer(0, kernel[0] // 2), self.ch.integer(0, kernel[1] // 2))
+                if self.ch.chance(0.4)
+                else (0, 0)
+            )
+            ceil = self.ch.chance(0.3)
+            if not (bad or self.ch.chance(0.05)):  # and now and then a kernel larger than the input
+                kernel = tuple(max(1, min(kernel[a], (h, w)[a] + 2 * padding[a])) for a in (0, 1))
+                padding = tuple(min(padding[a], kernel[a] // 2) for a in (0, 1))
+        else:
+            k = self.ch.pick((1, 3))
+            kernel, stride, padding, ceil = (k, k), (1, 1), (k // 2, k // 2), self.ch.chance(0.2)
+        if bad:
+            padding = (kernel[0] // 2 + 1, padding[1])
+        values = [
+            ("kernel", kernel, None),
+            ("stride", stride, None),
+            ("padding", padding, (0, 0)),
+            ("ceil", ceil, False),
+        ]
+        return Op(op, self._window_args(ctx, values, 1), self.label(ctx))
+
+
+def op_counts(nets: Sequence[Net]) -> dict[str, int]:
+    counts = dict.fromkeys(sorted(GENERATED_OPS), 0)
+    for net in nets:
+        for op in net.ops:
+            counts[op] = counts.get(op, 0) + 1
+    return counts

@@ -1,0 +1,504 @@
+"""A clean check means a working build: random networks through the checker, PyTorch, and both backends.
+
+Each network (tests/netgen.py) is spec text plus the generator's own description of it. The
+description's meaning in PyTorch — layers built by hand, never through netdsl, run on the meta
+device — is the judge:
+
+- the checker accepts → PyTorch accepts with the checker's output shape and parameter counts;
+  `netdsl.load(text).to_torch()` has the checker's parameters and trainable parameters and
+  gives its output shape; the generated source passes `ruff check` and `ruff format --check`;
+  `to_onnx` passes `onnx.checker.check_model(full_check=True)` and strict shape inference with
+  the checker's shapes; onnxruntime's output matches the module's (1e-4 of the largest output);
+- the checker rejects (an error) → PyTorch rejects too, except for the deliberate differences
+  of `DELIBERATE`, each with its reason.
+
+Hypothesis draws the networks (derandomized: CI runs the same ones every time) and shrinks a
+failing one to a small spec when NETDSL_FUZZ_SHRINK=1 (that takes minutes; without it the
+failing network is shown as drawn). NETDSL_FUZZ_EXAMPLES sets how many (default 80; the long
+mode runs NETDSL_FUZZ_EXAMPLES=100000). `python tests/test_differential.py [N] [SEED]` runs N
+seeded networks without hypothesis and prints every failure, grouped, with counts per op.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import netgen
+import pytest
+
+import netdsl
+from netdsl.check import check_text
+from netdsl.ops import OPS
+from netdsl.runtime import max_opset
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+np = pytest.importorskip("numpy")
+hypothesis = pytest.importorskip("hypothesis")
+
+EXAMPLES = int(os.environ.get("NETDSL_FUZZ_EXAMPLES", "80"))
+SHRINK = os.environ.get("NETDSL_FUZZ_SHRINK") == "1"
+OPSETS = range(17, max_opset() + 1)  # the oldest opset netdsl writes, to the newest onnxruntime runs
+
+# Networks the checker rejects on purpose although PyTorch runs them; the reference notes each.
+DELIBERATE = {
+    "linear_needs_flat_input": "linear, coral and ordinal need a flat [features] input: nn.Linear acts on the last "
+    "axis of any tensor, which a spec says with 'flatten' first",
+    "head_needs_two_classes": "coral and ordinal need at least 2 classes; PyTorch makes an empty head for 1",
+    "add_broadcasts": "add joins values of one shape; PyTorch broadcasts ([C, 1, 1] + [C, H, W])",
+    "batchnorm_rank": "batchnorm takes [C, H, W] or [features]; nn.BatchNorm1d also takes [C, L]",
+}
+
+
+class Mismatch(AssertionError):
+    """A disagreement; `tag` names its kind (one exception class per kind, so that hypothesis
+    tells the kinds apart and shrinks each)."""
+
+    tag = "mismatch"
+
+
+_KINDS: dict[str, type[Mismatch]] = {}
+
+
+def _kind(tag: str) -> type[Mismatch]:
+    if tag not in _KINDS:
+        _KINDS[tag] = type(f"Mismatch_{tag.replace('-', '_')}", (Mismatch,), {"tag": tag})
+    return _KINDS[tag]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+@dataclass
+class Verdict:
+    """What one network did: accepted (and checked through both backends), rejected, or a deliberate difference."""
+
+    status: str
+    ops: collections.Counter[str] = field(default_factory=collections.Counter)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (tag, message)
+
+    def fail(self, tag: str, message: str) -> None:
+        self.failures.append((tag, message))
+
+
+def ruff_binary() -> str:
+    found = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    return found if Path(found).exists() else "ruff"
+
+
+def ruff_problems(source: str) -> list[tuple[str, str]]:
+    """`ruff check` and `ruff format --check` (ruff's defaults, as a user runs them) on generated source."""
+    found = []
+    for tag, args in (
+        ("ruff-check", ["check", "--isolated", "--output-format", "concise"]),
+        ("ruff-format", ["format", "--isolated", "--diff"]),
+    ):
+        done = subprocess.run(
+            [ruff_binary(), *args, "--stdin-filename", "generated.py", "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            found.append((tag, (done.stdout + done.stderr).strip()[:2000]))
+    return found
+
+
+def _randomize_statistics(module: Any, seed: int) -> None:
+    """Batchnorm running statistics away from 0 and 1, so that eval mode really uses them."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, buffer in module.named_buffers():
+            if name.endswith("running_mean"):
+                buffer.copy_(torch.randn(buffer.shape, generator=gen) * 0.5)
+            elif name.endswith("running_var"):
+                buffer.copy_(torch.rand(buffer.shape, generator=gen) + 0.5)
+
+
+def verify(net: netgen.Net, lint: bool = True) -> Verdict:
+    """Every check of the module docstring on one network; failures are collected, not raised."""
+    text = net.text
+    try:
+        reference: netgen.Outcome | netgen.Rejected = netgen.reference(net)
+    except netgen.Rejected as exc:
+        reference = exc
+    try:
+        outcome = check_text(text, "fuzz.net")
+    except Exception as exc:  # noqa: BLE001 - a checker crash is a finding
+        return Verdict("crash", failures=[("checker-crash", _first_line(exc))])
+    errors = [d for d in outcome.diagnostics if d.severity == "error"]
+    if errors or outcome.checked is None:
+        if isinstance(reference, netgen.Rejected):
+            return Verdict("rejected")
+        deliberate = sorted(reference.notes & DELIBERATE.keys())
+        if deliberate:
+            return Verdict("deliberate:" + ",".join(deliberate))
+        message = str(errors[0]) if errors else "no network checked"
+        return Verdict(
+            "rejected",
+            failures=[("checker-rejects-pytorch-accepts", f"{message}; PyTorch gives {list(reference.shape)}")],
+        )
+    verdict = Verdict("accepted")
+    checked = outcome.checked
+    verdict.ops.update(layer.op for layer in checked.layers[1:])
+    if isinstance(reference, netgen.Rejected):
+        verdict.fail("checker-accepts-pytorch-rejects", f"checker gives {list(checked.output_shape)}; {reference}")
+        return verdict
+    if tuple(checked.output_shape) != reference.shape:
+        verdict.fail(
+            "shape-checker-vs-pytorch", f"checker {list(checked.output_shape)}, PyTorch {list(reference.shape)}"
+        )
+    counts = (checked.total_params, checked.trainable_params)
+    if counts != (reference.params, reference.trainable):
+        verdict.fail(
+            "params-checker-vs-pytorch",
+            f"checker (total, trainable) {counts}, PyTorch {(reference.params, reference.trainable)}",
+        )
+    _backends(text, checked, verdict, lint)
+    return verdict
+
+
+def _backends(text: str, checked: Any, verdict: Verdict, lint: bool) -> None:
+    try:
+        spec = netdsl.load(text)
+    except Exception as exc:  # noqa: BLE001
+        verdict.fail("load-text", _first_line(exc))
+        with tempfile.TemporaryDirectory() as folder:  # go on from a file, to find what else fails
+            path = Path(folder) / "fuzz.net"
+            path.write_text(text, encoding="utf-8")
+            try:
+                spec = netdsl.load(path)
+            except Exception as exc:  # noqa: BLE001
+                verdict.fail("load-file", _first_line(exc))
+                return
+    try:
+        source = spec.torch_source.text
+    except Exception as exc:  # noqa: BLE001
+        verdict.fail("torch-emit", _first_line(exc))
+        return
+    if lint:
+        for tag, message in ruff_problems(source):
+            verdict.fail(tag, message)
+    try:
+        module = spec.to_torch()
+    except Exception as exc:  # noqa: BLE001
+        verdict.fail("torch-build", _first_line(exc))
+        return
+    params = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    if (params, trainable) != (checked.total_params, checked.trainable_params):
+        verdict.fail(
+            "params-module-vs-checker",
+            f"module (total, trainable) {(params, trainable)}, checker "
+            f"{(checked.total_params, checked.trainable_params)}",
+        )
+    seed = zlib.crc32(text.encode())
+    _randomize_statistics(module, seed)
+    x = torch.randn((2, *checked.input_shape), generator=torch.Generator().manual_seed(seed))
+    try:
+        with torch.no_grad():
+            expected = module.eval()(x)
+    except Exception as exc:  # noqa: BLE001
+        verdict.fail("torch-forward", _first_line(exc))
+        return
+    if tuple(expected.shape[1:]) != tuple(checked.output_shape):
+        verdict.fail(
+            "shape-module-vs-checker", f"module {list(expected.shape[1:])}, checker {list(checked.output_shape)}"
+        )
+        return
+    _onnx(spec, module, x, expected.numpy(), checked, verdict, OPSETS[seed % len(OPSETS)])
+
+
+def _onnx(spec: Any, module: Any, x: Any, expected: Any, checked: Any, verdict: Verdict, opset: int) -> None:
+    """The ONNX model at `opset` (each network gets one of the opsets netdsl writes, by its hash)."""
+
+    def fail(tag: str, message: str) -> None:
+        fail(tag, f"{message} (opset {opset})")
+
+    try:
+        model = spec.to_onnx(weights=module.state_dict(), opset=opset)
+    except Exception as exc:  # noqa: BLE001
+        fail("onnx-emit", _first_line(exc))
+        return
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        fail("onnx-check-model", _first_line(exc))
+        return
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except Exception as exc:  # noqa: BLE001
+        fail("onnx-shape-inference", _first_line(exc))
+        return
+    dims = [d.dim_param or d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim]
+    if dims[1:] != list(checked.output_shape) or not isinstance(dims[0], str):
+        fail("onnx-output-shape", f"ONNX {dims}, checker [N, {', '.join(map(str, checked.output_shape))}]")
+    try:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    except Exception as exc:  # noqa: BLE001
+        fail("onnxruntime", _first_line(exc))
+        return
+    if got.shape != expected.shape:
+        fail("onnxruntime-shape", f"onnxruntime {list(got.shape)}, PyTorch {list(expected.shape)}")
+        return
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    error = float(np.abs(got - expected).max()) if expected.size else 0.0
+    if not error <= 1e-4 * scale + 1e-5:
+        fail("onnxruntime-vs-torch", f"max |difference| {error:.3g} (largest |output| {scale:.3g})")
+
+
+def assert_verified(net: netgen.Net) -> Verdict:
+    verdict = verify(net)
+    if verdict.failures:
+        tag = verdict.failures[0][0]
+        lines = "\n".join(f"[{t}] {m}" for t, m in verdict.failures)
+        raise _kind(tag)(f"{lines}\n--- spec ---\n{net.text}")
+    return verdict
+
+
+# ---- the tests ------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, Phase, given, note, settings  # noqa: E402 - after importorskip
+
+_SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    max_examples=EXAMPLES,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=list(HealthCheck),
+    # shrinking a failure takes minutes (every candidate goes through both backends): on request only
+    phases=tuple(Phase) if SHRINK else (Phase.explicit, Phase.reuse, Phase.generate),
+    report_multiple_bugs=not SHRINK,
+)
+
+
+@_SETTINGS
+@given(netgen.hypothesis_networks())
+def test_random_networks_check_build_and_agree(net: netgen.Net) -> None:
+    note(net.text)
+    assert_verified(net)
+
+
+def test_the_generator_writes_every_op_of_the_table() -> None:
+    assert netgen.GENERATED_OPS == set(OPS), "add the new op to tests/netgen.py (and its reference)"
+    assert set(netgen.OP_ARGS) == set(OPS)
+    for name, op in OPS.items():  # the generator's argument order is netdsl's
+        assert [n for n, _ in netgen.OP_ARGS[name]] == [a.name for a in op.args], name
+
+
+def _network_with(op: str) -> netgen.Net:
+    """The shortest of the first seeded networks whose elaboration runs `op` and that PyTorch accepts."""
+    found = []
+    for seed in range(400):
+        net = netgen.Generator(netgen.RandomChooser(seed), force=op, plain=True).net()
+        try:
+            outcome = netgen.reference(net)
+        except netgen.Rejected:
+            continue
+        if outcome.ops[op] and not outcome.notes:
+            found.append(net)
+            if len(found) == 3:
+                break
+    assert found, f"the generator made no valid network with {op} in 400 seeds"
+    return min(found, key=lambda n: len(n.text))
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_every_op_through_both_backends(op: str) -> None:
+    net = _network_with(op)
+    verdict = assert_verified(net)
+    assert verdict.status == "accepted", net.text
+    assert verdict.ops[op] >= 1, f"{op} did not reach the backends:\n{net.text}"
+
+
+def _value(v: Any) -> netgen.Expr:
+    return v if isinstance(v, netgen.Expr) else netgen.Word(v) if v in ("same", "valid") else netgen.Lit(v)
+
+
+def op(name: str, *args: Any, label: str | None = None, **keywords: Any) -> netgen.Op:
+    """An op step as written by hand: `op("conv", 8, 3, stride=2)`."""
+    given = tuple((None, _value(a)) for a in args) + tuple((k, _value(v)) for k, v in keywords.items())
+    return netgen.Op(name, given, label)
+
+
+def stmt(*steps: netgen.Step, bind: str | None = None) -> netgen.Stmt:
+    return netgen.Stmt(tuple(steps), bind)
+
+
+def net(
+    shape: tuple[int, ...],
+    *body: netgen.Stmt,
+    params: tuple[tuple[str, Any], ...] = (),
+    blocks: tuple[netgen.Block, ...] = (),
+) -> netgen.Net:
+    return netgen.Net("N", tuple((n, _value(v)) for n, v in params), "x", shape, body, blocks)
+
+
+REJECTED = {
+    "kernel larger than the input": (net((4, 2, 2), stmt(op("conv", 8, 3))), "conv"),
+    "same padding with a stride": (net((4, 6, 6), stmt(op("conv", 8, 3, stride=2, padding="same"))), "conv"),
+    "channels not divisible by groups": (net((3, 6, 6), stmt(op("conv", 8, 3, groups=2))), "conv"),
+    "pool padding over half the kernel": (net((4, 6, 6), stmt(op("maxpool", 2, padding=2))), "maxpool"),
+    "concat of other sizes": (
+        net(
+            (4, 6, 6),
+            stmt(op("conv", 4, 1), bind="a"),
+            stmt(op("conv", 4, 3), bind="b"),
+            stmt(netgen.Merge("concat", ("a", "b"))),
+        ),
+        "concat",
+    ),
+    "lrn on a flat input": (net((12,), stmt(op("lrn"))), "lrn"),
+    "assertion": (
+        net((4, 6, 6), netgen.Stmt((op("relu"),), None, (netgen.Lit(4), netgen.Lit(6), netgen.Lit(5)))),
+        "assertion",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_the_checker_and_pytorch_both_reject(name: str) -> None:
+    """The reference is no pushover: networks that PyTorch refuses, and the checker too."""
+    case, reason = REJECTED[name]
+    assert not check_text(case.text, "case.net").ok, case.text
+    with pytest.raises(netgen.Rejected, match=reason):
+        netgen.reference(case)
+    assert verify(case).status == "rejected"
+
+
+_STAGE = netgen.Block(
+    "Block",
+    (("c", None), ("stride", netgen.Lit(1)), ("groups", netgen.Lit(1)), ("base_width", netgen.Lit(4))),
+    (stmt(op("conv", netgen.Var("c"), 3, stride=netgen.Var("stride"), padding=1, groups=netgen.Var("groups"))),),
+)
+_FIRST = netgen.Ternary(netgen.Lit(2), netgen.Bin("==", netgen.Var("i"), netgen.Lit(0)), netgen.Lit(1))
+
+# The issue's examples (issue 9): each must check clean and then build and agree everywhere.
+ACCEPTED = {
+    "if without else": net(
+        (3, 8, 8),
+        stmt(op("conv", 8, 3)),
+        stmt(netgen.If(netgen.Var("bn"), (stmt(op("batchnorm")),))),
+        params=(("bn", False),),
+    ),
+    "parameter named max": net(
+        (3, 8, 8), stmt(op("conv", netgen.Func("max", (netgen.Var("max"), netgen.Lit(4))), 3)), params=(("max", 3),)
+    ),
+    "repeat of a block with long arguments": net(
+        (3, 8, 8),
+        stmt(
+            netgen.Repeat(
+                netgen.Lit(2),
+                "i",
+                (
+                    stmt(
+                        netgen.Call(
+                            "Block",
+                            (
+                                (None, netgen.Lit(64)),
+                                ("stride", _FIRST),
+                                ("groups", netgen.Lit(1)),
+                                ("base_width", netgen.Lit(4)),
+                            ),
+                        )
+                    ),
+                ),
+                "stage",
+            )
+        ),
+        blocks=(_STAGE,),
+    ),
+    "repeat as range": net((3, 8, 8), stmt(netgen.Repeat(netgen.Lit(2), "range", (stmt(op("relu")),)))),
+    "repeat as self": net((3, 8, 8), stmt(netgen.Repeat(netgen.Lit(2), "self", (stmt(op("relu")),)))),
+    "parameter named super": net((3, 8, 8), stmt(op("conv", netgen.Var("super"), 1)), params=(("super", 4),)),
+    "value named torch before concat": net(
+        (3, 8, 8),
+        stmt(op("conv", 4, 1), bind="torch"),
+        stmt(op("conv", 4, 1), bind="b"),
+        stmt(netgen.Merge("concat", ("torch", "b"))),
+    ),
+    "adaptive pooling that does not divide": net((1, 5, 5), stmt(op("adaptive_avgpool", 2))),
+    "adaptive max pooling that does not divide": net((3, 7, 5), stmt(op("adaptive_maxpool", [3, 2]))),
+    "ceil-mode pooling": net((1, 6, 3), stmt(op("maxpool", 2, stride=3, ceil=True))),
+    "ceil-mode kernel past the input": net((4, 2, 2), stmt(op("maxpool", 5, ceil=True))),
+    "three-way concat": net(
+        (3, 8, 8),
+        *(stmt(op("conv", 2, 1), bind=n) for n in ("first", "second", "third")),
+        stmt(netgen.Merge("concat", ("first", "second", "third"))),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_the_issue_examples_build_and_agree(name: str) -> None:
+    case = ACCEPTED[name]
+    verdict = assert_verified(case)
+    assert verdict.status == "accepted", case.text
+
+
+# ---- a plain seeded run, for the long mode and the report -------------------------------------------
+
+
+def census(count: int, first_seed: int = 0) -> dict[str, Any]:
+    """Run `count` seeded networks; every failure grouped by its kind and message pattern."""
+    statuses: collections.Counter[str] = collections.Counter()
+    per_op: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = collections.defaultdict(list)
+    for seed in range(first_seed, first_seed + count):
+        net = netgen.Generator(netgen.RandomChooser(seed)).net()
+        verdict = verify(net)
+        statuses[verdict.status.split(":")[0]] += 1
+        for op in net.ops:
+            per_op[op]["written"] += 1
+        for op in verdict.ops:
+            per_op[op]["through both backends" if not verdict.failures else "accepted, failing"] += 1
+        for tag, message in verdict.failures:
+            pattern = _pattern(tag, message)
+            groups[(tag, pattern)].append((seed, net.text))
+    return {"statuses": statuses, "per_op": per_op, "groups": groups}
+
+
+def _pattern(tag: str, message: str) -> str:
+    """A failure's message without its particulars (numbers, quoted text, spec excerpts), to group by."""
+    if tag == "ruff-format":
+        changed = [line for line in message.splitlines() if line[:1] in "+-" and line[:3] not in ("---", "+++")]
+        message = " | ".join(line.strip() for line in changed[:2]) or message
+    message = re.sub(r"'[^']*('|$)", "'…'", message.splitlines()[0] if message else "")
+    message = re.sub(r"<netdsl generated [^>]*>", "<generated>", message)
+    return re.sub(r"\d+", "N", message)[:140]
+
+
+def _print_census(result: dict[str, Any]) -> None:
+    print("networks:", dict(result["statuses"]))
+    print("per op:")
+    for op, counts in sorted(result["per_op"].items()):
+        print(f"  {op:18} {dict(counts)}")
+    print("failures:")
+    for (tag, pattern), cases in sorted(result["groups"].items(), key=lambda kv: -len(kv[1])):
+        smallest = min(cases, key=lambda c: len(c[1]))
+        print(f"\n[{tag}] x{len(cases)}: {pattern}\n  smallest (seed {smallest[0]}):\n{smallest[1]}")
+
+
+if __name__ == "__main__":
+    _print_census(
+        census(int(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLES, int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    )
