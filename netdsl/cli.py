@@ -53,6 +53,26 @@ def _literal(raw: str) -> Any:
     raise argparse.ArgumentTypeError(f"'{raw}' is not an integer, a number, true or false")
 
 
+def _depth(text: str) -> int | str:
+    from netdsl.tree import parse_depth
+
+    try:
+        return parse_depth(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, all or auto, got '{text}'") from None
+
+
+def _depth_argument(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--depth",
+        type=_depth,
+        default="auto",
+        metavar="N|all",
+        help=f"fold blocks, repeats and seqs nested deeper than N into one of the {what} each; all: every layer "
+        "(default auto: the deepest that fits in 80 rows)",
+    )
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -81,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check a spec statically: shapes, parameters, MACs, receptive fields")
     _spec_arguments(check)
     check.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    _depth_argument(check, "rows")
     build = commands.add_parser("build", help="compile a spec: a PyTorch module (--target torch) or an ONNX model")
     _spec_arguments(build)
     build.add_argument("--target", choices=("torch", "onnx"), default="torch", help="what to build (default: torch)")
@@ -324,10 +345,11 @@ def _consoles(args: argparse.Namespace) -> tuple[Console, Console]:
         def on_broken_pipe(self) -> None:  # rich's own handler exits 1; let main() end it as for print()
             raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
-    return (
-        _Console(no_color=args.no_color, highlight=False),
-        _Console(stderr=True, no_color=args.no_color, highlight=False),
-    )
+    # --no-color or NO_COLOR (no-color.org): plain text, neither colour nor bold nor dim; a pipe
+    # or a file gets no escapes either way (rich writes them only to a terminal)
+    plain = getattr(args, "no_color", False) or bool(os.environ.get("NO_COLOR"))
+    options: dict[str, Any] = {"no_color": True, "color_system": None} if plain else {}
+    return _Console(highlight=False, **options), _Console(stderr=True, highlight=False, **options)
 
 
 _SPEC_TEXT = ("a text spec", "expected a .net file written in the netdsl language")
@@ -638,9 +660,8 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from rich.measure import Measurement
-
     from netdsl import render
+    from netdsl.tree import resolve_depth
 
     out, err = _consoles(args)
     found = _outcome(args, err, args.spec, args.network, args.input_shape)
@@ -669,14 +690,12 @@ def _check(args: argparse.Namespace) -> int:
     if outcome.checked is None:
         err.print(f"{args.spec}: {render.summary_line(outcome.diagnostics)}", markup=False, soft_wrap=True)
         return status
+    depth = resolve_depth(args.depth, outcome.checked)
     if args.format == "markdown":
-        print(render.to_markdown(outcome.checked) + render.markdown_diagnostics(outcome.diagnostics), end="")
+        print(render.to_markdown(outcome.checked, depth) + render.markdown_diagnostics(outcome.diagnostics), end="")
         return status
-    table = render.report_table(outcome.checked)
-    if not out.is_terminal:  # a pipe or a file: as wide as the table needs, never cut
-        out.width = max(out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
-    out.print(table)
-    out.print(render.totals_text(outcome.checked), markup=False, soft_wrap=True)
+    # a terminal: fitted to its width; a pipe or a file: as wide as the table needs, never cut
+    render.print_report(out, outcome.checked, depth, fit=out.is_terminal)
     others = [n for n in program.networks() if n != outcome.checked.graph.network]
     if others and args.network is None:
         out.print(f"(also in this file: {', '.join(others)}; pick one with --network)", markup=False, soft_wrap=True)

@@ -6,14 +6,19 @@ The only place (with the CLI) that writes for people. Diagnostics are drawn comp
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from netdsl import tree
 from netdsl.analyze import Checked
 from netdsl.diagnostics import Diagnostic, source_lines
 from netdsl.values import Symbol
@@ -80,25 +85,167 @@ def summary_line(diagnostics: Iterable[Diagnostic]) -> str:
 
 # ---- reports ------------------------------------------------------------------------------
 
+# The table's columns, and the order in which they give way when the terminal is too narrow:
+# the jump first, then the receptive field, the op (a layer's name usually says it) and the
+# MACs; the layer, its output shape and its parameters always stay.
+COLUMNS = ("layer", "op", "output", "params", "MACs", "RF", "jump")
+DROP_ORDER = ("jump", "RF", "op", "MACs")
+_TITLES = {"RF": "receptive field"}
+WRAP_SHARE = 0.1  # at most this share of the rows may have their name wrapped to keep a column
 
-def report_table(checked: Checked) -> Table:
+
+@dataclass(frozen=True)
+class Report:
+    """The check report laid out for a width: what to print, and what gave way."""
+
+    title: Text
+    table: Table
+    width: int  # what the table needs
+    dropped: tuple[str, ...]  # columns left out to fit
+    rows: tuple[tree.Row, ...]
+    depth: int | None  # the depth asked for (None: every layer)
+    notes: tuple[str, ...]
+
+
+def report(checked: Checked, depth: int | None = None, width: int | None = None) -> Report:
+    """The report table of `checked` at `depth` (None: every layer); with `width`, columns are
+    left out (in DROP_ORDER) and layer names wrap at their dots, never inside a word, until it fits."""
+    rows = tuple(tree.rows(checked, depth))
+    console = Console(width=10_000, color_system=None, file=io.StringIO())
+    options = console.options.update_width(10_000)
+    names = [row.name for row in rows]
+    shortest = max((len(word) for name in names + ["layer", "total"] for word in _words(name)), default=1)
+    chosen = None
+    for count in range(len(DROP_ORDER) + 1):
+        columns = [c for c in COLUMNS if c not in DROP_ORDER[:count]]
+        table = _table(checked, rows, columns, None)
+        needed = Measurement.get(console, options, table).maximum
+        if width is None or needed <= width:
+            chosen = (table, needed, columns)
+            break
+        # names may wrap at their dots rather than lose a column, when few of them have to
+        room = max(len(n) for n in names + ["layer", "total"]) - (needed - width)
+        if room >= shortest and sum(len(n) > room for n in names) <= len(names) * WRAP_SHARE:
+            table = _table(checked, rows, columns, room)
+            chosen = (table, Measurement.get(console, options, table).maximum, columns)
+            break
+    if chosen is None:  # the narrowest table, with names wrapped as far as their longest piece allows
+        columns = [c for c in COLUMNS if c not in DROP_ORDER]
+        table = _table(checked, rows, columns, None)
+        needed = Measurement.get(console, options, table).maximum
+        if width is not None and needed > width:
+            room = max(shortest, max(len(n) for n in names + ["layer", "total"]) - (needed - width))
+            table = _table(checked, rows, columns, room)
+            needed = Measurement.get(console, options, table).maximum
+        chosen = (table, needed, columns)
+    table, needed, columns = chosen
+    dropped = tuple(c for c in COLUMNS if c not in columns)
+    return Report(
+        report_title(checked), table, needed, dropped, rows, depth, _notes(checked, rows, depth, dropped, width)
+    )
+
+
+def report_title(checked: Checked) -> Text:
     graph = checked.graph
     params = ", ".join(f"{k}={v}" for k, v in graph.params.items() if k != "in")
-    table = Table(title=f"{graph.network}({params})", title_justify="left", show_footer=True,
-                  header_style="bold", footer_style="bold")
-    # numbers never wrap or shorten; a long layer name folds onto a second line
-    table.add_column("layer", footer="total", overflow="fold")
-    table.add_column("op", no_wrap=True)
-    table.add_column("output", footer=shape_text(checked.output_shape), no_wrap=True)
-    table.add_column("params", justify="right", footer=f"{checked.total_params:,}", no_wrap=True)
-    table.add_column("MACs", justify="right", footer=f"{checked.total_macs:,}", no_wrap=True)
-    table.add_column("RF", justify="right", no_wrap=True)
-    table.add_column("jump", justify="right", no_wrap=True)
-    for layer in checked.layers:
-        params = f"{layer.params:,}" + ("" if layer.params == layer.trainable else " (frozen)")
-        table.add_row(layer.name, layer.op, shape_text(layer.output_shape), params, f"{layer.macs:,}",
-                      field_text(layer.receptive_field), field_text(layer.jump))
+    return Text(f"{graph.network}({params})", style="bold")
+
+
+def print_report(console: Console, checked: Checked, depth: int | None, fit: bool) -> None:
+    """The report on `console`: fitted to its width when `fit` (a terminal), else as wide as it needs."""
+    laid = report(checked, depth, console.width if fit else None)
+    if not fit or laid.width > console.width:  # a pipe, or a terminal too narrow for any table: never cut
+        console.width = max(console.width, laid.width)
+    console.print(laid.title, soft_wrap=True)
+    console.print(laid.table)
+    for note in laid.notes:
+        console.print(Text(note, style="dim"), soft_wrap=not fit)
+    console.print(totals_text(checked), markup=False, highlight=False, soft_wrap=not fit)
+
+
+def _words(name: str) -> list[str]:
+    """A dotted name's pieces, each with its dot: where a name may wrap."""
+    return re.findall(r"[^.]+\.?|\.", name) or [name]
+
+
+def wrap_name(name: str, width: int) -> str:
+    """`name` on lines of at most `width` characters, broken only after a dot (a piece longer
+    than `width` keeps its own line whole)."""
+    lines: list[str] = []
+    for word in _words(name):
+        if lines and len(lines[-1]) + len(word) <= width:
+            lines[-1] += word
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _table(checked: Checked, rows: Sequence[tree.Row], columns: Sequence[str], name_width: int | None) -> Table:
+    # rich's own title would be padded to the table's width with trailing spaces: it is printed apart
+    table = Table(show_footer=True, header_style="bold", footer_style="bold")
+    footers = {
+        "layer": "total",
+        "output": shape_text(checked.output_shape),
+        "params": f"{checked.total_params:,}",
+        "MACs": f"{checked.total_macs:,}",
+    }
+    for column in columns:
+        right = column not in ("layer", "op", "output")
+        fixed = name_width if column == "layer" else None
+        table.add_column(
+            column,
+            footer=footers.get(column, ""),
+            justify="right" if right else "left",
+            no_wrap=True,
+            min_width=fixed,
+            max_width=fixed,
+        )
+    for row in rows:
+        cells = _cells(row)
+        if name_width:
+            cells["layer"] = wrap_name(row.name, name_width)
+        table.add_row(*(Text(cells[c], style="dim" if c == "op" and row.folded else "") for c in columns))
     return table
+
+
+def _cells(row: tree.Row) -> dict[str, str]:
+    params = f"{row.params:,}" + (
+        ""
+        if row.params == row.trainable
+        else " (frozen)"
+        if row.trainable == 0
+        else f" ({row.params - row.trainable:,} frozen)"
+    )
+    return {
+        "layer": row.name,
+        "op": row.op,
+        "output": shape_text(row.output_shape),
+        "params": params,
+        "MACs": f"{row.macs:,}",
+        "RF": field_text(row.receptive_field),
+        "jump": field_text(row.jump),
+    }
+
+
+def _notes(
+    checked: Checked, rows: Sequence[tree.Row], depth: int | None, dropped: Sequence[str], width: int | None
+) -> tuple[str, ...]:
+    notes = []
+    if any(row.folded for row in rows):
+        notes.append(
+            f"{len(checked.layers)} layers in {len(rows)} rows, blocks folded at depth {depth}: --depth all "
+            "unfolds them"
+        )
+    if dropped:
+        names = [_TITLES.get(c, c) for c in dropped]
+        shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        notes.append(f"{shown} left out to fit {width} columns (--format markdown shows every column)")
+    return tuple(notes)
+
+
+def report_table(checked: Checked, depth: int | None = None) -> Table:
+    """The whole table, as wide as it needs (every column)."""
+    return report(checked, depth).table
 
 
 def totals_text(checked: Checked) -> str:
@@ -114,11 +261,33 @@ def totals_text(checked: Checked) -> str:
 def to_json(checked: Checked | None, diagnostics: Iterable[Diagnostic]) -> str:
     if checked is not None:
         data = checked.to_json()
+        _add_tree(data, checked)
     else:
         keys = ("network", "input_shape", "output_shape", "total_params", "trainable_params", "total_macs")
         data = {key: None for key in keys} | {"layers": []}
     data["diagnostics"] = [d.to_json() for d in diagnostics]
     return json.dumps(data, indent=2, ensure_ascii=False, default=_json_word)
+
+
+def _add_tree(data: dict[str, Any], checked: Checked) -> None:
+    """Each layer's `scope` (the groups around it, outermost first) and every group's totals."""
+    for layer, node in zip(data["layers"], checked.graph.nodes, strict=True):
+        layer["scope"] = list(tree.scope_paths(node.scope))
+    found = tree.groups(checked)
+    data["groups"] = [
+        {
+            "path": row.name,
+            "block": group.block,
+            "contents": row.op,
+            "layers": len(row.nodes),
+            "output_shape": list(row.output_shape),
+            "params": row.params,
+            "trainable_params": row.trainable,
+            "macs": row.macs,
+        }
+        for group in found.values()
+        for row in [tree.group_row(group, found, checked)]
+    ]
 
 
 def _json_word(value: Any) -> str:
@@ -128,30 +297,34 @@ def _json_word(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def to_markdown(checked: Checked) -> str:
-    rows = [
+def to_markdown(checked: Checked, depth: int | None = None) -> str:
+    """The report as a markdown table, at `depth` as the terminal table (None: every layer)."""
+    rows = tree.rows(checked, depth)
+    lines = [
         f"## {checked.graph.network}",
         "",
         "| layer | op | output | params | MACs | receptive field | jump |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
-    for layer in checked.layers:
-        rows.append(
-            f"| `{layer.name}` | {layer.op} | {shape_text(layer.output_shape)} | {layer.params:,} | "
-            f"{layer.macs:,} | {field_text(layer.receptive_field)} | {field_text(layer.jump)} |"
+    for row in rows:
+        lines.append(
+            f"| `{row.name}` | {row.op} | {shape_text(row.output_shape)} | {row.params:,} | "
+            f"{row.macs:,} | {field_text(row.receptive_field)} | {field_text(row.jump)} |"
         )
-    rows += [
+    lines += [
         f"| **total** | | {shape_text(checked.output_shape)} | **{checked.total_params:,}** | "
         f"**{checked.total_macs:,}** | | |",
         "",
+        *(f"- {note}" for note in _notes(checked, rows, depth, (), None)),
         *(f"- {line}" for line in totals_text(checked).splitlines()),
     ]
-    return "\n".join(rows) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def markdown_diagnostics(diagnostics: Iterable[Diagnostic]) -> str:
-    return "".join(f"- `{d.span}` **{d.severity}**: {d.message}" + (f" ({d.hint})" if d.hint else "") + "\n"
-                   for d in diagnostics)
+    return "".join(
+        f"- `{d.span}` **{d.severity}**: {d.message}" + (f" ({d.hint})" if d.hint else "") + "\n" for d in diagnostics
+    )
 
 
 __all__ = ["Any"]
