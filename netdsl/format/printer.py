@@ -68,12 +68,13 @@ class Printer:
     def blank_above(self, line: int) -> bool:
         return line > 1 and not self.lines[line - 2].strip()
 
-    def node(self, node: Any) -> Doc:
-        """A node with the comments around it."""
+    def node(self, node: Any, prefix: str = "") -> Doc:
+        """A node with the comments around it (`prefix`, such as a chain's `-> `, after those above it)."""
         attached = self.comments.of(node)
         doc: list[Doc] = [self.leading(attached.leading)]
         if attached.leading and self.blank_above(node.span.line):
             doc.append(HARD)
+        doc.append(prefix)
         doc.append(getattr(self, f"visit_{type(node).__name__}")(node))
         if not isinstance(node, _SELF_HANDLED):
             doc += [Suffix("  " + c.text) for c in attached.dangling]
@@ -215,8 +216,9 @@ class Printer:
 
     def visit_Chain(self, chain: ast.Chain) -> Doc:
         """Steps joined by `->`, as many to a line as fit; later lines indented once."""
-        first, *rest = [self.node(step) for step in chain.steps]
-        return [first, Indent(Fill("", tuple((LINE, ["-> ", step]) for step in rest)))] if rest else first
+        first, *rest = chain.steps
+        steps = tuple((LINE, self.node(step, "-> ")) for step in rest)
+        return [self.node(first), Indent(Fill("", steps))] if rest else self.node(first)
 
     # ---- steps
     def label(self, label: ast.Label | None) -> Doc:
