@@ -1,15 +1,58 @@
 """How a training run looks on the terminal: a rich progress bar per epoch with the live loss
-and metric, a line per finished epoch, and a summary table at the end."""
+and metric, a line per finished epoch in columns under one header (80 characters: an 80-column
+terminal holds them; narrower ones lose the timing columns), and a summary table at the end."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from netdsl.training.loop import Result, RunInfo
 
 METRIC_LABEL = {"accuracy": "acc", "mae": "MAE"}
+
+# The per-epoch columns: (header, width, the row's key, format). Timing comes last: it is what
+# a narrow terminal loses first.
+Column = tuple[str, int, str, str]
+CLASSIFIER_COLUMNS: tuple[Column, ...] = (
+    ("train loss", 10, "train_loss", "{:.4f}"),
+    ("val loss", 8, "val_loss", "{:.4f}"),
+    ("train acc", 9, "train_accuracy", "{:.1%}"),
+    ("val acc", 7, "val_accuracy", "{:.1%}"),
+    ("val MAE", 7, "val_mae", "{:.3f}"),
+)
+ORDINAL_COLUMNS: tuple[Column, ...] = (
+    ("train loss", 10, "train_loss", "{:.4f}"),
+    ("val loss", 8, "val_loss", "{:.4f}"),
+    ("train MAE", 9, "train_mae", "{:.3f}"),
+    ("val MAE", 7, "val_mae", "{:.3f}"),
+    ("val RMSE", 8, "val_rmse", "{:.3f}"),
+)
+TIMING: tuple[Column, ...] = (("seconds", 7, "seconds", "{:.1f}"), ("images/s", 8, "images_per_s", "{:,.0f}"))
+GAP = "  "
+
+
+def epoch_columns(ordinal: bool, epochs: int, width: int) -> tuple[int, tuple[Column, ...]]:
+    """The epoch column's width and the other columns that fit in `width` characters (the timing
+    columns give way first; the figures always stay)."""
+    first = len(f"epoch {epochs:>3}:")
+    figures = ORDINAL_COLUMNS if ordinal else CLASSIFIER_COLUMNS
+    columns = figures + TIMING
+    while len(columns) > len(figures) and first + sum(len(GAP) + c[1] for c in columns) > width:
+        columns = columns[:-1]
+    return first, columns
+
+
+def epoch_header(first: int, columns: tuple[Column, ...]) -> str:
+    return " " * first + "".join(GAP + name.rjust(size) for name, size, _, _ in columns)
+
+
+def epoch_line(row: dict[str, float], first: int, columns: tuple[Column, ...]) -> str:
+    cells = [f"epoch {int(row['epoch']):>3}:".rjust(first)]
+    cells += [(shape.format(row[key]) if key in row else "-").rjust(size) for _, size, key, shape in columns]
+    return GAP.join(cells)
 
 
 class RichReporter:
@@ -21,6 +64,8 @@ class RichReporter:
         self.task: TaskID | None = None
         self.info: RunInfo | None = None
         self.best = 0
+        self._epochs = 0  # the run's epochs, for the epoch column ("3/30")
+        self._columns: tuple[Column, ...] | None = None
 
     def start(self, info: RunInfo) -> None:
         self.info = info
@@ -30,16 +75,28 @@ class RichReporter:
             self.console.print(
                 f"training {info.network} ({info.params:,} parameters, {info.head.loss_name} loss) on "
                 f"{info.device}{procs}: {info.train:,} training / {info.val:,} validation / {info.test:,} test "
-                f"images → {info.out}{again}", markup=False, soft_wrap=True, highlight=False)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
-                                 console=self.console, transient=True, disable=not self.console.is_terminal)
+                f"images → {info.out}{again}",
+                markup=False,
+                highlight=False,
+                soft_wrap=not self.console.is_terminal,
+            )  # a terminal wraps it between words, a log keeps one line
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
         self.progress.start()
 
     def epoch_start(self, epoch: int, epochs: int, batches: int) -> None:
         assert self.progress is not None
         if self.task is not None:
             self.progress.remove_task(self.task)
+        self._epochs = epochs
         self.task = self.progress.add_task(f"{self.prefix}epoch {epoch}/{epochs}", total=batches, status="")
 
     def batch(self, done: int, loss: float, metric: str, value: float) -> None:
@@ -49,16 +106,13 @@ class RichReporter:
 
     def epoch_end(self, row: dict[str, float]) -> None:
         assert self.info is not None
-        epoch = int(row["epoch"])
-        if self.epoch_lines:
-            ordinal = self.info.head.ordinal
-            train = f"MAE {row['train_mae']:.3f}" if ordinal else f"acc {row['train_accuracy']:.1%}"
-            val = (f"MAE {row['val_mae']:.3f} RMSE {row['val_rmse']:.3f}" if ordinal
-                   else f"acc {row['val_accuracy']:.1%} MAE {row['val_mae']:.3f}")
-            self.console.print(
-                f"{self.prefix}epoch {epoch:>3}: train loss {row['train_loss']:.4f} {train} · validation loss "
-                f"{row['val_loss']:.4f} {val} · {row['seconds']:.1f} s, {row['images_per_s']:,.0f} images/s",
-                markup=False, highlight=False, soft_wrap=True)
+        if not self.epoch_lines:
+            return
+        first, columns = epoch_columns(self.info.head.ordinal, self._epochs or int(row["epoch"]), self.console.width)
+        if columns != self._columns:  # the first line, or the terminal was resized: the header (again)
+            self._columns = columns
+            self.console.print(Text(epoch_header(first, columns), style="bold"), soft_wrap=True)
+        self.console.print(epoch_line(row, first, columns), markup=False, highlight=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
         self.console.print(f"netdsl: {text}", markup=False, highlight=False, soft_wrap=True)
@@ -68,8 +122,9 @@ class RichReporter:
             self.progress.stop()
         if not self.epoch_lines:
             return
-        table = Table(title=f"{result.network}: the best epoch on the test split", title_justify="left",
-                      show_header=False)
+        # rich pads a table's own title to the table's width: the title is printed apart, without trailing spaces
+        self.console.print(Text(f"{result.network}: the best epoch on the test split", style="bold italic"))
+        table = Table(show_header=False)
         table.add_column("")
         table.add_column("", justify="right")
         table.add_row("best epoch", f"{result.best_epoch} of {result.epochs} (by validation {result.selected_by})")
@@ -78,8 +133,11 @@ class RichReporter:
         table.add_row("test loss", f"{result.test['loss']:.4f}")
         onnx = result.onnx
         if "agree" in onnx:
-            table.add_row("onnxruntime vs torch", f"{onnx['agree']}/{onnx['of']} predictions agree, max |Δ| "
-                                                   f"{onnx['max_abs_diff']:.1e} ({onnx['provider']})")
+            table.add_row(
+                "onnxruntime vs torch",
+                f"{onnx['agree']}/{onnx['of']} predictions agree, max |Δ| "
+                f"{onnx['max_abs_diff']:.1e} ({onnx['provider']})",
+            )
         elif "error" in onnx:
             table.add_row("onnx", f"not exported: {onnx['error']}")
         elif "unchecked" in onnx:
