@@ -1,0 +1,256 @@
+"""One document's analysis: its text loaded (imports from a cache), every network checked,
+and an index from source positions to what the checker found there.
+
+Nothing here speaks the protocol: `features` turns an `Analysis` into answers. Imported
+files are read and parsed once and kept while their size and modification time stay the
+same (an imported file open in the editor is taken from the editor instead), so a change to
+the open document re-parses that document alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from netdsl import ast
+from netdsl.analyze import Layer
+from netdsl.check import Outcome, check_program
+from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
+from netdsl.elaborate import UsageError
+from netdsl.ir import Graph, Node
+from netdsl.lsp.positions import Lines
+from netdsl.parser import parse
+from netdsl.program import MAX_IMPORT_DEPTH, Program, _display, _key, _Loader
+
+
+class ImportCache:
+    """Imported files: their text by (modification time, size) and their parse by text."""
+
+    def __init__(self) -> None:
+        self.texts: dict[Path, tuple[tuple[int, int], str]] = {}
+        self.parsed: dict[str, tuple[str, ast.Module | SpecError]] = {}
+        self.overlay: dict[Path, str] = {}  # files open in the editor: their unsaved text
+        self.reads = self.parses = 0
+
+    def read(self, path: Path) -> str:
+        """The text of `path`; raises `OSError` or `UnicodeDecodeError` as `Path.read_text` does."""
+        if path in self.overlay:
+            return self.overlay[path]
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        known = self.texts.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        text = path.read_text(encoding="utf-8")
+        self.reads += 1
+        self.texts[path] = (stamp, text)
+        return text
+
+    def parse(self, text: str, file: str) -> ast.Module:
+        known = self.parsed.get(file)
+        if known is None or known[0] != text:
+            self.parses += 1
+            try:
+                known = (text, parse(text, file))
+            except SpecError as exc:
+                known = (text, exc)
+            self.parsed[file] = known
+        if isinstance(known[1], SpecError):
+            raise known[1]
+        return known[1]
+
+
+class _CachedLoader(_Loader):
+    """`netdsl.program`'s loader reading imports through an `ImportCache`, and noting for each
+    imported file the import statement of the main file that brought it in."""
+
+    def __init__(self, cache: ImportCache):
+        super().__init__()
+        self.cache = cache
+        self.origins: dict[str, ast.Import] = {}
+        self.origin: ast.Import | None = None
+
+    def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
+        text = normalize_source(text)
+        self.sources[file] = text
+        try:
+            module = self.cache.parse(text, file) if chain else parse(text, file)
+        except SpecError as exc:
+            self.diagnostics.extend(exc.diagnostics)
+            return None
+        here = _key(file)
+        for imp in module.imports:
+            if not chain:
+                self.origin = imp
+            self.import_(imp, here, chain + (here,))
+        for definition in module.definitions:
+            self.define(definition)
+        return module
+
+    def import_(self, imp: ast.Import, here: Path, chain: tuple[Path, ...]) -> None:
+        # as `_Loader.import_`, reading through the cache
+        if "\0" in imp.path:
+            self.diagnostics.append(error(f"cannot import {imp.path!r}: the path holds a NUL character", imp.span))
+            return
+        if len(chain) > MAX_IMPORT_DEPTH:
+            self.diagnostics.append(error(f"imports nest more than {MAX_IMPORT_DEPTH} files deep", imp.span))
+            return
+        target = (here.parent / imp.path).resolve()
+        if target in chain:
+            cycle = " → ".join(p.name for p in chain[chain.index(target) :] + (target,))
+            self.diagnostics.append(error(f"import cycle: {cycle}", imp.span))
+            return
+        if target in self.done:
+            return
+        self.done.add(target)
+        try:
+            text = self.cache.read(target)
+        except UnicodeDecodeError:
+            self.diagnostics.append(error(f"cannot import '{imp.path}': it is not a text spec (not UTF-8)", imp.span))
+            return
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.diagnostics.append(error(f"cannot import '{imp.path}': {reason.lower()}", imp.span))
+            return
+        if self.origin is not None:
+            self.origins[_display(target)] = self.origin
+        self.module(text, _display(target), chain)
+
+
+def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str, ast.Import]]:
+    """`netdsl.program.load_text` through the cache; also where each imported file came from."""
+    loader = _CachedLoader(cache)
+    main = loader.module(text, file, ())
+    program = Program(
+        main or ast.Module(file, loader.sources[file], (), ()),
+        loader.definitions,
+        loader.sources,
+        tuple(loader.diagnostics),
+    )
+    return program, loader.origins
+
+
+@dataclass(frozen=True)
+class Use:
+    """One elaboration of a piece of source: the layers it made (in graph order) in one network."""
+
+    network: str
+    graph: Graph
+    layers: tuple[tuple[Node, Layer], ...]
+
+    @property
+    def output(self) -> tuple[Node, Layer]:
+        return self.layers[-1]
+
+
+@dataclass
+class Analysis:
+    file: str
+    text: str  # normalized
+    program: Program
+    origins: Mapping[str, ast.Import]
+    outcomes: dict[str, Outcome]
+    diagnostics: tuple[Diagnostic, ...]  # every file's, deduplicated
+    seconds: float
+    _scopes: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict, repr=False)
+
+    @property
+    def module(self) -> ast.Module:
+        return self.program.main
+
+    @property
+    def parsed(self) -> bool:
+        """The document itself parsed (its AST can answer requests)."""
+        return not any(
+            d.span.file == self.file and d.message.startswith(("unexpected", "nesting"))
+            for d in self.program.diagnostics
+        ) and bool(self.module.definitions or self.module.imports)
+
+    @cached_property
+    def lines(self) -> Lines:
+        return Lines.of(self.text)
+
+    def local_diagnostics(self) -> list[Diagnostic]:
+        """Every diagnostic placed in this document: one in an imported file at the import that brings it."""
+        found = []
+        for d in self.diagnostics:
+            if d.span.file == self.file:
+                found.append(d)
+                continue
+            origin = self.origins.get(d.span.file)
+            at = origin.span if origin is not None else Span(self.file, 1, 1, 1, 1)
+            found.append(Diagnostic(d.severity, f"{d.span}: {d.message}", at, d.hint))
+        return list(dict.fromkeys(found))
+
+    def graphs(self) -> Iterator[tuple[str, Graph, tuple[Layer, ...]]]:
+        for name, outcome in self.outcomes.items():
+            if outcome.checked is not None:
+                yield name, outcome.checked.graph, outcome.checked.layers
+
+    def _by_scope(self, graph: Graph) -> dict[tuple[str, ...], list[int]]:
+        """Node ids by every prefix of their scope (`()` holds all), built once a graph."""
+        table = self._scopes.get(id(graph))
+        if table is None:
+            table = {}
+            for node in graph.nodes:
+                for depth in range(len(node.scope) + 1):
+                    table.setdefault(node.scope[:depth], []).append(node.id)
+            self._scopes[id(graph)] = table
+        return table
+
+    def uses(self, span: Span, definition: ast.Definition) -> list[Use]:
+        """What the source at `span` (a step or a statement of `definition`) made, once per use:
+        once a network for a network's own code, once per instance for a block's."""
+        found = []
+        for network, graph, layers in self.graphs():
+            table = self._by_scope(graph)
+            if definition.kind == "network":
+                scopes = [()] if network == definition.name else []
+            else:
+                scopes = [i.path for i in graph.instances if i.block == definition.name]
+            inner = {i.path for i in graph.instances if _within(i.span, span)}
+            for scope in scopes:
+                ids = [n for n in table.get(scope, ()) if _made_by(graph.nodes[n], span, inner)]
+                if ids:
+                    found.append(Use(network, graph, tuple((graph.nodes[n], layers[n]) for n in ids)))
+        return found
+
+
+def _within(inner: Span, outer: Span) -> bool:
+    return (
+        inner.file == outer.file
+        and (outer.line, outer.column) <= (inner.line, inner.column)
+        and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
+    )
+
+
+def _made_by(node: Node, span: Span, instances: set[tuple[str, ...]]) -> bool:
+    """The node comes from the source at `span`: written there, or inside a block used there."""
+    if node.op == "input":
+        return _within(node.span, span)
+    return _within(node.span, span) or any(node.scope[:d] in instances for d in range(1, len(node.scope) + 1))
+
+
+def analyze(text: str, file: str, cache: ImportCache) -> Analysis:
+    """Load and check every network of a document (a file of blocks: its static checks)."""
+    started = time.perf_counter()
+    text = normalize_source(text)
+    program, origins = load(text, file, cache)
+    outcomes: dict[str, Outcome] = {}
+    found: list[Diagnostic] = list(program.diagnostics)
+    for name in program.networks() or [None]:
+        try:
+            outcome = check_program(program, name)
+        except UsageError as exc:
+            at = program.definitions[name].name_span if name in program.definitions else Span(file, 1, 1, 1, 1)
+            found.append(warning(f"not checked: {exc}", at, "give every parameter of a network a default"))
+            continue
+        except RecursionError:
+            found.append(error("this spec nests blocks or expressions too deeply to follow", Span(file, 1, 1, 1, 1)))
+            continue
+        outcomes[name or ""] = outcome
+        found.extend(outcome.diagnostics)
+    return Analysis(file, text, program, origins, outcomes, tuple(dict.fromkeys(found)), time.perf_counter() - started)

@@ -1,0 +1,460 @@
+"""The answers: hover, inlay hints, definitions, symbols, completion and rename, from an `Analysis`.
+
+Each function takes the analysis (and the document's `Lines` for positions) and returns
+lsprotocol values; none of them touches the server or the disk.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from lsprotocol import types as lsp
+
+from netdsl import ast
+from netdsl.diagnostics import Diagnostic, Span
+from netdsl.lsp.analysis import Analysis
+from netdsl.lsp.positions import Lines
+from netdsl.lsp.syntax import (
+    Pos,
+    bindings,
+    contains,
+    definition_at,
+    keyword_spans,
+    path_at,
+    references,
+    statements,
+    visible,
+)
+from netdsl.ops import OPS, REQUIRED, OpDef
+
+KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
+_SEVERITY = {
+    "error": lsp.DiagnosticSeverity.Error,
+    "warning": lsp.DiagnosticSeverity.Warning,
+    "note": lsp.DiagnosticSeverity.Information,
+}
+
+
+# ---- numbers as people read them ----------------------------------------------------------
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape) if shape else "?"
+
+
+def count_text(n: int) -> str:
+    if n < 10_000:
+        return f"{n:,}"
+    for size, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return str(n)
+
+
+# ---- diagnostics --------------------------------------------------------------------------
+
+
+def diagnostics(analysis: Analysis, lines: Lines) -> list[lsp.Diagnostic]:
+    return [_diagnostic(d, lines) for d in analysis.local_diagnostics()]
+
+
+def _diagnostic(d: Diagnostic, lines: Lines) -> lsp.Diagnostic:
+    message = f"{d.message}\nhint: {d.hint}" if d.hint else d.message
+    return lsp.Diagnostic(lines.range(d.span), message, severity=_SEVERITY[d.severity], source="netdsl")
+
+
+# ---- hover --------------------------------------------------------------------------------
+
+
+def hover(analysis: Analysis, lines: Lines, position: lsp.Position) -> lsp.Hover | None:
+    pos = lines.from_lsp(position)
+    path = path_at(analysis.module, pos)
+    definition = next((n for n in path if isinstance(n, ast.Definition)), None)
+    text = _hover_text(analysis, path, definition, pos)
+    return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text)) if text else None
+
+
+def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definition | None, pos: Pos) -> str | None:
+    if definition is None:
+        return None
+    if contains(definition.name_span, pos):
+        return _definition_doc(analysis, definition) + "\n\n" + _totals(analysis, definition)
+    call = next((n for n in reversed(path) if isinstance(n, ast.Call)), None)
+    if call is not None and contains(call.name_span, pos):
+        about = _callee_doc(analysis, call.name)
+        stats = _stats(analysis, call.span, definition, call.label.name if call.label else call.name)
+        return "\n\n".join(t for t in (about, stats) if t) or None
+    target = next(
+        (n for n in reversed(path) if isinstance(n, (ast.Call, ast.If, ast.Repeat, ast.For, ast.Seq))), None
+    ) or next((n for n in reversed(path) if isinstance(n, (ast.Flow, ast.Bind))), None)
+    if target is None:
+        return None
+    title = _title(target)
+    return _stats(analysis, target.span, definition, title)
+
+
+def _title(node: object) -> str:
+    label = getattr(node, "label", None)
+    if label is not None:
+        return label.name
+    if isinstance(node, ast.Bind):
+        return node.name
+    if isinstance(node, ast.Call):
+        return node.name
+    return {ast.If: "if", ast.Repeat: "repeat", ast.For: "for", ast.Seq: "seq"}.get(type(node), "statement")
+
+
+def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: str) -> str | None:
+    uses = analysis.uses(span, definition)
+    if not uses:
+        return None
+    first = uses[0]
+    node, layer = first.output
+    lines = [f"**{title}** → `{shape_text(layer.output_shape)}`" + (f" · {layer.op}" if len(first.layers) == 1 else "")]
+    if len(uses) > 1:
+        shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
+        lines.append(
+            f"{len(uses)} uses: `{uses[0].output[0].name}` … `{uses[-1].output[0].name}`"
+            + (f" — outputs {', '.join(f'`{s}`' for s in shapes[:4])}" if len(shapes) > 1 else "")
+        )
+    else:
+        lines.append(f"`{node.name}`" + (f" in {first.network}" if len(analysis.outcomes) > 1 else ""))
+    params = sum(lay.params for _, lay in first.layers)
+    trainable = sum(lay.trainable for _, lay in first.layers)
+    frozen = params - trainable
+    macs = sum(lay.macs for _, lay in first.layers)
+    split = "all trainable" if not frozen else f"{count_text(trainable)} trainable, {count_text(frozen)} frozen"
+    lines.append(
+        f"parameters {count_text(params)} ({split}) · MACs {count_text(macs)}"
+        + (f" · {len(first.layers)} layers" if len(first.layers) > 1 else "")
+    )
+    if layer.receptive_field is not None and layer.jump is not None:
+        rf, jump = layer.receptive_field, layer.jump
+        lines.append(f"receptive field {rf[0]}×{rf[1]} · jump {jump[0]}×{jump[1]}")
+    return "  \n".join(lines)
+
+
+def _totals(analysis: Analysis, definition: ast.Definition) -> str:
+    outcome = analysis.outcomes.get(definition.name)
+    if definition.kind != "network" or outcome is None or outcome.checked is None:
+        return ""
+    c = outcome.checked
+    return (
+        f"input `{shape_text(c.input_shape)}` → output `{shape_text(c.output_shape)}`  \n"
+        f"parameters {count_text(c.total_params)} ({count_text(c.trainable_params)} trainable) · "
+        f"MACs {count_text(c.total_macs)} · {len(c.layers) - 1} layers"
+    )
+
+
+def signature(definition: ast.Definition, lines: list[str]) -> str:
+    params = ", ".join(_param_text(p, lines) for p in definition.params)
+    head = f"{'seq ' if definition.seq else ''}{definition.kind} {definition.name}"
+    return head + (f"({params})" if definition.params else "")
+
+
+def _param_text(p: ast.Param, lines: list[str]) -> str:
+    if p.default is None:
+        return p.name
+    s = p.default.span
+    default = lines[s.line - 1][s.column - 1 : s.end_column - 1] if s.line == s.end_line <= len(lines) else "…"
+    return f"{p.name} = {default}"
+
+
+def comment_above(definition: ast.Definition, lines: list[str]) -> str:
+    """The comment lines right above a definition, without their `#`."""
+    found: list[str] = []
+    number = definition.span.line - 1
+    while number >= 1 and lines[number - 1].lstrip().startswith("#"):
+        found.insert(0, lines[number - 1].lstrip()[1:].strip())
+        number -= 1
+    return "\n".join(found)
+
+
+def _lines_of(analysis: Analysis, definition: ast.Definition) -> list[str]:
+    return analysis.program.sources.get(definition.span.file, "").split("\n")
+
+
+def _definition_doc(analysis: Analysis, definition: ast.Definition) -> str:
+    lines = _lines_of(analysis, definition)
+    doc = f"```netdsl\n{signature(definition, lines)}\n```"
+    comment = comment_above(definition, lines)
+    return doc + (f"\n\n{comment}" if comment else "")
+
+
+def op_signature(op: OpDef) -> str:
+    args = ", ".join(a.name if a.default is REQUIRED else f"{a.name}={_value_text(a.default)}" for a in op.args)
+    return f"{op.name}({args})"
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    return str(value).replace("(", "[").replace(")", "]")
+
+
+def _callee_doc(analysis: Analysis, name: str) -> str | None:
+    op = OPS.get(name)
+    if op is not None:
+        return f"```netdsl\n{op_signature(op)}\n```\n\n{op.summary}"
+    definition = analysis.program.definitions.get(name)
+    return _definition_doc(analysis, definition) if definition is not None else None
+
+
+# ---- inlay hints --------------------------------------------------------------------------
+
+
+def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> list[lsp.InlayHint]:
+    first, last = visible_range.start.line + 1, visible_range.end.line + 1
+    hints = []
+    for definition in analysis.module.definitions:
+        if definition.span.end_line < first or definition.span.line > last:
+            continue
+        totals = _network_hint(analysis, definition, lines)
+        if totals is not None:
+            hints.append(totals)
+        for stmt in statements(definition.body):
+            if isinstance(stmt, (ast.Flow, ast.Bind)) and first <= stmt.span.end_line <= last:
+                hint = _statement_hint(analysis, definition, stmt, lines)
+                if hint is not None:
+                    hints.append(hint)
+    return hints
+
+
+def _statement_hint(
+    analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines
+) -> lsp.InlayHint | None:
+    uses = analysis.uses(stmt.chain.steps[-1].span, definition)
+    shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
+    if not shapes:
+        return None
+    label = "→ " + " | ".join(shapes[:3]) + (" | …" if len(shapes) > 3 else "")
+    end = stmt.span
+    return lsp.InlayHint(lines.to_lsp(end.end_line, end.end_column), label, padding_left=True)
+
+
+def _network_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
+    outcome = analysis.outcomes.get(definition.name)
+    if definition.kind != "network" or outcome is None or outcome.checked is None:
+        return None
+    c = outcome.checked
+    label = f"{count_text(c.total_params)} params · {count_text(c.total_macs)} MACs · → {shape_text(c.output_shape)}"
+    brace = definition.body.span
+    return lsp.InlayHint(lines.to_lsp(brace.line, brace.column + 1), label, padding_left=True)
+
+
+# ---- go to definition ---------------------------------------------------------------------
+
+
+def definition(analysis: Analysis, lines: Lines, position: lsp.Position, uri_of: dict[str, str]) -> lsp.Location | None:
+    """Where the name under the cursor is defined; `uri_of` maps a file name to its URI."""
+    pos = lines.from_lsp(position)
+    for imp in analysis.module.imports:
+        if contains(imp.span, pos):
+            target = (Path(analysis.file).parent / imp.path).resolve()
+            return lsp.Location(target.as_uri(), lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)))
+    found = _defining_span(analysis, lines, pos)
+    if found is None:
+        return None
+    return lsp.Location(uri_of.get(found.file) or Path(found.file).resolve().as_uri(), _range_in(analysis, found))
+
+
+def _range_in(analysis: Analysis, span: Span) -> lsp.Range:
+    return Lines.of(analysis.program.sources.get(span.file, "")).range(span)
+
+
+def _defining_span(analysis: Analysis, lines: Lines, pos: Pos) -> Span | None:
+    word = word_at(lines, pos)
+    home = definition_at(analysis.module, pos)
+    if word is None or home is None:
+        return None
+    if contains(home.name_span, pos):
+        return home.name_span
+    binding = visible(home, list(lines.lines), pos).get(word[0])
+    if binding is not None:
+        return binding.span
+    target = analysis.program.definitions.get(word[0])
+    return target.name_span if target is not None else None
+
+
+def word_at(lines: Lines, pos: Pos) -> tuple[str, Span] | None:
+    text = lines.line(pos[0])
+    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        if match.start() + 1 <= pos[1] <= match.end() + 1:
+            return match.group(), Span("", pos[0], match.start() + 1, pos[0], match.end() + 1)
+    return None
+
+
+# ---- outline ------------------------------------------------------------------------------
+
+
+def symbols(analysis: Analysis, lines: Lines) -> list[lsp.DocumentSymbol]:
+    out = []
+    for d in analysis.module.definitions:
+        kind = lsp.SymbolKind.Class if d.kind == "network" else lsp.SymbolKind.Function
+        out.append(
+            lsp.DocumentSymbol(
+                d.name,
+                kind,
+                lines.range(d.span),
+                lines.range(d.name_span),
+                detail=d.kind,
+                children=_body_symbols(d.body, lines),
+            )
+        )
+    return out
+
+
+def _body_symbols(body: ast.Body, lines: Lines) -> list[lsp.DocumentSymbol]:
+    out = []
+    for stmt in body.statements:
+        if isinstance(stmt, ast.Bind):
+            out.append(
+                lsp.DocumentSymbol(
+                    stmt.name,
+                    lsp.SymbolKind.Variable,
+                    lines.range(stmt.span),
+                    lines.range(stmt.name_span),
+                    detail="value",
+                )
+            )
+        if not isinstance(stmt, (ast.Flow, ast.Bind)):
+            continue
+        for step in stmt.chain.steps:
+            out.extend(_step_symbols(step, lines))
+    return out
+
+
+def _step_symbols(step: ast.Step, lines: Lines) -> list[lsp.DocumentSymbol]:
+    inner: list[lsp.DocumentSymbol] = []
+    for body in _bodies(step):
+        inner.extend(_body_symbols(body, lines))
+    if step.label is None and not isinstance(step, ast.Repeat):
+        return inner
+    kind = lsp.SymbolKind.Array if isinstance(step, ast.Repeat) else lsp.SymbolKind.Field
+    name = step.label.name if step.label is not None else "repeat"
+    detail = step.name if isinstance(step, ast.Call) else type(step).__name__.lower()
+    selection = step.label.span if step.label is not None else step.span
+    return [
+        lsp.DocumentSymbol(name, kind, lines.range(step.span), lines.range(selection), detail=detail, children=inner)
+    ]
+
+
+def _bodies(step: ast.Step) -> list[ast.Body]:
+    if isinstance(step, ast.If):
+        return [step.then] + ([step.orelse] if step.orelse else [])
+    if isinstance(step, (ast.Repeat, ast.For, ast.Seq)):
+        return [step.body]
+    return []
+
+
+# ---- completion ---------------------------------------------------------------------------
+
+_OPEN_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^()]*)$")
+
+
+def completion(analysis: Analysis, lines: Lines, position: lsp.Position) -> list[lsp.CompletionItem]:
+    """What may be typed here: inside `name(`: its keyword arguments, then values in scope;
+    elsewhere ops, blocks, values in scope and keywords. Works on text that does not parse."""
+    pos = lines.from_lsp(position)
+    before = lines.line(pos[0])[: pos[1] - 1]
+    items: list[lsp.CompletionItem] = []
+    call = _OPEN_CALL.search(before)
+    if call is not None:
+        items += _keyword_items(analysis, call.group(1))
+    home = definition_at(analysis.module, pos) or _nearest_definition(analysis.module, pos)
+    if home is not None:
+        for b in bindings(home, list(lines.lines)):
+            items.append(lsp.CompletionItem(b.name, kind=lsp.CompletionItemKind.Variable, detail=b.kind))
+    if call is None:
+        items += [
+            lsp.CompletionItem(
+                name, kind=lsp.CompletionItemKind.Function, detail=op_signature(op), documentation=op.summary
+            )
+            for name, op in OPS.items()
+        ]
+        items += [
+            lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Class, detail=signature(d, _lines_of(analysis, d)))
+            for name, d in analysis.program.definitions.items()
+            if d.kind == "block"
+        ]
+        items += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in KEYWORDS]
+    return list({i.label: i for i in reversed(items)}.values())[::-1]
+
+
+def _nearest_definition(module: ast.Module, pos: Pos) -> ast.Definition | None:
+    before = [d for d in module.definitions if d.span.line <= pos[0]]
+    return before[-1] if before else None
+
+
+def _keyword_items(analysis: Analysis, callee: str) -> list[lsp.CompletionItem]:
+    op = OPS.get(callee)
+    if op is not None:
+        return [
+            lsp.CompletionItem(
+                f"{a.name}=",
+                kind=lsp.CompletionItemKind.Property,
+                detail="required" if a.default is REQUIRED else f"default {_value_text(a.default)}",
+            )
+            for a in op.args
+        ]
+    block = analysis.program.definitions.get(callee)
+    if block is None:
+        return []
+    return [
+        lsp.CompletionItem(
+            f"{p.name}=", kind=lsp.CompletionItemKind.Property, detail="required" if p.default is None else "optional"
+        )
+        for p in block.params
+    ]
+
+
+# ---- rename -------------------------------------------------------------------------------
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def rename(
+    analysis: Analysis, lines: Lines, position: lsp.Position, new_name: str, uri: str
+) -> lsp.WorkspaceEdit | None:
+    """Rename the label or the named value (parameter, constant, value, loop variable) under the cursor."""
+    if not _NAME.fullmatch(new_name) or new_name in KEYWORDS:
+        raise ValueError(f"'{new_name}' is not a name")
+    spans = rename_spans(analysis, lines, lines.from_lsp(position))
+    if not spans:
+        return None
+    edits = [lsp.TextEdit(lines.range(s), new_name) for s in sorted(set(spans), key=lambda s: (s.line, s.column))]
+    return lsp.WorkspaceEdit(changes={uri: edits})
+
+
+def rename_spans(analysis: Analysis, lines: Lines, pos: Pos) -> list[Span]:
+    path = path_at(analysis.module, pos)
+    if path and isinstance(path[-1], ast.Label):
+        label = path[-1]
+        return (
+            [label.span]
+            if not label.computed
+            and _NAME.fullmatch(label.name)
+            and lines.line(label.span.line)[label.span.column - 1] != '"'
+            else []
+        )
+    home = definition_at(analysis.module, pos)
+    word = word_at(lines, pos)
+    if home is None or word is None:
+        return []
+    binding = next(
+        (
+            b
+            for b in bindings(home, list(lines.lines))
+            if b.name == word[0] and (contains(b.span, pos) or contains(b.scope, pos))
+        ),
+        None,
+    )
+    if binding is None:
+        return []
+    spans = [binding.span] + [s for s in references(home, binding.name) if contains(binding.scope, (s.line, s.column))]
+    if binding.kind == "parameter" and home.kind == "block":
+        spans += keyword_spans(analysis.module, home.name, binding.name)
+    return spans

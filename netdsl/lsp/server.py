@@ -1,0 +1,205 @@
+"""The language server: pygls wiring, one `Analysis` per open document, diagnostics debounced.
+
+Every request is answered from the document's analysis, made again first if the document
+changed since (so an answer never lags the text it is about); a document that no longer
+parses answers from its last analysis that did. Diagnostics follow each change after a
+short pause in typing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from netdsl import __version__
+from netdsl.lsp import features
+from netdsl.lsp.analysis import Analysis, ImportCache, analyze
+from netdsl.lsp.positions import Lines
+
+DEBOUNCE_S = 0.2  # diagnostics wait for this pause in typing
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Document:
+    uri: str
+    file: str
+    version: int | None = None
+    analysed: int | None = None  # the version the current analysis is of
+    current: Analysis | None = None
+    good: Analysis | None = None  # the last analysis of text that parsed
+    pending: asyncio.TimerHandle | None = field(default=None, repr=False)
+
+
+class NetdslServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("netdsl", __version__)
+        self.cache = ImportCache()
+        self.documents: dict[str, Document] = {}
+
+    # ---- analyses
+    def document(self, uri: str) -> Document:
+        if uri not in self.documents:
+            path = to_fs_path(uri) if uri.startswith("file:") else None
+            self.documents[uri] = Document(uri, str(Path(path).resolve()) if path else "<untitled>")
+        return self.documents[uri]
+
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or "utf-16")
+
+    def lines(self, analysis: Analysis) -> Lines:
+        return Lines(analysis.lines.lines, self.encoding())
+
+    def refresh(self, uri: str) -> Document:
+        """Analyse the document's current text (if not done yet) and publish its diagnostics."""
+        doc = self.document(uri)
+        if doc.pending is not None:
+            doc.pending.cancel()
+            doc.pending = None
+        text_document = self.workspace.get_text_document(uri)
+        if doc.current is not None and doc.analysed == text_document.version:
+            return doc
+        try:
+            analysis = analyze(text_document.source, doc.file, self.cache)
+        except Exception:  # a bug of ours must not stop the server: log it, keep the last analysis
+            log.exception("analysing %s failed", uri)
+            return doc
+        doc.current, doc.analysed = analysis, text_document.version
+        if analysis.parsed:
+            doc.good = analysis
+        self.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(
+                uri, features.diagnostics(analysis, self.lines(analysis)), version=text_document.version
+            )
+        )
+        return doc
+
+    def schedule(self, uri: str) -> None:
+        doc = self.document(uri)
+        if doc.pending is not None:
+            doc.pending.cancel()
+        doc.pending = asyncio.get_running_loop().call_later(DEBOUNCE_S, self.refresh_with_dependents, uri)
+
+    def refresh_with_dependents(self, uri: str) -> None:
+        """Refresh a document, then the open documents importing it (they read its unsaved text)."""
+        doc = self.refresh(uri)
+        for other in list(self.documents.values()):
+            if (
+                other.uri != uri
+                and other.current is not None
+                and any(Path(f).resolve() == Path(doc.file) for f in other.current.program.sources if f != other.file)
+            ):
+                other.analysed = None
+                self.refresh(other.uri)
+
+    def answering(self, uri: str) -> tuple[Analysis, Lines] | None:
+        """The analysis requests are answered from: the current one, or the last one that parsed."""
+        doc = self.refresh(uri)
+        analysis = doc.current if doc.current is not None and doc.current.parsed else doc.good
+        return (analysis, self.lines(analysis)) if analysis is not None else None
+
+    def overlay(self, uri: str, text: str | None) -> None:
+        file = self.document(uri).file
+        if file != "<untitled>":
+            if text is None:
+                self.cache.overlay.pop(Path(file), None)
+            else:
+                self.cache.overlay[Path(file)] = text
+
+
+server = NetdslServer()
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: NetdslServer, params: lsp.DidOpenTextDocumentParams) -> None:
+    ls.overlay(params.text_document.uri, params.text_document.text)
+    ls.refresh_with_dependents(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: NetdslServer, params: lsp.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.overlay(uri, ls.workspace.get_text_document(uri).source)
+    ls.schedule(uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: NetdslServer, params: lsp.DidSaveTextDocumentParams) -> None:
+    ls.refresh_with_dependents(params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: NetdslServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.overlay(uri, None)
+    doc = ls.documents.pop(uri, None)
+    if doc is not None and doc.pending is not None:
+        doc.pending.cancel()
+    ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_HOVER)
+def hover(ls: NetdslServer, params: lsp.HoverParams) -> lsp.Hover | None:
+    found = ls.answering(params.text_document.uri)
+    return features.hover(found[0], found[1], params.position) if found else None
+
+
+@server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT)
+def inlay_hints(ls: NetdslServer, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+    found = ls.answering(params.text_document.uri)
+    return features.inlay_hints(found[0], found[1], params.range) if found else []
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+def definition(ls: NetdslServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+    found = ls.answering(params.text_document.uri)
+    if not found:
+        return None
+    uris = {doc.file: doc.uri for doc in ls.documents.values()}
+    return features.definition(found[0], found[1], params.position, uris)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+def document_symbols(ls: NetdslServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+    found = ls.answering(params.text_document.uri)
+    return features.symbols(found[0], found[1]) if found else []
+
+
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["(", ","]))
+def completion(ls: NetdslServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    doc = ls.refresh(params.text_document.uri)
+    analysis = doc.current if doc.current is not None else doc.good
+    if analysis is None:
+        return lsp.CompletionList(is_incomplete=False, items=[])
+    # completion reads the text being typed (which may not parse) with the names of the last good analysis
+    typed = Lines.of(ls.workspace.get_text_document(params.text_document.uri).source, ls.encoding())
+    source = doc.good if doc.good is not None else analysis
+    return lsp.CompletionList(is_incomplete=False, items=features.completion(source, typed, params.position))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_RENAME)
+def rename(ls: NetdslServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+    found = ls.answering(params.text_document.uri)
+    if not found:
+        return None
+    try:
+        return features.rename(found[0], found[1], params.position, params.new_name, params.text_document.uri)
+    except ValueError as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+
+
+def serve() -> int:
+    """Run the server on standard input and output until the client ends it."""
+    server.start_io()
+    if sys.stdout.closed:  # pygls closes it at exit: the CLI's final flush must find a file
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open for the rest of the process)
+    return 0

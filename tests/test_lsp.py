@@ -1,0 +1,221 @@
+"""`netdsl lsp` end to end: a real client (pytest-lsp) speaking the protocol to the server in a
+subprocess. Positions are checked exactly, in UTF-16 code units as the protocol counts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+BLOCKS = """# Two 3x3 convolutions of `width` channels.
+block Pair(width, stride = 1) {
+    conv(width, 3, stride=stride, padding=1) -> relu
+    conv(width, 3, padding=1) -> relu
+}
+"""
+MAIN = """import "blocks.net"
+
+network Small(classes = 10) {
+    input image: [3, 32, 32]
+    stem: conv(16, 3, padding=1) -> rleu
+    body = Pair(16)
+    body -> pool: maxpool(2)
+    flatten
+    head: linear(classes)  @ [classes]
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("lsp")
+    (root / "blocks.net").write_text(BLOCKS)
+    (root / "broken.net").write_text("block Bad {\n    conv(\n}\n")
+    return root
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    loop_scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "netdsl", "lsp"]),
+)
+async def client(lsp_client: LanguageClient, workspace: Path):
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def published(client: LanguageClient, uri: str, want: int | None = None) -> list[lsp.Diagnostic]:
+    """The diagnostics the server publishes for `uri` (waiting until there are `want` of them)."""
+    for _ in range(200):
+        if uri in client.diagnostics and (want is None or len(client.diagnostics[uri]) == want):
+            return client.diagnostics[uri]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no diagnostics for {uri}: {client.diagnostics.get(uri)}")
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri, "netdsl", version, text)))
+    return uri
+
+
+def at(uri: str, line: int, character: int) -> dict[str, object]:
+    return {"text_document": lsp.TextDocumentIdentifier(uri), "position": lsp.Position(line, character)}
+
+
+async def test_diagnostic_at_its_range_then_gone_when_fixed(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "main.net", MAIN)
+    (diagnostic,) = await published(client, uri, 1)
+    assert diagnostic.range == lsp.Range(lsp.Position(4, 36), lsp.Position(4, 40))
+    assert diagnostic.severity == lsp.DiagnosticSeverity.Error
+    assert diagnostic.message == "unknown op or block 'rleu'\nhint: did you mean 'relu'?"
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(version=2, uri=uri),
+            [lsp.TextDocumentContentChangePartial(lsp.Range(lsp.Position(4, 36), lsp.Position(4, 40)), "relu")],
+        )
+    )
+    assert list(await published(client, uri, 0)) == []
+
+
+async def test_hover_on_a_label_a_block_and_an_op(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    label = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 4, 5)))
+    assert label is not None and isinstance(label.contents, lsp.MarkupContent)
+    assert label.contents.value.split("  \n") == [
+        "**stem** → `16×32×32` · conv",
+        "`stem`",
+        "parameters 448 (all trainable) · MACs 442.4 K",
+        "receptive field 3×3 · jump 1×1",
+    ]
+    block = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 5, 12)))
+    assert block is not None and isinstance(block.contents, lsp.MarkupContent)
+    text = block.contents.value
+    assert text.startswith("```netdsl\nblock Pair(width, stride = 1)\n```\n\nTwo 3x3 convolutions of `width` channels.")
+    assert "**Pair** → `16×32×32`" in text and "parameters 4,640 (all trainable)" in text
+    op = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 6, 20)))
+    assert op is not None and isinstance(op.contents, lsp.MarkupContent)
+    assert op.contents.value.startswith("```netdsl\nmaxpool(kernel, stride=")
+    assert "**pool** → `16×16×16` · maxpool" in op.contents.value
+
+
+async def test_inlay_hints_give_each_statements_shape_and_the_totals(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    hints = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(lsp.TextDocumentIdentifier(uri), lsp.Range(lsp.Position(0, 0), lsp.Position(10, 0)))
+    )
+    found = [(h.position.line, h.position.character, h.label) for h in hints]
+    assert found == [
+        (2, 29, "46.1 K params · 5.2 M MACs · → 10"),
+        (4, 40, "→ 16×32×32"),
+        (5, 19, "→ 16×32×32"),
+        (6, 28, "→ 16×16×16"),
+        (7, 11, "→ 4096"),
+        (8, 38, "→ 10"),
+    ]
+
+
+async def test_definition_of_a_block_a_value_and_an_import(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    block = await client.text_document_definition_async(lsp.DefinitionParams(**at(uri, 5, 13)))
+    assert block == lsp.Location(
+        (workspace / "blocks.net").as_uri(), lsp.Range(lsp.Position(1, 6), lsp.Position(1, 10))
+    )
+    value = await client.text_document_definition_async(lsp.DefinitionParams(**at(uri, 6, 6)))
+    assert value == lsp.Location(uri, lsp.Range(lsp.Position(5, 4), lsp.Position(5, 8)))
+    imported = await client.text_document_definition_async(lsp.DefinitionParams(**at(uri, 0, 10)))
+    assert isinstance(imported, lsp.Location) and imported.uri == (workspace / "blocks.net").as_uri()
+
+
+async def test_completion_of_keyword_arguments_ops_blocks_and_values(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    inside = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, 4, 21)))
+    labels = [item.label for item in inside.items]
+    assert labels[:4] == ["out=", "kernel=", "stride=", "padding="]
+    assert "classes" in labels and "relu" not in labels
+    outside = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, 7, 4)))
+    labels = [item.label for item in outside.items]
+    assert {"conv", "maxpool", "Pair", "body", "classes", "repeat"} <= set(labels)
+
+
+async def test_rename_a_value_and_a_label(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    edit = await client.text_document_rename_async(lsp.RenameParams(**at(uri, 6, 5), new_name="trunk"))
+    assert edit is not None and edit.changes is not None
+    assert [
+        (e.range.start.line, e.range.start.character, e.range.end.character, e.new_text) for e in edit.changes[uri]
+    ] == [
+        (5, 4, 8, "trunk"),
+        (6, 4, 8, "trunk"),
+    ]
+    label = await client.text_document_rename_async(lsp.RenameParams(**at(uri, 8, 5), new_name="classifier"))
+    assert label is not None and label.changes is not None
+    assert [(e.range.start.line, e.range.start.character, e.range.end.character) for e in label.changes[uri]] == [
+        (8, 4, 8)
+    ]
+
+
+async def test_document_symbols_outline_the_network(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main.net").as_uri()
+    symbols = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(lsp.TextDocumentIdentifier(uri))
+    )
+    (network,) = symbols
+    assert isinstance(network, lsp.DocumentSymbol)
+    assert network.name == "Small" and network.kind == lsp.SymbolKind.Class
+    assert [(c.name, c.kind) for c in network.children or []] == [
+        ("stem", lsp.SymbolKind.Field),
+        ("body", lsp.SymbolKind.Variable),
+        ("pool", lsp.SymbolKind.Field),
+        ("head", lsp.SymbolKind.Field),
+    ]
+
+
+async def test_positions_count_utf16_code_units(client: LanguageClient, workspace: Path) -> None:
+    prefix = '    "🙂x": conv(4, 3) -> '
+    text = f"network U {{\n    input [3, 8, 8]\n{prefix}maxpool(3, stride=2)\n}}\n"
+    uri = open_doc(client, workspace / "wide.net", text)
+    (diagnostic,) = await published(client, uri, 1)  # the pooling drops a row and a column: a warning
+    start = len(prefix.encode("utf-16-le")) // 2
+    assert start == len(prefix) + 1  # the emoji is two UTF-16 code units
+    assert diagnostic.severity == lsp.DiagnosticSeverity.Warning
+    assert diagnostic.range == lsp.Range(lsp.Position(2, start), lsp.Position(2, start + 20))
+    hover = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 2, 6)))  # on the emoji's second half
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    assert hover.contents.value.startswith("**🙂x** → `4×6×6` · conv")
+
+
+async def test_errors_in_an_imported_file_show_at_the_import(client: LanguageClient, workspace: Path) -> None:
+    text = 'import "broken.net"\n\nnetwork N {\n    input [3, 8, 8]\n    relu\n}\n'
+    uri = open_doc(client, workspace / "uses_broken.net", text)
+    (diagnostic,) = await published(client, uri, 1)
+    assert diagnostic.range == lsp.Range(lsp.Position(0, 0), lsp.Position(0, 19))
+    assert diagnostic.message.startswith(f"{workspace / 'broken.net'}:3:1: unexpected '}}'")
+
+
+async def test_hover_keeps_the_last_good_analysis_while_the_text_is_broken(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = (workspace / "main.net").as_uri()
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(version=3, uri=uri),
+            [lsp.TextDocumentContentChangePartial(lsp.Range(lsp.Position(9, 0), lsp.Position(9, 1)), "")],
+        )
+    )
+    (diagnostic,) = await published(client, uri, 1)
+    assert diagnostic.message.startswith("unexpected end of file")
+    hover = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 4, 5)))
+    assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+    assert hover.contents.value.startswith("**stem** → `16×32×32` · conv")
