@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_torch_names import assert_builds
 
 import netdsl
-from netdsl.backends.pytorch import MODULE_ATTRIBUTES, state_prefix
-from netdsl.backends.torch_ops import LOWERINGS
+from netdsl.backends.pytorch import state_prefix
+from netdsl.backends.torch_ops import LOWERINGS, Lowering, py_literal
 from netdsl.ops import OPS
 from netdsl.program import load as load_program
 
@@ -45,6 +46,26 @@ def built() -> dict[tuple[Path, str], tuple[netdsl.Spec, object]]:
 
 def test_every_op_is_lowered() -> None:
     assert set(LOWERINGS) == set(OPS)
+
+
+def test_every_merge_has_its_forward_in_the_lowering_table() -> None:
+    merges = {name for name, op in OPS.items() if op.merge}
+    assert merges == {"add", "concat"}
+    for name in merges:
+        assert LOWERINGS[name].build is None  # no module: the forward expression is the table's
+        assert (
+            LOWERINGS[name].forward(None, ["a", "b", "c"])
+            == {"add": "a + b + c", "concat": "torch.cat([a, b, c], dim=1)"}[name]
+        )
+    assert LOWERINGS["concat"].shape(None, ["a", "b"]) == "(a[0] + b[0], *a[1:])"
+    with pytest.raises(ValueError, match="needs its own forward expression"):
+        Lowering(None)  # a merge row without a forward cannot be written down
+
+
+def test_an_op_missing_from_the_lowering_table_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(LOWERINGS, "add")
+    with pytest.raises(KeyError, match="add"):
+        netdsl.load("network N { input x: [3, 4, 4]  a = conv(3, 1)  add(a) }").torch_source  # noqa: B018
 
 
 @pytest.mark.parametrize("item", NETWORKS, ids=_ids)
@@ -77,8 +98,24 @@ def test_written_file_and_memory_module_agree(item, built, tmp_path: Path) -> No
     spec, module = built[item]
     path, network = item
     target = tmp_path / f"{path.stem}_{network}.py"
-    result = subprocess.run([sys.executable, "-m", "netdsl", "build", str(path), "--network", network,
-                             "--target", "torch", "-o", str(target)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netdsl",
+            "build",
+            str(path),
+            "--network",
+            network,
+            "--target",
+            "torch",
+            "-o",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert target.read_text() == spec.torch_source.text  # one code path: the same source
     generated = _import_file(target, f"gen_{path.stem}_{network}")
@@ -104,8 +141,10 @@ def test_source_is_deterministic_and_lint_clean(path: Path, tmp_path: Path) -> N
     check = subprocess.run([ruff, "check", "--isolated", str(target)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run([ruff, "format", "--isolated", "--check", str(target)], capture_output=True, text=True)
-    assert fmt.returncode == 0, fmt.stdout + subprocess.run(
-        [ruff, "format", "--isolated", "--diff", str(target)], capture_output=True, text=True).stdout
+    assert fmt.returncode == 0, (
+        fmt.stdout
+        + subprocess.run([ruff, "format", "--isolated", "--diff", str(target)], capture_output=True, text=True).stdout
+    )
 
 
 def test_lenet_source_reads_like_a_person_wrote_it() -> None:
@@ -190,7 +229,7 @@ def test_dropout_is_off_in_eval_mode() -> None:
     assert not torch.equal(module(x), module(x))
 
 
-HOSTILE = '''
+HOSTILE = """
 block Lambda(self, shape, in_shape) {
     forward: conv(self, 3, padding=1) -> training: batchnorm
     x = relu
@@ -204,7 +243,7 @@ network nn(lambda = 4, torch = 2) {
     to: linear(lambda)
     state_dict: linear(2)
 }
-'''
+"""
 
 
 def test_hostile_names_cannot_break_or_inject_into_the_module(tmp_path: Path) -> None:
@@ -225,17 +264,17 @@ def test_hostile_names_cannot_break_or_inject_into_the_module(tmp_path: Path) ->
     assert not (tmp_path / "PWNED").exists() and not Path("PWNED").exists()
 
 
-def test_module_attribute_list_covers_nn_module() -> None:
-    public = {name for name in dir(torch.nn.Module) if not name.startswith("_")}
-    assert public <= MODULE_ATTRIBUTES | {"compile"}
-
-
 def test_failed_build_leaves_an_existing_file_untouched(tmp_path: Path) -> None:
     target = tmp_path / "model.py"
     target.write_text("# my precious file\n")
     (tmp_path / "bad.net").write_text("network B { input x: [1, 4, 4] conv(2, 9) }\n")
-    result = subprocess.run([sys.executable, "-m", "netdsl", "build", "bad.net", "-o", "model.py"],
-                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "netdsl", "build", "bad.net", "-o", "model.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode == 1 and "nothing written" in result.stderr
     assert target.read_text() == "# my precious file\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.net", "model.py"]
@@ -259,8 +298,9 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: p
 
 def test_build_prints_to_stdout_without_output_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    result = subprocess.run([sys.executable, "-m", "netdsl", "build", "specs/lenet5.net"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "netdsl", "build", "specs/lenet5.net"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
     assert result.stdout.startswith('# Generated by netdsl 0.1.0 from "specs/lenet5.net", network LeNet5.\n')
     assert result.stdout == netdsl.load("specs/lenet5.net").torch_source.text
@@ -268,12 +308,154 @@ def test_build_prints_to_stdout_without_output_file(monkeypatch: pytest.MonkeyPa
 
 def test_written_file_needs_only_torch(tmp_path: Path) -> None:
     target = tmp_path / "alex.py"
-    subprocess.run([sys.executable, "-m", "netdsl", "build", str(ROOT / "specs/alexnet.net"), "-o", str(target)],
-                   check=True, capture_output=True, timeout=120)
-    code = ("import sys, runpy; sys.modules['netdsl'] = None\n"
-            f"ns = runpy.run_path({str(target)!r}); m = ns['AlexNet']()\n"
-            "print(sum(p.numel() for p in m.parameters()))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, PYTHONPATH=""))
+    subprocess.run(
+        [sys.executable, "-m", "netdsl", "build", str(ROOT / "specs/alexnet.net"), "-o", str(target)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    code = (
+        "import sys, runpy; sys.modules['netdsl'] = None\n"
+        f"ns = runpy.run_path({str(target)!r}); m = ns['AlexNet']()\n"
+        "print(sum(p.numel() for p in m.parameters()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH="")
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "60965224"
+
+
+# ---- specs that check clean must build: statements, branches, values read only through shapes ----
+
+
+@pytest.mark.parametrize("bn", [False, True])
+def test_if_without_else_as_a_statement(bn: bool, tmp_path: Path) -> None:
+    spec = assert_builds(
+        "network M(bn = false) { input x: [3, 8, 8]  conv(8, 3)  if bn { batchnorm } }", tmp_path, bn=bn
+    )
+    text = spec.torch_source.text
+    assert (
+        "else:" not in text
+        and "        if self.cond1:\n            self.batchnorm_1 = nn.BatchNorm2d(shape[0])\n" in text
+    )
+    assert spec.checked.total_params == 224 + 16 * bn
+
+
+def test_branches_left_empty_are_not_written(tmp_path: Path) -> None:
+    text = assert_builds(
+        "network N(c = false) { input x: [3, 8, 8]  conv(3, 1)  if c { } else { relu }  if c { }  "
+        "s = if c { conv(3, 1) }  add(s) }",
+        tmp_path,
+    ).torch_source.text
+    assert "        if not self.cond1:\n            self.relu_1 = nn.ReLU()\n        self.cond2 = c\n" in text
+    forward = text.split("def forward")[1]
+    assert "        if not self.cond1:\n            x_ = self.relu_1(x_)  # [N, 3, 8, 8]\n        if self.cond3:\n" in forward
+    assert "self.cond2" not in forward  # `if c { }` does nothing in forward
+    assert "        if self.cond3:\n            s = self.conv_2(x_)\n        else:\n            s = x_\n" in forward
+
+
+def test_values_read_only_through_their_shape_get_no_forward_code(tmp_path: Path) -> None:
+    spec = assert_builds(
+        "network N(c = true) { input x: [3, 8, 8]  a = conv(8, 1) -> relu  "
+        "b = if c { conv(4, 1) } else { relu }  unused = conv(2, 1)  conv(a.channels, 1) }",
+        tmp_path,
+    )
+    forward = spec.torch_source.text.split("def forward")[-1]
+    assert "self.conv_1" not in forward and "self.conv_2" not in forward and "self.conv_3" not in forward
+    assert "unused_shape" not in spec.torch_source.text  # and no shape store nobody reads
+    assert spec.checked.total_params == 32 + 16 + 8 + 32  # their layers exist all the same
+
+
+def test_block_with_a_required_parameter_after_a_default_takes_keywords(tmp_path: Path) -> None:
+    spec = assert_builds(
+        "block B(a = 1, b) { conv(b + a, 1) }  network N { input x: [3, 8, 8]  B(2, 4)  B(b = 5) }", tmp_path
+    )
+    text = spec.torch_source.text
+    assert "def __init__(self, in_shape: tuple[int, ...], *, a: int = 1, b: int) -> None:" in text
+    assert "self.b_1 = B(self.input_shape, a=2, b=4)" in text and "self.b_2 = B(shape, b=5)" in text
+
+
+def test_a_word_as_a_parameter_default_is_a_string(tmp_path: Path) -> None:
+    text = assert_builds(
+        "block B(p = same, k = [3, 3]) { conv(3, k, padding=p) }  "
+        "network N { input x: [3, 8, 8]  B  B(valid, [1, 1]) }",
+        tmp_path,
+    ).torch_source.text
+    assert 'self, in_shape: tuple[int, ...], p: str = "same", k: tuple = (3, 3)\n' in text
+
+
+def test_repeat_bodies_that_read_values_of_the_enclosing_scope(tmp_path: Path) -> None:
+    assert_builds(
+        "network N { input x: [3, 8, 8]  a = conv(8, 1)  repeat 2 as i { conv(a.channels + i, 1) "
+        "-> conv(8, 1) -> add(a) } }",
+        tmp_path,
+    )
+    assert_builds(
+        "block B { repeat 2 { conv(in.channels, 1) -> add(in) } }  network N { input x: [3, 8, 8]  B }", tmp_path
+    )
+
+
+def test_nesting_of_blocks_repeats_and_ifs(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        block Inner(k) { repeat k as i { if i % 2 == 0 { conv(4, 3, padding=1) } else { relu } } }
+        block Outer(n = 2) { repeat n as i { if i > 0 { Inner(i + 1) } else { Inner(1) -> relu } } }
+        network N(c = true) { input x: [3, 8, 8]  Outer  Outer(3)  if c { if not c { relu } else { conv(3, 1) } } }
+    """,
+        tmp_path,
+    )
+    assert spec.checked.total_params == sum(p.numel() for p in spec.to_torch().parameters())
+
+
+# ---- generated files are ruff-clean as written ----------------------------------------------------
+
+
+def test_repeat_calling_a_block_with_a_long_argument_list_is_formatted(tmp_path: Path) -> None:
+    text = assert_builds(
+        """
+        block Block(out, stride = 1, groups = 1, base_width = 64) {
+            conv(out * base_width // 64, 3, stride = stride, padding = 1, groups = groups)
+        }
+        network N { input x: [3, 16, 16]
+            stage: repeat 2 as i { Block(64, stride = 2 if i == 0 else 1, groups = 1, base_width = 4) }
+        }
+    """,
+        tmp_path,
+    ).torch_source.text
+    assert (
+        "            self.stage.append(\n"
+        "                Block(shape, 64, stride=2 if i == 0 else 1, groups=1, base_width=4)\n"
+        "            )\n"
+    ) in text
+
+
+def test_a_concat_of_long_names_is_formatted(tmp_path: Path) -> None:
+    names = [f"a_rather_long_branch_name_{word}" for word in ("one", "two", "three", "four")]
+    binds = "  ".join(f"{name} = conv({n + 2}, 1)" for n, name in enumerate(names))
+    text = assert_builds(
+        f"network N {{ input x: [3, 8, 8]  {binds}  concat({', '.join(names)}) }}", tmp_path
+    ).torch_source.text
+    assert "        shape = (\n            a_rather_long_branch_name_one_shape[0]\n" in text
+    assert "        x_ = torch.cat(\n            [\n                a_rather_long_branch_name_one,\n" in text
+
+
+def test_wrapped_literal_weights_keep_their_one_element_tuples(tmp_path: Path) -> None:
+    kernel = [[1, 0, -1, 0, 1]] * 5
+    spec = assert_builds(f"network N {{ input x: [1, 8, 8]  conv(2, 5, weight=[[{kernel}], [{kernel}]]) }}", tmp_path)
+    assert (
+        "                    ),\n                ),\n" in spec.torch_source.text
+    )  # (kernel,): the comma stays when wrapped
+    weight = spec.to_torch().conv_1.weight
+    assert weight.shape == (2, 1, 5, 5) and weight[1, 0].tolist() == kernel
+
+
+def test_non_finite_floats_are_written_as_float_calls() -> None:
+    assert [py_literal(v) for v in (float("inf"), -float("inf"), float("nan"), 1e-05)] == [
+        'float("inf")',
+        'float("-inf")',
+        'float("nan")',
+        "1e-05",
+    ]
+    assert eval(py_literal(float("-inf")), {}) == -float("inf")  # noqa: S307 - our own literal
+    assert py_literal('say "hi"') == "'say \"hi\"'" and py_literal("it's") == '"it\'s"'

@@ -99,7 +99,7 @@ def emit_torch(
         _Param(
             p.name,
             ast.Literal(values[p.name], p.span) if p.name in (overrides or {}) else p.default,
-            type(values[p.name]).__name__,
+            _kind(values[p.name]),
         )
         for p in network.params
     ]
@@ -125,6 +125,14 @@ def _escape(text: str) -> str:
 def _tuple(items: Iterator[str] | list[str]) -> str:
     parts = list(items)
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _kind(value: Any) -> str:
+    """The Python type of a parameter's value, as an annotation (a word such as `same` is a str,
+    a list is written as a tuple)."""
+    if isinstance(value, (bool, int, float, str, tuple)):
+        return type(value).__name__
+    return {"Symbol": "str", "list": "tuple"}.get(type(value).__name__, "object")
 
 
 def _pascal(name: str) -> str:
@@ -187,7 +195,7 @@ class _Writer:
             first = next((i for i in self.graph.instances if i.block == name), None)
             prefix = first.path if first else None
             args = dict(first.args) if first else {}
-            params = tuple(_Param(p.name, p.default, type(args.get(p.name, 0)).__name__) for p in block.params)
+            params = tuple(_Param(p.name, p.default, _kind(args.get(p.name, 0))) for p in block.params)
             used = f"`{'.'.join(prefix)}`" if prefix else "nowhere"
             doc = f"block {name}, {block.name_span}. Shape comments are those of its first use, {used}."
             scope = Scope((), labels(block.body.statements))
@@ -255,8 +263,8 @@ class _Writer:
             py = consts[param.name]
             if param.default is None:
                 parts.append(f"{py}: {param.kind}")
-            elif isinstance(param.default, ast.Literal):
-                parts.append(f"{py}: {param.kind} = {py_literal(param.default.value)}")
+            elif not _free_names(param.default) & set(consts):  # a constant: the written default
+                parts.append(f"{py}: {param.kind} = {self.expr(param.default, consts, {})}")
             else:  # computed from the parameters before it
                 parts.append(f"{py}: {param.kind} | None = None")
                 init.add(f"{py} = {self.expr(param.default, consts, {})} if {py} is None else {py}")
