@@ -350,7 +350,10 @@ def test_branches_left_empty_are_not_written(tmp_path: Path) -> None:
     ).torch_source.text
     assert "        if not self.cond1:\n            self.relu_1 = nn.ReLU()\n        self.cond2 = c\n" in text
     forward = text.split("def forward")[1]
-    assert "        if not self.cond1:\n            x_ = self.relu_1(x_)  # [N, 3, 8, 8]\n        if self.cond3:\n" in forward
+    assert (
+        "        if not self.cond1:\n            x_ = self.relu_1(x_)  # [N, 3, 8, 8]\n        if self.cond3:\n"
+        in forward
+    )
     assert "self.cond2" not in forward  # `if c { }` does nothing in forward
     assert "        if self.cond3:\n            s = self.conv_2(x_)\n        else:\n            s = x_\n" in forward
 
