@@ -3,11 +3,21 @@
 1. Emission: spec + weights (an in-memory state_dict) → .onnx on disk, netdsl's direct emitter
    against torch.onnx.export of the same module, TorchScript exporter (dynamo=False) and dynamo
    exporter (the default; needs `pip install onnxscript`); with where netdsl's time goes.
-2. Inference on the CPU: onnxruntime on netdsl's graph against torch eager, batch 1 and 32,
-   and against onnxruntime on torch.onnx.export's graphs of the same module.
-All measured alternately in one run; medians.
+2. Inference: onnxruntime on netdsl's graph against onnxruntime on torch.onnx.export's graphs
+   of the same module (alternated, in one process of their own), then torch eager (alone).
+All medians.
 
-Run: python bench/onnx_speed.py [--rounds N] [--specs lenet5 alexnet coral_cnn] [--device cpu|cuda]
+The runtimes are not timed in turn: torch's OpenMP threads (libgomp) spin-wait after each
+parallel region and, when the cores are shared, keep competing for them. Alternated with torch
+eager in one process on a shared 2-core machine, onnxruntime on CORAL-CNN came out 1.2-2.5x
+slower than alone, which made netdsl's graph (timed right after torch) look up to 1.42x slower
+than the exporter's. OMP_WAIT_POLICY=PASSIVE removed most of it, not reliably, and slowed torch
+eager itself; torch in another process, still alternated, did not remove it. So onnxruntime is
+timed in a child process that never imports torch, alternating only among its graphs (each
+first in turn), and torch eager afterwards, on its own.
+
+Run: python bench/onnx_speed.py [--rounds N] [--emission-rounds N] [--specs lenet5 alexnet coral_cnn]
+                                [--batches 1 8] [--device cpu|cuda]
 With --device cuda (a machine with an NVIDIA GPU and `pip install "netdsl[cuda]"`), torch runs on
 the GPU and onnxruntime on its CUDA execution provider; it stops if CUDA does not really start.
 """
@@ -17,23 +27,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
-import torch
 
 import netdsl
 from netdsl.backends.onnx import emit_onnx_parts
 from netdsl.runtime import max_opset, open_session
 
+if TYPE_CHECKING:  # torch is imported in the functions that use it: the onnxruntime child never loads it
+    import torch
+
 ROOT = Path(__file__).resolve().parent.parent
-BATCHES = (1, 32)
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
 
 
@@ -44,18 +58,36 @@ def clock(fn: Callable[[], object]) -> float:
 
 
 def export(module: torch.nn.Module, x: torch.Tensor, path: Path, dynamo: bool) -> None:
+    import torch
+
     quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
     with warnings.catch_warnings(), quiet[0], quiet[1]:
         warnings.simplefilter("ignore")
         if dynamo:
-            torch.onnx.export(module, (x,), str(path), dynamo=True, input_names=["image"],
-                              dynamic_shapes=({0: torch.export.Dim.DYNAMIC},), opset_version=18)
+            torch.onnx.export(
+                module,
+                (x,),
+                str(path),
+                dynamo=True,
+                input_names=["image"],
+                dynamic_shapes=({0: torch.export.Dim.DYNAMIC},),
+                opset_version=18,
+            )
         else:
-            torch.onnx.export(module, (x,), str(path), dynamo=False, input_names=["image"],
-                              dynamic_axes={"image": {0: "N"}}, opset_version=17)
+            torch.onnx.export(
+                module,
+                (x,),
+                str(path),
+                dynamo=False,
+                input_names=["image"],
+                dynamic_axes={"image": {0: "N"}},
+                opset_version=17,
+            )
 
 
 def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: int) -> dict[str, Path]:
+    import torch
+
     state = module.state_dict()
     x = torch.randn(1, *spec.checked.input_shape)
     opset = max_opset()
@@ -67,8 +99,11 @@ def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: i
         import onnxscript  # noqa: F401
     except ImportError:
         del paths["dynamo"]
-    parts: dict[str, list[float]] = {"state_dict → numpy": [], "emit the graph": [],
-                                     "stream to disk (write + fsync)": []}
+    parts: dict[str, list[float]] = {
+        "state_dict → numpy": [],
+        "emit the graph": [],
+        "stream to disk (write + fsync)": [],
+    }
     totals: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds):
         start = time.perf_counter()
@@ -97,51 +132,111 @@ def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: i
     return paths | {"netdsl@18": folder / "netdsl18.onnx"}
 
 
-def inference(spec: netdsl.Spec, module: torch.nn.Module, paths: dict[str, Path], rounds: int, device: str) -> None:
-    check = open_session(paths["netdsl"], device)
-    # the same options for every session; no spin-waiting threads, which would steal the two
-    # cores from whatever is timed next and make alternating measurements meaningless
+def inference(
+    spec: netdsl.Spec, module: torch.nn.Module, paths: dict[str, Path], rounds: int, device: str, batches: list[int]
+) -> None:
+    import torch
+
+    module = module.to(device)
+    for batch in batches:
+        x = torch.randn(batch, *spec.checked.input_shape)
+        with tempfile.TemporaryDirectory() as folder:
+            np.save(Path(folder) / "x.npy", x.numpy())
+            med, got = ort_child(paths, Path(folder), rounds, device)
+        eager, expected = time_eager(module, x.to(device), rounds)  # alone: the child process has ended
+        ours = med["netdsl"]
+        line = ", ".join(f"ort {name} {t * 1000:.2f} ms" for name, t in med.items())
+        ratios = ", ".join(f"/ ort {name} {ours / t:.3f}" for name, t in med.items() if name != "netdsl")
+        print(f"   batch {batch:>2}: {line}; torch eager {eager * 1000:.2f} ms")
+        print(
+            f"            ort netdsl {ratios}, / torch eager {ours / eager:.3f};"
+            f" max |ort - torch| {float(np.abs(got - expected).max()):.1e}"
+        )
+
+
+def time_eager(module: torch.nn.Module, x: torch.Tensor, rounds: int) -> tuple[float, np.ndarray]:
+    """torch eager's median time on `x`, and its output."""
+    import torch
+
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+
+    def run() -> torch.Tensor:
+        y = module(x)
+        sync()
+        return y
+
+    with torch.no_grad():
+        expected = run().cpu().numpy()  # also the warm-up
+        return statistics.median(clock(run) for _ in range(rounds)), expected
+
+
+def ort_child(paths: dict[str, Path], folder: Path, rounds: int, device: str) -> tuple[dict[str, float], np.ndarray]:
+    """Median onnxruntime time per graph (alternated) and netdsl's graph's output, measured in a
+    child process that never imports torch."""
+    request = {
+        "paths": {k: str(v) for k, v in paths.items()},
+        "input": str(folder / "x.npy"),
+        "output": str(folder / "y.npy"),
+        "rounds": rounds,
+        "device": device,
+    }
+    result = subprocess.run(
+        [sys.executable, __file__, "--ort-child", json.dumps(request)], capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        sys.exit(f"onnxruntime child failed:\n{result.stderr}")
+    return json.loads(result.stdout), np.load(folder / "y.npy")
+
+
+def time_ort(request: dict[str, Any]) -> None:
+    """The child: every graph on the same input, each with the same session options, no spinning
+    threads (so the graphs, run in turn, do not slow each other down)."""
+    import onnxruntime as ort
+
+    assert "torch" not in sys.modules
+    if request["device"] == "cuda":
+        open_session(request["paths"]["netdsl"], "cuda")  # stops if CUDA cannot run
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    raw = {name: ort.InferenceSession(str(path), options, providers=PROVIDERS[device]) for name, path in paths.items()}
-    module = module.to(device)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for batch in BATCHES:
-        x = torch.randn(batch, *spec.checked.input_shape)
-        feed = x.numpy()
-        x = x.to(device)
-        runs: dict[str, Callable[[], object]] = {"torch eager": lambda x=x: (module(x), sync())}
-        runs |= {f"ort {name}": (lambda s=raw[name], feed=feed: s.run(None, {s.get_inputs()[0].name: feed}))
-                 for name in paths}
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        with torch.no_grad():
-            for fn in runs.values():
-                fn()  # warm-up
-            for _ in range(rounds):
-                for name, fn in runs.items():
-                    times[name].append(clock(fn))
-            diff = float(np.abs(check.run(feed) - module(x).cpu().numpy()).max())
-        med = {name: statistics.median(t) for name, t in times.items()}
-        ours = med["ort netdsl"]
-        line = ", ".join(f"{name} {t * 1000:.2f} ms" for name, t in med.items())
-        ratios = ", ".join(f"vs {name.removeprefix('ort ')} {ours / t:.3f}" for name, t in med.items()
-                           if name.startswith("ort ") and name != "ort netdsl")
-        print(f"   batch {batch:>2}: {line}")
-        print(f"            ort netdsl / torch eager {ours / med['torch eager']:.3f}; ort netdsl / ort {ratios};"
-              f" max |ort - torch| {diff:.1e}")
+    feed = np.load(request["input"])
+    sessions = {
+        name: ort.InferenceSession(path, options, providers=PROVIDERS[request["device"]])
+        for name, path in request["paths"].items()
+    }
+    runs = {name: (lambda s=s: s.run(None, {s.get_inputs()[0].name: feed})) for name, s in sessions.items()}
+    np.save(request["output"], runs["netdsl"]()[0])  # also the warm-up
+    for fn in runs.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for round_ in range(request["rounds"]):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # each graph goes first in turn
+            times[name].append(clock(runs[name]))
+    print(json.dumps({name: statistics.median(times[name]) for name in names}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--specs", nargs="+", default=["lenet5", "alexnet", "coral_cnn"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--emission-rounds", type=int, help="rounds of the emission timing (default: --rounds)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--ort-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ort_child:
+        time_ort(json.loads(args.ort_child))
+        return
+    import onnxruntime as ort
+    import torch
+
     if args.device == "cuda":
         session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx(), "cuda")  # stops if CUDA cannot run
         print(f"onnxruntime provider: {session.provider}; torch device: {torch.cuda.get_device_name()}")
-    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, opset {max_opset()}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"torch {torch.__version__}, onnxruntime {ort.__version__}, opset {max_opset()}, "
+        f"{torch.get_num_threads()} threads"
+    )
     for name in args.specs:
         spec = netdsl.load(ROOT / "specs" / f"{name}.net")
         torch.manual_seed(0)
@@ -149,8 +244,8 @@ def main() -> None:
         megabytes = spec.checked.total_params * 4 / 1e6
         print(f"{spec.network}: {spec.checked.total_params:,} parameters ({megabytes:.0f} MB)")
         with tempfile.TemporaryDirectory() as folder:
-            paths = emission(spec, module, Path(folder), args.rounds)
-            inference(spec, module, paths, args.rounds, args.device)
+            paths = emission(spec, module, Path(folder), args.emission_rounds or args.rounds)
+            inference(spec, module, paths, args.rounds, args.device, args.batches)
 
 
 if __name__ == "__main__":
