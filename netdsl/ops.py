@@ -251,17 +251,18 @@ def _global_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
 
 
 def _linear_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
-    _need_flat("linear", inputs[0])
-    return (attrs["out"],)
+    """On its last axis, as nn.Linear: [features], or channels moved last by permute ([H, W, C],
+    ConvNeXt's pointwise layers; elaboration refuses a [C, H, W] value that was not permuted)."""
+    return (*inputs[0][:-1], attrs["out"])
 
 
 def _linear_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
     width: int = attrs["out"]
-    return inputs[0][0] * width + (width if attrs["bias"] else 0)
+    return inputs[0][-1] * width + (width if attrs["bias"] else 0)
 
 
 def _linear_macs(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
-    return inputs[0][0] * out[0]
+    return inputs[0][-1] * math.prod(out)
 
 
 def _levels(op: str, attrs: Attrs) -> int:
@@ -325,6 +326,53 @@ def _flatten(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
     return (math.prod(inputs[0]),)
 
 
+def _layernorm_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    return inputs[0]
+
+
+def _last_axis_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
+    return 2 * inputs[0][-1]
+
+
+def _channel_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
+    return 2 * inputs[0][0]
+
+
+def _scale_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
+    return inputs[0][0]
+
+
+def _chunk_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    _need_rank("chunk", inputs[0], 3)
+    channels, parts, index = inputs[0][0], attrs["parts"], attrs["index"]
+    if channels % parts:
+        raise OpError(f"{channels} channels do not split into {parts} equal parts", arg="parts")
+    if index >= parts:
+        raise OpError(f"part {index} does not exist: the parts are 0 to {parts - 1}", arg="index")
+    return (channels // parts, *inputs[0][1:])
+
+
+def _shuffle_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    _need_rank("channel_shuffle", inputs[0], 3)
+    if inputs[0][0] % attrs["groups"]:
+        raise OpError(f"{inputs[0][0]} channels are not divisible by groups ({attrs['groups']})", arg="groups")
+    return inputs[0]
+
+
+def _permute_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    order, shape = attrs["order"], inputs[0]
+    if sorted(order) != list(range(len(shape))):
+        raise OpError(f"order {list(order)} is not a permutation of the {len(shape)} axes of "
+                      f"{fmt_shape(shape)} (0 to {len(shape) - 1}; the batch axis is not counted)", arg="order")
+    return tuple(shape[a] for a in order)
+
+
+def _stochastic_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    if attrs["mode"] not in ("row", "batch"):
+        raise OpError(f"mode is row (one draw per sample, torchvision's) or batch, not {attrs['mode']}", arg="mode")
+    return inputs[0]
+
+
 # ---- merges -------------------------------------------------------------------------------
 
 
@@ -334,6 +382,23 @@ def _add_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
             shapes = " vs ".join(fmt_shape(s) for s in inputs)
             raise OpError(f"add needs values of one shape, got {shapes}")
     return inputs[0]
+
+
+def _mul_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    """Broadcasting, as in PyTorch but for values of one rank: along each axis the sizes agree,
+    or one of them is 1 ([C, H, W] × [C, 1, 1]: squeeze-excitation)."""
+    first = inputs[0]
+    if any(len(shape) != len(first) for shape in inputs):
+        raise OpError("mul needs values of one rank, got " + " vs ".join(fmt_shape(s) for s in inputs))
+    out = []
+    for sizes in zip(*inputs, strict=True):
+        wide = {size for size in sizes if size != 1}
+        if len(wide) > 1:
+            shapes = " vs ".join(fmt_shape(s) for s in inputs)
+            raise OpError(f"mul needs sizes that agree or are 1 on each axis, got {shapes}",
+                          hint="squeeze-excitation multiplies [C, H, W] by [C, 1, 1]")
+        out.append(wide.pop() if wide else 1)
+    return tuple(out)
 
 
 def _concat_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
@@ -394,10 +459,15 @@ OPS: dict[str, OpDef] = {
               reach="window"),
         OpDef("global_avgpool", "average over all of H and W, to [C, 1, 1]", (), _global_infer,
               reach="global"),
-        OpDef("linear", "fully connected layer", (ArgSpec("out", "pos_int"), ArgSpec("bias", "bool", True)),
-              _linear_infer, _linear_params, _linear_macs, reach="global"),
+        OpDef("linear", "fully connected layer (on the last axis)",
+              (ArgSpec("out", "pos_int"), ArgSpec("bias", "bool", True)),
+              _linear_infer, _linear_params, _linear_macs, reach="global", last_axis=True),
         OpDef("flatten", "[C, H, W] to [C·H·W]", (), _flatten),
         _pointwise("relu", "max(x, 0)"),
+        _pointwise("relu6", "min(max(x, 0), 6)"),
+        _pointwise("hardswish", "x · relu6(x + 3) / 6"),
+        _pointwise("hardsigmoid", "relu6(x + 3) / 6"),
+        _pointwise("silu", "x · sigmoid(x) (swish)"),
         _pointwise("tanh", "hyperbolic tangent"),
         _pointwise("sigmoid", "logistic sigmoid"),
         _pointwise("leaky_relu", "leaky ReLU", ArgSpec("negative_slope", "float", 0.01)),
@@ -409,12 +479,27 @@ OPS: dict[str, OpDef] = {
         OpDef("batchnorm", "batch normalization (affine)",
               (ArgSpec("eps", "pos_float", 1e-5), ArgSpec("momentum", "prob", 0.1)),
               _batchnorm_infer, _batchnorm_params),
+        OpDef("layernorm", "layer normalization over the last axis (affine)", (ArgSpec("eps", "pos_float", 1e-5),),
+              _layernorm_infer, _last_axis_params, last_axis=True),
+        OpDef("layernorm2d", "layer normalization over the channels of [C, H, W] (ConvNeXt's LayerNorm2d)",
+              (ArgSpec("eps", "pos_float", 1e-5),), _spatial_same("layernorm2d"), _channel_params),
+        OpDef("scale", "a learnable scale per channel (layer scale), starting at init",
+              (ArgSpec("init", "float", 1.0),), _same, _scale_params),
+        OpDef("stochastic_depth", "drops the whole input of a sample with probability p while training",
+              (ArgSpec("p", "prob"), ArgSpec("mode", "word", "row")), _stochastic_infer),
+        OpDef("chunk", "one of `parts` equal slices of the channels",
+              (ArgSpec("parts", "pos_int"), ArgSpec("index", "nonneg_int")), _chunk_infer),
+        OpDef("channel_shuffle", "interleaves the channels of `groups` groups (ShuffleNet)",
+              (ArgSpec("groups", "pos_int"),), _shuffle_infer),
+        OpDef("permute", "reorders the axes of a sample ([1, 2, 0]: channels last)",
+              (ArgSpec("order", "int_list"),), _permute_infer),
         OpDef("lrn", "local response normalization across channels (AlexNet)",
               (ArgSpec("size", "pos_int", 5), ArgSpec("alpha", "float", 1e-4),
                ArgSpec("beta", "float", 0.75), ArgSpec("k", "float", 1.0)),
               _spatial_same("lrn")),
         OpDef("add", "element-wise sum of named values", (), _add_infer, merge=True),
         OpDef("concat", "channel concatenation of named values", (), _concat_infer, merge=True),
+        OpDef("mul", "element-wise product of named values, broadcasting sizes of 1", (), _mul_infer, merge=True),
         OpDef("coral", "CORAL ordinal head: shared weights, classes-1 biases",
               (ArgSpec("classes", "pos_int"),), _coral_infer, _coral_params, _coral_macs, reach="global"),
         OpDef("ordinal", "OR-CNN head: classes-1 binary classifiers",

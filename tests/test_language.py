@@ -83,3 +83,19 @@ def test_a_for_loop_writes_its_body_out_in_place() -> None:
 def test_mistakes_in_the_new_structure_are_pointed_at(body: str, message: str) -> None:
     got = errors(f"network N {{ input [3, 8, 8]  {body} }}")
     assert message in got, got
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("conv(4, 3)  linear(3)", "error 1:42 linear expects an input of shape [features], got [4, 6, 6]"),
+    ("permute([2, 0, 1])  linear(3)", "error 1:50 linear expects an input of shape [features], got [8, 3, 8]"),
+    ("s = global_avgpool -> conv(2, 1)  mul(in, s)", "error 1:64 mul needs sizes that agree or are 1 on each "
+                                                      "axis, got [3, 8, 8] vs [2, 1, 1]"),
+    ("chunk(2, 0)", "error 1:30 3 channels do not split into 2 equal parts"),
+    ("permute([0, 0, 1])", "error 1:30 order [0, 0, 1] is not a permutation of the 3 axes of [3, 8, 8] (0 to 2; "
+                           "the batch axis is not counted)"),
+    ("stochastic_depth(0.1, mode=col)", "error 1:52 mode is row (one draw per sample, torchvision's) or batch, "
+                                        "not col"),
+])
+def test_mistakes_with_the_modern_ops(body: str, message: str) -> None:
+    got = errors(f"network N {{ input [3, 8, 8]  {body} }}")
+    assert message in got, got

@@ -12,7 +12,7 @@ import pytest
 from test_ops import CASES
 
 import netdsl
-from netdsl.backends.onnx import MIN_OPSET
+from netdsl.backends.onnx import MIN_OPSET, value_name
 from netdsl.runtime import max_opset, open_session
 
 from conftest import ROOT
@@ -67,7 +67,7 @@ def _check_against_torch(spec: netdsl.Spec, opsets: list[int], batch: int = 2) -
         model = models[opset] = spec.to_onnx(weights=state, opset=opset)
         shapes = _inferred_shapes(model)
         for node in spec.checked.graph.nodes[1:]:
-            assert shapes[node.name] == ["N", *node.shape], (opset, node.name)
+            assert shapes[value_name(spec.checked, node)] == ["N", *node.shape], (opset, node.name)
         if opset <= max_opset():
             got = open_session(model, "cpu").run(x.numpy())
             assert got.shape == expected.shape
@@ -208,3 +208,13 @@ def test_imports_are_recorded_relative_to_the_main_spec(tmp_path: Path, monkeypa
     assert [n.doc_string for n in model.graph.node] == ["parts/b.net:2:5: relu"]
     monkeypatch.chdir(tmp_path / "nets" / "parts")
     assert netdsl.load(str(tmp_path / "nets/main.net")).to_onnx().SerializeToString() == model.SerializeToString()
+
+
+@pytest.mark.parametrize("text", [
+    "network N { input [4, 6, 6]  s = global_avgpool -> conv(4, 1) -> hardsigmoid  mul(in, s) }",
+    "network N { input [4, 6, 5]  permute([1, 2, 0]) -> layernorm(eps=0.000001) -> linear(8) -> gelu -> linear(4)"
+    "  -> permute([2, 0, 1]) -> layer_scale: scale(0.25) }",
+    "network N { input [4, 6, 6]  a = chunk(2, 0)  b = chunk(2, 1) -> relu6  concat(a, b) -> channel_shuffle(2) }",
+])
+def test_squeeze_excitation_channels_last_and_shuffles_match_torch(text: str) -> None:
+    _check_against_torch(netdsl.load(text), [MIN_OPSET, max_opset()])

@@ -22,6 +22,18 @@ CASES = {
     "linear": ("linear(5)", "[12]", (5,), 65, 60),
     "flatten": ("flatten", "[4, 3, 3]", (36,), 0, 0),
     "relu": ("relu", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "relu6": ("relu6", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "hardswish": ("hardswish", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "hardsigmoid": ("hardsigmoid", "[7]", (7,), 0, 0),
+    "silu": ("silu", "[7]", (7,), 0, 0),
+    "layernorm": ("layernorm(eps=0.001)", "[7]", (7,), 14, 0),
+    "layernorm2d": ("layernorm2d(eps=0.000001)", "[4, 3, 3]", (4, 3, 3), 8, 0),
+    "scale": ("scale(0.5)", "[4, 3, 3]", (4, 3, 3), 4, 0),
+    "stochastic_depth": ("stochastic_depth(0.2, mode=row)", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "chunk": ("chunk(2, 1)", "[4, 3, 3]", (2, 3, 3), 0, 0),
+    "channel_shuffle": ("channel_shuffle(2)", "[4, 3, 3]", (4, 3, 3), 0, 0),
+    "permute": ("permute([1, 2, 0])", "[4, 3, 5]", (3, 5, 4), 0, 0),
+    "mul": ("mul(in, in)", "[4, 3, 3]", (4, 3, 3), 0, 0),
     "tanh": ("tanh", "[7]", (7,), 0, 0),
     "sigmoid": ("sigmoid", "[7]", (7,), 0, 0),
     "leaky_relu": ("leaky_relu(0.2)", "[7]", (7,), 0, 0),
@@ -49,3 +61,16 @@ def test_op(op: str) -> None:
 
 def test_every_op_in_the_table_has_a_case() -> None:
     assert set(CASES) == set(OPS)
+
+
+def test_mul_broadcasts_sizes_of_one_along_each_axis() -> None:
+    net = checked("network N { input [4, 6, 6]  s = global_avgpool -> conv(4, 1)  mul(in, s) }")
+    assert net.output_shape == (4, 6, 6)
+
+
+def test_linear_acts_on_the_last_axis_once_channels_are_moved_last() -> None:
+    net = checked("network N { input [4, 6, 5]  permute([1, 2, 0]) -> layernorm -> linear(8) -> gelu -> linear(4) }")
+    linear = [layer for layer in net.layers if layer.op == "linear"]
+    assert [layer.output_shape for layer in linear] == [(6, 5, 8), (6, 5, 4)]
+    assert [layer.params for layer in linear] == [4 * 8 + 8, 8 * 4 + 4]
+    assert [layer.macs for layer in linear] == [6 * 5 * 8 * 4, 6 * 5 * 4 * 8]

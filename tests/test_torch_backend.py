@@ -50,14 +50,15 @@ def test_every_op_is_lowered() -> None:
 
 def test_every_merge_has_its_forward_in_the_lowering_table() -> None:
     merges = {name for name, op in OPS.items() if op.merge}
-    assert merges == {"add", "concat"}
+    assert merges == {"add", "concat", "mul"}
     for name in merges:
         assert LOWERINGS[name].build is None  # no module: the forward expression is the table's
         assert (
             LOWERINGS[name].forward(None, ["a", "b", "c"])
-            == {"add": "a + b + c", "concat": "torch.cat([a, b, c], dim=1)"}[name]
+            == {"add": "a + b + c", "concat": "torch.cat([a, b, c], dim=1)", "mul": "a * b * c"}[name]
         )
     assert LOWERINGS["concat"].shape(None, ["a", "b"]) == "(a[0] + b[0], *a[1:])"
+    assert LOWERINGS["mul"].shape(None, ["a", "b"]) == "tuple(map(max, a, b))"
     with pytest.raises(ValueError, match="needs its own forward expression"):
         Lowering(None)  # a merge row without a forward cannot be written down
 

@@ -22,6 +22,7 @@ from netdsl.backends.onnx_ops import ONNX_LOWERINGS
 from netdsl.backends.pytorch import state_prefix
 from netdsl.diagnostics import source_line
 from netdsl.files import STDOUT, destination, write_atomic, write_atomic_chunks
+from netdsl.ir import Node
 from netdsl.ops import Shape
 
 if TYPE_CHECKING:
@@ -40,11 +41,42 @@ def expected_tensors(checked: Checked) -> dict[str, Shape]:
     """Every weight tensor the spec needs, by state_dict key, with its shape."""
     graph = checked.graph
     found: dict[str, Shape] = {}
+    own: set[str] = set()  # layers that are a parameter of the module around them
     for node in graph.nodes[1:]:
         inputs = tuple(graph.nodes[i].shape for i in node.inputs)
         for suffix, shape in ONNX_LOWERINGS[node.op].tensors(node, inputs).items():
-            found[f"{state_prefix(node.name)}.{suffix}"] = shape
-    return found
+            found[tensor_key(node.name, suffix)] = shape
+            if not suffix:
+                own.add(tensor_key(node.name, suffix))
+    return _module_order(found, own)
+
+
+def _module_order(found: dict[str, Shape], own: set[str]) -> dict[str, Shape]:
+    """The keys in the order PyTorch's state_dict gives them: a module's own parameters (a
+    `scale` layer is one, on the module around it) before those of its children."""
+    keys = [k for k in found if k not in own]
+    for key in [k for k in found if k in own]:
+        parent = key.rpartition(".")[0]
+        prefix = parent + "." if parent else ""
+        first = next((i for i, k in enumerate(keys) if k.startswith(prefix)), len(keys))
+        keys.insert(first, key)
+    return {k: found[k] for k in keys}
+
+
+def value_name(checked: Checked, node: Node) -> str:
+    """The tensor a layer makes is named after it, unless the layer is itself a parameter (its
+    state_dict key is its name): then `name/out`, as ONNX names each value once."""
+    if node.op == "input":
+        return node.name
+    inputs = tuple(checked.graph.nodes[i].shape for i in node.inputs)
+    return f"{node.name}/out" if "" in ONNX_LOWERINGS[node.op].tensors(node, inputs) else node.name
+
+
+def tensor_key(node_name: str, suffix: str) -> str:
+    """The state_dict key of a layer's tensor: `conv1.weight`; a layer that is itself a parameter
+    (`scale`, torchvision's layer_scale) has the suffix "" and the key `layer_scale`."""
+    prefix = state_prefix(node_name)
+    return f"{prefix}.{suffix}" if suffix else prefix
 
 
 def check_weights(checked: Checked, weights: Mapping[str, Any]) -> None:
@@ -79,7 +111,7 @@ class _Emitter:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}  # written into the model last, in place
         self.current: Any = None
-        self.names = {node.id: node.name for node in self.checked.graph.nodes}
+        self.names = {node.id: value_name(self.checked, node) for node in self.checked.graph.nodes}
 
     def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None:
         ir = self.current
@@ -94,7 +126,7 @@ class _Emitter:
         return f"{recorded_path(span.file, self.spec_file)}:{span.line}:{span.column}: {text}"
 
     def weight(self, suffix: str) -> str:
-        key = f"{state_prefix(self.current.name)}.{suffix}"
+        key = tensor_key(self.current.name, suffix)
         self.initializers.setdefault(key, self.weights[key])
         return key
 
@@ -205,10 +237,13 @@ def emit_onnx_parts(
     for node in graph.nodes[1:]:
         emitter.current = node
         inputs = [emitter.names[i] for i in node.inputs]
-        ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, node.name)
+        ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, emitter.names[node.id])
     first, last = graph.input, graph.nodes[graph.output]
     model_graph = onnx.helper.make_graph(
-        emitter.nodes, graph.network, [_value_info(first.name, first.shape)], [_value_info(last.name, last.shape)]
+        emitter.nodes,
+        graph.network,
+        [_value_info(first.name, first.shape)],
+        [_value_info(emitter.names[last.id], last.shape)],
     )
     opsets = [onnx.helper.make_opsetid("", opset)]
     model = onnx.helper.make_model(
@@ -307,8 +342,9 @@ def save_model(model: onnx.ModelProto, path: str | Path, limit: int = PROTOBUF_L
         return [Path(path)]
     target = destination(path)  # a symlink's target: the weights go beside the real file
     if str(path) == STDOUT or (target.exists() and not target.is_file()):
-        raise OSError(errno.EINVAL, "a model with external data needs a regular file (its weights go beside it)",
-                      str(path))
+        raise OSError(
+            errno.EINVAL, "a model with external data needs a regular file (its weights go beside it)", str(path)
+        )
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or Path(".")))
     data = target.with_name(target.name + ".data")
     try:

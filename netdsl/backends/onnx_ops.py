@@ -159,12 +159,104 @@ def _adaptive_max(e: Emit, x: str, size: Pair, output: Pair, out: str) -> None:
 
 def _linear(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     bias = [e.weight("bias")] if node.attrs["bias"] else []
-    e.node("Gemm", [inputs[0], e.weight("weight"), *bias], out, transB=1)
+    if len(e.shape_of(node.inputs[0])) == 1:
+        e.node("Gemm", [inputs[0], e.weight("weight"), *bias], out, transB=1)
+        return
+    # on the last axis of [H, W, C] (channels moved last): x · Wᵀ + b, as nn.Linear computes it
+    e.node("Transpose", [e.weight("weight")], f"{out}/weight_t", perm=[1, 0])
+    e.node("MatMul", [inputs[0], f"{out}/weight_t"], f"{out}/product" if bias else out)
+    if bias:
+        e.node("Add", [f"{out}/product", *bias], out)
 
 
 def _linear_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
     out = node.attrs["out"]
-    return {"weight": (out, inputs[0][0])} | ({"bias": (out,)} if node.attrs["bias"] else {})
+    return {"weight": (out, inputs[0][-1])} | ({"bias": (out,)} if node.attrs["bias"] else {})
+
+
+def _relu6(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Clip", [inputs[0], e.scalar("netdsl/zero", 0.0), e.scalar("netdsl/six", 6.0)], out)
+
+
+def _silu(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Sigmoid", inputs, f"{out}/sigmoid")
+    e.node("Mul", [inputs[0], f"{out}/sigmoid"], out)
+
+
+def _chain(op_type: str) -> Callable[[Emit, Node, list[str], str], None]:
+    """A two-input ONNX op applied left to right over every input (a + b + c, a · b · c)."""
+
+    def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+        acc = inputs[0]
+        for i, other in enumerate(inputs[1:], start=1):
+            target = out if i == len(inputs) - 1 else f"{out}/{op_type.lower()}{i}"
+            e.node(op_type, [acc, other], target)
+            acc = target
+
+    return emit
+
+
+def _layernorm(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node(
+        "LayerNormalization", [inputs[0], e.weight("weight"), e.weight("bias")], out, axis=-1, epsilon=node.attrs["eps"]
+    )
+
+
+def _layernorm2d(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    """Over the channels of [N, C, H, W]: channels last, normalize, channels first again."""
+    e.node("Transpose", inputs, f"{out}/nhwc", perm=[0, 2, 3, 1])
+    e.node(
+        "LayerNormalization",
+        [f"{out}/nhwc", e.weight("weight"), e.weight("bias")],
+        f"{out}/normed",
+        axis=-1,
+        epsilon=node.attrs["eps"],
+    )
+    e.node("Transpose", [f"{out}/normed"], out, perm=[0, 3, 1, 2])
+
+
+def _norm_tensors(axis: int) -> Tensors:
+    def tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+        return {"weight": (inputs[0][axis],), "bias": (inputs[0][axis],)}
+
+    return tensors
+
+
+def _scale(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Mul", [inputs[0], e.weight("")], out)
+
+
+def _scale_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
+    channels = inputs[0][0]
+    return {"": (channels, 1, 1) if len(inputs[0]) == 3 else (channels,)}
+
+
+def _chunk(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    size = e.shape_of(node.inputs[0])[0] // node.attrs["parts"]
+    start = node.attrs["index"] * size
+    e.node(
+        "Slice",
+        [
+            inputs[0],
+            e.constant(f"{out}/starts", [start]),
+            e.constant(f"{out}/ends", [start + size]),
+            e.constant("netdsl/axis1", [1]),
+        ],
+        out,
+    )
+
+
+def _channel_shuffle(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    """[N, C, H, W] → [N, g, C/g, H, W] → swap the two channel axes → [N, C, H, W]."""
+    c, h, w = e.shape_of(node.inputs[0])
+    groups = node.attrs["groups"]
+    e.node("Reshape", [inputs[0], e.constant(f"{out}/grouped_shape", [0, groups, c // groups, h, w])], f"{out}/grouped")
+    e.node("Transpose", [f"{out}/grouped"], f"{out}/swapped", perm=[0, 2, 1, 3, 4])
+    e.node("Reshape", [f"{out}/swapped", e.constant(f"{out}/shape", [0, c, h, w])], out)
+
+
+def _permute(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    e.node("Transpose", inputs, out, perm=[0, *(axis + 1 for axis in node.attrs["order"])])
 
 
 def _batchnorm(e: Emit, node: Node, inputs: list[str], out: str) -> None:
@@ -243,6 +335,10 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "linear": OnnxLowering(_linear, _linear_tensors),
     "flatten": _simple("Flatten", axis=1),
     "relu": _simple("Relu"),
+    "relu6": OnnxLowering(_relu6),
+    "hardswish": _simple("HardSwish"),
+    "hardsigmoid": _simple("HardSigmoid", alpha=1 / 6, beta=0.5),  # PyTorch's: relu6(x + 3) / 6
+    "silu": OnnxLowering(_silu),
     "tanh": _simple("Tanh"),
     "sigmoid": _simple("Sigmoid"),
     "gelu": OnnxLowering(_gelu),
@@ -253,8 +349,16 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "dropout": _simple("Identity"),  # inference graph: dropout is off
     "batchnorm": OnnxLowering(_batchnorm, _batchnorm_tensors),
     "lrn": OnnxLowering(_lrn),
-    "add": _simple("Sum"),
+    "layernorm": OnnxLowering(_layernorm, _norm_tensors(-1)),
+    "layernorm2d": OnnxLowering(_layernorm2d, _norm_tensors(0)),
+    "scale": OnnxLowering(_scale, _scale_tensors),
+    "stochastic_depth": _simple("Identity"),  # inference graph: every sample kept
+    "chunk": OnnxLowering(_chunk),
+    "channel_shuffle": OnnxLowering(_channel_shuffle),
+    "permute": OnnxLowering(_permute),
+    "add": OnnxLowering(_chain("Add")),  # Add, not Sum: quantizers and fusers know Add
     "concat": _simple("Concat", axis=1),
+    "mul": OnnxLowering(_chain("Mul")),
     "coral": OnnxLowering(_coral, _coral_tensors),
     "ordinal": OnnxLowering(_ordinal, _ordinal_tensors),
 }

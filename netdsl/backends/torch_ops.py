@@ -109,9 +109,13 @@ LOWERINGS: dict[str, Lowering] = {
     "adaptive_avgpool": Lowering(lambda a, s, r: f"nn.AdaptiveAvgPool2d({a['output']})"),
     "adaptive_maxpool": Lowering(lambda a, s, r: f"nn.AdaptiveMaxPool2d({a['output']})"),
     "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
-    "linear": Lowering(lambda a, s, r: f"nn.Linear({s}[0], {a['out']}{_keywords(a, {'bias': 'True'})})"),
+    "linear": Lowering(lambda a, s, r: f"nn.Linear({s}[-1], {a['out']}{_keywords(a, {'bias': 'True'})})"),
     "flatten": Lowering(_fixed("nn.Flatten()")),
     "relu": _same(_fixed("nn.ReLU()")),
+    "relu6": _same(_fixed("nn.ReLU6()")),
+    "hardswish": _same(_fixed("nn.Hardswish()")),
+    "hardsigmoid": _same(_fixed("nn.Hardsigmoid()")),
+    "silu": _same(_fixed("nn.SiLU()")),
     "tanh": _same(_fixed("nn.Tanh()")),
     "sigmoid": _same(_fixed("nn.Sigmoid()")),
     "gelu": _same(_fixed("nn.GELU()")),
@@ -124,6 +128,18 @@ LOWERINGS: dict[str, Lowering] = {
         lambda a, s, r: f"nn.BatchNorm{2 if r == 3 else 1}d({s}[0]{_keywords(a, {'eps': '1e-05', 'momentum': '0.1'})})"
     ),
     "lrn": _same(lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})"),
+    "layernorm": _same(lambda a, s, r: f"nn.LayerNorm({s}[-1]{_keywords(a, {'eps': '1e-05'})})"),
+    "layernorm2d": _same(lambda a, s, r: f"LayerNorm2d({s}[0]{_keywords(a, {'eps': '1e-05'})})"),
+    # the layer is itself a parameter of the module around it (torchvision's layer_scale)
+    "scale": Lowering(
+        lambda a, s, r: f"nn.Parameter(torch.full(({s}[0], 1, 1) if len({s}) == 3 else ({s}[0],), {a['init']}))",
+        forward=lambda m, xs: f"{xs[0]} * {m}",
+        shape=None,
+    ),
+    "stochastic_depth": _same(lambda a, s, r: f"StochasticDepth({a['p']}, {a['mode']})"),
+    "chunk": Lowering(lambda a, s, r: f"Chunk({a['parts']}, {a['index']})"),
+    "channel_shuffle": _same(lambda a, s, r: f"nn.ChannelShuffle({a['groups']})"),
+    "permute": Lowering(lambda a, s, r: f"Permute({a['order']})"),
     "coral": Lowering(lambda a, s, r: f"CoralHead({s}[0], {a['classes']})"),
     "ordinal": Lowering(lambda a, s, r: f"OrdinalHead({s}[0], {a['classes']})"),
     # merges have no module: an expression over the named values
@@ -132,6 +148,10 @@ LOWERINGS: dict[str, Lowering] = {
         None,
         forward=lambda m, xs: f"torch.cat([{', '.join(xs)}], dim=1)",
         shape=lambda m, ss: f"({' + '.join(f'{s}[0]' for s in ss)}, *{ss[0]}[1:])",
+    ),
+    # broadcasting: along each axis the larger size (the others are equal or 1)
+    "mul": Lowering(
+        None, forward=lambda m, xs: " * ".join(xs), shape=lambda m, ss: f"tuple(map(max, {', '.join(ss)}))"
     ),
 }
 
@@ -174,6 +194,44 @@ PRELUDE: dict[str, str] = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(x) + self.bias''',
+    "LayerNorm2d": '''class LayerNorm2d(nn.LayerNorm):
+    """Layer normalization over the channels of [N, C, H, W] (torchvision's, for ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)''',
+    "StochasticDepth": '''class StochasticDepth(nn.Module):
+    """Drops a sample's whole input with probability p while training, scaling the kept ones by
+    1 / (1 - p) (Huang et al. 2016); "row": one draw per sample, "batch": one for the batch.
+    The identity in eval mode, as torchvision's StochasticDepth."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        shape = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p) if self.p < 1.0 else x * keep''',
+    "Chunk": '''class Chunk(nn.Module):
+    """One of `parts` equal slices of the channels (ShuffleNet's x.chunk(2, dim=1))."""
+
+    def __init__(self, parts: int, index: int) -> None:
+        super().__init__()
+        self.parts, self.index = parts, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.parts, dim=1)[self.index]''',
+    "Permute": '''class Permute(nn.Module):
+    """Reorders the axes of each sample (the batch axis stays first): (1, 2, 0) moves channels last."""
+
+    def __init__(self, order: tuple[int, ...]) -> None:
+        super().__init__()
+        self.order = order
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, *(axis + 1 for axis in self.order))''',
     "OrdinalHead": '''class OrdinalHead(nn.Module):
     """OR-CNN (Niu et al. 2016): classes - 1 independent binary classifiers.
     Logits: [N, classes - 1, 2]."""
