@@ -1,4 +1,5 @@
-"""torchvision's classic CNNs written in netdsl (specs/zoo/) against torchvision itself.
+"""torchvision's CNNs written in netdsl (specs/zoo/) against torchvision itself: the classic ones
+and the mobile-era ones (MobileNet V2/V3, ShuffleNet V2, EfficientNet-B0, RegNetY, ConvNeXt, MnasNet).
 
 The oracle is a fixture recorded from torchvision 0.28.0 (weights=None; GoogLeNet and
 Inception-v3 without auxiliary heads): each model's input and output shape, parameter counts,
@@ -46,10 +47,21 @@ MODELS = [
     "densenet121",
     "squeezenet1_0",
     "squeezenet1_1",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "shufflenet_v2_x1_0",
+    "efficientnet_b0",
+    "regnet_y_400mf",
+    "convnext_tiny",
+    "mnasnet1_0",
 ]
 
-# BatchNorm's eps where it is not PyTorch's 1e-5: GoogLeNet's and Inception-v3's BasicConv2d
-EPS = {"googlenet": 0.001, "inception_v3": 0.001}
+# BatchNorm's eps and momentum where they are not PyTorch's 1e-5 and 0.1: GoogLeNet's and
+# Inception-v3's BasicConv2d, MobileNetV3's TensorFlow settings, MnasNet's decay 0.9997 as PyTorch's
+# momentum (EfficientNet-B0 keeps PyTorch's: torchvision sets eps 0.001 from B5 on)
+EPS = {"googlenet": 0.001, "inception_v3": 0.001, "mobilenet_v3_large": 0.001, "mobilenet_v3_small": 0.001}
+MOMENTUM = {"mobilenet_v3_large": 0.01, "mobilenet_v3_small": 0.01, "mnasnet1_0": 1 - 0.9997}
 
 # torchvision's own layers that leave input pixels unseen (SqueezeNet's first convolution,
 # stride 2 on 224 pixels): the checker warns there, at that line, and of nothing else
@@ -117,3 +129,42 @@ def test_batchnorm_eps_is_torchvisions(name: str) -> None:
     has_batchnorm = any(key.endswith(".running_var") for key, _, _ in oracle(name)["state_dict"])
     eps = {node.attrs["eps"] for node in graph.nodes if node.op == "batchnorm"}
     assert eps == ({EPS.get(name, 1e-5)} if has_batchnorm else set())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_batchnorm_momentum_is_torchvisions(name: str) -> None:
+    has_batchnorm = any(key.endswith(".running_var") for key, _, _ in oracle(name)["state_dict"])
+    momentum = {node.attrs["momentum"] for node in spec(name).graph.nodes if node.op == "batchnorm"}
+    assert momentum == ({MOMENTUM.get(name, 0.1)} if has_batchnorm else set())
+
+
+def test_convnext_layernorms_have_eps_1e_6() -> None:
+    norms = [(node.op, node.attrs["eps"]) for node in spec("convnext_tiny").graph.nodes if "layernorm" in node.op]
+    # the stem's, 3 downsamplings', the classifier's LayerNorm2d; one LayerNorm per block
+    assert sorted(norms) == [("layernorm", 1e-6)] * 18 + [("layernorm2d", 1e-6)] * 5
+
+
+def stochastic_depth(name: str) -> dict[str, float]:
+    return {node.name: node.attrs["p"] for node in spec(name).graph.nodes if node.op == "stochastic_depth"}
+
+
+def test_efficientnet_stochastic_depth_grows_per_block_as_torchvisions() -> None:
+    # torchvision: p = 0.2 * block / 16 over the 16 blocks; it takes effect (and netdsl writes
+    # it) only in the blocks with a residual: all but the first of each stage
+    want, block = {}, 0
+    for stage, layers in enumerate([1, 2, 2, 3, 3, 4, 1]):
+        for j in range(layers):
+            if j > 0:
+                want[f"features.{stage + 1}.{j}.stochastic_depth"] = 0.2 * float(block) / 16
+            block += 1
+    assert stochastic_depth("efficientnet_b0") == want
+
+
+def test_convnext_stochastic_depth_grows_per_block_as_torchvisions() -> None:
+    # torchvision: p = 0.1 * block / (18 - 1.0); stages are features.1, .3, .5, .7
+    want, block = {}, 0
+    for stage, layers in enumerate([3, 3, 9, 3]):
+        for j in range(layers):
+            want[f"features.{2 * stage + 1}.{j}.stochastic_depth"] = 0.1 * block / (18 - 1.0)
+            block += 1
+    assert stochastic_depth("convnext_tiny") == want
