@@ -14,16 +14,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from netdsl import ast
 from netdsl.analyze import Layer
 from netdsl.check import Outcome, check_program
 from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
 from netdsl.elaborate import UsageError
-from netdsl.ir import Graph, Node
+from netdsl.ir import Graph, Instance, Node
 from netdsl.lsp.positions import Lines
 from netdsl.parser import parse
 from netdsl.program import MAX_IMPORT_DEPTH, Program, _display, _key, _Loader
+
+T = TypeVar("T")
 
 
 class ImportCache:
@@ -155,7 +158,7 @@ class Analysis:
     outcomes: dict[str, Outcome]
     diagnostics: tuple[Diagnostic, ...]  # every file's, deduplicated
     seconds: float
-    _scopes: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict, repr=False)
+    _indexes: dict[int, _Index] = field(default_factory=dict, repr=False)
 
     @property
     def module(self) -> ast.Module:
@@ -190,33 +193,61 @@ class Analysis:
             if outcome.checked is not None:
                 yield name, outcome.checked.graph, outcome.checked.layers
 
-    def _by_scope(self, graph: Graph) -> dict[tuple[str, ...], list[int]]:
-        """Node ids by every prefix of their scope (`()` holds all), built once a graph."""
-        table = self._scopes.get(id(graph))
-        if table is None:
-            table = {}
-            for node in graph.nodes:
-                for depth in range(len(node.scope) + 1):
-                    table.setdefault(node.scope[:depth], []).append(node.id)
-            self._scopes[id(graph)] = table
-        return table
+    def _index(self, graph: Graph) -> _Index:
+        index = self._indexes.get(id(graph))
+        if index is None:
+            index = self._indexes[id(graph)] = _Index.of(graph)
+        return index
 
     def uses(self, span: Span, definition: ast.Definition) -> list[Use]:
         """What the source at `span` (a step or a statement of `definition`) made, once per use:
         once a network for a network's own code, once per instance for a block's."""
         found = []
         for network, graph, layers in self.graphs():
-            table = self._by_scope(graph)
+            index = self._index(graph)
             if definition.kind == "network":
-                scopes = [()] if network == definition.name else []
+                scopes: list[tuple[str, ...]] = [()] if network == definition.name else []
             else:
                 scopes = [i.path for i in graph.instances if i.block == definition.name]
-            inner = {i.path for i in graph.instances if _within(i.span, span)}
+            written = [n for n in index.at_lines(index.nodes, span) if _within(graph.nodes[n].span, span)]
+            inner = [i.path for i in index.at_lines(index.instances, span) if _within(i.span, span)]
             for scope in scopes:
-                ids = [n for n in table.get(scope, ()) if _made_by(graph.nodes[n], span, inner)]
+                depth = len(scope)
+                ids = {n for n in written if graph.nodes[n].scope[:depth] == scope}
+                for path in inner:
+                    if path[:depth] == scope:
+                        ids.update(index.by_scope.get(path, ()))
                 if ids:
-                    found.append(Use(network, graph, tuple((graph.nodes[n], layers[n]) for n in ids)))
+                    found.append(Use(network, graph, tuple((graph.nodes[n], layers[n]) for n in sorted(ids))))
         return found
+
+
+@dataclass(frozen=True)
+class _Index:
+    """A graph's nodes by the line they were written on and by every prefix of their scope, and its
+    block instances by the line of their call: what `Analysis.uses` looks things up in."""
+
+    nodes: Mapping[tuple[str, int], list[int]]
+    instances: Mapping[tuple[str, int], list[Instance]]
+    by_scope: Mapping[tuple[str, ...], list[int]]
+
+    @classmethod
+    def of(cls, graph: Graph) -> _Index:
+        nodes: dict[tuple[str, int], list[int]] = {}
+        by_scope: dict[tuple[str, ...], list[int]] = {}
+        for node in graph.nodes:
+            nodes.setdefault((node.span.file, node.span.line), []).append(node.id)
+            for depth in range(1, len(node.scope) + 1):
+                by_scope.setdefault(node.scope[:depth], []).append(node.id)
+        instances: dict[tuple[str, int], list[Instance]] = {}
+        for instance in graph.instances:
+            instances.setdefault((instance.span.file, instance.span.line), []).append(instance)
+        return cls(nodes, instances, by_scope)
+
+    @staticmethod
+    def at_lines(table: Mapping[tuple[str, int], list[T]], span: Span) -> Iterator[T]:
+        for line in range(span.line, span.end_line + 1):
+            yield from table.get((span.file, line), ())
 
 
 def _within(inner: Span, outer: Span) -> bool:
@@ -225,13 +256,6 @@ def _within(inner: Span, outer: Span) -> bool:
         and (outer.line, outer.column) <= (inner.line, inner.column)
         and (inner.end_line, inner.end_column) <= (outer.end_line, outer.end_column)
     )
-
-
-def _made_by(node: Node, span: Span, instances: set[tuple[str, ...]]) -> bool:
-    """The node comes from the source at `span`: written there, or inside a block used there."""
-    if node.op == "input":
-        return _within(node.span, span)
-    return _within(node.span, span) or any(node.scope[:d] in instances for d in range(1, len(node.scope) + 1))
 
 
 def analyze(text: str, file: str, cache: ImportCache) -> Analysis:
