@@ -210,11 +210,14 @@ def test_imports_are_recorded_relative_to_the_main_spec(tmp_path: Path, monkeypa
     assert netdsl.load(str(tmp_path / "nets/main.net")).to_onnx().SerializeToString() == model.SerializeToString()
 
 
-@pytest.mark.parametrize("text", [
-    "network N { input [4, 6, 6]  s = global_avgpool -> conv(4, 1) -> hardsigmoid  mul(in, s) }",
-    "network N { input [4, 6, 5]  permute([1, 2, 0]) -> layernorm(eps=0.000001) -> linear(8) -> gelu -> linear(4)"
-    "  -> permute([2, 0, 1]) -> layer_scale: scale(0.25) }",
-    "network N { input [4, 6, 6]  a = chunk(2, 0)  b = chunk(2, 1) -> relu6  concat(a, b) -> channel_shuffle(2) }",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "network N { input [4, 6, 6]  s = global_avgpool -> conv(4, 1) -> hardsigmoid  mul(in, s) }",
+        "network N { input [4, 6, 5]  permute([1, 2, 0]) -> layernorm(eps=0.000001) -> linear(8) -> gelu -> linear(4)"
+        "  -> permute([2, 0, 1]) -> layer_scale: scale(0.25) }",
+        "network N { input [4, 6, 6]  a = chunk(2, 0)  b = chunk(2, 1) -> relu6  concat(a, b) -> channel_shuffle(2) }",
+    ],
+)
 def test_squeeze_excitation_channels_last_and_shuffles_match_torch(text: str) -> None:
     _check_against_torch(netdsl.load(text), [MIN_OPSET, max_opset()])
