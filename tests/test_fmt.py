@@ -239,3 +239,10 @@ def test_command_reports_errors_and_missing_files(tmp_path: Path, capsys: pytest
     assert broken.read_text() == "network N {\n    input [3\n}\n"
     assert main(["fmt", str(tmp_path / "missing.net")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_standard_input_to_standard_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("network N {\n input [3]\n}\n"))
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["-"], out=out, err=err) == 0
+    assert (out.getvalue(), err.getvalue()) == ("network N {\n    input [3]\n}\n", "")

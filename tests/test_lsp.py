@@ -5,6 +5,7 @@ subprocess. Positions are checked exactly, in UTF-16 code units as the protocol 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +14,10 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+from netdsl.lsp.analysis import ImportCache, analyze
+from netdsl.lsp.positions import Lines
+
+e2e = pytest.mark.asyncio(loop_scope="module")
 
 BLOCKS = """# Two 3x3 convolutions of `width` channels.
 block Pair(width, stride = 1) {
@@ -74,6 +78,7 @@ def at(uri: str, line: int, character: int) -> dict[str, object]:
     return {"text_document": lsp.TextDocumentIdentifier(uri), "position": lsp.Position(line, character)}
 
 
+@e2e
 async def test_diagnostic_at_its_range_then_gone_when_fixed(client: LanguageClient, workspace: Path) -> None:
     uri = open_doc(client, workspace / "main.net", MAIN)
     (diagnostic,) = await published(client, uri, 1)
@@ -89,6 +94,7 @@ async def test_diagnostic_at_its_range_then_gone_when_fixed(client: LanguageClie
     assert list(await published(client, uri, 0)) == []
 
 
+@e2e
 async def test_hover_on_a_label_a_block_and_an_op(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     label = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 4, 5)))
@@ -110,6 +116,7 @@ async def test_hover_on_a_label_a_block_and_an_op(client: LanguageClient, worksp
     assert "**pool** → `16×16×16` · maxpool" in op.contents.value
 
 
+@e2e
 async def test_inlay_hints_give_each_statements_shape_and_the_totals(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     hints = await client.text_document_inlay_hint_async(
@@ -126,6 +133,7 @@ async def test_inlay_hints_give_each_statements_shape_and_the_totals(client: Lan
     ]
 
 
+@e2e
 async def test_definition_of_a_block_a_value_and_an_import(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     block = await client.text_document_definition_async(lsp.DefinitionParams(**at(uri, 5, 13)))
@@ -138,6 +146,7 @@ async def test_definition_of_a_block_a_value_and_an_import(client: LanguageClien
     assert isinstance(imported, lsp.Location) and imported.uri == (workspace / "blocks.net").as_uri()
 
 
+@e2e
 async def test_completion_of_keyword_arguments_ops_blocks_and_values(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     inside = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, 4, 21)))
@@ -149,6 +158,7 @@ async def test_completion_of_keyword_arguments_ops_blocks_and_values(client: Lan
     assert {"conv", "maxpool", "Pair", "body", "classes", "repeat"} <= set(labels)
 
 
+@e2e
 async def test_rename_a_value_and_a_label(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     edit = await client.text_document_rename_async(lsp.RenameParams(**at(uri, 6, 5), new_name="trunk"))
@@ -166,6 +176,7 @@ async def test_rename_a_value_and_a_label(client: LanguageClient, workspace: Pat
     ]
 
 
+@e2e
 async def test_document_symbols_outline_the_network(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main.net").as_uri()
     symbols = await client.text_document_document_symbol_async(
@@ -182,6 +193,7 @@ async def test_document_symbols_outline_the_network(client: LanguageClient, work
     ]
 
 
+@e2e
 async def test_positions_count_utf16_code_units(client: LanguageClient, workspace: Path) -> None:
     prefix = '    "🙂x": conv(4, 3) -> '
     text = f"network U {{\n    input [3, 8, 8]\n{prefix}maxpool(3, stride=2)\n}}\n"
@@ -196,6 +208,7 @@ async def test_positions_count_utf16_code_units(client: LanguageClient, workspac
     assert hover.contents.value.startswith("**🙂x** → `4×6×6` · conv")
 
 
+@e2e
 async def test_errors_in_an_imported_file_show_at_the_import(client: LanguageClient, workspace: Path) -> None:
     text = 'import "broken.net"\n\nnetwork N {\n    input [3, 8, 8]\n    relu\n}\n'
     uri = open_doc(client, workspace / "uses_broken.net", text)
@@ -204,6 +217,7 @@ async def test_errors_in_an_imported_file_show_at_the_import(client: LanguageCli
     assert diagnostic.message.startswith(f"{workspace / 'broken.net'}:3:1: unexpected '}}'")
 
 
+@e2e
 async def test_hover_keeps_the_last_good_analysis_while_the_text_is_broken(
     client: LanguageClient, workspace: Path
 ) -> None:
@@ -219,3 +233,64 @@ async def test_hover_keeps_the_last_good_analysis_while_the_text_is_broken(
     hover = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 4, 5)))
     assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
     assert hover.contents.value.startswith("**stem** → `16×32×32` · conv")
+
+
+@e2e
+async def test_formatting_replaces_the_document_with_netdsl_fmt_output(client: LanguageClient, workspace: Path) -> None:
+    text = "network F {\r\n  input [3, 8, 8]\r\n  conv(4,3)->relu\r\n}\r\n"
+    uri = open_doc(client, workspace / "messy.net", text)
+    edits = await client.text_document_formatting_async(
+        lsp.DocumentFormattingParams(lsp.TextDocumentIdentifier(uri), lsp.FormattingOptions(4, True))
+    )
+    assert list(edits or []) == [
+        lsp.TextEdit(
+            lsp.Range(lsp.Position(0, 0), lsp.Position(4, 0)),
+            "network F {\r\n    input [3, 8, 8]\r\n    conv(4, 3) -> relu\r\n}\r\n",
+        )
+    ]
+
+
+# ---- in process: positions and the import cache -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "units"), [("utf-16", [0, 1, 3, 4, 5]), ("utf-8", [0, 1, 5, 7, 8]), ("utf-32", [0, 1, 2, 3, 4])]
+)
+def test_columns_convert_in_each_encoding(encoding: str, units: list[int]) -> None:
+    lines = Lines.of("a\r\nx🙂é!\rlast", encoding)  # three lines: every line end counts
+    assert lines.lines == ("a", "x🙂é!", "last")
+    assert [lines.to_lsp(2, column).character for column in range(1, 6)] == units
+    assert [lines.from_lsp(lsp.Position(1, u)) for u in units] == [(2, column) for column in range(1, 6)]
+    assert lines.to_lsp(3, 5) == lsp.Position(2, 4)
+
+
+def test_a_position_inside_a_character_moves_to_its_start() -> None:
+    lines = Lines.of("x🙂y")
+    assert lines.from_lsp(lsp.Position(0, 2)) == (1, 2)  # between the emoji's two UTF-16 units
+    assert lines.from_lsp(lsp.Position(0, 99)) == (1, 4)  # past the end: the end
+    assert lines.from_lsp(lsp.Position(5, 0)) == (6, 1)
+
+
+def test_a_change_is_analysed_without_reading_or_parsing_unchanged_imports(tmp_path: Path) -> None:
+    (tmp_path / "blocks.net").write_text(BLOCKS)
+    main = tmp_path / "main.net"
+    cache = ImportCache()
+    first = analyze(MAIN.replace("rleu", "relu"), str(main), cache)
+    assert (cache.reads, cache.parses) == (1, 1) and first.local_diagnostics() == []
+    second = analyze(MAIN.replace("rleu", "tanh"), str(main), cache)
+    assert (cache.reads, cache.parses) == (1, 1)
+    assert second.outcomes["Small"].checked is not None
+    cache.overlay[tmp_path / "blocks.net"] = BLOCKS.replace("width, 3, padding=1", "width, 5, padding=2")
+    third = analyze(MAIN.replace("rleu", "relu"), str(main), cache)
+    assert (cache.reads, cache.parses) == (1, 2)  # the editor's unsaved text, parsed once
+    checked = third.outcomes["Small"].checked
+    assert checked is not None and checked.total_params > first.outcomes["Small"].checked.total_params
+
+
+def test_the_server_formatter_and_lexer_load_no_backend() -> None:
+    code = (
+        "import sys, netdsl.lsp.server, netdsl.format.command, netdsl.highlight; "
+        "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout == "[]\n"

@@ -21,6 +21,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netdsl import __version__
+from netdsl.diagnostics import SpecError
+from netdsl.format import FormatError, format_text
 from netdsl.lsp import features
 from netdsl.lsp.analysis import Analysis, ImportCache, analyze
 from netdsl.lsp.positions import Lines
@@ -195,6 +197,21 @@ def rename(ls: NetdslServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | No
         return features.rename(found[0], found[1], params.position, params.new_name, params.text_document.uri)
     except ValueError as exc:
         raise JsonRpcInvalidParams(str(exc)) from None
+
+
+@server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+    """`netdsl fmt` on the open text: one edit replacing it all (none when it is formatted or does not parse)."""
+    text = ls.workspace.get_text_document(params.text_document.uri).source
+    try:
+        formatted = format_text(text, ls.document(params.text_document.uri).file)
+    except (SpecError, FormatError):
+        return None
+    if formatted == text:
+        return []
+    lines = Lines.of(text, ls.encoding())
+    end = lines.to_lsp(len(lines.lines), len(lines.lines[-1]) + 1)
+    return [lsp.TextEdit(range=lsp.Range(start=lsp.Position(0, 0), end=end), new_text=formatted)]
 
 
 def serve() -> int:
