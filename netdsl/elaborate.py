@@ -274,25 +274,29 @@ class _Builder:
             result = self.body(step.then.statements, scope, dict(env), value)
             self.reserve(step.orelse.statements if step.orelse else (), scope)
             return result
-        self.reserve(step.then.statements, scope)
+        # a label may name a layer in each branch (`if hs { act: hardswish } else { act: relu }`)
+        self.reserve(step.then.statements, scope, labels(step.orelse.statements) if step.orelse else frozenset())
         return value if step.orelse is None else self.body(step.orelse.statements, scope, dict(env), value)
 
-    def reserve(self, statements: Sequence[ast.Statement], scope: Scope) -> None:
+    def reserve(self, statements: Sequence[ast.Statement], scope: Scope, shared: frozenset[str] = frozenset()) -> None:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on
-        which branch was: a generated module names its attributes before it knows."""
+        which branch was: a generated module names its attributes before it knows. `shared`:
+        labels the other branch of the same `if` uses, which stay free for it."""
         for stmt in statements:
             if not isinstance(stmt, (ast.Flow, ast.Bind)):
                 continue
             for step in stmt.chain.steps:
+                if step.label is not None and step.label.name in shared:
+                    continue
                 if isinstance(step, ast.If):
                     for branch in (step.then, step.orelse):
-                        self.reserve(branch.statements if branch else (), scope)
+                        self.reserve(branch.statements if branch else (), scope, shared)
                 elif isinstance(step, ast.Repeat):
                     self.name(step.label, "repeat", scope, quiet=True)
                 elif isinstance(step, ast.Seq):
                     self.name(step.label, "seq", scope, quiet=True)
                 elif isinstance(step, ast.For):
-                    self.reserve(step.body.statements, scope)
+                    self.reserve(step.body.statements, scope, shared)
                 elif step.name in OPS:
                     self.name(step.label, step.name, scope, quiet=True)
                 elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:

@@ -172,7 +172,11 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
         message += f"; expected {expected}"
     span = Span(file, line, column, line, column + width)
     expected_terms = set(getattr(exc, "expected", None) or ())
-    return error(message, span, _closing_hint(source, _offset(source, line, column), expected_terms, message))
+    hint = _closing_hint(source, _offset(source, line, column), expected_terms, message)
+    if message.startswith("unexpected 'else'") and hint is None:
+        # `let s = 2 if first else 1`: the let ended before `if`, which began an if statement
+        hint = "a conditional value needs parentheses in a let: let s = (2 if first else 1)"
+    return error(message, span, hint)
 
 
 def _end_of_code(source: str) -> tuple[int, int]:

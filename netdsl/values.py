@@ -111,6 +111,8 @@ def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
         if first == (expr.op == "or"):
             return first
         return truth(evaluate(expr.right, env), expr.right, env)
+    if expr.op in ("==", "!=") and (words := _words(expr, env)) is not None:
+        return (words[0] == words[1]) == (expr.op == "==")
     left = _number(evaluate(expr.left, env), expr.left, env)
     right = _number(evaluate(expr.right, env), expr.right, env)
     if expr.op in _COMPARE:
@@ -127,6 +129,25 @@ def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
     if isinstance(result, float) and not math.isfinite(result):
         raise EvalError("the result is too large for a number (over 1.8e308)", expr.span)
     return result
+
+
+def _words(expr: ast.BinOp, env: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Both sides of `act == relu` as words, when one is a bound word (a parameter whose value is
+    a word or a string) and the other a word or a string; None when this is no word comparison.
+    Two unbound names compare nothing: the left one is a typo (an undefined name)."""
+    sides = [evaluate(side, env) for side in (expr.left, expr.right)]
+    is_word = [isinstance(v, (str, Symbol)) for v in sides]
+    if not any(is_word):
+        return None
+    unbound = [isinstance(side, ast.Name) and side.id not in env for side in (expr.left, expr.right)]
+    if not all(is_word) or all(unbound):
+        for value, free in zip(sides, unbound, strict=True):
+            if free:
+                raise undefined(value, env)
+        shown = " with ".join(describe(v) for v in sides)
+        raise EvalError(f"cannot compare {shown}: a word compares with a word", expr.span)
+    names = [v.name if isinstance(v, Symbol) else v for v in sides]
+    return names[0], names[1]
 
 
 def _unary(expr: ast.UnaryOp, env: Mapping[str, Any]) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from netdsl.check import check_text
+
 from conftest import checked, errors
 
 CONV_BN = """
@@ -99,3 +101,31 @@ def test_mistakes_in_the_new_structure_are_pointed_at(body: str, message: str) -
 def test_mistakes_with_the_modern_ops(body: str, message: str) -> None:
     got = errors(f"network N {{ input [3, 8, 8]  {body} }}")
     assert message in got, got
+
+
+def test_a_label_may_name_a_layer_in_each_branch_of_one_if() -> None:
+    text = """
+    block SE(gate = hardsigmoid) {
+        s = global_avgpool -> fc1: conv(4, 1) -> if gate == hardsigmoid { act: hardsigmoid } else { act: sigmoid }
+        mul(in, s)
+    }
+    network N { input [4, 4, 4]  SE  SE(sigmoid)  SE("hardsigmoid") }"""
+    net = checked(text)
+    assert [(layer.name, layer.op) for layer in net.layers if layer.name.endswith(".act")] == [
+        ("se_1.act", "hardsigmoid"), ("se_2.act", "sigmoid"), ("se_3.act", "hardsigmoid")]
+
+
+def test_words_compare_with_words_only() -> None:
+    assert errors("network N(a = relu) { input [4]  if a == 3 { relu } }") == [
+        "error 1:37 cannot compare 'relu' with 3: a word compares with a word"]
+    assert errors("network N(a = relu) { input [4]  if ab == relu { relu } }") == ["error 1:37 undefined name 'ab'"]
+
+
+def test_a_let_ends_before_an_if_statement() -> None:
+    net = checked("network N(stride = 1) { input [4]\n  let half = 4 // 2\n  if stride == 1 { linear(half) } }")
+    assert net.output_shape == (2,)
+    outcome = check_text("network N { input [4]  let s = 2 if true else 3  linear(s) }")
+    (diag,) = outcome.diagnostics
+    assert diag.message == "unexpected 'else'"
+    assert diag.hint == "a conditional value needs parentheses in a let: let s = (2 if first else 1)"
+    assert checked("network N { input [4]  let s = (2 if true else 3)  linear(s) }").output_shape == (2,)
