@@ -137,11 +137,18 @@ def _program(spec: str | os.PathLike[str]) -> Program:
     if not isinstance(spec, str):
         raise TypeError(f"netdsl.load takes a path or spec text, not {type(spec).__name__}")
     code = spec.lstrip("\ufeff \t\r\n")
-    if "\0" not in spec and Path(spec).is_file():
+    if _is_file(spec):
         return load_file(Path(spec))
     if "{" in spec or "\n" in spec or re.match(r"(network|block|import)\b|#", code):
         return load_text(spec, "<string>")
     return load_file(Path(spec))
+
+
+def _is_file(spec: str) -> bool:
+    try:
+        return "\0" not in spec and Path(spec).is_file()
+    except OSError:  # a name too long for the file system: spec text
+        return False
 
 
 _COUNTER = iter(range(1, 1 << 62))

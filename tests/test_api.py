@@ -39,3 +39,9 @@ def test_any_parameter_name_can_be_overridden_through_the_mapping() -> None:
     assert spec.checked.output_shape == (15, 6, 6)
     assert spec.checked.total_params == 15 * 3 * 9 + 15
     assert netdsl.load(NET, {"c": 2}, c=6).checked.output_shape == (6, 6, 6)  # keywords win
+
+
+def test_long_spec_text_is_text_not_a_file_name() -> None:
+    text = "network N { input x: [3, 8, 8] " + "relu " * 80 + "}"
+    assert len(text) > 255
+    assert len(netdsl.load(text).checked.layers) == 81
