@@ -79,14 +79,16 @@ def test_brackets_only_where_precedence_needs_them() -> None:
     let a = ((1 + 2)) * 3 - (4 - 5) + -(6 - 7) + (8 * 9)
     let b = not (true and false) or (1 < 2) and (3 if true else 4) == 3
     let c = [1, 2][(0)] + (a + 1) // 2 % (3 * 4)
-    let d = (1 if true else 2) if false else 3 if true else 4
+    let d = ((1 if true else 2) if false else 3 if true else 4)
+    conv(4, 3, padding = (1 if true else 2) if false else 3 if true else 4)
 }
 """
     out = assert_canonical(text)
     assert "let a = (1 + 2) * 3 - (4 - 5) + -(6 - 7) + 8 * 9\n" in out
     assert "let b = not (true and false) or 1 < 2 and (3 if true else 4) == 3\n" in out
     assert "let c = [1, 2][0] + (a + 1) // 2 % (3 * 4)\n" in out
-    assert "let d = (1 if true else 2) if false else 3 if true else 4\n" in out
+    assert "let d = ((1 if true else 2) if false else 3 if true else 4)\n" in out
+    assert "conv(4, 3, padding = (1 if true else 2) if false else 3 if true else 4)\n" in out
 
 
 def test_long_chains_fill_lines_and_continue_indented() -> None:

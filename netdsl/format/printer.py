@@ -203,7 +203,8 @@ class Printer:
         return ["input ", name, self.bracketed(stmt, "[", [self.expr(e) for e in stmt.shape], "]")]
 
     def visit_Let(self, stmt: ast.Let) -> Doc:
-        return ["let ", stmt.name, " = ", self.expr(stmt.value)]
+        # a let's value binds no looser than `or`: a conditional takes brackets (an `if` after a let starts a statement)
+        return ["let ", stmt.name, " = ", self.expr(stmt.value, _OR)]
 
     def visit_Bind(self, stmt: ast.Bind) -> Doc:
         return [stmt.name, " = ", self.node(stmt.chain)]
