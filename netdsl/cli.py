@@ -178,7 +178,68 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
     fmt.add_argument("--diff", action="store_true", help="change nothing; print what would change")
     commands.add_parser("lsp", help="the language server, over standard input and output (editors start it)")
+    _picture_commands(commands)
     return parser
+
+
+def _picture_commands(commands: Any) -> None:
+    draw = commands.add_parser("draw", help="draw a spec's network: boxes and arrows, or LeNet-5's planes")
+    _spec_arguments(draw)
+    draw.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png (-: SVG to stdout)")
+    draw.add_argument("--style", choices=("graph", "planes"), default="graph", help="default graph")
+    _depth_argument(draw, "boxes")
+    compare = commands.add_parser("compare", help="networks side by side: a table, and Canziani's chart with -o")
+    compare.add_argument("specs", nargs="+", metavar="SPEC[:NETWORK]", help="spec files, or SPEC:NETWORK for one")
+    compare.add_argument(
+        "--results", nargs="+", action="extend", metavar="DIR", help="run folders of netdsl train or experiment"
+    )
+    compare.add_argument("-o", "--output", metavar="FILE", help="the chart: FILE.svg or FILE.png")
+    compare.add_argument("--format", choices=("markdown", "json"), default="markdown", help="the table's format")
+    compare.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="NAME=VALUE",
+        type=_parse_set,
+        action="append",
+        default=[],
+        help="override a parameter of every network",
+    )
+    compare.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    features = commands.add_parser("features", help="a layer's feature maps for one image, as a grid")
+    features.add_argument("spec", help="a .net spec file")
+    features.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="NAME=VALUE",
+        type=_parse_set,
+        action="append",
+        default=[],
+        help="override a network parameter (repeatable)",
+    )
+    features.add_argument("--network", help="which network of the file (default: the first)")
+    features.add_argument("--no-color", action="store_true", help="plain output, no colours")
+    # --input is the image here, as for infer (the input shape follows the spec and --set)
+    features.add_argument("--input", required=True, metavar="IMAGE", help="an image, or a .npy array [C, H, W]")
+    features.add_argument("--layer", help="the layer to show (default: the first conv)")
+    features.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+    features.add_argument("--max-maps", type=_positive, default=64, metavar="N", help="show at most N maps (64)")
+    _weight_arguments(features)
+
+
+def _picture(args: argparse.Namespace) -> int:
+    from netdsl.pictures import commands
+
+    out, err = _consoles(args)
+    shape = getattr(args, "input_shape", None)
+
+    def check(path: str, network: str | None) -> Spec | int:
+        return _spec(args, err, path, network, shape, f"nothing {'compared' if args.command == 'compare' else 'drawn'}")
+
+    if args.command == "draw":
+        return commands.run_draw(args, check, err)
+    if args.command == "compare":
+        return commands.run_compare(args, check, out, err)
+    return commands.run_features(args, check, err)
 
 
 def _training_arguments(command: argparse.ArgumentParser) -> None:
@@ -292,6 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "experiment": _experiment,
             "fmt": _fmt,
             "lsp": _lsp,
+            "draw": _picture,
+            "compare": _picture,
+            "features": _picture,
         }.get(args.command, _check)(args)
         sys.stdout.flush()  # a reader gone shows here, in the handler below, not at interpreter exit
         return status

@@ -1,0 +1,186 @@
+"""The `netdsl draw`, `netdsl compare` and `netdsl features` commands (their arguments are in
+netdsl.cli). Each writes one picture, atomically, and says on standard error what it wrote."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from netdsl.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE
+from netdsl.files import STDOUT, write_atomic
+from netdsl.pictures.plot import picture_format
+
+if TYPE_CHECKING:
+    from netdsl.api import Spec
+
+Checker = Callable[[str, "str | None"], "Spec | int"]  # spec path, network → checked spec or an exit status
+DRAW_ROWS = 150  # draw's default depth: the deepest with at most this many boxes (GoogLeNet's 143 all shown)
+
+
+def _say(err: Console, text: str) -> None:
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _error(err: Console, message: str, status: int = EXIT_USAGE) -> int:
+    _say(err, f"netdsl: error: {message}")
+    return status
+
+
+def _format(path: str, err: Console, allowed: tuple[str, ...] = ("svg", "png")) -> str | None:
+    """The picture format of `-o`: by its suffix (standard output: SVG)."""
+    kind = "svg" if path == STDOUT else picture_format(path)
+    if kind not in allowed:
+        _error(err, f"-o {path}: give a file ending in {' or '.join('.' + a for a in allowed)}")
+        return None
+    return kind
+
+
+def _write(path: str, data: bytes | str, err: Console) -> bool:
+    import sys
+
+    if path == STDOUT:
+        if isinstance(data, bytes) and sys.stdout.isatty():
+            _error(err, "-o -: standard output is a terminal, and a PNG is binary; give -o FILE.png")
+            return False
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return True
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        _error(err, f"cannot write '{path}': {exc.strerror or exc}")
+        return False
+    return True
+
+
+def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
+    from netdsl import tree
+    from netdsl.pictures import canvas, graph, planes
+
+    kind = _format(args.output, err)
+    if kind is None:
+        return EXIT_USAGE
+    spec = check(args.spec, args.network)
+    if isinstance(spec, int):
+        return spec
+    checked = spec.checked
+    if args.style == "planes":
+        if args.depth != "auto":
+            return _error(err, "--depth folds blocks in --style graph; the planes style draws every stage")
+        try:
+            laid_planes = planes.layout(checked)
+        except planes.NotAChain as exc:
+            return _error(err, str(exc), EXIT_SPEC)
+        picture = planes.draw(laid_planes)
+        what = f"{len(laid_planes.placed)} stages"
+    else:
+        depth = tree.auto_depth(checked, DRAW_ROWS) if args.depth == "auto" else tree.resolve_depth(args.depth, checked)
+        laid = graph.layout(checked, depth)
+        picture = graph.draw(laid)
+        folded = f", blocks folded at depth {depth}" if any(b.kind == "block" for b in laid.boxes) else ""
+        what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}"
+    data: bytes | str = canvas.to_svg(picture) if kind == "svg" else canvas.to_png(picture)
+    if not _write(args.output, data, err):
+        return EXIT_USAGE
+    if args.output != STDOUT:
+        _say(err, f"wrote {args.output}: {spec.network}, {what} ({args.style})")
+    return EXIT_OK
+
+
+def _jobs(items: list[str], check: Checker) -> list[Spec] | int:
+    """The networks named on the command line: SPEC (every network in it) or SPEC:NETWORK."""
+    from netdsl.program import load
+
+    jobs: list[Spec] = []
+    for item in items:
+        path, _, network = item.partition(":") if not Path(item).exists() else (item, "", "")
+        try:
+            names = [network] if network else load(path).networks()
+        except (OSError, UnicodeDecodeError, ValueError):
+            names = [""]  # the check says what is wrong
+        for name in names or [""]:
+            spec = check(path, name or None)
+            if isinstance(spec, int):
+                return spec
+            jobs.append(spec)
+    return jobs
+
+
+def run_compare(args: argparse.Namespace, check: Checker, out: Console, err: Console) -> int:
+    from netdsl.pictures import compare
+
+    kind = _format(args.output, err) if args.output else None
+    if args.output and kind is None:
+        return EXIT_USAGE
+    jobs = _jobs(args.specs, check)
+    if isinstance(jobs, int):
+        return jobs
+    entries = [compare.entry(spec.checked, spec.program.main.file) for spec in jobs]
+    metric = None
+    try:
+        if args.results:
+            results, metric = compare.read_results(args.results)
+            entries = compare.with_results(entries, results)
+            missing = [e.network for e in entries if e.metric is None]
+            if missing:
+                _say(err, f"netdsl: warning: no run of {', '.join(missing)} in --results: left out of the chart")
+        chart = compare.chart(entries, metric, kind) if kind else None
+    except compare.CompareError as exc:
+        return _error(err, str(exc))
+    table = compare.to_json(entries, metric) if args.format == "json" else compare.to_markdown(entries, metric)
+    if args.output != STDOUT:
+        out.file.write(table)
+    if chart is not None and args.output:
+        if not _write(args.output, chart, err):
+            return EXIT_USAGE
+        if args.output != STDOUT:
+            shown = sum(metric is None or e.metric is not None for e in entries)
+            _say(
+                err,
+                f"wrote {args.output}: {shown} network{'s' * (shown != 1)}, "
+                f"y: {'test ' + metric if metric else 'parameters'}",
+            )
+    return EXIT_OK
+
+
+def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
+    from netdsl.backends.onnx import WeightsError
+    from netdsl.pictures import features
+    from netdsl.runtime import RuntimeUsageError
+
+    kind = _format(args.output, err)
+    if kind is None:
+        return EXIT_USAGE
+    if args.weights is not None and args.seed is not None:
+        return _error(err, "--seed draws initial weights; with --weights it does nothing: give one of them")
+    spec = check(args.spec, args.network)
+    if isinstance(spec, int):
+        return spec
+    try:
+        layer = features.pick_layer(spec.checked, args.layer)
+        maps = features.feature_maps(spec, layer, args.input, args.weights, args.seed or 0)
+    except features.FeatureError as exc:
+        return _error(err, str(exc))
+    except WeightsError as exc:
+        return _error(err, str(exc), EXIT_SPEC)
+    except RuntimeUsageError as exc:
+        return _error(err, str(exc))
+    data = features.draw(maps, spec.network, kind, args.max_maps)
+    if not _write(args.output, data, err):
+        return EXIT_USAGE
+    if args.weights is None and spec.checked.trainable_params:
+        _say(err, f"netdsl: note: no --weights: these are the maps of untrained weights (seed {args.seed or 0})")
+    if args.output != STDOUT:
+        channels = maps.maps.shape[0]
+        _say(
+            err,
+            f"wrote {args.output}: {layer}, {min(channels, args.max_maps)} of {channels} maps of "
+            f"{maps.maps.shape[1]}×{maps.maps.shape[2]}",
+        )
+    return EXIT_OK
