@@ -110,6 +110,9 @@ async def test_hover_on_a_label_a_block_and_an_op(client: LanguageClient, worksp
     text = block.contents.value
     assert text.startswith("```netdsl\nblock Pair(width, stride = 1)\n```\n\nTwo 3x3 convolutions of `width` channels.")
     assert "**Pair** → `16×32×32`" in text and "parameters 4,640 (all trainable)" in text
+    source = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 3, 8)))
+    assert source is not None and isinstance(source.contents, lsp.MarkupContent)
+    assert source.contents.value.startswith("**image** → `3×32×32` · input")
     op = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 6, 20)))
     assert op is not None and isinstance(op.contents, lsp.MarkupContent)
     assert op.contents.value.startswith("```netdsl\nmaxpool(kernel, stride=")
@@ -188,6 +191,7 @@ async def test_document_symbols_outline_the_network(client: LanguageClient, work
     assert [(c.name, c.kind) for c in network.children or []] == [
         ("stem", lsp.SymbolKind.Field),
         ("body", lsp.SymbolKind.Variable),
+        ("Pair", lsp.SymbolKind.Module),
         ("pool", lsp.SymbolKind.Field),
         ("head", lsp.SymbolKind.Field),
     ]

@@ -87,7 +87,7 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
         return "\n\n".join(t for t in (about, stats) if t) or None
     target = next(
         (n for n in reversed(path) if isinstance(n, (ast.Call, ast.If, ast.Repeat, ast.For, ast.Seq))), None
-    ) or next((n for n in reversed(path) if isinstance(n, (ast.Flow, ast.Bind))), None)
+    ) or next((n for n in reversed(path) if isinstance(n, (ast.Flow, ast.Bind, ast.Input))), None)
     if target is None:
         return None
     title = _title(target)
@@ -98,7 +98,7 @@ def _title(node: object) -> str:
     label = getattr(node, "label", None)
     if label is not None:
         return label.name
-    if isinstance(node, ast.Bind):
+    if isinstance(node, (ast.Bind, ast.Input)):
         return node.name
     if isinstance(node, ast.Call):
         return node.name
@@ -291,6 +291,7 @@ def word_at(lines: Lines, pos: Pos) -> tuple[str, Span] | None:
 
 
 def symbols(analysis: Analysis, lines: Lines) -> list[lsp.DocumentSymbol]:
+    blocks = frozenset(n for n, d in analysis.program.definitions.items() if d.kind == "block")
     out = []
     for d in analysis.module.definitions:
         kind = lsp.SymbolKind.Class if d.kind == "network" else lsp.SymbolKind.Function
@@ -301,13 +302,13 @@ def symbols(analysis: Analysis, lines: Lines) -> list[lsp.DocumentSymbol]:
                 lines.range(d.span),
                 lines.range(d.name_span),
                 detail=d.kind,
-                children=_body_symbols(d.body, lines),
+                children=_body_symbols(d.body, lines, blocks),
             )
         )
     return out
 
 
-def _body_symbols(body: ast.Body, lines: Lines) -> list[lsp.DocumentSymbol]:
+def _body_symbols(body: ast.Body, lines: Lines, blocks: frozenset[str]) -> list[lsp.DocumentSymbol]:
     out = []
     for stmt in body.statements:
         if isinstance(stmt, ast.Bind):
@@ -323,18 +324,26 @@ def _body_symbols(body: ast.Body, lines: Lines) -> list[lsp.DocumentSymbol]:
         if not isinstance(stmt, (ast.Flow, ast.Bind)):
             continue
         for step in stmt.chain.steps:
-            out.extend(_step_symbols(step, lines))
+            out.extend(_step_symbols(step, lines, blocks))
     return out
 
 
-def _step_symbols(step: ast.Step, lines: Lines) -> list[lsp.DocumentSymbol]:
+def _step_symbols(step: ast.Step, lines: Lines, blocks: frozenset[str]) -> list[lsp.DocumentSymbol]:
+    """A labelled step, a repeat or a block's use (its inner steps beneath it); others are skipped."""
     inner: list[lsp.DocumentSymbol] = []
     for body in _bodies(step):
-        inner.extend(_body_symbols(body, lines))
-    if step.label is None and not isinstance(step, ast.Repeat):
+        inner.extend(_body_symbols(body, lines, blocks))
+    block = isinstance(step, ast.Call) and step.name in blocks
+    if step.label is None and not isinstance(step, ast.Repeat) and not block:
         return inner
-    kind = lsp.SymbolKind.Array if isinstance(step, ast.Repeat) else lsp.SymbolKind.Field
-    name = step.label.name if step.label is not None else "repeat"
+    kind = (
+        lsp.SymbolKind.Array
+        if isinstance(step, ast.Repeat)
+        else lsp.SymbolKind.Module
+        if block
+        else lsp.SymbolKind.Field
+    )
+    name = step.label.name if step.label is not None else "repeat" if isinstance(step, ast.Repeat) else step.name
     detail = step.name if isinstance(step, ast.Call) else type(step).__name__.lower()
     selection = step.label.span if step.label is not None else step.span
     return [
