@@ -41,10 +41,11 @@ def flat_spec(statements: int) -> str:
 
 
 def word_positions(text: str) -> list[lsp.Position]:
+    """The second character of every word outside comments (a comment answers no hover)."""
     return [
         lsp.Position(n, m.start() + 1)
         for n, line in enumerate(text.split("\n"))
-        for m in re.finditer(r"[A-Za-z_]\w*", line)
+        for m in re.finditer(r"[A-Za-z_]\w*", line.split("#")[0])
     ]
 
 
