@@ -64,7 +64,7 @@ def test_spacing_commas_arguments_and_aligned_shape_checks() -> None:
         == """network A(k = 3, c = 8) {
     input [3, 32, 32]
     let t = [[1, 2], [3, 4]]
-    x = conv(c, k, padding = (k - 1) // 2) -> relu  @ [c, 32, 32]
+    x = conv(c, k, padding=(k - 1) // 2) -> relu    @ [c, 32, 32]
     conv(c, 1, stride = 2 if k > 1 else 1) -> relu  @ [8, 16, 16]
     merged: add(x, in)
     flatten -> linear(10)                           @ [10]

@@ -258,10 +258,14 @@ class Printer:
     def visit_Arg(self, arg: ast.Arg) -> Doc:
         if arg.name is None:
             return self.expr(arg.value)
-        spaced = isinstance(arg.value, ast.BinOp | ast.Ternary) or (
-            isinstance(arg.value, ast.UnaryOp) and arg.value.op == "not"
+        # `stride=2`, `padding=(k - 1) // 2`, but `stride = 2 if i == 0 else 1`: spaces where the value reads as words
+        value = arg.value
+        spaced = (
+            isinstance(value, ast.Ternary)
+            or (isinstance(value, ast.BinOp) and value.op in ("and", "or"))
+            or (isinstance(value, ast.UnaryOp) and value.op == "not")
         )
-        return [arg.name, " = " if spaced else "=", self.expr(arg.value)]
+        return [arg.name, " = " if spaced else "=", self.expr(value)]
 
     def expr(self, expr: ast.Expr, level: int = _TERNARY) -> Doc:
         doc = self.node(expr)
