@@ -86,6 +86,9 @@ class Spec:
         from netdsl.backends.onnx import emit_onnx_parts
         from netdsl.runtime import max_opset
 
+        if weights is not None and not isinstance(weights, Mapping):  # a file: its normalization comes along
+            weights, found = read_weights(weights)
+            metadata = found | dict(metadata or {})
         return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
                                self.program.main.file, metadata)
 
@@ -106,6 +109,30 @@ def load(spec: str | os.PathLike[str], overrides: Mapping[str, Any] | None = Non
 
 def read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     """A state_dict from a file saved with torch.save (tensors only: nothing is unpickled blindly)."""
+    return read_weights(path)[0]
+
+
+# what an ONNX model says of its input normalization (netdsl.runtime reads it back)
+UNNORMALIZED = {"netdsl.normalize": "unknown"}
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], dict[str, str]]:
+    """The state_dict of a weights file, and ONNX metadata for its input normalization: a netdsl
+    checkpoint's mean and std (images are read as in training), or, for a bare state_dict,
+    that it is unknown (infer then warns when it reads images)."""
+    state, checkpoint = _load_weights(path)
+    normalize = checkpoint.get("normalize") if checkpoint else None
+    if not isinstance(normalize, Mapping) or not {"mean", "std"} <= set(normalize):
+        return state, dict(UNNORMALIZED)
+    metadata = {"netdsl.mean": ",".join(f"{float(m):.9g}" for m in normalize["mean"]),
+                "netdsl.std": ",".join(f"{float(s):.9g}" for s in normalize["std"])}
+    if isinstance(checkpoint.get("source"), str):
+        metadata["netdsl.trained_on"] = checkpoint["source"]
+    return state, metadata
+
+
+def _load_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+    """The state_dict in a file, and the netdsl checkpoint around it (None for a bare state_dict)."""
     import torch
 
     try:
@@ -114,11 +141,12 @@ def read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Any]:
         raise WeightsError(f"cannot read weights '{path}': no such file") from None
     except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file: say so plainly
         raise WeightsError(f"cannot read weights '{path}': {type(exc).__name__}: {exc}") from None
+    checkpoint = None
     if isinstance(loaded, Mapping) and isinstance(loaded.get("model"), Mapping):
-        loaded = loaded["model"]  # a netdsl checkpoint
+        checkpoint, loaded = loaded, loaded["model"]  # a netdsl checkpoint
     if not isinstance(loaded, Mapping):
         raise WeightsError(f"'{path}' holds a {type(loaded).__name__}, not a state_dict")
-    return loaded
+    return loaded, checkpoint
 
 
 def _array(value: Any) -> np.ndarray:

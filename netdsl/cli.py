@@ -602,7 +602,7 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
 
 def _infer(args: argparse.Namespace) -> int:
     from netdsl.backends.onnx import WeightsError
-    from netdsl.runtime import RuntimeUsageError, interpret, open_session, read_inputs
+    from netdsl.runtime import RuntimeUsageError, interpret, normalization_warning, open_session, read_inputs
 
     out, err = _consoles(args)
     idle = _idle_infer_option(args)
@@ -630,6 +630,9 @@ def _infer(args: argparse.Namespace) -> int:
         return _error(err, str(exc))
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
+    unnormalized = normalization_warning(session, args.inputs)
+    if unnormalized:
+        err.print(f"netdsl: warning: {unnormalized}", markup=False, soft_wrap=True)
     for label, reading in zip(labels, interpret(outputs, session.head, args.top_k), strict=True):
         if reading.rank is not None:
             out.print(

@@ -96,6 +96,8 @@ class Session:
     head: str
     # the per-channel (mean, std) that training normalized its images with, if it was trained
     normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    # its weights came from a bare state_dict, which does not say how images were normalized
+    normalize_unknown: bool = False
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -161,7 +163,10 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
             )
         except ValueError:
             raise RuntimeUsageError(f"{shown}: unreadable netdsl.mean / netdsl.std metadata") from None
-    return Session(session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize)
+    unknown = normalize is None and meta.get("netdsl.normalize") == "unknown"
+    return Session(
+        session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize, unknown
+    )
 
 
 def _preload_cuda(ort: Any) -> None:
@@ -192,6 +197,17 @@ def check_batch(batch: np.ndarray, shape: tuple[int, ...]) -> None:
         raise RuntimeUsageError(
             f"the input has shape {list(batch.shape)}; the model takes [N, " + ", ".join(map(str, shape)) + "]"
         )
+
+
+def normalization_warning(session: Session, paths: list[str]) -> str | None:
+    """One line for `infer` when images go into a model whose weights came without their input
+    normalization (a bare state_dict): they are only scaled to [0, 1]."""
+    if not session.normalize_unknown or not any(Path(p).suffix.lower() in IMAGE_SUFFIXES for p in paths):
+        return None
+    return (
+        "the weights came from a bare state_dict, which does not say how training normalized its images: "
+        "they are only scaled to [0, 1]; give the run's checkpoint (best.pt) to read them as training did"
+    )
 
 
 def read_inputs(

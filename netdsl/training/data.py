@@ -69,6 +69,27 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
+    @cached_property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user may not expect of this data: a head with classes that no image has
+        (a 10-class network on a folder of 2 classes trains, but 8 of its outputs learn nothing)."""
+        labels = np.concatenate([self.train.labels, self.val.labels, self.test.labels])
+        counts = np.bincount(labels, minlength=self.classes)
+        missing = [int(k) for k in np.flatnonzero(counts == 0)]
+        if not missing:
+            return ()
+        present = [(int(k), int(counts[k])) for k in np.flatnonzero(counts)]
+        if len(present) <= 12:
+            shown = ", ".join(f"{k}: {n:,}" for k, n in present)
+            found = f"images by label: {shown}"
+        else:
+            found = f"{len(present)} labels have images"
+        gaps = ", ".join(map(str, missing[:12])) + (", …" if len(missing) > 12 else "")
+        fix = f" (--set classes={len(present)} sizes the head to the data)" if missing[0] >= len(present) else ""
+        return (f"the spec's head has {self.classes} classes, but {len(missing)} of them have no image in "
+                f"'{self.source}' ({found}; none of {gaps}){fix}",)
+
+
 def load_data(source: str, shape: Sequence[int], classes: int, *, label_offset: int = 0,
               progress: Progress | None = None) -> Dataset:
     """The data of `source` at the spec's input `shape` ([C, H, W]), for a head of `classes`."""
