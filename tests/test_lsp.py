@@ -110,6 +110,9 @@ async def test_hover_on_a_label_a_block_and_an_op(client: LanguageClient, worksp
     text = block.contents.value
     assert text.startswith("```netdsl\nblock Pair(width, stride = 1)\n```\n\nTwo 3x3 convolutions of `width` channels.")
     assert "**Pair** → `16×32×32`" in text and "parameters 4,640 (all trainable)" in text
+    value = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 6, 5)))
+    assert value is not None and isinstance(value.contents, lsp.MarkupContent)
+    assert value.contents.value.startswith("**body** → `16×32×32`")
     source = await client.text_document_hover_async(lsp.HoverParams(**at(uri, 3, 8)))
     assert source is not None and isinstance(source.contents, lsp.MarkupContent)
     assert source.contents.value.startswith("**image** → `3×32×32` · input")

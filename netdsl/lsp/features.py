@@ -81,6 +81,10 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
     if contains(definition.name_span, pos):
         return _definition_doc(analysis, definition) + "\n\n" + _totals(analysis, definition)
     call = next((n for n in reversed(path) if isinstance(n, ast.Call)), None)
+    if call is not None and contains(call.name_span, pos) and call.args is None and call.label is None:
+        bound = _bound_value(analysis, definition, call.name, pos)
+        if bound is not None:  # `main -> relu`: what `main` holds
+            return _stats(analysis, bound.chain.steps[-1].span, definition, bound.name)
     if call is not None and contains(call.name_span, pos):
         about = _callee_doc(analysis, call.name)
         stats = _stats(analysis, call.span, definition, call.label.name if call.label else call.name)
@@ -92,6 +96,15 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
         return None
     title = _title(target)
     return _stats(analysis, target.span, definition, title)
+
+
+def _bound_value(analysis: Analysis, definition: ast.Definition, name: str, pos: Pos) -> ast.Bind | None:
+    binding = visible(definition, analysis.text.split("\n"), pos).get(name)
+    if binding is None or binding.kind != "value":
+        return None
+    return next(
+        (s for s in statements(definition.body) if isinstance(s, ast.Bind) and s.name_span == binding.span), None
+    )
 
 
 def _title(node: object) -> str:
