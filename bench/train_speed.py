@@ -50,12 +50,21 @@ class SmallCoral(nn.Module):
         return self.head(F.relu(self.fc(torch.flatten(x, 1)))) + self.bias
 
 
-CASES = {"lenet5": ("lenet5.net", None, LeNet5, 64), "ordinal_synth": ("ordinal_synth.net", "CORAL", SmallCoral, 64),
-         "coral_cnn": ("coral_cnn.net", None, CoralResNet34, 16)}
+CASES = {
+    "lenet5": ("lenet5.net", None, LeNet5, 64),
+    "ordinal_synth": ("ordinal_synth.net", "CORAL", SmallCoral, 64),
+    "coral_cnn": ("coral_cnn.net", None, CoralResNet34, 16),
+}
 
 
-def throughput(model: nn.Module, step_inputs: tuple[torch.Tensor, torch.Tensor], loss_fn, steps: int,  # type: ignore[no-untyped-def]
-               device: torch.device, autocast: bool = False) -> float:
+def throughput(
+    model: nn.Module,
+    step_inputs: tuple[torch.Tensor, torch.Tensor],
+    loss_fn,
+    steps: int,  # type: ignore[no-untyped-def]
+    device: torch.device,
+    autocast: bool = False,
+) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x, y = step_inputs
 
@@ -96,16 +105,23 @@ def bench(name: str, rounds: int, steps: int, device: torch.device) -> None:
         figures["generated"].append(throughput(generated, inputs, head.loss, steps, device))
         figures["hand-written"].append(throughput(hand, inputs, head.loss, steps, device))
     g, h = statistics.median(figures["generated"]), statistics.median(figures["hand-written"])
-    print(f"{spec.network:<8} batch {batch:>3} on {device.type}: generated {g:9.1f} images/s, hand-written "
-          f"{h:9.1f} images/s, ratio {g / h:.3f} (median of {rounds} rounds × {steps} steps; outputs equal to "
-          f"{gap:.1e})", flush=True)
+    print(
+        f"{spec.network:<8} batch {batch:>3} on {device.type}: generated {g:9.1f} images/s, hand-written "
+        f"{h:9.1f} images/s, ratio {g / h:.3f} (median of {rounds} rounds × {steps} steps; outputs equal to "
+        f"{gap:.1e})",
+        flush=True,
+    )
     if device.type == "cuda" and name == "coral_cnn":
         fast = generated.to(memory_format=torch.channels_last)
         fast_inputs = (inputs[0].to(memory_format=torch.channels_last), inputs[1])
-        rate = statistics.median(throughput(fast, fast_inputs, head.loss, steps, device, autocast=True)
-                                 for _ in range(rounds))
-        print(f"{spec.network:<8} batch {batch:>3} on cuda, channels_last + bf16 autocast: generated {rate:9.1f} "
-              f"images/s", flush=True)
+        rate = statistics.median(
+            throughput(fast, fast_inputs, head.loss, steps, device, autocast=True) for _ in range(rounds)
+        )
+        print(
+            f"{spec.network:<8} batch {batch:>3} on cuda, channels_last + bf16 autocast: generated {rate:9.1f} "
+            f"images/s",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -117,8 +133,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, help="override every case's batch size")
     args = parser.parse_args()
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads"
-          + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else ""))
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else "")
+    )
     for name in [args.only] if args.only else CASES:
         if args.batch:
             spec_file, network, cls, _ = CASES[name]

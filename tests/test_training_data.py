@@ -70,8 +70,10 @@ def test_class_folder(tmp_path: Path) -> None:
     assert data.kind == "folder" and sum(all_labels(data).values()) == 30
     assert all_labels(data) == {0: 10, 1: 10, 2: 10}
     assert Counter(int(x) for x in data.test.labels) == {0: 2, 1: 2, 2: 2}
-    assert all(Path(n).parent.name == ["cat", "dog", "emu"][label] for n, label in zip(
-        data.train.names, data.train.labels, strict=True))
+    assert all(
+        Path(n).parent.name == ["cat", "dog", "emu"][label]
+        for n, label in zip(data.train.names, data.train.labels, strict=True)
+    )
     assert data.train.images.shape[1:] == (3, 8, 8)
 
 
@@ -96,8 +98,11 @@ def test_age_named_files(tmp_path: Path) -> None:
         image(tmp_path / f"{age}_{i % 2}_0_2017010{i}.jpg", 20 * i)
     data = load_data(str(tmp_path), (3, 16, 16), 5, label_offset=16)
     assert data.kind == "ages" and all_labels(data) == {0: 3, 1: 3, 2: 3, 4: 3}
-    with pytest.raises(DataError, match=r"20_0_0_20170106\.jpg': age 20 less --label-offset 16 gives label 4, "
-                                        r"outside 0\.\.3"):
+    with pytest.raises(
+        DataError,
+        match=r"20_0_0_20170106\.jpg': age 20 less --label-offset 16 gives label 4, "
+        r"outside 0\.\.3",
+    ):
         load_data(str(tmp_path), (3, 16, 16), 4, label_offset=16)
     image(tmp_path / "portrait.jpg", 3)
     with pytest.raises(DataError, match=r"portrait\.jpg': the file name does not start with the age"):
@@ -133,12 +138,18 @@ def test_unreadable_image_is_named(tmp_path: Path) -> None:
         load_data(str(tmp_path), (1, 8, 8), 2)
 
 
-@pytest.mark.parametrize(("layout", "message"), [
-    ({}, "no images in it"),
-    ({"a/1.png": 1, "b/.keep": None}, r"b': an empty class folder"),
-    ({f"{c}/{i}.png": i for c in "abc" for i in range(3)}, r"has 3 class folders but the spec's head has 2 classes "
-                                                           r"\(try --set classes=3\)"),
-])
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({}, "no images in it"),
+        ({"a/1.png": 1, "b/.keep": None}, r"b': an empty class folder"),
+        (
+            {f"{c}/{i}.png": i for c in "abc" for i in range(3)},
+            r"has 3 class folders but the spec's head has 2 classes "
+            r"\(try --set classes=3\)",
+        ),
+    ],
+)
 def test_folder_errors(tmp_path: Path, layout: dict[str, int | None], message: str) -> None:
     for name, value in layout.items():
         if value is None:

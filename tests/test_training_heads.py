@@ -31,8 +31,12 @@ def test_head_of_the_shipped_specs() -> None:
 def test_cross_entropy() -> None:
     logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
     labels = torch.tensor([0, 2])
-    expected = -np.mean([math.log(math.exp(2) / (math.exp(2) + math.exp(0.5) + math.exp(-1))),
-                         math.log(math.exp(0.3) / (math.exp(0.1) + math.exp(0.2) + math.exp(0.3)))])
+    expected = -np.mean(
+        [
+            math.log(math.exp(2) / (math.exp(2) + math.exp(0.5) + math.exp(-1))),
+            math.log(math.exp(0.3) / (math.exp(0.1) + math.exp(0.2) + math.exp(0.3))),
+        ]
+    )
     assert Head("logits", 3).loss(logits, labels).item() == pytest.approx(expected, rel=1e-6)
     probs = torch.softmax(logits, dim=1)
     assert Head("probabilities", 3).loss(probs, labels).item() == pytest.approx(expected, rel=1e-5)
@@ -56,8 +60,9 @@ def test_coral_loss_and_prediction() -> None:
 
 
 def test_orcnn_loss_and_prediction() -> None:
-    logits = np.array([[[0.0, 2.0], [1.0, 0.5], [3.0, -1.0]],
-                       [[-1.0, 1.0], [-2.0, 1.5], [0.0, 0.7]]], dtype=np.float32)  # [N, K-1, 2]
+    logits = np.array(
+        [[[0.0, 2.0], [1.0, 0.5], [3.0, -1.0]], [[-1.0, 1.0], [-2.0, 1.5], [0.0, 0.7]]], dtype=np.float32
+    )  # [N, K-1, 2]
     labels = np.array([1, 3])
     levels = (labels[:, None] > np.arange(3)[None, :]).astype(int)
     exp = np.exp(logits.astype(np.float64))
@@ -65,7 +70,8 @@ def test_orcnn_loss_and_prediction() -> None:
     per_task = -np.log(np.take_along_axis(p, levels[..., None], axis=2)[..., 0])
     head = Head("ordinal", 4)
     assert head.loss(torch.from_numpy(logits), torch.from_numpy(labels)).item() == pytest.approx(
-        per_task.sum(axis=1).mean(), rel=1e-6)
+        per_task.sum(axis=1).mean(), rel=1e-6
+    )
     assert head.predict(torch.from_numpy(logits)).tolist() == [1, 3]
 
 

@@ -35,7 +35,7 @@ def shapes_folder(root: Path, per_class: int = 12) -> Path:
             pixels = rng.integers(0, 60, size=(20, 20), dtype=np.uint8)
             if name != "none":
                 x = 2 if name == "left" else 12
-                pixels[6:14, x:x + 6] = 230
+                pixels[6:14, x : x + 6] = 230
             Image.fromarray(pixels).save(root / name / f"{label}_{i}.png")
     return root
 
@@ -50,25 +50,63 @@ def state(path: Path) -> dict[str, object]:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "netdsl", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "netdsl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_train_writes_a_complete_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = shapes_folder(tmp_path / "data")
     out = tmp_path / "run"
-    status = main(["train", LENET, "--set", "classes=3", "--data", str(data), "--epochs", "3", "--batch-size", "8",
-                   "--out", str(out), "--no-color"])
+    status = main(
+        [
+            "train",
+            LENET,
+            "--set",
+            "classes=3",
+            "--data",
+            str(data),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "8",
+            "--out",
+            str(out),
+            "--no-color",
+        ]
+    )
     printed = capsys.readouterr()
     assert status == 0, printed.err
-    assert "training LeNet5 (61,111 parameters, cross-entropy loss) on cpu: 27 training / 3 validation / 6 test" \
+    assert (
+        "training LeNet5 (61,111 parameters, cross-entropy loss) on cpu: 27 training / 3 validation / 6 test"
         in printed.out
-    assert sorted(p.name for p in out.iterdir()) == ["best.pt", "curves.png", "last.pt", "metrics.csv", "model.onnx",
-                                                     "model.py", "result.json"]
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best.pt",
+        "curves.png",
+        "last.pt",
+        "metrics.csv",
+        "model.onnx",
+        "model.py",
+        "result.json",
+    ]
     history = rows(out / "metrics.csv")
     assert [r["epoch"] for r in history] == ["1", "2", "3"]
-    assert list(history[0]) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_mae",
-                                "val_rmse", "seconds", "images_per_s"]
+    assert list(history[0]) == [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "val_mae",
+        "val_rmse",
+        "seconds",
+        "images_per_s",
+    ]
     result = json.loads((out / "result.json").read_text())
     assert result["epochs"] == 3 and result["selected_by"] == "accuracy"
     assert result["onnx"]["agree"] == result["onnx"]["of"] == 6 and result["onnx"]["max_abs_diff"] < 1e-4
@@ -103,8 +141,23 @@ def test_lenet_learns_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 @pytest.mark.parametrize(("network", "loss"), [("CORAL", "CORAL"), ("ORCNN", "OR-CNN"), ("CE", "cross-entropy")])
 def test_each_head_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str], network: str, loss: str) -> None:
-    status = main(["train", SYNTH, "--network", network, "--data", "ordinal-synth:300", "--epochs", "3",
-                   "--importance", "balanced", "--out", str(tmp_path / "run"), "--no-color"])
+    status = main(
+        [
+            "train",
+            SYNTH,
+            "--network",
+            network,
+            "--data",
+            "ordinal-synth:300",
+            "--epochs",
+            "3",
+            "--importance",
+            "balanced",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-color",
+        ]
+    )
     printed = capsys.readouterr().out
     assert status == 0 and f"{loss} loss" in printed
     history = rows(tmp_path / "run" / "metrics.csv")
@@ -121,8 +174,11 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     whole = run_cli(*common, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, "-m", "netdsl", *common, "--out", str(killed)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netdsl", *common, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (killed / "metrics.csv").exists():
         time.sleep(0.02)
@@ -141,8 +197,12 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "netdsl", "train", LENET, "--data", "digits", "--epochs", "50",
-                                "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netdsl", "train", LENET, "--data", "digits", "--epochs", "50", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out / "metrics.csv").exists():
         time.sleep(0.02)
@@ -171,8 +231,10 @@ def test_resume_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     if not torch.cuda.is_available():
         assert main([*base, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
         assert "--device cuda: this PyTorch sees no CUDA device" in capsys.readouterr().err
-    assert main([*base, "--out", str(tmp_path / "hot"), "--optimizer", "sgd", "--lr", "1e38", "--schedule",
-                 "constant"]) == 2
+    assert (
+        main([*base, "--out", str(tmp_path / "hot"), "--optimizer", "sgd", "--lr", "1e38", "--schedule", "constant"])
+        == 2
+    )
     assert "epoch 1, batch 4: the loss is nan — lower --lr (now 1e+38)" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "hotter"), "--lr", "1e38", "--schedule", "constant"]) == 2
     assert "epoch 1, batch 1: PyTorch failed: value cannot be converted" in capsys.readouterr().err
@@ -199,16 +261,34 @@ def test_bad_data_and_heads_are_clear_errors(tmp_path: Path, capsys: pytest.Capt
 
 def test_experiment_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "exp"
-    args = ["experiment", SYNTH, "--data", "ordinal-synth:120", "--seeds", "0,1", "--epochs", "1", "--out", str(out),
-            "--no-color"]
+    args = [
+        "experiment",
+        SYNTH,
+        "--data",
+        "ordinal-synth:120",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--no-color",
+    ]
     assert main(args) == 0
     first = capsys.readouterr().out
     table = (out / "results.md").read_text().splitlines()
     assert table[2] == "| Method | Random seed | MAE | RMSE | Accuracy |"
     assert [line.split(" | ")[:2] for line in table[4:]] == [
-        ["| CORAL", "0"], ["| CORAL", "1"], ["| **CORAL**", "**AVG ± SD**"],
-        ["| ORCNN", "0"], ["| ORCNN", "1"], ["| **ORCNN**", "**AVG ± SD**"],
-        ["| CE", "0"], ["| CE", "1"], ["| **CE**", "**AVG ± SD**"]]
+        ["| CORAL", "0"],
+        ["| CORAL", "1"],
+        ["| **CORAL**", "**AVG ± SD**"],
+        ["| ORCNN", "0"],
+        ["| ORCNN", "1"],
+        ["| **ORCNN**", "**AVG ± SD**"],
+        ["| CE", "0"],
+        ["| CE", "1"],
+        ["| **CE**", "**AVG ± SD**"],
+    ]
     for found in rows(out / "results.csv"):
         result = json.loads((out / found["method"] / f"seed-{found['seed']}" / "result.json").read_text())
         assert float(found["mae"]) == pytest.approx(result["test"]["mae"], rel=1e-5)
@@ -221,8 +301,10 @@ def test_experiment_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     again = capsys.readouterr().out
     assert again.count("finished earlier") == 6 and (out / "results.md").read_text().splitlines() == table
     assert main([*args, "--lr", "0.01"]) == 2  # the finished runs were trained otherwise
-    assert "CORAL/seed-0/result.json' holds a finished run with other settings (lr None there, 0.01 now)" in \
-        capsys.readouterr().err
+    assert (
+        "CORAL/seed-0/result.json' holds a finished run with other settings (lr None there, 0.01 now)"
+        in capsys.readouterr().err
+    )
 
 
 def test_experiment_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,14 +319,45 @@ def test_experiment_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     """torchrun with 2 CPU processes (gloo) of batch 4 takes the same steps as 1 process of batch 8."""
     data = shapes_folder(tmp_path / "data", per_class=14)  # 42 images: 30 training (even, so no padding)
-    common = ["train", LENET, "--set", "classes=3", "--data", str(data), "--epochs", "2", "--optimizer", "sgd",
-              "--device", "cpu", "--seed", "1"]
+    common = [
+        "train",
+        LENET,
+        "--set",
+        "classes=3",
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--optimizer",
+        "sgd",
+        "--device",
+        "cpu",
+        "--seed",
+        "1",
+    ]
     single = run_cli(*common, "--batch-size", "8", "--out", str(tmp_path / "one"), "--quiet")
     assert single.returncode == 0, single.stderr
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          "-m", "netdsl", *common, "--batch-size", "4", "--out", str(tmp_path / "two"),
-                          "--no-color"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    ddp = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "netdsl",
+            *common,
+            "--batch-size",
+            "4",
+            "--out",
+            str(tmp_path / "two"),
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "on cpu × 2 processes: 30 training" in ddp.stdout
     assert ddp.stdout.count("epoch   2:") == 1  # rank 0 alone reports
@@ -254,8 +367,9 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
         assert torch.allclose(tensor, b["model"][key], atol=1e-5), key  # type: ignore[index]
 
 
-def test_an_opset_onnxruntime_cannot_run_is_written_but_not_checked(tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_opset_onnxruntime_cannot_run_is_written_but_not_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import onnx
 
     from netdsl.runtime import max_opset
@@ -265,8 +379,28 @@ def test_an_opset_onnxruntime_cannot_run_is_written_but_not_checked(tmp_path: Pa
         pytest.skip("the installed onnxruntime runs every opset the installed onnx writes")
     data = shapes_folder(tmp_path / "data")
     out = tmp_path / "run"
-    assert main(["train", LENET, "--set", "classes=3", "--data", str(data), "--epochs", "1", "--batch-size", "8",
-                 "--opset", str(newest), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                LENET,
+                "--set",
+                "classes=3",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--opset",
+                str(newest),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert f"--opset {newest}: the installed onnxruntime" in capsys.readouterr().err
     result = json.loads((out / "result.json").read_text())
     assert result["onnx"] == {"unchecked": f"opset {newest} is past what the installed onnxruntime runs"}

@@ -68,7 +68,6 @@ class Dataset:
             digest.update("\n".join(split.names).encode())
         return digest.hexdigest()[:16]
 
-
     @cached_property
     def warnings(self) -> tuple[str, ...]:
         """What the user may not expect of this data: a head with classes that no image has
@@ -86,16 +85,20 @@ class Dataset:
             found = f"{len(present)} labels have images"
         gaps = ", ".join(map(str, missing[:12])) + (", …" if len(missing) > 12 else "")
         fix = f" (--set classes={len(present)} sizes the head to the data)" if missing[0] >= len(present) else ""
-        return (f"the spec's head has {self.classes} classes, but {len(missing)} of them have no image in "
-                f"'{self.source}' ({found}; none of {gaps}){fix}",)
+        return (
+            f"the spec's head has {self.classes} classes, but {len(missing)} of them have no image in "
+            f"'{self.source}' ({found}; none of {gaps}){fix}",
+        )
 
 
-def load_data(source: str, shape: Sequence[int], classes: int, *, label_offset: int = 0,
-              progress: Progress | None = None) -> Dataset:
+def load_data(
+    source: str, shape: Sequence[int], classes: int, *, label_offset: int = 0, progress: Progress | None = None
+) -> Dataset:
     """The data of `source` at the spec's input `shape` ([C, H, W]), for a head of `classes`."""
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
-        raise DataError(f"training reads images: the spec's input must be [C, H, W] with 1, 3 or 4 channels, "
-                        f"not {list(shape)}")
+        raise DataError(
+            f"training reads images: the spec's input must be [C, H, W] with 1, 3 or 4 channels, not {list(shape)}"
+        )
     channels, height, width = (int(s) for s in shape)
     kind, _, rest = source.partition(":")
     if source == "digits":
@@ -114,8 +117,9 @@ def load_data(source: str, shape: Sequence[int], classes: int, *, label_offset: 
     else:
         path, forced = Path(source), None
     if not path.exists():
-        raise DataError(f"'{path}': no such file or folder (give digits, ordinal-synth, a folder of images or a "
-                        f".csv manifest)")
+        raise DataError(
+            f"'{path}': no such file or folder (give digits, ordinal-synth, a folder of images or a .csv manifest)"
+        )
     if forced == "csv" or (forced is None and path.is_file()):
         if path.suffix.lower() != ".csv" and forced is None:
             raise DataError(f"'{path}' is a file: give a .csv manifest (path,label) or a folder of images")
@@ -154,8 +158,15 @@ def _resize_all(grey: np.ndarray, channels: int, height: int, width: int) -> np.
     return out
 
 
-def _folders(source: str, root: Path, subdirs: list[Path], shape: tuple[int, int, int], classes: int,
-             offset: int, progress: Progress | None) -> Dataset:
+def _folders(
+    source: str,
+    root: Path,
+    subdirs: list[Path],
+    shape: tuple[int, int, int],
+    classes: int,
+    offset: int,
+    progress: Progress | None,
+) -> Dataset:
     names = {p.name for p in subdirs}
     if {"train", "test"} <= names:  # the source fixes the test split
         train_dirs = _class_dirs(root / "train")
@@ -193,12 +204,16 @@ def _class_labels(root: Path, names: list[str], classes: int, offset: int) -> di
         labels = {n: int(n) - offset for n in names}
         for name, label in labels.items():
             if not 0 <= label < classes:
-                raise DataError(f"'{root / name}': label {name}{_offset(offset)} is outside 0..{classes - 1} "
-                                f"(the spec's head has {classes} classes)")
+                raise DataError(
+                    f"'{root / name}': label {name}{_offset(offset)} is outside 0..{classes - 1} "
+                    f"(the spec's head has {classes} classes)"
+                )
         return labels
     if len(names) > classes:
-        raise DataError(f"'{root}' has {len(names)} class folders but the spec's head has {classes} classes "
-                        f"(try --set classes={len(names)})")
+        raise DataError(
+            f"'{root}' has {len(names)} class folders but the spec's head has {classes} classes "
+            f"(try --set classes={len(names)})"
+        )
     return {n: i for i, n in enumerate(names)}
 
 
@@ -212,8 +227,9 @@ def _listed(folders: list[Path], labels_of: dict[str, int]) -> list[tuple[Path, 
     return files
 
 
-def _ages(source: str, root: Path, shape: tuple[int, int, int], classes: int, offset: int,
-          progress: Progress | None) -> Dataset:
+def _ages(
+    source: str, root: Path, shape: tuple[int, int, int], classes: int, offset: int, progress: Progress | None
+) -> Dataset:
     files = []
     for path in sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -223,8 +239,10 @@ def _ages(source: str, root: Path, shape: tuple[int, int, int], classes: int, of
             raise DataError(f"'{path}': the file name does not start with the age (like 23_1_0_2017.jpg)")
         label = int(match.group(1)) - offset
         if not 0 <= label < classes:
-            raise DataError(f"'{path}': age {match.group(1)}{_offset(offset)} gives label {label}, outside "
-                            f"0..{classes - 1} (the spec's head has {classes} classes; see --label-offset)")
+            raise DataError(
+                f"'{path}': age {match.group(1)}{_offset(offset)} gives label {label}, outside "
+                f"0..{classes - 1} (the spec's head has {classes} classes; see --label-offset)"
+            )
         files.append((path, label))
     if not files:
         raise DataError(f"'{root}': no images in it")
@@ -232,8 +250,9 @@ def _ages(source: str, root: Path, shape: tuple[int, int, int], classes: int, of
     return _finish(source, "ages", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
 
 
-def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int, offset: int,
-              progress: Progress | None) -> Dataset:
+def _manifest(
+    source: str, path: Path, shape: tuple[int, int, int], classes: int, offset: int, progress: Progress | None
+) -> Dataset:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -254,8 +273,10 @@ def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int
             raise DataError(f"{path}:{number}: the label '{cells[1]}' is not an integer") from None
         label = value - offset
         if not 0 <= label < classes:
-            raise DataError(f"{path}:{number}: label {value}{_offset(offset)} is outside 0..{classes - 1} "
-                            f"(the spec's head has {classes} classes)")
+            raise DataError(
+                f"{path}:{number}: label {value}{_offset(offset)} is outside 0..{classes - 1} "
+                f"(the spec's head has {classes} classes)"
+            )
         split = cells[2].lower() if len(cells) == 3 else ""
         if split not in ("", "train", "val", "test"):
             raise DataError(f"{path}:{number}: the split '{cells[2]}' is not train, val or test")
@@ -281,8 +302,13 @@ def _manifest(source: str, path: Path, shape: tuple[int, int, int], classes: int
 
     if len(parts["val"]):
         return _finish(source, "csv", (pick(parts["train"]), pick(parts["val"]), pick(parts["test"])), classes)
-    train, val = _split_off(images[parts["train"]], labels[parts["train"]], tuple(names[i] for i in parts["train"]),
-                            VAL_FRACTION, SPLIT_SEED + 1)
+    train, val = _split_off(
+        images[parts["train"]],
+        labels[parts["train"]],
+        tuple(names[i] for i in parts["train"]),
+        VAL_FRACTION,
+        SPLIT_SEED + 1,
+    )
     return _finish(source, "csv", (train, val, pick(parts["test"])), classes)
 
 
@@ -318,8 +344,9 @@ def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
-def _read_files(files: list[tuple[Path, int]], shape: tuple[int, int, int],
-                progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+def _read_files(
+    files: list[tuple[Path, int]], shape: tuple[int, int, int], progress: Progress | None
+) -> tuple[np.ndarray, np.ndarray]:
     images = np.empty((len(files), *shape), dtype=np.uint8)
     for i, (file, _) in enumerate(files):
         images[i] = read_pixels(file, shape)
@@ -345,18 +372,20 @@ def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def _split_off(images: np.ndarray, labels: np.ndarray, names: tuple[str, ...], fraction: float,
-               seed: int) -> tuple[Split, Split]:
+def _split_off(
+    images: np.ndarray, labels: np.ndarray, names: tuple[str, ...], fraction: float, seed: int
+) -> tuple[Split, Split]:
     held = stratified_indices(labels, fraction, seed)
     keep = np.setdiff1d(np.arange(len(labels)), held)
-    return (Split(images[keep], labels[keep], tuple(names[i] for i in keep)),
-            Split(images[held], labels[held], tuple(names[i] for i in held)))
+    return (
+        Split(images[keep], labels[keep], tuple(names[i] for i in keep)),
+        Split(images[held], labels[held], tuple(names[i] for i in held)),
+    )
 
 
 def _stratified(images: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> tuple[Split, Split, Split]:
     rest, test = _split_off(images, labels, names, TEST_FRACTION, SPLIT_SEED)
-    train, val = _split_off(rest.images, rest.labels, rest.names, VAL_FRACTION / (1 - TEST_FRACTION),
-                            SPLIT_SEED + 1)
+    train, val = _split_off(rest.images, rest.labels, rest.names, VAL_FRACTION / (1 - TEST_FRACTION), SPLIT_SEED + 1)
     return train, val, test
 
 
@@ -364,12 +393,15 @@ def _finish(source: str, kind: str, splits: tuple[Split, Split, Split], classes:
     train, val, test = splits
     for name, split in (("training", train), ("validation", val), ("test", test)):
         if not len(split):
-            raise DataError(f"'{source}': too few images for a {name} split ({len(train) + len(val) + len(test)} "
-                            f"in all; give at least two of each label)")
+            raise DataError(
+                f"'{source}': too few images for a {name} split ({len(train) + len(val) + len(test)} "
+                f"in all; give at least two of each label)"
+            )
     top = int(max(s.labels.max() for s in splits))
     if top >= classes or min(int(s.labels.min()) for s in splits) < 0:
-        raise DataError(f"'{source}': labels reach {top}, outside 0..{classes - 1} (the spec's head has {classes} "
-                        f"classes)")
+        raise DataError(
+            f"'{source}': labels reach {top}, outside 0..{classes - 1} (the spec's head has {classes} classes)"
+        )
     scaled = train.images.astype(np.float64) / 255.0
     mean = tuple(float(m) for m in scaled.mean(axis=(0, 2, 3)))
     std = tuple(max(float(s), 1e-3) for s in scaled.std(axis=(0, 2, 3)))

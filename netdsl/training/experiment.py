@@ -41,10 +41,19 @@ def lines(rows: Sequence[Row]) -> list[tuple[str, str, str, str, str, bool]]:
     for method in methods(rows):
         mine = [r for r in rows if r.method == method]
         out += [(method, str(r.seed), f"{r.mae:.3f}", f"{r.rmse:.3f}", f"{r.accuracy:.2%}", False) for r in mine]
-        (mae, mae_sd), (rmse, rmse_sd), (acc, acc_sd) = (summarize([getattr(r, k) for r in mine])
-                                                         for k in ("mae", "rmse", "accuracy"))
-        out.append((method, "AVG ± SD", f"{mae:.3f} ± {mae_sd:.3f}", f"{rmse:.3f} ± {rmse_sd:.3f}",
-                    f"{acc:.2%} ± {acc_sd:.2%}", True))
+        (mae, mae_sd), (rmse, rmse_sd), (acc, acc_sd) = (
+            summarize([getattr(r, k) for r in mine]) for k in ("mae", "rmse", "accuracy")
+        )
+        out.append(
+            (
+                method,
+                "AVG ± SD",
+                f"{mae:.3f} ± {mae_sd:.3f}",
+                f"{rmse:.3f} ± {rmse_sd:.3f}",
+                f"{acc:.2%} ± {acc_sd:.2%}",
+                True,
+            )
+        )
     return out
 
 
@@ -52,8 +61,12 @@ HEADERS = ("Method", "Random seed", "MAE", "RMSE", "Accuracy")
 
 
 def to_markdown(rows: Sequence[Row], data: str) -> str:
-    text = [f"Test MAE and RMSE on `{data}`, each run's best epoch by validation MAE.", "",
-            "| " + " | ".join(HEADERS) + " |", "|---|---:|---:|---:|---:|"]
+    text = [
+        f"Test MAE and RMSE on `{data}`, each run's best epoch by validation MAE.",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for *cells, average in lines(rows):
         text.append("| " + " | ".join(f"**{c}**" if average else c for c in cells) + " |")
     return "\n".join(text) + "\n"

@@ -47,8 +47,13 @@ class Head:
     def loss_name(self) -> str:
         return {"coral": "CORAL", "ordinal": "OR-CNN"}.get(self.kind, "cross-entropy")
 
-    def loss(self, outputs: torch.Tensor, labels: torch.Tensor, importance: torch.Tensor | None = None,
-             reduction: str = "mean") -> torch.Tensor:
+    def loss(
+        self,
+        outputs: torch.Tensor,
+        labels: torch.Tensor,
+        importance: torch.Tensor | None = None,
+        reduction: str = "mean",
+    ) -> torch.Tensor:
         """The loss of a batch: its mean over the samples (or, with reduction="sum", the sum)."""
         if self.kind == "coral":
             levels = _levels(labels, self.classes).to(outputs.dtype)
@@ -85,8 +90,10 @@ def head_of(checked: Checked) -> Head:
         return Head(node.op, int(node.shape[0]) + 1)
     kind = {"softmax": "probabilities", "log_softmax": "log_probabilities"}.get(node.op, "logits")
     if len(node.shape) != 1 or node.shape[0] < 2:
-        raise HeadError(f"the network's output {node.name} has shape {list(node.shape)}: training needs a "
-                        f"classifier's [classes] (classes ≥ 2), or a coral or ordinal head")
+        raise HeadError(
+            f"the network's output {node.name} has shape {list(node.shape)}: training needs a "
+            f"classifier's [classes] (classes ≥ 2), or a coral or ordinal head"
+        )
     return Head(kind, int(node.shape[0]))
 
 
@@ -108,5 +115,8 @@ def importance_weights(labels: np.ndarray, classes: int, scheme: str) -> np.ndar
 
 def metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     error = predicted.astype(np.float64) - labels.astype(np.float64)
-    return {"accuracy": float((error == 0).mean()), "mae": float(np.abs(error).mean()),
-            "rmse": float(np.sqrt((error ** 2).mean()))}
+    return {
+        "accuracy": float((error == 0).mean()),
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+    }

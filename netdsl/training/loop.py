@@ -166,8 +166,9 @@ class _Distributed:
 
 
 def distributed_from_env() -> _Distributed:
-    return _Distributed(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")),
-                        int(os.environ.get("LOCAL_RANK", "0")))
+    return _Distributed(
+        int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def pick_device(choice: str, dist: _Distributed) -> torch.device:
@@ -196,18 +197,32 @@ def train(spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter | N
 
 
 class _Run:
-    def __init__(self, spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter, dist: _Distributed,
-                 device: torch.device) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        data: Dataset,
+        config: TrainConfig,
+        reporter: Reporter,
+        dist: _Distributed,
+        device: torch.device,
+    ) -> None:
         self.spec, self.data, self.config, self.reporter, self.dist, self.device = (
-            spec, data, config, reporter, dist, device)
+            spec,
+            data,
+            config,
+            reporter,
+            dist,
+            device,
+        )
         self.head = head_of(spec.checked)
         self.out = Path(config.out)
         self.hash = architecture_hash(spec)
         self.select = config.select if config.select != "auto" else self.head.metric
         self.history: list[dict[str, float]] = []
         self.best: dict[str, float] = {}
-        weights = importance_weights(data.train.labels, self.head.classes, config.importance) \
-            if self.head.ordinal else None
+        weights = (
+            importance_weights(data.train.labels, self.head.classes, config.importance) if self.head.ordinal else None
+        )
         self.importance = torch.from_numpy(weights).to(device) if weights is not None else None
         self.mean = torch.tensor(data.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
@@ -229,11 +244,24 @@ class _Run:
         module: nn.Module = self.model
         if self.dist.world > 1:
             module = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         params = sum(p.numel() for p in self.model.parameters())
-        self.reporter.start(RunInfo(self.spec.network, self.head, params, str(self.device), self.dist.world,
-                                    len(self.data.train), len(self.data.val), len(self.data.test), start_epoch,
-                                    self.select, self.out))
+        self.reporter.start(
+            RunInfo(
+                self.spec.network,
+                self.head,
+                params,
+                str(self.device),
+                self.dist.world,
+                len(self.data.train),
+                len(self.data.val),
+                len(self.data.test),
+                start_epoch,
+                self.select,
+                self.out,
+            )
+        )
         seen, busy = 0, 0.0
         for epoch in range(start_epoch, config.epochs):
             epoch_start = time.perf_counter()
@@ -250,8 +278,9 @@ class _Run:
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         trainable = [p for p in model.parameters() if p.requires_grad]
         if self.config.optimizer == "sgd":
-            return torch.optim.SGD(trainable, lr=self.config.learning_rate, momentum=0.9,
-                                   weight_decay=self.config.weight_decay)
+            return torch.optim.SGD(
+                trainable, lr=self.config.learning_rate, momentum=0.9, weight_decay=self.config.weight_decay
+            )
         return torch.optim.Adam(trainable, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
 
     def _prepare_folder(self) -> int:
@@ -268,12 +297,16 @@ class _Run:
             raise TrainError(f"--resume: '{last}' does not exist (no finished epoch to continue from)")
         checkpoint = load_checkpoint(last)
         if checkpoint.get("architecture") != self.hash:
-            raise TrainError(f"--resume: '{last}' is a checkpoint of {checkpoint.get('network', 'another network')} "
-                             f"(architecture {checkpoint.get('architecture')}); {self.spec.network} here is "
-                             f"{self.hash} — a different spec, or other --set/--input values")
+            raise TrainError(
+                f"--resume: '{last}' is a checkpoint of {checkpoint.get('network', 'another network')} "
+                f"(architecture {checkpoint.get('architecture')}); {self.spec.network} here is "
+                f"{self.hash} — a different spec, or other --set/--input values"
+            )
         if checkpoint.get("data") != self.data.fingerprint:
-            raise TrainError(f"--resume: '{last}' was trained on other data ({checkpoint.get('source')}, "
-                             f"{checkpoint.get('data')}); --data {self.data.source} gives {self.data.fingerprint}")
+            raise TrainError(
+                f"--resume: '{last}' was trained on other data ({checkpoint.get('source')}, "
+                f"{checkpoint.get('data')}); --data {self.data.source} gives {self.data.fingerprint}"
+            )
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         torch.set_rng_state(checkpoint["rng"]["torch"])
@@ -294,7 +327,7 @@ class _Run:
         world = self.dist.world
         if world > 1:
             pad = -n % world
-            order = torch.cat([order, order[:pad]])[self.dist.rank::world]
+            order = torch.cat([order, order[:pad]])[self.dist.rank :: world]
         return order
 
     def _batch(self, split: str, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -316,7 +349,7 @@ class _Run:
                 progress = (epoch * batches + b) / (self.config.epochs * batches)
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
-            x, y = self._batch("train", order[b * size:(b + 1) * size])
+            x, y = self._batch("train", order[b * size : (b + 1) * size])
             outputs, loss = self._step(module, x, y, f"epoch {epoch + 1}, batch {b + 1}")
             with torch.no_grad():
                 predicted = self.head.predict(outputs.detach())
@@ -330,8 +363,9 @@ class _Run:
                 self.reporter.batch(b + 1, total_loss / count, metric, errors / count)
         return total_loss / count, errors / count, count * self.dist.world
 
-    def _step(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, where: str) -> tuple[torch.Tensor,
-                                                                                            torch.Tensor]:
+    def _step(
+        self, module: nn.Module, x: torch.Tensor, y: torch.Tensor, where: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimization step; PyTorch's failures become errors that say what to change."""
         try:
             self.optimizer.zero_grad(set_to_none=True)
@@ -342,8 +376,9 @@ class _Run:
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
         except torch.cuda.OutOfMemoryError:
-            raise TrainError(f"{where}: out of memory on {self.device} — lower --batch-size (now "
-                             f"{self.config.batch_size})") from None
+            raise TrainError(
+                f"{where}: out of memory on {self.device} — lower --batch-size (now {self.config.batch_size})"
+            ) from None
         except RuntimeError as exc:
             raise TrainError(f"{where}: PyTorch failed: {str(exc).splitlines()[0][:300]}") from None
         return outputs, loss
@@ -366,14 +401,22 @@ class _Run:
 
     def _end_epoch(self, epoch: int, train_loss: float, train_metric: float, images: int, seconds: float) -> None:
         val, _ = self.evaluate("val")
-        row = {"epoch": epoch + 1, "train_loss": train_loss,
-               f"train_{self.head.metric}": train_metric,
-               "val_loss": val["loss"], "val_accuracy": val["accuracy"], "val_mae": val["mae"],
-               "val_rmse": val["rmse"], "seconds": seconds, "images_per_s": images / seconds if seconds else 0.0}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            f"train_{self.head.metric}": train_metric,
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+            "val_mae": val["mae"],
+            "val_rmse": val["rmse"],
+            "seconds": seconds,
+            "images_per_s": images / seconds if seconds else 0.0,
+        }
         self.history.append(row)
         value = val[self.select]
-        improved = not self.best or (value > self.best["value"] if self.select == "accuracy"
-                                     else value < self.best["value"])
+        improved = not self.best or (
+            value > self.best["value"] if self.select == "accuracy" else value < self.best["value"]
+        )
         if improved:
             self.best = {"epoch": epoch + 1, "value": value}
         checkpoint = self._checkpoint(epoch + 1)
@@ -381,20 +424,31 @@ class _Run:
             save_checkpoint(checkpoint, self.out / "best.pt")
         save_checkpoint(checkpoint, self.out / "last.pt")
         self._write_metrics()
-        write_atomic(self.out / "curves.png", draw_curves(self.history, self.spec.network, self.select,
-                                                             int(self.best["epoch"])))
+        write_atomic(
+            self.out / "curves.png", draw_curves(self.history, self.spec.network, self.select, int(self.best["epoch"]))
+        )
         self.reporter.epoch_end(row)
 
     def _checkpoint(self, epoch: int) -> dict[str, Any]:
         rng: dict[str, Any] = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"format": CHECKPOINT_FORMAT, "network": self.spec.network, "architecture": self.hash,
-                "spec": self.spec.program.main.file, "source": self.data.source, "data": self.data.fingerprint,
-                "epoch": epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": rng, "history": list(self.history), "best": dict(self.best),
-                "normalize": {"mean": list(self.data.mean), "std": list(self.data.std)},
-                "config": {k: v for k, v in asdict(self.config).items() if k not in ("resume",)}}
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "network": self.spec.network,
+            "architecture": self.hash,
+            "spec": self.spec.program.main.file,
+            "source": self.data.source,
+            "data": self.data.fingerprint,
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng,
+            "history": list(self.history),
+            "best": dict(self.best),
+            "normalize": {"mean": list(self.data.mean), "std": list(self.data.std)},
+            "config": {k: v for k, v in asdict(self.config).items() if k not in ("resume",)},
+        }
 
     def _write_metrics(self) -> None:
         columns = list(dict.fromkeys(k for row in self.history for k in row))
@@ -419,8 +473,20 @@ class _Run:
             onnx = self._export(best["model"], outputs)
             if "error" not in onnx:
                 files.append("model.onnx")
-        result = Result(self.spec.network, self.config.seed, len(self.history), int(self.best["epoch"]), self.select,
-                        test, onnx, wall, images_per_s, files + ["result.json"], self.config.settings(), self.hash)
+        result = Result(
+            self.spec.network,
+            self.config.seed,
+            len(self.history),
+            int(self.best["epoch"]),
+            self.select,
+            test,
+            onnx,
+            wall,
+            images_per_s,
+            files + ["result.json"],
+            self.config.settings(),
+            self.hash,
+        )
         write_atomic(self.out / "result.json", json.dumps(result.to_json(), indent=2) + "\n")
         self.reporter.finish(result, self.history)
         return result
@@ -430,9 +496,11 @@ class _Run:
         from netdsl.backends.onnx import WeightsError
         from netdsl.runtime import RuntimeUsageError, max_opset, open_session
 
-        metadata = {"netdsl.mean": ",".join(f"{m:.9g}" for m in self.data.mean),
-                    "netdsl.std": ",".join(f"{s:.9g}" for s in self.data.std),
-                    "netdsl.trained_on": self.data.source}
+        metadata = {
+            "netdsl.mean": ",".join(f"{m:.9g}" for m in self.data.mean),
+            "netdsl.std": ",".join(f"{s:.9g}" for s in self.data.std),
+            "netdsl.trained_on": self.data.source,
+        }
         try:
             parts = self.spec.onnx_parts(dict(state), opset=self.config.opset, metadata=metadata)
             parts.save(self.out / "model.onnx")
@@ -458,8 +526,10 @@ class _Run:
         theirs = self.head.predict(torch.from_numpy(runtime)).numpy()
         agree, gap = int((ours == theirs).sum()), float(np.abs(runtime - outputs).max())
         if agree < n:
-            self.reporter.note(f"onnxruntime and torch disagree on {n - agree} of {n} test predictions (outputs "
-                               f"differ by up to {gap:.2e})")
+            self.reporter.note(
+                f"onnxruntime and torch disagree on {n - agree} of {n} test predictions (outputs "
+                f"differ by up to {gap:.2e})"
+            )
         return {"provider": session.provider, "agree": agree, "of": int(n), "max_abs_diff": gap}
 
 

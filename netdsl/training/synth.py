@@ -19,8 +19,9 @@ DEFAULT_SIZE = 6000
 SEED = 0x0C0DA1
 
 
-def generate(size: int, classes: int, channels: int, height: int, width: int,
-             noise: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    size: int, classes: int, channels: int, height: int, width: int, noise: float = 0.06
+) -> tuple[np.ndarray, np.ndarray]:
     """`size` images uint8 [size, C, H, W] and their labels 0..classes-1 (count of discs - 1);
     `noise`: the standard deviation of the Gaussian noise, in units of full brightness."""
     from netdsl.training.data import DataError
@@ -29,8 +30,10 @@ def generate(size: int, classes: int, channels: int, height: int, width: int,
     r_low, r_high = 1.6 * scale, 3.2 * scale
     fits = int(0.8 * height * width / (2 * r_high + 2) ** 2)
     if classes < 2 or classes > fits:
-        raise DataError(f"ordinal-synth draws 1..K discs of radius up to {r_high:.1f} px: K = {classes} classes do "
-                        f"not fit a {height}×{width} image (2 ≤ K ≤ {fits}: try --set classes={min(fits, 8)})")
+        raise DataError(
+            f"ordinal-synth draws 1..K discs of radius up to {r_high:.1f} px: K = {classes} classes do "
+            f"not fit a {height}×{width} image (2 ≤ K ≤ {fits}: try --set classes={min(fits, 8)})"
+        )
     rng = np.random.default_rng([SEED, size, classes, channels, height, width])
     labels = np.arange(size, dtype=np.int64) % classes
     rng.shuffle(labels)
@@ -48,13 +51,14 @@ def generate(size: int, classes: int, channels: int, height: int, width: int,
 
 def _background(rng: np.random.Generator, ys: np.ndarray, xs: np.ndarray, height: int, width: int) -> np.ndarray:
     angle = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(angle) * xs / width + np.sin(angle) * ys / height)
+    ramp = np.cos(angle) * xs / width + np.sin(angle) * ys / height
     background: np.ndarray = (0.1 + 0.12 * (ramp - ramp.min())).astype(np.float32)
     return background
 
 
-def _discs(rng: np.random.Generator, count: int, r_low: float, r_high: float, height: int,
-           width: int) -> list[tuple[float, float, float, float]]:
+def _discs(
+    rng: np.random.Generator, count: int, r_low: float, r_high: float, height: int, width: int
+) -> list[tuple[float, float, float, float]]:
     placed: list[tuple[float, float, float, float]] = []
     misses = 0
     while len(placed) < count:
