@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,8 +159,9 @@ def print_report(console: Console, checked: Checked, depth: int | None, fit: boo
         console.width = max(console.width, laid.width)
     console.print(laid.title, soft_wrap=True)
     console.print(laid.table)
-    for note in laid.notes:
-        console.print(Text(note, style="dim"), soft_wrap=not fit)
+    for note in laid.notes:  # wrapped here: rich's own wrapping leaves a space at the end of each line
+        for line in textwrap.wrap(note, console.width) if fit else [note]:
+            console.print(Text(line, style="dim"), soft_wrap=True)
     console.print(totals_text(checked), markup=False, highlight=False, soft_wrap=not fit)
 
 
