@@ -7,7 +7,7 @@ diagnostic anywhere can show its line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,18 @@ def load_text(text: str, file: str = "<string>") -> Program:
     )
 
 
+def _read_utf8(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 class _Loader:
-    def __init__(self) -> None:
+    """Reads a file and its imports. `read` and `parse_text` are where an imported file's text and
+    AST come from (the language server reads and parses them through its caches); `imported` is
+    told of each file an import brings in."""
+
+    def __init__(self, read: Callable[[Path], str] = _read_utf8,
+                 parse_text: Callable[[str, str], ast.Module] = parse) -> None:
+        self.read, self.parse_text = read, parse_text
         self.sources: dict[str, str] = {}
         self.definitions: dict[str, ast.Definition] = {}
         self.diagnostics: list[Diagnostic] = []
@@ -59,7 +69,7 @@ class _Loader:
         text = normalize_source(text)
         self.sources[file] = text
         try:
-            module = parse(text, file)
+            module = self.parse_text(text, file) if chain else parse(text, file)  # the main file: always anew
         except SpecError as exc:
             self.diagnostics.extend(exc.diagnostics)
             return None
@@ -86,7 +96,7 @@ class _Loader:
             return
         self.done.add(target)
         try:
-            text = target.read_text(encoding="utf-8")
+            text = self.read(target)
         except UnicodeDecodeError:
             self.diagnostics.append(error(f"cannot import '{imp.path}': it is not a text spec (not UTF-8)",
                                           imp.span))
@@ -95,7 +105,11 @@ class _Loader:
             reason = exc.strerror or str(exc)
             self.diagnostics.append(error(f"cannot import '{imp.path}': {reason.lower()}", imp.span))
             return
+        self.imported(imp, target, chain)
         self.module(text, _display(target), chain)
+
+    def imported(self, imp: ast.Import, target: Path, chain: tuple[Path, ...]) -> None:
+        """Called for each file an import brings in, before it is read (`chain`: the importing files)."""
 
     def define(self, definition: ast.Definition) -> None:
         earlier = self.definitions.get(definition.name)

@@ -24,7 +24,7 @@ from netdsl.elaborate import UsageError
 from netdsl.ir import Graph, Instance, Node
 from netdsl.lsp.positions import Lines
 from netdsl.parser import parse
-from netdsl.program import MAX_IMPORT_DEPTH, Program, _display, _key, _Loader
+from netdsl.program import Program, _display, _Loader
 
 T = TypeVar("T")
 
@@ -67,60 +67,19 @@ class ImportCache:
 
 
 class _CachedLoader(_Loader):
-    """`netdsl.program`'s loader reading imports through an `ImportCache`, and noting for each
+    """`netdsl.program`'s loader reading and parsing through an `ImportCache`, and noting for each
     imported file the import statement of the main file that brought it in."""
 
     def __init__(self, cache: ImportCache):
-        super().__init__()
-        self.cache = cache
+        super().__init__(read=cache.read, parse_text=cache.parse)
         self.origins: dict[str, ast.Import] = {}
         self.origin: ast.Import | None = None
 
-    def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
-        text = normalize_source(text)
-        self.sources[file] = text
-        try:
-            module = self.cache.parse(text, file) if chain else parse(text, file)
-        except SpecError as exc:
-            self.diagnostics.extend(exc.diagnostics)
-            return None
-        here = _key(file)
-        for imp in module.imports:
-            if not chain:
-                self.origin = imp
-            self.import_(imp, here, chain + (here,))
-        for definition in module.definitions:
-            self.define(definition)
-        return module
-
-    def import_(self, imp: ast.Import, here: Path, chain: tuple[Path, ...]) -> None:
-        # as `_Loader.import_`, reading through the cache
-        if "\0" in imp.path:
-            self.diagnostics.append(error(f"cannot import {imp.path!r}: the path holds a NUL character", imp.span))
-            return
-        if len(chain) > MAX_IMPORT_DEPTH:
-            self.diagnostics.append(error(f"imports nest more than {MAX_IMPORT_DEPTH} files deep", imp.span))
-            return
-        target = (here.parent / imp.path).resolve()
-        if target in chain:
-            cycle = " → ".join(p.name for p in chain[chain.index(target) :] + (target,))
-            self.diagnostics.append(error(f"import cycle: {cycle}", imp.span))
-            return
-        if target in self.done:
-            return
-        self.done.add(target)
-        try:
-            text = self.cache.read(target)
-        except UnicodeDecodeError:
-            self.diagnostics.append(error(f"cannot import '{imp.path}': it is not a text spec (not UTF-8)", imp.span))
-            return
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            self.diagnostics.append(error(f"cannot import '{imp.path}': {reason.lower()}", imp.span))
-            return
+    def imported(self, imp: ast.Import, target: Path, chain: tuple[Path, ...]) -> None:
+        if len(chain) == 1:  # an import of the main file
+            self.origin = imp
         if self.origin is not None:
             self.origins[_display(target)] = self.origin
-        self.module(text, _display(target), chain)
 
 
 def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str, ast.Import]]:
