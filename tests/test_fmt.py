@@ -248,3 +248,9 @@ def test_standard_input_to_standard_output(monkeypatch: pytest.MonkeyPatch) -> N
     out, err = io.StringIO(), io.StringIO()
     assert run(["-"], out=out, err=err) == 0
     assert (out.getvalue(), err.getvalue()) == ("network N {\n    input [3]\n}\n", "")
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_specs_are_written_in_the_canonical_layout(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert format_text(text) == text, f"run: netdsl fmt {path.relative_to(ROOT)}"
