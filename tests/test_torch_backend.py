@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,14 @@ import pytest
 from test_torch_names import assert_builds
 
 import netdsl
+from netdsl import ast as spec_ast
+from netdsl.backends.pyexpr import python_expr
 from netdsl.backends.pytorch import state_prefix
-from netdsl.backends.torch_ops import LOWERINGS, Lowering, py_literal
+from netdsl.backends.torch_ops import LOWERINGS, PRELUDE, Lowering, py_literal
+from netdsl.diagnostics import Span
 from netdsl.ops import OPS
 from netdsl.program import load as load_program
+from netdsl.values import EvalError, evaluate
 
 from conftest import ROOT, SHIPPED
 
@@ -412,6 +417,39 @@ def test_nesting_of_blocks_repeats_and_ifs(tmp_path: Path) -> None:
     assert spec.checked.total_params == sum(p.numel() for p in spec.to_torch().parameters())
 
 
+def test_a_value_keeps_its_shape_when_the_flow_changes_later(tmp_path: Path) -> None:
+    spec = assert_builds(
+        "network N { input x: [3, 8, 8]  conv(3, 1)  skip = relu -> dropout(0.1)  conv(8, 1)  "
+        "conv(skip.channels, 1) -> concat(skip) }",
+        tmp_path,
+    )
+    assert spec.checked.output_shape == (6, 8, 8)  # skip has 3 channels, though the flow has 8 by then
+    assert "skip_shape = shape\n" in spec.torch_source.text
+
+
+def test_spellings_that_ruff_flags_are_rewritten_to_the_same_values(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        network N(a = 2, b = 3, c = true) {
+            input x: [3, 8, 8]
+            if not a == b and not not c and (c or not c) and 5 != 4 and a == a { relu }
+            conv(a if a > b else b, 1, bias = true if c else false)
+            conv(4, 1, bias = (false if c else true) or (c and 1 < a and a < 3))
+            conv(4, 1, bias = 1 < a and a < 3)
+            conv(3, 1, frozen = not a != b)
+            if c { if a < b { tanh } }
+        }""",
+        tmp_path,
+        a=1,
+    )
+    text = spec.torch_source.text
+    assert "self.cond1 = a != b and bool(c)\n" in text
+    assert "nn.Conv2d(shape[0], max(a, b), 1, bias=bool(c))" in text
+    assert "bias=not c or c and 1 < a and a < 3" in text and "bias=1 < a < 3" in text
+    assert "self.conv_4.requires_grad_(a != b)" in text
+    assert "        if self.cond2 and self.cond3:\n" in text  # one if, not two nested ones (SIM102)
+
+
 # ---- generated files are ruff-clean as written ----------------------------------------------------
 
 
@@ -463,3 +501,59 @@ def test_non_finite_floats_are_written_as_float_calls() -> None:
     ]
     assert eval(py_literal(float("-inf")), {}) == -float("inf")  # noqa: S307 - our own literal
     assert py_literal('say "hi"') == "'say \"hi\"'" and py_literal("it's") == '"it\'s"'
+
+
+def _random_expr(rng: random.Random, kind: str, depth: int = 0) -> spec_ast.Expr:
+    """A well-typed spec expression over parameters a, b (int) and c, d (bool)."""
+    at = Span("t.net", 1, 1, 1, 2)
+    if depth > 3 or rng.random() < 0.25:
+        if kind == "int":
+            return rng.choice([spec_ast.Name(rng.choice("ab"), at), spec_ast.Literal(rng.randint(-3, 5), at)])
+        return rng.choice([spec_ast.Name(rng.choice("cd"), at), spec_ast.Literal(rng.random() < 0.5, at)])
+    pick = rng.random()
+    if kind == "int" and pick < 0.08:  # `x if x > y else y`: what ruff wants written as max(x, y)
+        x, y = _random_expr(rng, "int", depth + 1), _random_expr(rng, "int", depth + 1)
+        condition = spec_ast.BinOp(rng.choice(["<", "<=", ">", ">="]), x, y, at)
+        return spec_ast.Ternary(condition, *((x, y) if rng.random() < 0.5 else (y, x)), at)
+    if pick < 0.2:
+        then, orelse = _random_expr(rng, kind, depth + 1), _random_expr(rng, kind, depth + 1)
+        if rng.random() < 0.3:  # the shapes ruff rewrites: same arms, min/max, true/false
+            then = orelse if rng.random() < 0.5 else then
+        return spec_ast.Ternary(_random_expr(rng, "bool", depth + 1), then, orelse, at)
+    if kind == "int":
+        if pick < 0.3:
+            return spec_ast.UnaryOp("-", _random_expr(rng, "int", depth + 1), at)
+        if pick < 0.4:
+            args = [spec_ast.Arg(None, _random_expr(rng, "int", depth + 1), at) for _ in range(2)]
+            return spec_ast.FuncCall(rng.choice(["max", "min"]), tuple(args), at)
+        op = rng.choice(["+", "-", "*", "//", "%"])
+        return spec_ast.BinOp(op, _random_expr(rng, "int", depth + 1), _random_expr(rng, "int", depth + 1), at)
+    if pick < 0.35:
+        return spec_ast.UnaryOp("not", _random_expr(rng, "bool", depth + 1), at)
+    if pick < 0.7:
+        left = _random_expr(rng, "int", depth + 1)
+        right = left if rng.random() < 0.2 else _random_expr(rng, "int", depth + 1)
+        return spec_ast.BinOp(rng.choice(["==", "!=", "<", "<=", ">", ">="]), left, right, at)
+    left, right = _random_expr(rng, "bool", depth + 1), _random_expr(rng, "bool", depth + 1)
+    if rng.random() < 0.2:
+        right = spec_ast.UnaryOp("not", left, at)
+    return spec_ast.BinOp(rng.choice(["and", "or"]), left, right, at)
+
+
+def test_spec_expressions_written_as_python_keep_their_values() -> None:
+    rng = random.Random(4)
+    names = {"exact_div": None}
+    exec(PRELUDE["exact_div"], names)  # noqa: S102 - the helper the generated files carry
+    compared = 0
+    for _ in range(3000):
+        expr = _random_expr(rng, rng.choice(["int", "bool"]))
+        env = {"a": rng.randint(-2, 4), "b": rng.randint(-2, 4), "c": rng.random() < 0.5, "d": rng.random() < 0.5}
+        try:
+            expected = evaluate(expr, env)
+        except (EvalError, ZeroDivisionError):
+            continue
+        source = python_expr(expr, {n: n for n in env}, {})
+        got = eval(source, {**names, **env})  # noqa: S307 - generated from our own expression
+        assert (type(got), got) == (type(expected), expected), source
+        compared += 1
+    assert compared > 2000

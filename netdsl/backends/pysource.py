@@ -127,11 +127,11 @@ class Body:
             reads = _reads(items)
             kept = _drop_stores(items, reads)
             if _count(kept) == _count(items):
-                return _write(kept, depth)
+                return _write(_tidy(kept), depth)
             items = kept
 
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")  # not an attribute: `self.out_shape` reads no `out_shape`
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 
 
@@ -140,8 +140,8 @@ def _names(code: str) -> set[str]:
 
 
 def _reads(items: list[Line | Compound]) -> set[str]:
-    """Every identifier the body reads (a store's own target excluded; attributes count: a
-    superset is safe, a store is only dropped when its name appears nowhere else)."""
+    """Every local the body may read (a store's own target excluded). A superset is safe: a store
+    is only dropped when its name appears nowhere else."""
     found: set[str] = set()
     for item in items:
         if isinstance(item, Compound):
@@ -169,6 +169,34 @@ def _count(items: list[Line | Compound]) -> int:
     return sum(1 + _count(i.body) + _count(i.orelse) if isinstance(i, Compound) else 1 for i in items)
 
 
+def _tidy(items: list[Line | Compound]) -> list[Line | Compound]:
+    """Compound statements as ruff wants them: no empty suite (a branch that does nothing goes, an
+    `if` whose then-branch does nothing becomes `if not`), and no `if` whose whole body is an `if`
+    without `else` (SIM102: `if a and b:`)."""
+    out: list[Line | Compound] = []
+    for item in items:
+        if isinstance(item, Line):
+            out.append(item)
+            continue
+        body, orelse = _tidy(item.body), _tidy(item.orelse)
+        if not body and not orelse:
+            continue
+        header = item.header
+        if not body:
+            header, body, orelse = f"not {header}", orelse, []
+        inner = body[0] if len(body) == 1 else None
+        if (
+            item.keyword == "if"
+            and not orelse
+            and isinstance(inner, Compound)
+            and inner.keyword == "if"
+            and not inner.orelse
+        ):
+            header, body = f"{header} and {inner.header}", inner.body
+        out.append(Compound(item.keyword, header, body, orelse))
+    return out
+
+
 def _write(items: list[Line | Compound], depth: int) -> list[str]:
     indent = "    " * depth
     rows: list[str] = []
@@ -176,13 +204,7 @@ def _write(items: list[Line | Compound], depth: int) -> list[str]:
         if isinstance(item, Line):
             rows += format_statement(indent, item.code, item.comment)
             continue
-        body, orelse = _write(item.body, depth + 1), _write(item.orelse, depth + 1)
-        if not body and not orelse:
-            continue
-        if not body:  # only the else branch does something: `if not ...`
-            rows += [*format_statement(indent, f"{item.keyword} not {item.header}:"), *orelse]
-            continue
-        rows += [*format_statement(indent, f"{item.keyword} {item.header}:"), *body]
-        if orelse:
-            rows += [indent + "else:", *orelse]
+        rows += [*format_statement(indent, f"{item.keyword} {item.header}:"), *_write(item.body, depth + 1)]
+        if item.orelse:
+            rows += [indent + "else:", *_write(item.orelse, depth + 1)]
     return rows

@@ -17,12 +17,13 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from netdsl import __version__, ast
 from netdsl.analyze import Checked
+from netdsl.backends.pyexpr import calls_a_function, python_expr
 from netdsl.backends.pyformat import format_statement
 from netdsl.backends.pysource import Body, Namespace
 from netdsl.backends.torch_ops import LOWERINGS, PRELUDE, py_literal
@@ -263,7 +264,7 @@ class _Writer:
             py = consts[param.name]
             if param.default is None:
                 parts.append(f"{py}: {param.kind}")
-            elif not _free_names(param.default) & set(consts):  # a constant: the written default
+            elif not _free_names(param.default) & set(consts) and not calls_a_function(param.default):
                 parts.append(f"{py}: {param.kind} = {self.expr(param.default, consts, {})}")
             else:  # computed from the parameters before it
                 parts.append(f"{py}: {param.kind} | None = None")
@@ -271,7 +272,7 @@ class _Writer:
         return ", ".join(parts)
 
     def expr(self, expr: ast.Expr, consts: dict[str, str], values: dict[str, _Value]) -> str:
-        return _Expr(consts, values).emit(expr, 0)
+        return python_expr(expr, consts, {name: value.shape for name, value in values.items()})
 
     def shape_at(self, ctx: _Context, local: str) -> Shape | None:
         """The IR's shape of the layer `local` at this class's first use (None where unknown)."""
@@ -344,11 +345,12 @@ class _Body:
         for n, stmt in enumerate(statements):
             if isinstance(stmt, ast.Bind):
                 target = _Value(self.fwd_names.fresh(stmt.name), self.init_names.fresh(f"{stmt.name}_shape"))
-                if n in read:
-                    ctx.values[stmt.name] = self.chain(stmt.chain, ctx, current, target)
-                else:
-                    with self.forward_unread():
-                        ctx.values[stmt.name] = self.chain(stmt.chain, ctx, current, target)
+                with nullcontext() if n in read else self.forward_unread():
+                    value = self.chain(stmt.chain, ctx, current, target)
+                if value.shape == flow.shape:  # which later flow statements change: keep this shape apart
+                    self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
+                    value = _Value(value.var, target.shape)
+                ctx.values[stmt.name] = value
             elif isinstance(stmt, ast.Flow):
                 current = self.chain(stmt.chain, ctx, current, flow)
         return current
@@ -380,6 +382,10 @@ class _Body:
             matched, _ = pair_args(() if op.merge else call.args or (), [a.name for a in op.args], op.name)
             args = {spec.name: py_literal(spec.default) for spec in op.args if spec.default is not REQUIRED}
             args |= {name: self.writer.expr(arg.value, ctx.consts, ctx.values) for name, arg in matched.items()}
+            args |= {
+                f"not {name}": self.writer.expr(ast.UnaryOp("not", arg.value, arg.span), ctx.consts, ctx.values)
+                for name, arg in matched.items()
+            }  # for a lowering that needs the negation
             rank = len(self.writer.shape_at(ctx, local) or ()) or 3
             self.init.add(f"self.{attr} = {lowering.build(args, inputs[0].shape, rank)}")
             for line in lowering.after(attr, args):
@@ -488,62 +494,6 @@ class _Body:
         args = [shape] + [ctx.values[n].shape for n in (*outer, *shapes_only)]
         args += [f"{param_name(p.name)}={consts[p.name]}" for p in params]
         return f"{cls}({', '.join(args)})"
-
-
-class _Expr:
-    """A spec expression as Python source, parenthesized only where precedence needs it: the
-    levels are Python's (`or` 1 … unary minus 7, atoms 9); comparisons do not chain, so both of
-    their operands sit one level up (`(a == b) == c` keeps its parentheses)."""
-
-    _LEVEL = {
-        "or": 1,
-        "and": 2,
-        "==": 4,
-        "!=": 4,
-        "<": 4,
-        "<=": 4,
-        ">": 4,
-        ">=": 4,
-        "+": 5,
-        "-": 5,
-        "*": 6,
-        "//": 6,
-        "%": 6,
-    }
-    _INDEX = {"channels": "[0]", "height": "[1]", "width": "[2]"}
-
-    def __init__(self, consts: dict[str, str], values: dict[str, _Value]):
-        self.consts, self.values = consts, values
-
-    def emit(self, expr: ast.Expr, outer: int) -> str:
-        text, level = self.visit(expr)
-        return f"({text})" if level < outer else text
-
-    def visit(self, expr: ast.Expr) -> tuple[str, int]:
-        if isinstance(expr, ast.Literal):
-            return py_literal(expr.value), 9
-        if isinstance(expr, ast.Name):  # a bare name bound to nothing is a word: padding=same
-            return self.consts.get(expr.id, py_literal(expr.id)), 9
-        if isinstance(expr, ast.Attr):
-            shape = self.values[expr.value.id].shape
-            if expr.attr == "features":
-                return f"math.prod({shape})", 9
-            return f"{shape}{self._INDEX[expr.attr]}", 9
-        if isinstance(expr, ast.ListExpr):
-            return _tuple([self.emit(item, 0) for item in expr.items]), 9
-        if isinstance(expr, ast.FuncCall):  # min, max, abs: builtins, which no generated name shadows
-            return f"{expr.name}({', '.join(self.emit(a.value, 0) for a in expr.args)})", 9
-        if isinstance(expr, ast.Ternary):
-            return f"{self.emit(expr.then, 1)} if {self.emit(expr.condition, 1)} else {self.emit(expr.orelse, 0)}", 0
-        if isinstance(expr, ast.UnaryOp):
-            if expr.op == "not":
-                return f"not {self.emit(expr.operand, 3)}", 3
-            return f"-{self.emit(expr.operand, 7)}", 7
-        if expr.op == "/":  # the spec's division: an integer when exact
-            return f"exact_div({self.emit(expr.left, 0)}, {self.emit(expr.right, 0)})", 9
-        level = self._LEVEL[expr.op]
-        left = self.emit(expr.left, level + 1 if level == 4 else level)
-        return f"{left} {expr.op} {self.emit(expr.right, level + 1)}", level
 
 
 # ---- what a body reads ------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def py_literal(value: Any) -> str:
     return "(" + ", ".join(py_literal(v) for v in items) + ("," if len(items) == 1 else "") + ")"
 
 
-Args = dict[str, str]
+Args = dict[str, str]  # argument → its Python source; "not ARGUMENT" → its negation, simplified
 
 
 def _call(module: str | None, inputs: list[str]) -> str:
@@ -83,7 +83,7 @@ def _conv_after(attr: str, a: Args) -> list[str]:
     if frozen == "True":
         return [f"self.{attr}.requires_grad_(False)"]
     if frozen not in ("None", "False"):
-        return [f"self.{attr}.requires_grad_(not {frozen})"]
+        return [f"self.{attr}.requires_grad_({a['not frozen']})"]
     return []
 
 
