@@ -450,6 +450,24 @@ def test_spellings_that_ruff_flags_are_rewritten_to_the_same_values(tmp_path: Pa
     assert "        if self.cond2 and self.cond3:\n" in text  # one if, not two nested ones (SIM102)
 
 
+def test_lists_with_index_len_and_range(tmp_path: Path) -> None:
+    text = assert_builds(
+        """
+        block B(widths = [4, 8], k = 1) { repeat len(widths) as i { conv(widths[i], k) } }
+        network N(ks = [3, 5]) {
+            input x: [3, 16, 16]
+            repeat len(ks) as i { conv(8, ks[i], padding = ks[i] // 2) }
+            conv(4, range(1, 3)[1] + 1)
+            B  B([2, 3, 4], 3)
+        }""",
+        tmp_path,
+    ).torch_source.text
+    assert (
+        "        for i in range(len(ks)):\n" in text and "nn.Conv2d(in_shape[0], 8, ks[i], padding=ks[i] // 2)" in text
+    )
+    assert "nn.Conv2d(shape[0], 4, tuple(range(1, 3))[1] + 1)" in text  # a spec's range is a list
+
+
 # ---- generated files are ruff-clean as written ----------------------------------------------------
 
 
