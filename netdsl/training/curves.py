@@ -65,7 +65,7 @@ def draw_curves(history: Sequence[dict[str, float]], title: str, select: str, be
 def _panel(
     axes: Axes, history: Sequence[dict[str, float]], name: str, lines: list[tuple[str, str, str, str]], best: int | None
 ) -> None:
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     drawn = 0
     for key, label, colour, style in lines:
@@ -121,7 +121,7 @@ def _panel(
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10, min_n_ticks=1))
     axes.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
     if name == "accuracy":
-        axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        axes.yaxis.set_major_formatter(FuncFormatter(_percent))
     if len(history) == 1:
         axes.set_xlim(0.5, 1.5)
     if drawn:  # above the panel, outside it: it can cover no point
@@ -134,3 +134,9 @@ def _panel(
             handlelength=1.8,
             borderaxespad=0.0,
         )
+
+
+def _percent(value: float, _: object) -> str:
+    """A tick as a percentage with no more digits than it has: 90%, 92.5%."""
+    shown = f"{value * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{shown}%"

@@ -126,7 +126,7 @@ class RichReporter:
         self.console.print(Text(f"{result.network}: the best epoch on the test split", style="bold italic"))
         table = Table(show_header=False)
         table.add_column("")
-        table.add_column("", justify="right")
+        table.add_column("")
         table.add_row("best epoch", f"{result.best_epoch} of {result.epochs} (by validation {result.selected_by})")
         table.add_row("test accuracy", f"{result.test['accuracy']:.2%}")
         table.add_row("test MAE / RMSE", f"{result.test['mae']:.3f} / {result.test['rmse']:.3f}")
