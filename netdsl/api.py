@@ -75,22 +75,24 @@ class Spec:
             state = read_state_dict(weights)
         return {k: _array(v) for k, v in state.items()}
 
-    def to_onnx(self, weights: Weights = None, seed: int = 0, opset: int | None = None) -> onnx.ModelProto:
-        """The ONNX model, emitted from the checked graph (see `weights` for where weights come from)."""
-        return self.onnx_parts(weights, seed, opset).proto()
+    def to_onnx(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
+                graph: str = "inference") -> onnx.ModelProto:
+        """The ONNX model, emitted from the checked graph (see `weights` for where weights come from):
+        the inference graph (batchnorms folded into their convs, dropout left out) or, with
+        graph="training", every layer; at netdsl.backends.onnx.DEFAULT_OPSET unless `opset` is given."""
+        return self.onnx_parts(weights, seed, opset, graph=graph).proto()
 
     def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
-                   metadata: Mapping[str, str] | None = None) -> OnnxParts:
+                   metadata: Mapping[str, str] | None = None, graph: str = "inference") -> OnnxParts:
         """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk;
         `metadata`: extra model properties."""
-        from netdsl.backends.onnx import emit_onnx_parts
-        from netdsl.runtime import max_opset
+        from netdsl.backends.onnx import DEFAULT_OPSET, emit_onnx_parts
 
         if weights is not None and not isinstance(weights, Mapping):  # a file: its normalization comes along
             weights, found = read_weights(weights)
             metadata = found | dict(metadata or {})
-        return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or max_opset(), self.program.sources,
-                               self.program.main.file, metadata)
+        return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or DEFAULT_OPSET,
+                               self.program.sources, self.program.main.file, metadata, graph)
 
 
 def load(spec: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, /, *,

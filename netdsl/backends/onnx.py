@@ -5,6 +5,17 @@ Tensors are named after the IR's nodes (`layer1.0.conv1`), initializers after th
 backend's state_dict keys (`layer1.0.conv1.weight`), nodes carry their spec line as doc string.
 Attributes are sorted and nothing time-dependent is written: the same spec and weights give
 the same bytes. onnx and numpy are imported inside the functions that use them.
+
+Two graphs (`GRAPHS`). The inference graph, the default, is what deployment tools read without
+optimizing first (onnxruntime's static quantizer, TensorRT's parser, Netron): a batchnorm is
+folded into the conv it reads when nothing else reads that conv (one Conv named `conv+bn`,
+carrying both spec lines), and identity, dropout and stochastic_depth write no node (their
+readers read their input). The training graph writes every layer, BatchNorm and Dropout
+included, for tools that fine-tune from ONNX.
+
+The default opset is `DEFAULT_OPSET`, fixed rather than the newest the installed onnxruntime
+runs: a file then reads in older runtimes and converters alike (onnx2torch, TensorRT), and
+the lowerings are measured there.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from netdsl import __version__
 from netdsl.analyze import Checked
-from netdsl.backends.onnx_ops import ONNX_LOWERINGS
+from netdsl.backends.onnx_ops import ONNX_LOWERINGS, conv_batchnorm
 from netdsl.backends.pytorch import state_prefix
 from netdsl.diagnostics import source_line
 from netdsl.files import STDOUT, destination, write_atomic, write_atomic_chunks
@@ -30,6 +41,8 @@ if TYPE_CHECKING:
     import onnx
 
 MIN_OPSET = 17
+DEFAULT_OPSET = 18  # torch.onnx.export's (dynamo) default too; onnxruntime runs it from 1.14 on
+GRAPHS = ("inference", "training")
 PROTOBUF_LIMIT = 2**31 - 2**24  # past this, weights go to an external data file
 
 
@@ -96,6 +109,45 @@ def check_weights(checked: Checked, weights: Mapping[str, Any]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Which layers the graph writes. `source[i]`: the layer whose value the readers of layer i
+    read instead (i writes no node); `folded[conv]`: the batchnorm written with that conv."""
+
+    source: Mapping[int, int]
+    folded: Mapping[int, int]
+
+    def written(self, layer: int) -> bool:
+        """Whether the layer's own value is in the graph (a folded conv's is not: the Conv
+        writes its batchnorm's)."""
+        return layer not in self.source and layer not in self.folded
+
+
+def plan_graph(checked: Checked, graph: str = "inference") -> Plan:
+    """The plan of the inference graph (see the module's docstring); the training graph writes
+    every layer."""
+    if graph not in GRAPHS:
+        raise ValueError(f"graph '{graph}': netdsl writes {' or '.join(GRAPHS)} graphs")
+    nodes, output = checked.graph.nodes, checked.graph.output
+    if graph == "training":
+        return Plan({}, {})
+    source: dict[int, int] = {}
+    for node in nodes[1:]:
+        if ONNX_LOWERINGS[node.op].passes_through and node.id != output:  # the output keeps its name
+            source[node.id] = source.get(node.inputs[0], node.inputs[0])
+    readers: dict[int, list[int]] = {output: [-1]}  # the network's output is read from outside
+    for node in nodes[1:]:
+        if node.id not in source:
+            for i in node.inputs:
+                readers.setdefault(source.get(i, i), []).append(node.id)
+    folded = {}
+    for node in nodes[1:]:
+        read_by = readers.get(node.id, [])
+        if node.op == "conv" and len(read_by) == 1 and read_by[0] >= 0 and nodes[read_by[0]].op == "batchnorm":
+            folded[node.id] = read_by[0]
+    return Plan(source, folded)
+
+
 @dataclass
 class _Emitter:
     checked: Checked
@@ -103,6 +155,7 @@ class _Emitter:
     opset: int
     sources: Mapping[str, str]
     spec_file: str
+    training: bool
 
     def __post_init__(self) -> None:
         import onnx
@@ -110,17 +163,22 @@ class _Emitter:
         self.onnx = onnx
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}  # written into the model last, in place
-        self.current: Any = None
+        self.layers: tuple[Node, ...] = ()  # the layers being written: one, or a conv and its batchnorm
         self.names = {node.id: value_name(self.checked, node) for node in self.checked.graph.nodes}
 
+    @property
+    def current(self) -> Node:
+        return self.layers[0]
+
     def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None:
-        ir = self.current
-        name = ir.name if output == ir.name else output
-        made = self.onnx.helper.make_node(op_type, inputs, [output], name=name, doc_string=self.doc(ir))
+        last = self.layers[-1]
+        name = "+".join(n.name for n in self.layers) if output == last.name else output
+        doc = "\n".join(self.doc(n) for n in self.layers)
+        made = self.onnx.helper.make_node(op_type, inputs, [output], name=name, doc_string=doc)
         made.attribute.extend(self.onnx.helper.make_attribute(k, attrs[k]) for k in sorted(attrs))
         self.nodes.append(made)
 
-    def doc(self, ir: Any) -> str:
+    def doc(self, ir: Node) -> str:
         span = ir.span
         text = source_line(self.sources.get(span.file, ""), span.line).strip()
         return f"{recorded_path(span.file, self.spec_file)}:{span.line}:{span.column}: {text}"
@@ -130,13 +188,22 @@ class _Emitter:
         self.initializers.setdefault(key, self.weights[key])
         return key
 
+    def array(self, layer: Node, suffix: str) -> np.ndarray:
+        return self.weights[tensor_key(layer.name, suffix)]
+
+    def tensor(self, suffix: str, array: np.ndarray) -> str:
+        """A weight computed from the layers being written, named after them all: `conv1+bn1.weight`."""
+        key = "+".join(tensor_key(n.name, "") for n in self.layers) + f".{suffix}"
+        self.initializers.setdefault(key, array)
+        return key
+
     def constant(self, key: str, values: list[int]) -> str:
         import numpy as np
 
         self.initializers.setdefault(key, np.array(values, dtype=np.int64))
         return key
 
-    def floats(self, key: str, values: list[list[float]]) -> str:
+    def floats(self, key: str, values: list[Any]) -> str:
         import numpy as np
 
         self.initializers.setdefault(key, np.array(values, dtype=np.float32))
@@ -150,6 +217,22 @@ class _Emitter:
 
     def shape_of(self, tensor: int) -> Shape:
         return self.checked.graph.nodes[tensor].shape
+
+    def write(self, plan: Plan) -> None:
+        """Every layer the plan writes, in the graph's order."""
+        nodes = self.checked.graph.nodes
+        folded_into = set(plan.folded.values())
+        for node in nodes[1:]:
+            if node.id in plan.source or node.id in folded_into:
+                continue
+            inputs = [self.names[plan.source.get(i, i)] for i in node.inputs]
+            batchnorm = plan.folded.get(node.id)
+            if batchnorm is None:
+                self.layers = (node,)
+                ONNX_LOWERINGS[node.op].emit(self, node, inputs, self.names[node.id])
+            else:
+                self.layers = (node, nodes[batchnorm])
+                conv_batchnorm(self, node, nodes[batchnorm], inputs, self.names[batchnorm])
 
 
 def recorded_path(file: str, spec_file: str) -> str:
@@ -182,13 +265,15 @@ def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) 
 def emit_onnx(
     checked: Checked,
     weights: Mapping[str, np.ndarray],
-    opset: int,
+    opset: int = DEFAULT_OPSET,
     sources: Mapping[str, str] | None = None,
     spec_file: str = "",
+    graph: str = "inference",
 ) -> onnx.ModelProto:
     """The ONNX model of a checked network with these weights (float32 numpy arrays by state_dict
-    key; see `expected_tensors`). Raises `WeightsError` when they do not fit."""
-    return emit_onnx_parts(checked, weights, opset, sources, spec_file).proto()
+    key; see `expected_tensors`): the inference graph or the training graph (see `GRAPHS`).
+    Raises `WeightsError` when the weights do not fit."""
+    return emit_onnx_parts(checked, weights, opset, sources, spec_file, graph=graph).proto()
 
 
 @dataclass(frozen=True)
@@ -218,10 +303,11 @@ class OnnxParts:
 def emit_onnx_parts(
     checked: Checked,
     weights: Mapping[str, np.ndarray],
-    opset: int,
+    opset: int = DEFAULT_OPSET,
     sources: Mapping[str, str] | None = None,
     spec_file: str = "",
     metadata: Mapping[str, str] | None = None,
+    graph: str = "inference",
 ) -> OnnxParts:
     """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`); `metadata`
     adds model properties (training writes the input normalization as netdsl.mean/netdsl.std)."""
@@ -230,18 +316,16 @@ def emit_onnx_parts(
 
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is older than netdsl supports ({MIN_OPSET})")
+    plan = plan_graph(checked, graph)
     check_weights(checked, weights)
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
-    graph = checked.graph
-    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file)
-    for node in graph.nodes[1:]:
-        emitter.current = node
-        inputs = [emitter.names[i] for i in node.inputs]
-        ONNX_LOWERINGS[node.op].emit(emitter, node, inputs, emitter.names[node.id])
-    first, last = graph.input, graph.nodes[graph.output]
+    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training")
+    emitter.write(plan)
+    ir = checked.graph
+    first, last = ir.input, ir.nodes[ir.output]
     model_graph = onnx.helper.make_graph(
         emitter.nodes,
-        graph.network,
+        ir.network,
         [_value_info(first.name, first.shape)],
         [_value_info(emitter.names[last.id], last.shape)],
     )
@@ -254,8 +338,9 @@ def emit_onnx_parts(
         ir_version=onnx.helper.find_min_ir_version_for(opsets),
     )
     props = {
-        "netdsl.network": graph.network,
+        "netdsl.network": ir.network,
         "netdsl.spec": recorded_path(spec_file, spec_file),
+        "netdsl.graph": graph,
         "netdsl.head": head_kind(checked),
         "netdsl.input_shape": ",".join(map(str, first.shape)),
         **(metadata or {}),

@@ -2,7 +2,9 @@
 needs (named as the PyTorch backend's state_dict names them, so a state_dict fits directly).
 
 A lowering receives an `Emit` (to add nodes and read weights), the IR node, its input tensor
-names and the name its output must have.
+names and the name its output must have. The emitter decides which graph it writes (see
+`netdsl.backends.onnx`): in the inference graph a layer that `passes_through` writes no node and a
+conv whose only reader is a batchnorm is written folded with it (`conv_batchnorm`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from netdsl.ops import OPS, Pair, Shape, Window, conv_weight_shape, window_output
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from netdsl.ir import Node
 
 
 class Emit(Protocol):
     opset: int
+    training: bool  # the training graph (BatchNorm and Dropout kept) rather than the inference graph
 
     def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None: ...
 
@@ -29,9 +34,13 @@ class Emit(Protocol):
 
     def scalar(self, key: str, value: float) -> str: ...
 
-    def floats(self, key: str, values: list[list[float]]) -> str: ...  # a float32 tensor
+    def floats(self, key: str, values: list[Any]) -> str: ...  # a float32 tensor of nested lists
 
     def shape_of(self, tensor: int) -> Shape: ...
+
+    def array(self, layer: Node, suffix: str) -> np.ndarray: ...  # a layer's weight, as given
+
+    def tensor(self, suffix: str, array: np.ndarray) -> str: ...  # a computed weight of the node being written
 
 
 Tensors = Callable[["Node", tuple[Shape, ...]], dict[str, Shape]]
@@ -41,6 +50,7 @@ Tensors = Callable[["Node", tuple[Shape, ...]], dict[str, Shape]]
 class OnnxLowering:
     emit: Callable[[Emit, Node, list[str], str], None]
     tensors: Tensors = lambda node, inputs: {}  # weight suffix → shape, for this node
+    passes_through: bool = False  # computes nothing at inference: there its readers read its input
 
 
 def _window_attrs(window: Window) -> dict[str, Any]:
@@ -49,10 +59,47 @@ def _window_attrs(window: Window) -> dict[str, Any]:
 
 
 def _conv(e: Emit, node: Node, inputs: list[str], out: str) -> None:
-    in_shape = e.shape_of(node.inputs[0])
-    window = OPS["conv"].window(node.attrs, in_shape)  # type: ignore[misc]
     weights = [inputs[0], e.weight("weight")] + ([e.weight("bias")] if node.attrs["bias"] else [])
-    e.node("Conv", weights, out, dilations=list(window.dilation), group=node.attrs["groups"], **_window_attrs(window))
+    e.node("Conv", weights, out, **_conv_attrs(e, node))
+
+
+def _conv_attrs(e: Emit, node: Node) -> dict[str, Any]:
+    window = OPS["conv"].window(node.attrs, e.shape_of(node.inputs[0]))  # type: ignore[misc]
+    return {"dilations": list(window.dilation), "group": node.attrs["groups"], **_window_attrs(window)}
+
+
+BATCHNORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+def conv_batchnorm(e: Emit, conv: Node, batchnorm: Node, inputs: list[str], out: str) -> None:
+    """A conv and the batchnorm reading it, in inference: one Conv (see `fold_batchnorm`)."""
+    bias = e.array(conv, "bias") if conv.attrs["bias"] else None
+    stats = [e.array(batchnorm, k) for k in BATCHNORM_TENSORS]
+    weight, shift = fold_batchnorm(e.array(conv, "weight"), bias, *stats, batchnorm.attrs["eps"])
+    e.node("Conv", [inputs[0], e.tensor("weight", weight), e.tensor("bias", shift)], out, **_conv_attrs(e, conv))
+
+
+def fold_batchnorm(
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BatchNorm(conv(x)) = conv'(x): per output channel c, scale s = γ / sqrt(var + eps), weight
+    W'[c] = s·W[c] and bias b'[c] = s·(b[c] - mean[c]) + β[c]. In float64, then cast: the folded
+    float32 weights are the nearest to the exact ones (what onnxruntime's own fusion, in float32,
+    need not give)."""
+    import numpy as np
+
+    wide = [np.asarray(a, dtype=np.float64) for a in (gamma, beta, mean, var)]
+    gamma64, beta64, mean64, var64 = wide
+    scale = gamma64 / np.sqrt(var64 + eps)
+    folded = np.asarray(weight, dtype=np.float64) * scale.reshape(-1, *[1] * (weight.ndim - 1))
+    shift = (0.0 if bias is None else np.asarray(bias, dtype=np.float64)) - mean64
+    return folded.astype(np.float32), (shift * scale + beta64).astype(np.float32)
 
 
 def _conv_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
@@ -121,7 +168,8 @@ def _adaptive(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     if (oh, ow) == (1, 1):
         e.node(f"Global{kind}Pool", inputs, out)
     elif h % oh == 0 and w % ow == 0:  # the windows tile: a plain pooling
-        e.node(f"{kind}Pool", inputs, out, kernel_shape=[h // oh, w // ow], strides=[h // oh, w // ow])
+        kernel = [h // oh, w // ow]
+        e.node(f"{kind}Pool", inputs, out, kernel_shape=kernel, strides=kernel, pads=[0, 0, 0, 0])
     elif kind == "Max":
         _adaptive_max(e, inputs[0], (h, w), (oh, ow), out)
     else:
@@ -147,7 +195,7 @@ def _adaptive_max(e: Emit, x: str, size: Pair, output: Pair, out: str) -> None:
     ran faster than Gather + ReduceMax over padded windows, and than Slice + ReduceMax + Concat."""
     windows = [adaptive_windows(n, o) for n, o in zip(size, output, strict=True)]
     kernel = [min(len(win) for win in along) for along in windows]
-    e.node("MaxPool", [x], f"{out}/pooled", kernel_shape=kernel, strides=[1, 1])
+    e.node("MaxPool", [x], f"{out}/pooled", kernel_shape=kernel, strides=[1, 1], pads=[0, 0, 0, 0])
     x = f"{out}/pooled"
     for axis, along, k in ((3, windows[1], kernel[1]), (2, windows[0], kernel[0])):
         first, last, result = f"{out}/first{axis}", f"{out}/last{axis}", (out if axis == 2 else f"{out}/across")
@@ -282,18 +330,20 @@ def _gelu(e: Emit, node: Node, inputs: list[str], out: str) -> None:
 
 
 def _lrn(e: Emit, node: Node, inputs: list[str], out: str) -> None:
-    """b = a / (k + alpha/n · Σ a² over n neighbouring channels)^beta, as PyTorch defines it,
-    spelled out: onnxruntime's own LRN kernel is slower than this (AlexNet, batch 8: 192 ms
-    against 161 ms), which is also how torch.onnx.export writes it."""
+    """b = a / (k + alpha/n · Σ a² over n neighbouring channels)^beta, as PyTorch defines it (its
+    window: n//2 channels before, (n-1)//2 after, zeros past the ends). The sum is a 3-D Conv over
+    [N, 1, C, H, W] with an n×1×1 kernel of alpha/n, strides and pads written out. torch.onnx.export
+    writes Pad + AveragePool instead, which from opset 19 on runs on onnxruntime's slower pooling
+    kernel (AlexNet 1.2-1.3× slower at opset 26 than at 18); the Conv runs as fast at every opset.
+    onnxruntime's own LRN kernel is slower than both (and its window differs for even n)."""
     size, alpha, beta, k = (node.attrs[name] for name in ("size", "alpha", "beta", "k"))
     axis = e.constant("netdsl/axis1", [1])
+    kernel = e.floats(f"{out}/window", [[[[[alpha / size]]] * size]])  # [1, 1, n, 1, 1]
     e.node("Mul", [inputs[0], inputs[0]], f"{out}/squared")
     e.node("Unsqueeze", [f"{out}/squared", axis], f"{out}/volume")  # [N, 1, C, H, W]
-    pads = e.constant(f"{out}/pads", [0, 0, size // 2, 0, 0, 0, 0, (size - 1) // 2, 0, 0])
-    e.node("Pad", [f"{out}/volume", pads], f"{out}/padded")
-    e.node("AveragePool", [f"{out}/padded"], f"{out}/mean", kernel_shape=[size, 1, 1])
-    e.node("Squeeze", [f"{out}/mean", axis], f"{out}/window")
-    e.node("Mul", [f"{out}/window", e.scalar(f"{out}/alpha", alpha)], f"{out}/scaled")
+    pads = [size // 2, 0, 0, (size - 1) // 2, 0, 0]
+    e.node("Conv", [f"{out}/volume", kernel], f"{out}/sum", kernel_shape=[size, 1, 1], pads=pads, strides=[1, 1, 1])
+    e.node("Squeeze", [f"{out}/sum", axis], f"{out}/scaled")
     e.node("Add", [f"{out}/scaled", e.scalar(f"{out}/k", k)], f"{out}/base")
     e.node("Pow", [f"{out}/base", e.scalar(f"{out}/beta", beta)], f"{out}/divisor")
     e.node("Div", [inputs[0], f"{out}/divisor"], out)
@@ -318,11 +368,20 @@ def _ordinal_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
     return {"fc.weight": (tasks, inputs[0][0]), "fc.bias": (tasks,)}
 
 
-def _simple(op_type: str, **attrs: Any) -> OnnxLowering:
+def _dropout(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    """The training graph keeps Dropout (a fine-tuning tool turns on its training_mode); the
+    inference graph writes a node only for a dropout that is the network's output."""
+    if e.training:
+        e.node("Dropout", [inputs[0], e.scalar(f"{out}/ratio", node.attrs["p"])], out)
+    else:
+        e.node("Identity", inputs, out)
+
+
+def _simple(op_type: str, passes_through: bool = False, **attrs: Any) -> OnnxLowering:
     def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
         e.node(op_type, inputs, out, **{k: (v(node) if callable(v) else v) for k, v in attrs.items()})
 
-    return OnnxLowering(emit)
+    return OnnxLowering(emit, passes_through=passes_through)
 
 
 ONNX_LOWERINGS: dict[str, OnnxLowering] = {
@@ -345,14 +404,14 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "leaky_relu": _simple("LeakyRelu", alpha=lambda n: n.attrs["negative_slope"]),
     "softmax": _simple("Softmax", axis=1),
     "log_softmax": _simple("LogSoftmax", axis=1),
-    "identity": _simple("Identity"),
-    "dropout": _simple("Identity"),  # inference graph: dropout is off
+    "identity": _simple("Identity", passes_through=True),
+    "dropout": OnnxLowering(_dropout, passes_through=True),  # inference: dropout is off
     "batchnorm": OnnxLowering(_batchnorm, _batchnorm_tensors),
     "lrn": OnnxLowering(_lrn),
     "layernorm": OnnxLowering(_layernorm, _norm_tensors(-1)),
     "layernorm2d": OnnxLowering(_layernorm2d, _norm_tensors(0)),
     "scale": OnnxLowering(_scale, _scale_tensors),
-    "stochastic_depth": _simple("Identity"),  # inference graph: every sample kept
+    "stochastic_depth": _simple("Identity", passes_through=True),  # inference: every sample kept; no ONNX op
     "chunk": OnnxLowering(_chunk),
     "channel_shuffle": OnnxLowering(_channel_shuffle),
     "permute": OnnxLowering(_permute),
