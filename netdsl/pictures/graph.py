@@ -28,7 +28,7 @@ PAD_X, PAD_Y = 9.0, 6.0
 GAP_Y = 24.0  # between boxes one above the other: room for the arrow
 GAP_X = 22.0  # between branches side by side
 FORK = 14.0  # more room above and below a parallel section, where its arrows fan out and in
-ARC = 30.0  # room on the right of a section whose input also skips past it
+ARC = 36.0  # room on the right of a section whose input also skips past it
 FRAME = 9.0  # a frame's margin around what it holds
 FRAME_LABEL = 17.0  # room for a frame's label above what it holds
 MARGIN = 24.0
@@ -393,8 +393,9 @@ def layout(checked: Checked, depth: int | None) -> Layout:
         Box(u, row.name, lines[u], "block" if row.folded else KINDS.get(row.op, "other"), geometry.rects[u])
         for u, row in enumerate(units.rows)
     ]
-    edges = _edges(units, geometry.rects)
-    placed_frames = _frames(frames, labels, units, geometry.rects, edges)
+    frame_rects = _frame_rects(frames, units, geometry.rects)
+    edges = _edges(units, geometry.rects, [r.right for r in frame_rects.values()])
+    placed_frames = _frames(labels, frame_rects, edges)
     every = [b.rect for b in boxes] + [f.rect for f in placed_frames]
     reach = max([r.right for r in every] + [max((p[0] for e in edges for p in sample(e)), default=0.0)])
     title = _title(checked, depth)
@@ -413,9 +414,7 @@ def _title(checked: Checked, depth: int | None) -> str:
     return f"{report_title(checked).plain}: {checked.total_params:,} parameters, {shown}{fold}"
 
 
-def _frames(
-    paths: list[str], labels: dict[str, tuple[str, str]], units: _Units, rects: dict[int, Rect], edges: list[Curve]
-) -> list[Frame]:
+def _frame_rects(paths: list[str], units: _Units, rects: dict[int, Rect]) -> dict[str, Rect]:
     """Frames from the innermost out, each around its boxes and the frames inside it."""
     placed: dict[str, Rect] = {}
     for path in sorted(paths, key=lambda p: -p.count(".")):
@@ -425,16 +424,14 @@ def _frames(
         placed[path] = Rect(
             around.x - FRAME, around.y - FRAME - FRAME_LABEL, around.w + 2 * FRAME, around.h + 2 * FRAME + FRAME_LABEL
         )
+    return placed
+
+
+def _frames(labels: dict[str, tuple[str, str]], placed: dict[str, Rect], edges: list[Curve]) -> list[Frame]:
     points = [p for edge in edges for p in sample(edge, 24)]
     return [
-        Frame(
-            path,
-            " · ".join(labels[path]),
-            placed[path],
-            path.count("."),
-            _label_parts(labels[path], placed[path], points),
-        )
-        for path in sorted(paths, key=lambda p: (p.count("."), placed[p].y))
+        Frame(path, " · ".join(labels[path]), rect, path.count("."), _label_parts(labels[path], rect, points))
+        for path, rect in sorted(placed.items(), key=lambda item: (item[0].count("."), item[1].y))
     ]
 
 
@@ -464,15 +461,16 @@ def _label_parts(label: tuple[str, str], rect: Rect, points: list[Point]) -> tup
     return tuple(spots)
 
 
-def _edges(units: _Units, rects: dict[int, Rect]) -> list[Curve]:
+def _edges(units: _Units, rects: dict[int, Rect], borders: list[float]) -> list[Curve]:
+    """Every connection; `borders`: the frames' right sides, which arcs keep clear of."""
     edges = []
     for u, targets in enumerate(units.succs):
         for v in targets:
-            edges.append(_edge(rects[u], rects[v], [r for k, r in rects.items() if k not in (u, v)]))
+            edges.append(_edge(rects[u], rects[v], [r for k, r in rects.items() if k not in (u, v)], borders))
     return edges
 
 
-def _edge(a: Rect, b: Rect, others: list[Rect]) -> Curve:
+def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = ()) -> Curve:
     """From the bottom of `a` to the top of `b`: an S-curve; or straight down first and then the
     S-curve (a short branch into its join); or the S-curve first and then straight down; or,
     when each of those would cross another box, an arc on the right past every box between."""
@@ -493,6 +491,8 @@ def _edge(a: Rect, b: Rect, others: list[Rect]) -> Curve:
                 return curve
     between = [r for r in others if r.bottom > a.y and r.y < b.bottom]
     x = max([a.right, b.right] + [r.right for r in between]) + ARC / 2
+    while any(abs(x - border) < 5 for border in borders):  # not along a frame's side, where it would vanish
+        x = min(border for border in borders if abs(x - border) < 5) + 6
     start: Point = (a.right, a.y + a.h / 2)
     end: Point = (b.right, b.y + b.h / 2)
     bend = min(ARC / 2, max(4.0, abs(end[1] - start[1]) / 4))
