@@ -9,6 +9,15 @@ ordinal heads can exploit.
 
 The images depend only on (count, K, C, H, W): the generator is seeded with them, so every
 run and every machine sees the same benchmark. The counts are uniform over 1..K.
+
+`ordinal-synth-noisy` is the same images with noisy training labels, shaped like age labels:
+a face shows an apparent age (here: the count of discs, the latent the network can see) and
+the label is the recorded age, which scatters around it. Each training label is moved by
+round(N(0, σ)) ranks (σ = 1 by default: 38% unchanged, 48% off by one, 12% by two, 1% by
+three) and clipped to 0..K-1; the validation and test labels stay clean, so their figures
+say how well the latent is recovered. A K-way classifier no longer finds clean classes to
+separate, and CORAL's ideal thresholds are finite — what makes the ordinal heads matter.
+The moves are drawn from a generator seeded like the images: the benchmark is fixed.
 """
 
 from __future__ import annotations
@@ -16,7 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_SIZE = 6000
+DEFAULT_LABEL_NOISE = 1.0  # σ of ordinal-synth-noisy, in ranks
 SEED = 0x0C0DA1
+NOISE_SEED = 0x4015E
 
 
 def generate(
@@ -73,3 +84,12 @@ def _discs(
         else:  # no room for this radius: draw another
             misses += 1
     return placed
+
+
+def noisy_labels(labels: np.ndarray, classes: int, sigma: float, key: tuple[int, ...]) -> np.ndarray:
+    """`labels` each moved by round(N(0, sigma)) ranks, clipped to 0..classes-1; the draws are
+    seeded with `key` (what identifies the benchmark), so the same labels always move the same way."""
+    rng = np.random.default_rng([NOISE_SEED, *key])
+    moves = np.rint(rng.normal(0.0, sigma, size=len(labels))).astype(np.int64)
+    moved: np.ndarray = np.clip(labels + moves, 0, classes - 1)
+    return moved
