@@ -247,21 +247,26 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
         "--data",
         required=True,
         metavar="SOURCE",
-        help="digits, ordinal-synth[:N], a folder of class folders, a folder of age-named images "
-        "(23_1_0.jpg), or a CSV manifest path,label[,split]",
+        help="digits, ordinal-synth[:N], ordinal-synth-noisy[:N[:SIGMA]], a folder of class folders, a folder of "
+        "age-named images (23_1_0.jpg), or a CSV manifest path,label[,split]",
     )
-    command.add_argument("--epochs", type=_positive, default=10, metavar="N", help="default 10")
-    command.add_argument("--batch-size", type=_positive, default=64, metavar="N", help="per process (default 64)")
+    # a protocol's values fill in what is not given: these defaults are None, and the help says the real ones
+    command.add_argument(
+        "--protocol",
+        choices=("netdsl", "coral-paper"),
+        default="netdsl",
+        help="preset settings: netdsl's (default), or the CORAL paper's (adam 5e-4 constant, batch 256, 200 epochs, "
+        "uniform importance, resize 128 and random 120 crops); options given override it",
+    )
+    command.add_argument("--epochs", type=_positive, metavar="N", help="default 10")
+    command.add_argument("--batch-size", type=_positive, metavar="N", help="per process (default 64)")
     command.add_argument(
         "--lr", type=_positive_float, metavar="X", help="learning rate (default 1e-3 for adam, 1e-2 for sgd)"
     )
-    command.add_argument(
-        "--optimizer", choices=("adam", "sgd"), default="adam", help="adam, or sgd with momentum 0.9 (default adam)"
-    )
+    command.add_argument("--optimizer", choices=("adam", "sgd"), help="adam, or sgd with momentum 0.9 (default adam)")
     command.add_argument(
         "--schedule",
         choices=("cosine", "constant"),
-        default="cosine",
         help="learning rate: cosine decay to 0 over the run, step by step (default), or constant",
     )
     command.add_argument("--weight-decay", type=_non_negative_float, default=0.0, metavar="X", help="default 0")
@@ -285,6 +290,37 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
         help="task-importance weights of the coral/ordinal losses (default uniform)",
     )
     command.add_argument(
+        "--head-bias-lr",
+        type=_positive_float,
+        metavar="X",
+        help="coral/ordinal heads: their biases' learning rate as a multiple of --lr (default 30 for coral, 1 for "
+        "ordinal)",
+    )
+    command.add_argument(
+        "--head-bias-init",
+        choices=("prior", "module"),
+        default="prior",
+        help="coral/ordinal heads: biases start at the training labels' prior (default), or as the module builds them",
+    )
+    command.add_argument(
+        "--resize",
+        type=_image_size,
+        metavar="H[xW]",
+        help="read images at this size, then crop the spec's input from them: random crops in training, the centre "
+        "in evaluation (default: read at the input size, no crop)",
+    )
+    command.add_argument("--flip", action="store_true", help="flip training images left-right at random")
+    command.add_argument(
+        "--loader",
+        choices=("auto", "memory", "stream"),
+        default="auto",
+        help="images held in memory, or streamed from their files by DataLoader workers (auto: streamed when they "
+        "would take more than a quarter of the memory)",
+    )
+    command.add_argument(
+        "--workers", type=_non_negative_int, metavar="N", help="streaming: decoding processes (default: CPUs - 1, ≤ 8)"
+    )
+    command.add_argument(
         "--opset", type=int, metavar="N", help="opset of model.onnx (default: the newest onnxruntime runs)"
     )
 
@@ -304,6 +340,20 @@ def _non_negative_float(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got '{text}'")
     return value
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got '{text}'")
+    return int(text)
+
+
+def _image_size(text: str) -> tuple[int, int]:
+    """H or HxW: an image size in pixels."""
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected a size H or HxW in pixels, like 128 or 128x96, got '{text}'")
+    return int(parts[0]), int(parts[-1])
 
 
 def _seeds(text: str) -> tuple[int, ...]:

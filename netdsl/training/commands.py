@@ -24,27 +24,42 @@ from netdsl.training.loop import (
     load_checkpoint,
     train,
 )
+from netdsl.training.protocols import PROTOCOLS
 
 Checker = Callable[[str, str | None], "Spec | int"]  # spec path, network → checked spec or an exit status
 
 
 def config_of(args: argparse.Namespace, out: str, seed: int | None = None) -> TrainConfig:
+    """The run's settings: each option given, else the value of --protocol's preset."""
+    preset = PROTOCOLS[args.protocol]
+
+    def given(name: str) -> Any:
+        value = getattr(args, name)
+        return getattr(preset, name) if value is None else value
+
     return TrainConfig(
         data=args.data,
         out=out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
+        epochs=given("epochs"),
+        batch_size=given("batch_size"),
+        lr=given("lr"),
+        optimizer=given("optimizer"),
+        schedule=given("schedule"),
         weight_decay=args.weight_decay,
         seed=args.seed if seed is None else seed,
         device=args.device,
         resume=getattr(args, "resume", False),
         label_offset=args.label_offset,
-        importance=args.importance,
+        importance=given("importance"),
         select=getattr(args, "select", "auto"),
         opset=args.opset,
+        head_bias_lr=given("head_bias_lr"),
+        head_bias_init=args.head_bias_init,
+        protocol=args.protocol,
+        resize=given("resize"),
+        flip=args.flip,
+        loader=args.loader,
+        workers=args.workers,
     )
 
 
@@ -67,7 +82,9 @@ def _classes(spec: Spec, err: Console) -> int | None:
         return None
 
 
-def _load(spec: Spec, classes: int, args: argparse.Namespace, err: Console, main: bool) -> Dataset | int:
+def _load(
+    spec: Spec, classes: int, args: argparse.Namespace, config: TrainConfig, err: Console, main: bool
+) -> Dataset | int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -85,7 +102,13 @@ def _load(spec: Spec, classes: int, args: argparse.Namespace, err: Console, main
 
         try:
             return load_data(
-                args.data, spec.checked.input_shape, classes, label_offset=args.label_offset, progress=show
+                args.data,
+                spec.checked.input_shape,
+                classes,
+                label_offset=args.label_offset,
+                progress=show,
+                size=config.resize,
+                loader=config.loader,
             )
         except DataError as exc:
             err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
@@ -108,10 +131,10 @@ def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Conso
     classes = _classes(spec, err)
     if classes is None:
         return EXIT_SPEC
-    data = _load(spec, classes, args, err, dist.main)
+    config = config_of(args, args.out or default_out(spec.network))
+    data = _load(spec, classes, args, config, err, dist.main)
     if isinstance(data, int):
         return data
-    config = config_of(args, args.out or default_out(spec.network))
     reporter: Reporter = _reporter(out) if dist.main and not args.quiet else Quiet()
     try:
         result = train(spec, data, config, reporter)
@@ -167,7 +190,7 @@ def run_experiment(args: argparse.Namespace, check: Checker, out: Console, err: 
                 return EXIT_SPEC
             key = (spec.checked.input_shape, classes)
             if key not in cache:
-                data = _load(spec, classes, args, err, True)
+                data = _load(spec, classes, args, config_of(args, str(root), 0), err, True)
                 if isinstance(data, int):
                     return data
                 cache[key] = data

@@ -5,7 +5,8 @@ trainer scales them to [0, 1] and normalizes with the training split's per-chann
 standard deviation, batch by batch). Sources:
 
 - `digits`: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn);
-- `ordinal-synth[:N]`: the generated counting benchmark of `netdsl.training.synth`;
+- `ordinal-synth[:N]`: the generated counting benchmark of `netdsl.training.synth`, and
+  `ordinal-synth-noisy[:N[:SIGMA]]`, its images with training labels scattered like ages;
 - a folder with one sub-folder per class (optionally `train/` and `test/` folders of those);
 - a folder of UTKFace-style images whose file name starts with the age (`23_1_0_2017.jpg`);
 - a CSV manifest `path,label[,split]` (paths relative to the CSV's folder).
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ import numpy as np
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 TEST_FRACTION, VAL_FRACTION, SPLIT_SEED = 0.2, 0.1, 20190801
+STATISTICS_SAMPLE = 5000  # training images the per-channel mean and standard deviation are measured on
 AGE_NAME = re.compile(r"^(\d+)_")
 
 Progress = Callable[[int, int], None]  # (done, total) while images load
@@ -40,7 +44,7 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # uint8 [N, C, H, W]
+    images: np.ndarray | None  # uint8 [N, C, H, W]; None when streamed from the files in `names`
     labels: np.ndarray  # int64 [N]
     names: tuple[str, ...]  # where each image came from (a file, or "digits[17]")
 
@@ -51,18 +55,24 @@ class Split:
 @dataclass(frozen=True)
 class Dataset:
     source: str  # what the user named, as given
-    kind: str  # digits | ordinal-synth | folder | ages | csv
+    kind: str  # digits | ordinal-synth | ordinal-synth-noisy | folder | ages | csv
     train: Split
     val: Split
     test: Split
     classes: int
     mean: tuple[float, ...] = field(default=())  # per channel, of the training images in [0, 1]
     std: tuple[float, ...] = field(default=())
+    shape: tuple[int, ...] = field(default=())  # [C, H, W] of every image as read (before any crop)
+
+    @property
+    def streamed(self) -> bool:
+        """The images stay in their files, decoded batch by batch (see `netdsl.training.feed`)."""
+        return self.train.images is None
 
     @cached_property
     def fingerprint(self) -> str:
         """Identifies the data a run was trained on (labels and sources of every split)."""
-        digest = hashlib.sha256(f"{self.kind}|{self.classes}|{self.train.images.shape[1:]}".encode())
+        digest = hashlib.sha256(f"{self.kind}|{self.classes}|{self.shape}".encode())
         for split in (self.train, self.val, self.test):
             digest.update(split.labels.tobytes())
             digest.update("\n".join(split.names).encode())
@@ -92,26 +102,42 @@ class Dataset:
 
 
 def load_data(
-    source: str, shape: Sequence[int], classes: int, *, label_offset: int = 0, progress: Progress | None = None
+    source: str,
+    shape: Sequence[int],
+    classes: int,
+    *,
+    label_offset: int = 0,
+    progress: Progress | None = None,
+    size: Sequence[int] | None = None,
+    loader: str = "auto",
 ) -> Dataset:
-    """The data of `source` at the spec's input `shape` ([C, H, W]), for a head of `classes`."""
+    """The data of `source` at the spec's input `shape` ([C, H, W]), for a head of `classes`.
+
+    `size`: (H, W) to read the images at instead of the input's (the trainer crops the input
+    from them). `loader`: `memory` reads every image now; `stream` only checks that each file
+    is an image, and the trainer decodes them batch by batch; `auto` streams files whose
+    pixels would take more than a quarter of the memory available (`stream_by_size`)."""
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
         raise DataError(
             f"training reads images: the spec's input must be [C, H, W] with 1, 3 or 4 channels, not {list(shape)}"
         )
     channels, height, width = (int(s) for s in shape)
+    if size is not None:
+        height, width = (int(s) for s in size)
+        if height < shape[1] or width < shape[2]:
+            raise DataError(
+                f"--resize {height}x{width} is smaller than the spec's input {shape[1]}x{shape[2]}: the input is "
+                f"cropped from the resized image"
+            )
     kind, _, rest = source.partition(":")
+    if loader == "stream" and (source == "digits" or kind.startswith("ordinal-synth")):
+        raise DataError(f"--loader stream reads image files; '{source}' is made in memory (use --loader memory)")
     if source == "digits":
         images, labels, names = _digits(channels, height, width)
         splits = _stratified(images, labels, names)
         return _finish(source, "digits", splits, classes)
-    if kind == "ordinal-synth":
-        from netdsl.training.synth import DEFAULT_SIZE, generate
-
-        size = _count(rest, source) if rest else DEFAULT_SIZE
-        images, labels = generate(size, classes, channels, height, width)
-        names = tuple(f"ordinal-synth[{i}]" for i in range(size))
-        return _finish(source, kind, _stratified(images, labels, names), classes)
+    if kind in ("ordinal-synth", "ordinal-synth-noisy"):
+        return _synth(source, kind, rest, classes, channels, height, width)
     if kind in ("folder", "ages", "csv") and rest:
         path, forced = Path(rest), kind
     else:
@@ -120,16 +146,17 @@ def load_data(
         raise DataError(
             f"'{path}': no such file or folder (give digits, ordinal-synth, a folder of images or a .csv manifest)"
         )
+    reader = _Reader((channels, height, width), loader, progress)
     if forced == "csv" or (forced is None and path.is_file()):
         if path.suffix.lower() != ".csv" and forced is None:
             raise DataError(f"'{path}' is a file: give a .csv manifest (path,label) or a folder of images")
-        return _manifest(source, path, (channels, height, width), classes, label_offset, progress)
+        return _manifest(source, path, reader, classes, label_offset)
     if not path.is_dir():
         raise DataError(f"'{path}' is not a folder")
     subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if forced == "ages" or (forced is None and not subdirs):
-        return _ages(source, path, (channels, height, width), classes, label_offset, progress)
-    return _folders(source, path, subdirs, (channels, height, width), classes, label_offset, progress)
+        return _ages(source, path, reader, classes, label_offset)
+    return _folders(source, path, subdirs, reader, classes, label_offset)
 
 
 # ---- sources ------------------------------------------------------------------------------
@@ -144,6 +171,25 @@ def _digits(channels: int, height: int, width: int) -> tuple[np.ndarray, np.ndar
     pixels = np.clip(np.rint(bunch.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)  # values 0..16
     images = _resize_all(pixels, channels, height, width)
     return images, bunch.target.astype(np.int64), tuple(f"digits[{i}]" for i in range(len(pixels)))
+
+
+def _synth(source: str, kind: str, rest: str, classes: int, channels: int, height: int, width: int) -> Dataset:
+    """ordinal-synth[:N], or ordinal-synth-noisy[:N[:SIGMA]]: the same images, the training labels
+    moved by round(N(0, SIGMA)) after the split (validation and test keep the true counts)."""
+    from netdsl.training.synth import DEFAULT_LABEL_NOISE, DEFAULT_SIZE, generate, noisy_labels
+
+    count, _, noise = rest.partition(":")
+    if noise and kind == "ordinal-synth":
+        raise DataError(f"'{source}': give ordinal-synth[:N], or ordinal-synth-noisy[:N[:SIGMA]] for noisy labels")
+    size = _count(count, source) if count else DEFAULT_SIZE
+    sigma = _sigma(noise, source) if noise else DEFAULT_LABEL_NOISE
+    images, labels = generate(size, classes, channels, height, width)
+    names = tuple(f"{kind}[{i}]" for i in range(size))
+    train, val, test = _stratified(images, labels, names)
+    if kind == "ordinal-synth-noisy":
+        key = (size, classes, channels, height, width, round(sigma * 1000))
+        train = Split(train.images, noisy_labels(train.labels, classes, sigma, key), train.names)
+    return _finish(source, kind, (train, val, test), classes)
 
 
 def _resize_all(grey: np.ndarray, channels: int, height: int, width: int) -> np.ndarray:
@@ -162,10 +208,9 @@ def _folders(
     source: str,
     root: Path,
     subdirs: list[Path],
-    shape: tuple[int, int, int],
+    reader: _Reader,
     classes: int,
     offset: int,
-    progress: Progress | None,
 ) -> Dataset:
     names = {p.name for p in subdirs}
     if {"train", "test"} <= names:  # the source fixes the test split
@@ -178,16 +223,19 @@ def _folders(
         train_files = _listed(train_dirs, labels_of)
         test_files = _listed(test_dirs, labels_of)
         every = train_files + test_files
-        images, labels = _read_files(every, shape, progress)
-        cut = len(train_files)
+        images, labels = reader.read(every)
+        cut = np.arange(len(train_files))
         paths = tuple(str(f) for f, _ in every)
-        train, val = _split_off(images[:cut], labels[:cut], paths[:cut], VAL_FRACTION, SPLIT_SEED + 1)
-        test = Split(images[cut:], labels[cut:], paths[cut:])
-        return _finish(source, "folder", (train, val, test), classes)
+        train, val = _split_off(_take(images, cut), labels[cut], paths[: len(cut)], VAL_FRACTION, SPLIT_SEED + 1)
+        rest = np.arange(len(cut), len(every))
+        test = Split(_take(images, rest), labels[rest], paths[len(cut) :])
+        return _finish(source, "folder", (train, val, test), classes, reader.shape)
     labels_of = _class_labels(root, [p.name for p in subdirs], classes, offset)
     files = _listed(subdirs, labels_of)
-    images, labels = _read_files(files, shape, progress)
-    return _finish(source, "folder", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
+    images, labels = reader.read(files)
+    return _finish(
+        source, "folder", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes, reader.shape
+    )
 
 
 def _class_dirs(folder: Path) -> list[Path]:
@@ -227,9 +275,7 @@ def _listed(folders: list[Path], labels_of: dict[str, int]) -> list[tuple[Path, 
     return files
 
 
-def _ages(
-    source: str, root: Path, shape: tuple[int, int, int], classes: int, offset: int, progress: Progress | None
-) -> Dataset:
+def _ages(source: str, root: Path, reader: _Reader, classes: int, offset: int) -> Dataset:
     files = []
     for path in sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -246,13 +292,11 @@ def _ages(
         files.append((path, label))
     if not files:
         raise DataError(f"'{root}': no images in it")
-    images, labels = _read_files(files, shape, progress)
-    return _finish(source, "ages", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes)
+    images, labels = reader.read(files)
+    return _finish(source, "ages", _stratified(images, labels, tuple(str(f) for f, _ in files)), classes, reader.shape)
 
 
-def _manifest(
-    source: str, path: Path, shape: tuple[int, int, int], classes: int, offset: int, progress: Progress | None
-) -> Dataset:
+def _manifest(source: str, path: Path, reader: _Reader, classes: int, offset: int) -> Dataset:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -285,10 +329,10 @@ def _manifest(
         splits.append(split)
     if not files:
         raise DataError(f"'{path}': no images listed in it")
-    images, labels = _read_files(files, shape, progress)
+    images, labels = reader.read(files)
     names = tuple(str(f) for f, _ in files)
     if not any(splits):
-        return _finish(source, "csv", _stratified(images, labels, names), classes)
+        return _finish(source, "csv", _stratified(images, labels, names), classes, reader.shape)
     if not all(splits):
         first = next(i for i, s in enumerate(splits) if not s)
         raise DataError(f"{path}: row of '{names[first]}' has no split while others do; give every row one")
@@ -298,22 +342,34 @@ def _manifest(
         raise DataError(f"{path}: the manifest needs rows of both the train and the test split")
 
     def pick(ix: np.ndarray) -> Split:
-        return Split(images[ix], labels[ix], tuple(names[i] for i in ix))
+        return Split(_take(images, ix), labels[ix], tuple(names[i] for i in ix))
 
     if len(parts["val"]):
-        return _finish(source, "csv", (pick(parts["train"]), pick(parts["val"]), pick(parts["test"])), classes)
+        return _finish(
+            source, "csv", (pick(parts["train"]), pick(parts["val"]), pick(parts["test"])), classes, reader.shape
+        )
     train, val = _split_off(
-        images[parts["train"]],
+        _take(images, parts["train"]),
         labels[parts["train"]],
         tuple(names[i] for i in parts["train"]),
         VAL_FRACTION,
         SPLIT_SEED + 1,
     )
-    return _finish(source, "csv", (train, val, pick(parts["test"])), classes)
+    return _finish(source, "csv", (train, val, pick(parts["test"])), classes, reader.shape)
 
 
 def _offset(offset: int) -> str:
     return f" less --label-offset {offset}" if offset else ""
+
+
+def _sigma(text: str, source: str) -> float:
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = -1.0
+    if not 0.0 <= sigma <= 100.0:
+        raise DataError(f"'{source}': the label noise after the second ':' must be a number of ranks from 0 to 100")
+    return sigma
 
 
 def _count(text: str, source: str) -> int:
@@ -344,15 +400,52 @@ def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
-def _read_files(
-    files: list[tuple[Path, int]], shape: tuple[int, int, int], progress: Progress | None
-) -> tuple[np.ndarray, np.ndarray]:
-    images = np.empty((len(files), *shape), dtype=np.uint8)
-    for i, (file, _) in enumerate(files):
-        images[i] = read_pixels(file, shape)
-        if progress is not None:
-            progress(i + 1, len(files))
-    return images, np.asarray([label for _, label in files], dtype=np.int64)
+def stream_by_size(count: int, shape: Sequence[int], available: int | None = None) -> bool:
+    """Whether `count` images of `shape` are better streamed than held: their uint8 pixels would
+    take more than a quarter of the memory available now (`available` bytes; read from the
+    system when not given, and never streamed where the system does not say)."""
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return False
+    return count * math.prod(shape) > available // 4
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """How a file source is read: every image now, or (streaming) each file checked to be an image."""
+
+    shape: tuple[int, int, int]
+    loader: str  # auto | memory | stream
+    progress: Progress | None
+
+    def read(self, files: list[tuple[Path, int]]) -> tuple[np.ndarray | None, np.ndarray]:
+        labels = np.asarray([label for _, label in files], dtype=np.int64)
+        stream = self.loader == "stream" or (self.loader == "auto" and stream_by_size(len(files), self.shape))
+        images = None if stream else np.empty((len(files), *self.shape), dtype=np.uint8)
+        for i, (file, _) in enumerate(files):
+            if images is None:
+                check_image(file)
+            else:
+                images[i] = read_pixels(file, self.shape)
+            if self.progress is not None:
+                self.progress(i + 1, len(files))
+        return images, labels
+
+
+def check_image(file: Path) -> None:
+    """Raises `DataError` naming `file` unless Pillow recognises it as an image (its header
+    only: a file cut short shows when it is decoded, in training)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file):
+            pass
+    except FileNotFoundError:
+        raise DataError(f"'{file}': no such image file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"'{file}': cannot read it as an image ({exc})") from None
 
 
 # ---- splits -------------------------------------------------------------------------------
@@ -372,24 +465,31 @@ def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
+def _take(images: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if images is None else images[index]
+
+
 def _split_off(
-    images: np.ndarray, labels: np.ndarray, names: tuple[str, ...], fraction: float, seed: int
+    images: np.ndarray | None, labels: np.ndarray, names: tuple[str, ...], fraction: float, seed: int
 ) -> tuple[Split, Split]:
     held = stratified_indices(labels, fraction, seed)
     keep = np.setdiff1d(np.arange(len(labels)), held)
     return (
-        Split(images[keep], labels[keep], tuple(names[i] for i in keep)),
-        Split(images[held], labels[held], tuple(names[i] for i in held)),
+        Split(_take(images, keep), labels[keep], tuple(names[i] for i in keep)),
+        Split(_take(images, held), labels[held], tuple(names[i] for i in held)),
     )
 
 
-def _stratified(images: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> tuple[Split, Split, Split]:
+def _stratified(images: np.ndarray | None, labels: np.ndarray, names: tuple[str, ...]) -> tuple[Split, Split, Split]:
     rest, test = _split_off(images, labels, names, TEST_FRACTION, SPLIT_SEED)
     train, val = _split_off(rest.images, rest.labels, rest.names, VAL_FRACTION / (1 - TEST_FRACTION), SPLIT_SEED + 1)
     return train, val, test
 
 
-def _finish(source: str, kind: str, splits: tuple[Split, Split, Split], classes: int) -> Dataset:
+def _finish(
+    source: str, kind: str, splits: tuple[Split, Split, Split], classes: int, shape: Sequence[int] = ()
+) -> Dataset:
+    """The dataset, its splits checked; `shape`: of the images as read (taken from them when in memory)."""
     train, val, test = splits
     for name, split in (("training", train), ("validation", val), ("test", test)):
         if not len(split):
@@ -402,7 +502,22 @@ def _finish(source: str, kind: str, splits: tuple[Split, Split, Split], classes:
         raise DataError(
             f"'{source}': labels reach {top}, outside 0..{classes - 1} (the spec's head has {classes} classes)"
         )
-    scaled = train.images.astype(np.float64) / 255.0
+    if train.images is not None:
+        shape = train.images.shape[1:]
+    sample = _statistics_sample(train, tuple(shape))
+    scaled = sample.astype(np.float64) / 255.0
     mean = tuple(float(m) for m in scaled.mean(axis=(0, 2, 3)))
     std = tuple(max(float(s), 1e-3) for s in scaled.std(axis=(0, 2, 3)))
-    return Dataset(source, kind, train, val, test, classes, mean, std)
+    return Dataset(source, kind, train, val, test, classes, mean, std, tuple(int(n) for n in shape))
+
+
+def _statistics_sample(train: Split, shape: tuple[int, ...]) -> np.ndarray:
+    """The training images the normalization is measured on: all of them up to STATISTICS_SAMPLE,
+    else that many drawn with a fixed seed — the same pixels whether held or streamed, so both
+    paths normalize alike."""
+    index = np.arange(len(train))
+    if len(train) > STATISTICS_SAMPLE:
+        index = np.sort(np.random.default_rng(SPLIT_SEED + 2).choice(len(train), STATISTICS_SAMPLE, replace=False))
+    if train.images is not None:
+        return train.images if len(index) == len(train) else train.images[index]
+    return np.stack([read_pixels(Path(train.names[i]), shape) for i in index])

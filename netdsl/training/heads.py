@@ -103,14 +103,56 @@ def _levels(labels: torch.Tensor, classes: int) -> torch.Tensor:
 
 
 def importance_weights(labels: np.ndarray, classes: int, scheme: str) -> np.ndarray | None:
-    """Task-importance weights λ_k: `uniform` (none) or `balanced`, the CORAL authors' choice
-    λ_k = sqrt(m_k) / max_j sqrt(m_j) with m_k the larger side of task k in the training labels."""
+    """Task-importance weights λ_k: `uniform` (none; what the CORAL paper's runs used) or
+    `balanced`, the weighting the CORAL paper proposes as an option, λ_k = sqrt(m_k) / max_j
+    sqrt(m_j) with m_k the larger side of task k in the training labels."""
     if scheme == "uniform":
         return None
     above = (labels[:, None] > np.arange(classes - 1)[None, :]).sum(axis=0)
     m = np.sqrt(np.maximum(above, len(labels) - above).astype(np.float64))
     weights: np.ndarray = (m / m.max()).astype(np.float32)
     return weights
+
+
+def prior_logits(labels: np.ndarray, classes: int) -> np.ndarray:
+    """The logits of P(label > k), k = 0..classes-2, in `labels` (the cumulative frequencies,
+    with half an image added on each side so that a task nobody passes stays finite)."""
+    above = (labels[:, None] > np.arange(classes - 1)[None, :]).sum(axis=0).astype(np.float64)
+    p = (above + 0.5) / (len(labels) + 1.0)
+    logits: np.ndarray = np.log(p / (1.0 - p)).astype(np.float32)
+    return logits
+
+
+def head_biases(model: torch.nn.Module, head: Head) -> torch.nn.Parameter | None:
+    """The ordinal head's K-1 biases: CORAL's thresholds (`CoralHead.bias`, [K-1]) or OR-CNN's
+    per-task biases (`OrdinalHead.fc.bias`, [2(K-1)]: the pair of task k at 2k, 2k+1). None for
+    a classifier, or a module without the generated head classes (a hand-written one)."""
+    wanted = {"coral": "CoralHead", "ordinal": "OrdinalHead"}.get(head.kind)
+    found = [m for m in model.modules() if type(m).__name__ == wanted]
+    if not found:
+        return None
+    module = found[-1]  # the output's head: the last one built
+    bias = module.bias if head.kind == "coral" else module.fc.bias
+    return bias if isinstance(bias, torch.nn.Parameter) else None
+
+
+def set_prior(bias: torch.nn.Parameter, head: Head, labels: np.ndarray) -> None:
+    """Start the head's biases at the training labels' prior: an image the network cannot yet
+    tell apart gets P(rank > k) = the fraction of training labels above k. OR-CNN's pair of
+    task k gets (-z/2, z/2), whose softmax gives the same probability."""
+    logits = torch.from_numpy(prior_logits(labels, head.classes)).to(bias.device, bias.dtype)
+    with torch.no_grad():
+        if head.kind == "coral":
+            bias.copy_(logits)
+        else:
+            bias.copy_(torch.stack([-logits / 2, logits / 2], dim=1).flatten())
+
+
+def threshold_gaps(bias: torch.Tensor) -> list[float]:
+    """The gaps b_k - b_(k+1) between CORAL's successive biases: how far apart rank k and rank
+    k+1 lie on the network's one score, in logits (positive while the thresholds stay ordered)."""
+    values = bias.detach().double().cpu()
+    return [float(g) for g in values[:-1] - values[1:]]
 
 
 def metrics(predicted: np.ndarray, labels: np.ndarray) -> dict[str, float]:

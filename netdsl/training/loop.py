@@ -24,7 +24,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,11 +36,24 @@ from torch import nn
 from netdsl.api import Spec
 from netdsl.files import write_atomic
 from netdsl.training.curves import draw_curves
-from netdsl.training.data import Dataset
-from netdsl.training.heads import Head, head_of, importance_weights, metrics
+from netdsl.training.data import DataError, Dataset
+from netdsl.training.feed import Augment, Plan, epoch_plan, eval_plan, make_feed
+from netdsl.training.heads import (
+    Head,
+    head_biases,
+    head_of,
+    importance_weights,
+    metrics,
+    set_prior,
+    threshold_gaps,
+)
 
 CHECKPOINT_FORMAT = "netdsl-checkpoint-1"
 EVAL_BATCH = 256
+# The learning rate of an ordinal head's K-1 biases, as a multiple of --lr. Adam moves a
+# parameter by about its learning rate per step, and CORAL's thresholds must travel several
+# logits apart (README, "Training": the experiment that chose these figures).
+HEAD_BIAS_LR = {"coral": 30.0, "ordinal": 1.0}
 
 
 class TrainError(Exception):
@@ -62,6 +75,13 @@ class TrainConfig:
     resume: bool = False
     label_offset: int = 0
     importance: str = "uniform"  # coral / ordinal heads: uniform | balanced
+    head_bias_lr: float | None = None  # coral / ordinal heads: their biases' rate ÷ lr (default HEAD_BIAS_LR)
+    head_bias_init: str = "prior"  # coral / ordinal heads: prior (the training labels') | module (as built)
+    protocol: str = "netdsl"  # the preset the settings came from (netdsl.training.protocols)
+    resize: tuple[int, int] | None = None  # (H, W) the images are read at; the input is cropped from them
+    flip: bool = False  # random left-right flips in training
+    loader: str = "auto"  # images in memory | streamed from their files | auto (by size)
+    workers: int | None = None  # streaming: DataLoader worker processes (None: netdsl.training.feed's default)
     select: str = "auto"  # which validation figure picks the best epoch: auto | accuracy | mae | loss
     opset: int | None = None
     export: bool = True
@@ -70,9 +90,15 @@ class TrainConfig:
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (1e-3 if self.optimizer == "adam" else 1e-2)
 
+    def bias_lr_scale(self, head: Head) -> float:
+        return self.head_bias_lr if self.head_bias_lr is not None else HEAD_BIAS_LR.get(head.kind, 1.0)
+
     def settings(self) -> dict[str, Any]:
-        """What decides a run's outcome (not where it is written, nor how it is resumed)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("out", "resume", "device", "export", "opset")}
+        """What decides a run's outcome (not where it is written, how it is resumed, nor how its
+        images reach the network: both loaders give the same batches), as JSON holds it."""
+        ignored = ("out", "resume", "device", "export", "opset", "loader", "workers")
+        settings: dict[str, Any] = json.loads(json.dumps({k: v for k, v in asdict(self).items() if k not in ignored}))
+        return settings
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,7 @@ class Result:
     files: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     architecture: str = ""
+    coral_gaps: list[float] = field(default_factory=list)  # the best checkpoint's, b_k - b_(k+1)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -190,7 +217,11 @@ def train(spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter | N
             torch.cuda.set_device(device)
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        return _Run(spec, data, config, reporter, dist, device).go()
+        run = _Run(spec, data, config, reporter, dist, device)
+        try:
+            return run.go()
+        finally:
+            run.feed.close()
     finally:
         if dist.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -226,11 +257,16 @@ class _Run:
         self.importance = torch.from_numpy(weights).to(device) if weights is not None else None
         self.mean = torch.tensor(data.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.images: dict[str, torch.Tensor] = {}
-        self.labels: dict[str, torch.Tensor] = {}
-        for name, split in (("train", data.train), ("val", data.val), ("test", data.test)):
-            self.images[name] = torch.from_numpy(split.images).to(device)
-            self.labels[name] = torch.from_numpy(split.labels).to(device)
+        crop = tuple(int(n) for n in spec.checked.input_shape[1:])
+        size = tuple(int(n) for n in data.shape[1:])
+        if len(crop) != 2 or size[0] < crop[0] or size[1] < crop[1]:
+            raise TrainError(
+                f"the images are {size[0]}x{size[1]}, the spec's input {list(spec.checked.input_shape)}: the "
+                f"input is cropped from the images, so they must be at least as large"
+            )
+        self.augment = Augment(size, crop, config.flip)  # type: ignore[arg-type]
+        self.feed = make_feed(data, self.augment, device, config.workers)
+        self.splits = {"train": data.train, "val": data.val, "test": data.test}
 
     # ---- set-up ------------------------------------------------------------------------
 
@@ -239,6 +275,9 @@ class _Run:
         start = time.perf_counter()
         torch.manual_seed(config.seed)
         self.model = self.spec.to_torch().to(self.device)
+        self.biases = head_biases(self.model, self.head)
+        if self.biases is not None and config.head_bias_init == "prior":
+            set_prior(self.biases, self.head, self.data.train.labels)
         self.optimizer = self._optimizer(self.model)
         start_epoch = self._prepare_folder()
         module: nn.Module = self.model
@@ -276,12 +315,20 @@ class _Run:
         return result  # type: ignore[return-value]  # None only on ranks other than 0
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        trainable = [p for p in model.parameters() if p.requires_grad]
+        """One parameter group, and for an ordinal head a second of its biases: their own rate
+        (`lr_scale` × the schedule's), and no weight decay, which would pull the thresholds together."""
+        biases = self.biases
+        rest = [p for p in model.parameters() if p.requires_grad and p is not biases]
+        groups: list[dict[str, Any]] = [{"params": rest, "lr_scale": 1.0}]
+        if biases is not None and biases.requires_grad:
+            groups.append({"params": [biases], "lr_scale": self.config.bias_lr_scale(self.head), "weight_decay": 0.0})
+        for group in groups:
+            group["lr"] = self.config.learning_rate * group["lr_scale"]
         if self.config.optimizer == "sgd":
             return torch.optim.SGD(
-                trainable, lr=self.config.learning_rate, momentum=0.9, weight_decay=self.config.weight_decay
+                groups, lr=self.config.learning_rate, momentum=0.9, weight_decay=self.config.weight_decay
             )
-        return torch.optim.Adam(trainable, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
+        return torch.optim.Adam(groups, lr=self.config.learning_rate, weight_decay=self.config.weight_decay)
 
     def _prepare_folder(self) -> int:
         """The epoch to start from: 0, or after the last checkpoint with --resume."""
@@ -308,7 +355,13 @@ class _Run:
                 f"{checkpoint.get('data')}); --data {self.data.source} gives {self.data.fingerprint}"
             )
         self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        try:
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+        except ValueError:  # other parameter groups: a checkpoint of an older netdsl, or of a classifier
+            raise TrainError(
+                f"--resume: the optimizer state in '{last}' has other parameter groups than this run's "
+                f"(written by an older netdsl?); start the run again in a new --out"
+            ) from None
         torch.set_rng_state(checkpoint["rng"]["torch"])
         if self.device.type == "cuda" and checkpoint["rng"].get("cuda"):
             torch.cuda.set_rng_state(checkpoint["rng"]["cuda"], self.device)
@@ -318,38 +371,34 @@ class _Run:
 
     # ---- one epoch -----------------------------------------------------------------------
 
-    def _order(self, epoch: int) -> torch.Tensor:
-        """This process's indices of the epoch's shuffle: a permutation fixed by (seed, epoch),
-        padded to a multiple of the world size (by wrapping) and dealt out rank by rank."""
-        n = len(self.data.train)
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        order = torch.randperm(n, generator=generator)
-        world = self.dist.world
-        if world > 1:
-            pad = -n % world
-            order = torch.cat([order, order[:pad]])[self.dist.rank :: world]
-        return order
-
-    def _batch(self, split: str, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        index = index.to(self.device)
-        images = self.images[split].index_select(0, index).float().div_(255.0)
-        return (images - self.mean) / self.std, self.labels[split].index_select(0, index)
+    def _batches(self, split: str, plan: Plan, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The split's batches under `plan`, scaled to [0, 1] and normalized; an image file that
+        cannot be decoded (streaming) stops the run, naming it."""
+        try:
+            for images, labels in self.feed.batches(split, plan, size):
+                yield (images.float().div_(255.0) - self.mean) / self.std, labels
+        except DataError as exc:
+            raise TrainError(str(exc)) from None
 
     def _train_epoch(self, module: nn.Module, epoch: int) -> tuple[float, float, int]:
+        """One pass over this process's share of the epoch's plan (fixed by seed and epoch)."""
         module.train()
-        order = self._order(epoch)
+        plan = epoch_plan(len(self.data.train), self.config.seed, epoch, self.augment).deal(
+            self.dist.rank, self.dist.world
+        )
         size = self.config.batch_size
-        batches = math.ceil(len(order) / size)
+        batches = math.ceil(len(plan) / size)
         if self.dist.main:
             self.reporter.epoch_start(epoch + 1, self.config.epochs, batches)
         total_loss, errors, count = 0.0, 0.0, 0
         metric = self.head.metric
-        for b in range(batches):
+        for b, (x, y) in enumerate(self._batches("train", plan, size)):
             if self.config.schedule == "cosine":
                 progress = (epoch * batches + b) / (self.config.epochs * batches)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = self.config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
-            x, y = self._batch("train", order[b * size : (b + 1) * size])
+                    group["lr"] = (
+                        self.config.learning_rate * group["lr_scale"] * 0.5 * (1.0 + math.cos(math.pi * progress))
+                    )
             outputs, loss = self._step(module, x, y, f"epoch {epoch + 1}, batch {b + 1}")
             with torch.no_grad():
                 predicted = self.head.predict(outputs.detach())
@@ -386,17 +435,17 @@ class _Run:
     def evaluate(self, split: str) -> tuple[dict[str, float], np.ndarray]:
         """Loss and metrics of the plain (not DDP-wrapped) model on a split, and its outputs."""
         self.model.eval()
-        n = len(self.labels[split])
+        labels = self.splits[split].labels
+        n = len(labels)
         outputs, total = [], 0.0
         with torch.no_grad():
-            for b in range(0, n, EVAL_BATCH):
-                x, y = self._batch(split, torch.arange(b, min(b + EVAL_BATCH, n)))
+            for x, y in self._batches(split, eval_plan(n, self.augment), EVAL_BATCH):
                 out = self.model(x)
                 total += self.head.loss(out, y, self.importance, reduction="sum").item()
                 outputs.append(out)
         every = torch.cat(outputs)
         predicted = self.head.predict(every).cpu().numpy()
-        figures = {"loss": total / n, **metrics(predicted, self.labels[split].cpu().numpy())}
+        figures = {"loss": total / n, **metrics(predicted, labels)}
         return figures, every.cpu().numpy()
 
     def _end_epoch(self, epoch: int, train_loss: float, train_metric: float, images: int, seconds: float) -> None:
@@ -409,6 +458,7 @@ class _Run:
             "val_accuracy": val["accuracy"],
             "val_mae": val["mae"],
             "val_rmse": val["rmse"],
+            **self._gap_figures(),
             "seconds": seconds,
             "images_per_s": images / seconds if seconds else 0.0,
         }
@@ -429,6 +479,14 @@ class _Run:
         )
         self.reporter.epoch_end(row)
 
+    def _gap_figures(self) -> dict[str, float]:
+        """CORAL's thresholds after the epoch: the smallest, mean and largest gap between
+        successive ones (in logits). Still widening at the end: the thresholds have not settled."""
+        if self.head.kind != "coral" or self.biases is None or self.head.classes < 3:
+            return {}
+        gaps = threshold_gaps(self.biases)
+        return {"gap_min": min(gaps), "gap_mean": sum(gaps) / len(gaps), "gap_max": max(gaps)}
+
     def _checkpoint(self, epoch: int) -> dict[str, Any]:
         rng: dict[str, Any] = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
@@ -447,7 +505,7 @@ class _Run:
             "history": list(self.history),
             "best": dict(self.best),
             "normalize": {"mean": list(self.data.mean), "std": list(self.data.std)},
-            "config": {k: v for k, v in asdict(self.config).items() if k not in ("resume",)},
+            "config": json.loads(json.dumps({k: v for k, v in asdict(self.config).items() if k != "resume"})),
         }
 
     def _write_metrics(self) -> None:
@@ -486,6 +544,7 @@ class _Run:
             files + ["result.json"],
             self.config.settings(),
             self.hash,
+            threshold_gaps(self.biases) if self.head.kind == "coral" and self.biases is not None else [],
         )
         write_atomic(self.out / "result.json", json.dumps(result.to_json(), indent=2) + "\n")
         self.reporter.finish(result, self.history)
@@ -515,8 +574,7 @@ class _Run:
             session = open_session(self.out / "model.onnx", "auto")
             n = len(self.data.test)
             got = []
-            for b in range(0, n, EVAL_BATCH):
-                x, _ = self._batch("test", torch.arange(b, min(b + EVAL_BATCH, n)))
+            for x, _ in self._batches("test", eval_plan(n, self.augment), EVAL_BATCH):
                 got.append(session.run(x.cpu().numpy()))
         except (RuntimeUsageError, OSError, ValueError) as exc:
             self.reporter.note(f"model.onnx written, but onnxruntime cannot run it: {exc}")
