@@ -14,7 +14,7 @@ import pytest
 
 import netdsl
 from netdsl.backends.pysource import Namespace
-from netdsl.backends.pytorch import FILE_NAMES, MODULE_ATTRIBUTES, attribute_name, param_name, state_prefix
+from netdsl.backends.torch_names import FILE_NAMES, MODULE_ATTRIBUTES, attribute_name, param_name, state_prefix
 
 torch = pytest.importorskip("torch")
 

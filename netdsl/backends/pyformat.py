@@ -9,7 +9,7 @@ it fits on the line, its breaks become newlines otherwise. So generated files pa
 
 Covered: names, literals, attributes, calls, subscripts, tuples, lists, unary, binary,
 boolean and comparison chains, conditional expressions; assignments, expression statements,
-`return`, `for`, `if` and `def` headers; a trailing comment. Not covered: fluent call chains,
+`return`, `for`, `if`, `def` and `class` headers; a trailing comment. Not covered: fluent call chains,
 comments inside expressions, lambdas, comprehensions, dicts and strings that ruff would split.
 """
 
@@ -122,6 +122,10 @@ class _Layout:
             return [*text("if "), *self.maybe_parenthesize(node.test), *text(":")]
         if isinstance(node, ast.FunctionDef):
             return self.function(node)
+        if isinstance(node, ast.ClassDef) and (node.bases or node.keywords):  # its bases: a call's arguments
+            bases = ast.Call(ast.Name(node.name), node.bases, node.keywords)
+            bases.end_col_offset = len(self.code) - 1  # just after the `)` before the colon
+            return [*text(f"class {node.name}"), *self.arguments(bases, None), *text(":")]
         raise ValueError(f"cannot lay out {type(node).__name__}: {self.code}")
 
     def last_value(self, value: ast.expr, suffix: Doc) -> Doc:
