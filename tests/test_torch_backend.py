@@ -570,7 +570,7 @@ def test_spec_expressions_written_as_python_keep_their_values() -> None:
             expected = evaluate(expr, env)
         except (EvalError, ZeroDivisionError):
             continue
-        source = python_expr(expr, {n: n for n in env}, {})
+        source = python_expr(expr, {n: n for n in env}, lambda name: name)
         got = eval(source, {**names, **env})  # noqa: S307 - generated from our own expression
         assert (type(got), got) == (type(expected), expected), source
         compared += 1

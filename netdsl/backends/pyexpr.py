@@ -42,10 +42,10 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 _SELF = {"==": True, "<=": True, ">=": True, "!=": False, "<": False, ">": False}  # `a op a`
 
 
-def python_expr(expr: ast.Expr, consts: dict[str, str], shapes: dict[str, str]) -> str:
+def python_expr(expr: ast.Expr, consts: dict[str, str], shape_of: Callable[[str], str]) -> str:
     """`expr` as Python source. `consts`: the Python source of each spec constant (parameter,
-    repeat index); `shapes`: each tensor value's shape variable (for `a.channels`)."""
-    return _Writer(consts, shapes).emit(simplify(expr), 0)
+    repeat index); `shape_of`: a tensor value's shape variable (for `a.channels`)."""
+    return _Writer(consts, shape_of).emit(simplify(expr), 0)
 
 
 def calls_a_function(expr: ast.Expr) -> bool:
@@ -68,8 +68,8 @@ class _Writer:
     """Parenthesizes only where precedence needs it. Comparisons do not chain in a spec (`(a == b)
     == c`), so both of their operands sit one level up; only `simplify` makes a chain."""
 
-    def __init__(self, consts: dict[str, str], shapes: dict[str, str]):
-        self.consts, self.shapes = consts, shapes
+    def __init__(self, consts: dict[str, str], shape_of: Callable[[str], str]):
+        self.consts, self.shape_of = consts, shape_of
 
     def emit(self, expr: ast.Expr, outer: int) -> str:
         text, level = self.visit(expr)
@@ -81,7 +81,7 @@ class _Writer:
         if isinstance(expr, ast.Name):  # a bare name bound to nothing is a word: padding=same
             return self.consts.get(expr.id, py_literal(expr.id)), 9
         if isinstance(expr, ast.Attr):
-            shape = self.shapes[expr.value.id]
+            shape = self.shape_of(expr.value.id)
             return (f"math.prod({shape})" if expr.attr == "features" else shape + _INDEX[expr.attr]), 9
         if isinstance(expr, ast.ListExpr):
             items = [self.emit(item, 0) for item in expr.items]

@@ -230,7 +230,7 @@ class _Writer:
         return ", ".join(parts)
 
     def expr(self, expr: ast.Expr, consts: dict[str, str], values: dict[str, _Value]) -> str:
-        return python_expr(expr, consts, {name: value.shape for name, value in values.items()})
+        return python_expr(expr, consts, lambda name: values[name].shape)
 
     def shape_at(self, ctx: _Context, local: str) -> Shape | None:
         """The IR's shape of the layer `local` at this class's first use (None where unknown)."""
