@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from netdsl.backends.pyformat import WIDTH, format_statement
+from netdsl.backends.pysource import Body
 
 
 def test_short_statement_stays_on_one_line() -> None:
@@ -175,3 +176,28 @@ def test_layout_matches_ruff_format_on_random_statements(tmp_path: Path) -> None
     ]
     assert differ == []
     assert sum(len(format_statement(indent, code, comment)) > 1 for indent, code, comment in cases) > 150
+
+
+def test_method_bodies_drop_unread_stores_and_empty_branches() -> None:
+    body = Body()
+    body.add("a_shape = layer_shape(self.conv_1, shape)", stores="a_shape")  # read only by b_shape's store
+    body.add("b_shape = (a_shape[0], *a_shape[1:])", stores="b_shape")  # read by nobody
+    body.add("self.out_shape = shape")  # an attribute called out_shape reads no local out_shape
+    body.add("out_shape = shape", stores="out_shape")
+    outer = body.compound("if", "self.cond1")
+    with body.inside(outer.body):
+        inner = body.compound("if", "self.cond2")
+        with body.inside(inner.body):
+            body.add("x = self.relu_1(x)", "[N, 3]")
+    empty = body.compound("if", "self.cond3")
+    with body.inside(empty.orelse):
+        body.add("x = self.tanh_1(x)")
+    with body.inside(body.compound("if", "self.cond4").body):
+        body.add("unused_shape = shape", stores="unused_shape")
+    assert body.write(2) == [
+        "        self.out_shape = shape",
+        "        if self.cond1 and self.cond2:",  # ruff's SIM102: one `if`, not two nested ones
+        "            x = self.relu_1(x)  # [N, 3]",
+        "        if not self.cond3:",
+        "            x = self.tanh_1(x)",
+    ]
