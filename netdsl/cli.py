@@ -107,7 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--target", choices=("torch", "onnx"), default="torch", help="what to build (default: torch)")
     build.add_argument("-o", "--output", metavar="FILE", help="write here (torch: default standard output)")
     _weight_arguments(build)
-    build.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed onnxruntime runs)")
+    build.add_argument("--opset", type=int, help="ONNX opset (default 18; 17 up to the newest onnx knows)")
+    # the choices of netdsl.backends.onnx.GRAPHS and netdsl.quantize.FORMATS (check imports no backend)
+    build.add_argument(
+        "--graph",
+        choices=("inference", "training"),
+        help="ONNX: inference (default: batchnorms folded into their convs, no dropout) or training (every layer)",
+    )
+    build.add_argument("--quantize", choices=("int8",), help="ONNX: static int8 quantization (QDQ), see --calibrate")
+    build.add_argument(
+        "--calibrate", metavar="SOURCE", help="images to calibrate --quantize on: a data source of netdsl train"
+    )
     infer = commands.add_parser("infer", help="run a model (.onnx, or a spec) through onnxruntime")
     # The model is positional and optional to argparse, so that `infer --input a.npy m.onnx` (the
     # inputs took the model) gets a message that says so rather than running without one.
@@ -320,9 +330,7 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--workers", type=_non_negative_int, metavar="N", help="streaming: decoding processes (default: CPUs - 1, ≤ 8)"
     )
-    command.add_argument(
-        "--opset", type=int, metavar="N", help="opset of model.onnx (default: the newest onnxruntime runs)"
-    )
+    command.add_argument("--opset", type=int, metavar="N", help="opset of model.onnx (default 18)")
 
 
 def _positive_float(text: str) -> float:
@@ -536,8 +544,6 @@ def _spec(
 def _no_network(program: Program) -> str:
     """What a file without a network holds instead: 'defines no network, only the blocks A, B'."""
     blocks = [d.name for d in program.main.definitions]
-    if not blocks:
-        return "defines nothing: no network and no block"
     return f"defines no network, only the block{'s' * (len(blocks) != 1)} {', '.join(blocks)}"
 
 
@@ -588,7 +594,23 @@ def _idle_build_option(args: argparse.Namespace) -> str | None:
             )
         if args.opset is not None:
             return "--opset applies to --target onnx; the torch target writes Python source"
-    return _seed_with_weights(args)
+        given = [f"--{o}" for o in ("graph", "quantize", "calibrate") if getattr(args, o) is not None]
+        if given:
+            return f"{given[0]} applies to --target onnx; the torch target writes Python source"
+    return _seed_with_weights(args) or _idle_quantize_option(args)
+
+
+def _idle_quantize_option(args: argparse.Namespace) -> str | None:
+    if args.calibrate is not None and args.quantize is None:
+        return "--calibrate gives --quantize int8 its images; without --quantize it does nothing"
+    if args.quantize is not None and args.calibrate is None:
+        return (
+            "--quantize int8 needs --calibrate SOURCE: images read as netdsl train reads them (digits, "
+            "ordinal-synth, a folder of class folders, a CSV manifest), with the normalization of --weights"
+        )
+    if args.quantize is not None and args.graph == "training":
+        return "--quantize writes a model for inference, from the inference graph: leave out --graph training"
+    return None
 
 
 def _seed_with_weights(args: argparse.Namespace) -> str | None:
@@ -635,19 +657,35 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
             "-o -: weights past 2 GB go to an external data file beside the model, which standard "
             "output cannot have; give -o FILE.onnx",
         )
+    from netdsl.quantize import QuantizeError
+
     seed = 0 if args.seed is None else args.seed
     try:
-        model = spec.onnx_parts(args.weights, seed, args.opset)
-        written = model.save(args.output)
+        opset, written, kind = _write_onnx(spec, args, seed)
     except WeightsError as exc:
         return _error(err, f"{exc}; nothing written", EXIT_SPEC)
+    except QuantizeError as exc:
+        return _error(err, f"{exc}; nothing written")
     except OSError as exc:
         return _cannot_write(err, args.output, exc)
-    opset = model.skeleton.opset_import[0].version
     origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {seed}"
     files = "standard output" if args.output == STDOUT else ", ".join(map(str, written))
-    err.print(f"wrote {files}: {spec.network}, opset {opset}, {origin}", markup=False, soft_wrap=True)
+    err.print(f"wrote {files}: {spec.network}, opset {opset}{kind}, {origin}", markup=False, soft_wrap=True)
     return EXIT_OK
+
+
+def _write_onnx(spec: Spec, args: argparse.Namespace, seed: int) -> tuple[int, list[Any], str]:
+    """Write the model: its opset, the files written, and what it is beyond a float inference graph."""
+    from netdsl.backends.onnx import save_model
+    from netdsl.quantize import quantize_spec
+
+    if args.quantize:
+        quantized = quantize_spec(spec, args.calibrate, args.weights, seed, args.opset)
+        kind = f", int8 (QDQ) calibrated on {quantized.images} images of {args.calibrate}"
+        return quantized.model.opset_import[0].version, save_model(quantized.model, args.output), kind
+    parts = spec.onnx_parts(args.weights, seed, args.opset, graph=args.graph or "inference")
+    kind = ", training graph" if args.graph == "training" else ""
+    return parts.skeleton.opset_import[0].version, parts.save(args.output), kind
 
 
 def _infer(args: argparse.Namespace) -> int:
@@ -785,16 +823,11 @@ def _check(args: argparse.Namespace) -> int:
     if isinstance(found, int):
         return found
     program, outcome = found
-    empty = outcome.ok and not program.main.definitions  # nothing checked is no pass: likely a wrong or cut file
-    status = EXIT_OK if outcome.ok and not empty else EXIT_SPEC
-    if empty:
-        _error(err, f"{args.spec} {_no_network(program)}")
+    status = EXIT_OK if outcome.ok else EXIT_SPEC
     if args.format == "json":
         print(render.to_json(outcome.checked, outcome.diagnostics))
         return status
     render.print_diagnostics(err, outcome.diagnostics, program.sources)
-    if empty:
-        return status
     if outcome.checked is None and outcome.ok:
         blocks = [d.name for d in program.main.definitions]
         out.print(

@@ -9,6 +9,7 @@ from the session's `get_providers()` after it is made, and one plain line says w
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,14 +59,14 @@ def check_opset(opset: int) -> str | None:
     import onnx
     import onnxruntime as ort
 
-    from netdsl.backends.onnx import MIN_OPSET
+    from netdsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET
 
     newest, runs = onnx.defs.onnx_opset_version(), max_opset()
     if not MIN_OPSET <= opset <= newest:
         raise RuntimeUsageError(
             f"--opset {opset}: netdsl writes ONNX opsets {MIN_OPSET} to {newest} (the newest the "
             f"installed onnx {onnx.__version__} knows); the installed onnxruntime runs up to "
-            f"{runs}, the default"
+            f"{runs}; the default is {DEFAULT_OPSET}"
         )
     if opset > runs:
         return (
@@ -154,19 +155,24 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     shape = (
         tuple(int(d) for d in meta["netdsl.input_shape"].split(",")) if "netdsl.input_shape" in meta else (tuple(dims))
     )
-    normalize = None
-    if "netdsl.mean" in meta and "netdsl.std" in meta:
-        try:
-            normalize = (
-                tuple(map(float, meta["netdsl.mean"].split(","))),
-                tuple(map(float, meta["netdsl.std"].split(","))),
-            )
-        except ValueError:
-            raise RuntimeUsageError(f"{shown}: unreadable netdsl.mean / netdsl.std metadata") from None
+    normalize = read_normalization(meta, shown)
     unknown = normalize is None and meta.get("netdsl.normalize") == "unknown"
     return Session(
         session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize, unknown
     )
+
+
+def read_normalization(
+    meta: Mapping[str, str], shown: str = "the model"
+) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The per-channel (mean, std) that a model's metadata says its inputs are normalized with
+    (netdsl.mean, netdsl.std: written from a checkpoint), if it says so."""
+    if "netdsl.mean" not in meta or "netdsl.std" not in meta:
+        return None
+    try:
+        return tuple(map(float, meta["netdsl.mean"].split(","))), tuple(map(float, meta["netdsl.std"].split(",")))
+    except ValueError:
+        raise RuntimeUsageError(f"{shown}: unreadable netdsl.mean / netdsl.std metadata") from None
 
 
 def _preload_cuda(ort: Any) -> None:
