@@ -440,8 +440,20 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
     "dropout": (("p", 0.5),),
     "batchnorm": (("eps", 1e-5), ("momentum", 0.1)),
     "lrn": (("size", 5), ("alpha", 1e-4), ("beta", 0.75), ("k", 1.0)),
+    "relu6": (),
+    "hardswish": (),
+    "hardsigmoid": (),
+    "silu": (),
+    "layernorm": (("eps", 1e-5),),
+    "layernorm2d": (("eps", 1e-5),),
+    "scale": (("init", 1.0),),
+    "stochastic_depth": (("p", None), ("mode", "row")),
+    "chunk": (("parts", None), ("index", None)),
+    "channel_shuffle": (("groups", None),),
+    "permute": (("order", None),),
     "add": (),
     "concat": (),
+    "mul": (),
     "coral": (("classes", None),),
     "ordinal": (("classes", None),),
 }
@@ -486,7 +498,7 @@ def _conv(a: dict[str, Any], x: Any) -> _Layer:
         dilation=_pair(a["dilation"]),
         groups=a["groups"],
         bias=a["bias"],
-        device="meta",
+        device=x.device,
     )
     count = sum(p.numel() for p in conv.parameters())
     if a["weight"] is not None:  # one kernel for all, one per output channel, or all of them
@@ -519,9 +531,7 @@ def _plain(make: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, An
 def _linear(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
     from torch import nn
 
-    if x.dim() != 2:
-        notes.add("linear_needs_flat_input")  # nn.Linear acts on the last axis of any tensor
-    layer = nn.Linear(x.shape[-1], a["out"], bias=a["bias"], device="meta")
+    layer = nn.Linear(x.shape[-1], a["out"], bias=a["bias"], device=x.device)
     count = sum(p.numel() for p in layer.parameters())
     return _Layer(layer, count, count)
 
@@ -531,15 +541,15 @@ def _head(a: dict[str, Any], x: Any, notes: set[str], op: str) -> _Layer:
     from torch import nn
 
     if x.dim() != 2:
-        notes.add("linear_needs_flat_input")
+        notes.add("heads_need_flat_input")  # their nn.Linear acts on the last axis of any tensor
     levels = a["classes"] - 1
     if levels < 1:
         notes.add("head_needs_two_classes")  # PyTorch makes an empty head without complaint
     if op == "coral":  # one shared weight vector, classes - 1 biases
-        fc = nn.Linear(x.shape[-1], 1, bias=False, device="meta")
-        bias = torch.empty(levels, device="meta")
+        fc = nn.Linear(x.shape[-1], 1, bias=False, device=x.device)
+        bias = torch.zeros(levels, device=x.device)
         return _Layer(lambda t: fc(t) + bias, fc.weight.numel() + levels, fc.weight.numel() + levels)
-    fc = nn.Linear(x.shape[-1], 2 * levels, device="meta")
+    fc = nn.Linear(x.shape[-1], 2 * levels, device=x.device)
     count = sum(p.numel() for p in fc.parameters())
     return _Layer(lambda t: fc(t).unflatten(-1, (-1, 2)), count, count)
 
@@ -550,8 +560,50 @@ def _batchnorm(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
     cls = nn.BatchNorm2d if x.dim() == 4 else nn.BatchNorm1d
     if x.dim() == 3:
         notes.add("batchnorm_rank")
-    layer = cls(x.shape[1], eps=a["eps"], momentum=a["momentum"], device="meta")
+    layer = cls(x.shape[1], eps=a["eps"], momentum=a["momentum"], device=x.device)
     return _Layer(layer, 2 * x.shape[1], 2 * x.shape[1])
+
+
+def _layernorm(a: dict[str, Any], x: Any) -> _Layer:
+    from torch import nn
+
+    layer = nn.LayerNorm(x.shape[-1], eps=a["eps"], device=x.device)
+    return _Layer(layer, 2 * x.shape[-1], 2 * x.shape[-1])
+
+
+def _layernorm2d(a: dict[str, Any], x: Any) -> _Layer:
+    """torchvision's LayerNorm2d: channels moved last, normalized, moved back."""
+    from torch import nn
+
+    norm = nn.LayerNorm(x.shape[1], eps=a["eps"], device=x.device)
+    return _Layer(lambda t: norm(t.permute(0, 2, 3, 1)).permute(0, 3, 1, 2), 2 * x.shape[1], 2 * x.shape[1])
+
+
+def _scale(a: dict[str, Any], x: Any) -> _Layer:
+    """Layer scale: one learnable factor per channel (the first axis of a sample)."""
+    import torch
+
+    gamma = torch.full((x.shape[1],) + (1,) * (x.dim() - 2), float(a["init"]), device=x.device)
+    return _Layer(lambda t: t * gamma, x.shape[1], x.shape[1])
+
+
+def _stochastic_depth(a: dict[str, Any], x: Any) -> _Layer:
+    """torchvision's StochasticDepth, in eval mode: the identity (it checks p and mode)."""
+    if not 0.0 <= a["p"] <= 1.0 or a["mode"] not in ("row", "batch"):
+        raise ValueError(f"stochastic_depth p={a['p']} mode={a['mode']}")
+    return _Layer(lambda t: t, 0, 0)
+
+
+def _chunk(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    if x.dim() == 4 and x.shape[1] % a["parts"]:
+        notes.add("chunk_needs_equal_parts")  # x.chunk gives parts of unequal size (or fewer parts)
+    if x.dim() != 4:
+        notes.add("chunk_needs_chw")  # x.chunk(dim=1) splits any tensor's second axis
+    return _Layer(lambda t: t.chunk(a["parts"], dim=1)[a["index"]], 0, 0)
+
+
+def _permute(a: dict[str, Any], x: Any) -> _Layer:
+    return _Layer(lambda t: t.permute(0, *(axis + 1 for axis in a["order"])), 0, 0)
 
 
 def _torch_layer(op: str, a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
@@ -572,18 +624,57 @@ def _torch_layer(op: str, a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
         "identity": lambda a, x: nn.Identity(),
         "dropout": lambda a, x: nn.Dropout(a["p"]),
         "lrn": lambda a, x: nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"]),
+        "relu6": lambda a, x: nn.ReLU6(),
+        "hardswish": lambda a, x: nn.Hardswish(),
+        "hardsigmoid": lambda a, x: nn.Hardsigmoid(),
+        "silu": lambda a, x: nn.SiLU(),
+        "channel_shuffle": lambda a, x: nn.ChannelShuffle(a["groups"]),
     }
-    if op == "conv":
-        return _conv(a, x)
-    if op in ("maxpool", "avgpool"):
-        return _pool("MaxPool2d" if op == "maxpool" else "AvgPool2d")(a, x)
-    if op == "linear":
-        return _linear(a, x, notes)
-    if op in ("coral", "ordinal"):
-        return _head(a, x, notes, op)
-    if op == "batchnorm":
-        return _batchnorm(a, x, notes)
-    return _plain(simple[op])(a, x)
+    others: dict[str, Callable[[dict[str, Any], Any], _Layer]] = {
+        "conv": _conv,
+        "maxpool": _pool("MaxPool2d"),
+        "avgpool": _pool("AvgPool2d"),
+        "linear": lambda a, x: _linear(a, x, notes),
+        "coral": lambda a, x: _head(a, x, notes, "coral"),
+        "ordinal": lambda a, x: _head(a, x, notes, "ordinal"),
+        "batchnorm": lambda a, x: _batchnorm(a, x, notes),
+        "layernorm": _layernorm,
+        "layernorm2d": _layernorm2d,
+        "scale": _scale,
+        "stochastic_depth": _stochastic_depth,
+        "chunk": lambda a, x: _chunk(a, x, notes),
+        "permute": _permute,
+    }
+    if op in ("adaptive_avgpool", "global_avgpool") and x.dim() != 4:
+        notes.add("pooling_needs_chw")  # nn.AdaptiveAvgPool2d takes a 2-D tensor too, pooling its batch away
+    return others[op](a, x) if op in others else _plain(simple[op])(a, x)
+
+
+# ops acting on the last axis: on a [C, H, W] value, only once a permute moved the channels last
+LAST_AXIS_OPS = frozenset({"linear", "layernorm"})
+# ops after which a value keeps the layout a permute gave it
+KEEPS_LAYOUT = frozenset(
+    {
+        "linear",
+        "layernorm",
+        "relu",
+        "relu6",
+        "tanh",
+        "sigmoid",
+        "hardswish",
+        "hardsigmoid",
+        "silu",
+        "leaky_relu",
+        "gelu",
+        "softmax",
+        "log_softmax",
+        "identity",
+        "dropout",
+        "batchnorm",
+        "lrn",
+        "stochastic_depth",
+    }
+)
 
 
 class Interpreter:
@@ -595,10 +686,16 @@ class Interpreter:
         self.notes: set[str] = set()
         self.stack: list[str] = []
         self.ops: collections.Counter[str] = collections.Counter()
+        self.last: dict[int, Any] = {}  # id → tensor, of the values whose channels a permute moved last
+
+    def channels_last(self, x: Any) -> bool:
+        return self.last.get(id(x)) is x
 
     def op(self, step: Op, env: Env, x: Any) -> Any:
         names = [n for n, _ in OP_ARGS[step.op]]
         attrs = {n: d for n, d in OP_ARGS[step.op]} | _bind_args(names, step.args, env)
+        if step.op in LAST_AXIS_OPS and x.dim() == 4 and not self.channels_last(x):
+            self.notes.add("last_axis_needs_channels_last")  # PyTorch acts on the last axis of any tensor
         try:
             layer = _torch_layer(step.op, attrs, x, self.notes)
             y = layer.forward(x)
@@ -609,6 +706,10 @@ class Interpreter:
         self.params += layer.params
         self.trainable += layer.trainable
         self.ops[step.op] += 1
+        if (step.op == "permute" and y.dim() == 4 and attrs["order"][-1] == 0) or (
+            step.op in KEEPS_LAYOUT and self.channels_last(x)
+        ):
+            self.last[id(y)] = y
         return y
 
     def merge(self, step: Merge, env: Env, x: Any) -> Any:
@@ -621,6 +722,13 @@ class Interpreter:
         try:
             if step.op == "concat":
                 return torch.cat(values, dim=1)
+            if step.op == "mul":
+                if len({v.dim() for v in values}) > 1:
+                    self.notes.add("mul_needs_one_rank")  # PyTorch broadcasts across ranks too
+                product = values[0]
+                for v in values[1:]:
+                    product = product * v
+                return product
             if len({tuple(v.shape) for v in values}) > 1:
                 self.notes.add("add_broadcasts")
             total = values[0]
@@ -683,10 +791,12 @@ class Interpreter:
         return x
 
 
-def meta_input(shape: Sequence[int]) -> Any:
+def meta_input(shape: Sequence[int], device: str = "meta") -> Any:
+    """A batch of two samples (batchnorm needs more than one value per channel), on the meta device
+    (nothing allocated: the verdict) or, for the generator's quick bookkeeping, on the CPU."""
     import torch
 
-    return torch.empty((2, *shape), device="meta")  # two samples: batchnorm needs more than one value
+    return torch.zeros((2, *shape), device=device)
 
 
 def network_env(net: Net) -> Env:
@@ -857,7 +967,20 @@ BLOCK_NAMES = (
 NET_NAMES = ("Net", "Model", "N", "M", "Classifier", "Module", "Sequential", "nn", "torch", "Linear")
 INPUT_NAMES = ("x", "image", "img", "data", "pixels", "torch", "self", "shape", "nn", "layer_shape", "in_shape", "out")
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "softmax", "log_softmax", "identity")
+ACTIVATIONS = (
+    "relu",
+    "relu6",
+    "tanh",
+    "sigmoid",
+    "hardsigmoid",
+    "hardswish",
+    "silu",
+    "leaky_relu",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "identity",
+)
 KEEP_OPS = (
     "conv",
     "maxpool",
@@ -867,6 +990,10 @@ KEEP_OPS = (
     "batchnorm",
     "dropout",
     "lrn",
+    "layernorm2d",
+    "scale",
+    "stochastic_depth",
+    "channel_shuffle",
     *ACTIVATIONS,
 )
 SPATIAL_OPS = (
@@ -881,11 +1008,28 @@ SPATIAL_OPS = (
     "batchnorm",
     "dropout",
     "lrn",
+    "layernorm2d",
+    "scale",
+    "stochastic_depth",
+    "channel_shuffle",
+    "chunk",
+    "permute",
     *ACTIVATIONS,
 )
-FLAT_OPS = ("linear", "linear", "batchnorm", "dropout", *ACTIVATIONS)
+FLAT_OPS = (
+    "linear",
+    "linear",
+    "batchnorm",
+    "dropout",
+    "layernorm",
+    "scale",
+    "stochastic_depth",
+    "permute",
+    *ACTIVATIONS,
+)
+MERGES = ("add", "concat", "mul")
 # ops the generator writes: a test compares this with netdsl.ops.OPS, so a new op must be added here
-GENERATED_OPS = frozenset(SPATIAL_OPS + FLAT_OPS + ("flatten", "add", "concat", "coral", "ordinal"))
+GENERATED_OPS = frozenset(SPATIAL_OPS + FLAT_OPS + MERGES + ("flatten", "coral", "ordinal"))
 
 PLAIN = 5  # the first names of each pool are plain ones
 KEEP, KEEP_HW, FREE = "keep", "keep_hw", "free"  # what a step may do to the shape
@@ -1020,7 +1164,7 @@ class Generator:
             shape: tuple[int, ...] = (self.ch.integer(1, 24),)
         else:
             shape = (self.ch.integer(1, 8), self.ch.integer(1, 12), self.ch.integer(1, 12))
-        x = meta_input(shape)
+        x = meta_input(shape, "cpu")  # tiny real tensors are faster than the meta device's checks
         env["in"] = x
         ctx = _Ctx(env, set(), 0)
         input_name = self.fresh(INPUT_NAMES, set(), "x")
@@ -1081,12 +1225,15 @@ class Generator:
     def statement(self, ctx: _Ctx, x: Any, mode: str, top: bool) -> tuple[list[Stmt], Any]:
         kinds = ["chain"] * 5
         if x.dim() == 4:
-            kinds += ["merge"] * (2 if self.force not in ("add", "concat") else 8)
+            kinds += ["merge"] * (2 if self.force not in MERGES else 8)
+            kinds += ["channels_last"] * (1 if self.force not in ("permute", "layernorm") else 6)
         if ctx.depth < 3:
             kinds += ["if", "repeat", "block"]
         kind = self.ch.pick(kinds)
         if kind == "merge":
             return self.merge(ctx, x, mode)
+        if kind == "channels_last":
+            return self.channels_last(ctx, x, mode)
         steps: list[Step] = []
         if kind == "if":
             step, y = self.if_step(ctx, x, mode)
@@ -1125,9 +1272,11 @@ class Generator:
 
     # ---- merges: named values joined by add or concat
     def merge(self, ctx: _Ctx, x: Any, mode: str) -> tuple[list[Stmt], Any]:
-        op = self.ch.pick(("add", "concat")) if mode != KEEP else "add"
-        if self.force in ("add", "concat") and (mode != KEEP or self.force == "add"):
+        op = self.ch.pick(MERGES) if mode != KEEP else self.ch.pick(("add", "mul"))
+        if self.force in MERGES and (mode != KEEP or self.force != "concat"):
             op = self.force
+        if op == "mul":
+            return self.excite(ctx, x)
         stmts: list[Stmt] = []
         names: list[str] = []
         first_mode = KEEP_HW if op == "concat" else (KEEP if mode == KEEP else self.ch.pick((FREE, KEEP)))
@@ -1216,6 +1365,100 @@ class Generator:
                 return [step], y
         y = self.run(self.interp.body, (Stmt(tuple(steps)),), dict(ctx.env), x)
         return steps, y
+
+    def excite(self, ctx: _Ctx, x: Any) -> tuple[list[Stmt], Any]:
+        """Squeeze-excitation: `gate = global_avgpool -> conv(r, 1) -> relu -> conv(C, 1) -> sigmoid`,
+        then `mul(gate)` (or `mul(value, gate)`): [C, H, W] times [C, 1, 1]."""
+        c = x.shape[1]
+        squeeze = self.ch.integer(1, 8)
+        wide = c if not self.ch.chance(0.05) else c + 1  # now and then sizes that do not broadcast
+        pool: Step = Op("global_avgpool") if self.ch.chance(0.6) else Op("adaptive_avgpool", ((None, Lit(1)),))
+        steps: list[Step] = [
+            pool,
+            Op("conv", ((None, self.int_expr(ctx, squeeze)), (None, Lit(1))), self.label(ctx, 0.3)),
+            self.activation(ctx, self.ch.pick(("relu", "silu"))),
+            Op("conv", ((None, self.int_expr(ctx, wide)), (None, Lit(1))), self.label(ctx, 0.3)),
+            self.activation(ctx, self.ch.pick(("sigmoid", "hardsigmoid"))),
+        ]
+        self.ops_left -= len(steps)
+        gate = self.value_name(ctx)
+        stmts = [Stmt(tuple(steps), gate)]
+        env = dict(ctx.env)
+        self.run(self.interp.stmt, stmts[0], env, x)
+        if self.broken:
+            return stmts, x
+        ctx.env[gate] = env[gate]
+        ctx.values.append(gate)
+        names: tuple[str, ...] = (gate,)
+        if self.ch.chance(0.4):
+            other = self.value_name(ctx)
+            steps_b, y = self.chain(ctx, x, KEEP, self.ch.integer(1, 2))
+            if y is None:
+                return stmts, x
+            stmts.append(Stmt(tuple(steps_b), other))
+            ctx.env[other] = y
+            names = (other, gate)
+        stmt = Stmt((Merge("mul", names, self.label(ctx, 0.2)),))
+        stmts.append(stmt)
+        y = self.run(self.interp.stmt, stmt, ctx.env, x)
+        return stmts, y if y is not None else x
+
+    def channels_last(self, ctx: _Ctx, x: Any, mode: str) -> tuple[list[Stmt], Any]:
+        """ConvNeXt's pointwise part: `permute([1, 2, 0]) -> linear / layernorm / ... -> permute([2, 0, 1])`."""
+        c = x.shape[1]
+        steps: list[Step] = [Op("permute", ((None, Lit([1, 2, 0])),), self.label(ctx, 0.2))]
+        width = c
+        for _ in range(self.ch.integer(1, 3)):
+            kind = self.ch.pick(("linear", "layernorm", "activation", "dropout", "stochastic_depth"))
+            if kind == "linear":
+                width = c if mode == KEEP else self.ch.integer(1, 8)
+                steps.append(self.linear(ctx, x, width))
+            elif kind == "layernorm":
+                steps.append(Op("layernorm", self.eps_args(), self.label(ctx)))
+            elif kind == "activation":
+                steps.append(self.activation(ctx))
+            else:
+                steps.append(self.simple_op(ctx, x, kind))
+        if self.ch.chance(0.05):  # a last-axis op on channels that were not moved last: the checker refuses
+            steps.insert(0, Op("layernorm"))
+        steps.append(Op("permute", ((None, Lit([2, 0, 1])),), self.label(ctx, 0.2)))
+        self.ops_left -= len(steps)
+        stmt = Stmt(tuple(steps))
+        y = self.run(self.interp.stmt, stmt, ctx.env, x)
+        return [stmt], y if y is not None else x
+
+    def eps_args(self) -> Args:
+        return (("eps", Lit(self.ch.pick((1e-5, 1e-6, 1e-3, 0.1)))),) if self.ch.chance(0.3) else ()
+
+    def divisor(self, n: int, bad: bool) -> int:
+        """A divisor of n (now and then, with `bad`, a number that does not divide it)."""
+        if bad:
+            return next((d for d in range(2, n + 2) if n % d), n + 1)
+        return self.ch.pick([d for d in range(1, n + 1) if n % d == 0])
+
+    def simple_op(self, ctx: _Ctx, x: Any, op: str, bad: bool = False) -> Op:
+        """The ops whose arguments need little thought: norms, scale, stochastic depth, shuffles, permute."""
+        label = self.label(ctx)
+        if op in ("layernorm", "layernorm2d"):
+            return Op(op, self.eps_args(), label)
+        if op == "scale":
+            init = self.ch.pick((1.0, 1e-6, 0.5, 2, -1.5))
+            return Op(op, ((None if self.ch.chance(0.5) else "init", Lit(init)),) if self.ch.chance(0.7) else (), label)
+        if op == "stochastic_depth":
+            p = (None if self.ch.chance(0.6) else "p", Lit(self.ch.pick((0.0, 0.1, 0.5, 1.0))))
+            mode = ((None if p[0] is None and self.ch.chance(0.5) else "mode", Word(self.ch.pick(("row", "batch")))),)
+            return Op(op, (p,) + (mode if self.ch.chance(0.5) else ()), label)
+        if op == "channel_shuffle":
+            return Op(op, ((None, self.int_expr(ctx, self.divisor(x.shape[1], bad))),), label)
+        if op == "chunk":
+            parts = self.divisor(x.shape[1], bad)
+            index = self.ch.integer(0, parts - 1) if not (bad and self.ch.chance(0.5)) else parts
+            return Op(op, ((None, self.int_expr(ctx, parts)), ("index", self.int_expr(ctx, index))), label)
+        order = list(range(x.dim() - 1))
+        for i in range(len(order) - 1, 0, -1):  # a random order of the sample's axes
+            j = self.ch.integer(0, i)
+            order[i], order[j] = order[j], order[i]
+        return Op("permute", ((None if self.ch.chance(0.7) else "order", Lit(order)),), label)
 
     # ---- if and repeat
     def if_step(self, ctx: _Ctx, x: Any, mode: str) -> tuple[Step, Any]:
@@ -1386,9 +1629,9 @@ class Generator:
         elif mode == FREE:
             options = SPATIAL_OPS + ("flatten",) if ctx.depth == 0 and self.ch.chance(0.1) else SPATIAL_OPS
         else:
-            options = KEEP_OPS
+            options = KEEP_OPS + (("chunk",) if mode == KEEP_HW else ())
         if bad and not flat:
-            options = ("conv", "conv", "maxpool", "avgpool", "linear")
+            options = ("conv", "conv", "maxpool", "avgpool", "linear", "channel_shuffle", "chunk")
         op = self.ch.pick(options)
         if self.force in options and self.ch.chance(0.5):
             op = self.force
@@ -1406,6 +1649,8 @@ class Generator:
             return self.activation(ctx, op)
         if op == "linear":
             return self.linear(ctx, x, x.shape[1] if mode != FREE else None)
+        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "permute"):
+            return self.simple_op(ctx, x, op, bad)
         if op == "conv":
             return self.conv(ctx, x, mode, bad)
         if op in ("maxpool", "avgpool"):

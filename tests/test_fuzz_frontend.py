@@ -13,7 +13,7 @@ that imports resolve) and checked three ways: `netdsl check --format json`, `net
 - take at most `LIMIT_S` seconds.
 
 Seeded: mutant `i` of spec `s` is `mutate(text, random.Random(f"{s}:{i}"))`.
-NETDSL_FUZZ_EXAMPLES sets the number of random mutants (default 240, spread over the specs).
+NETDSL_FUZZ_EXAMPLES sets the number of random mutants (default 300, spread over the specs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from netdsl.diagnostics import SpecError
 from conftest import ROOT, SPECS
 
 SPEC_FILES = sorted(SPECS.rglob("*.net"))  # every shipped spec, the zoo and block files included
-EXAMPLES = int(os.environ.get("NETDSL_FUZZ_EXAMPLES", "240"))
+EXAMPLES = int(os.environ.get("NETDSL_FUZZ_EXAMPLES", "300"))
 LIMIT_S = 5.0
 
 LINE_END = re.compile(r"\r\n|\r|\n")
@@ -511,3 +511,37 @@ def test_the_fuzzer_reaches_the_cli_at_all() -> None:
     assert check_mutant(SPECS / "lenet5.net", files) == []
     run = run_cli(["check", str(ROOT / "tests/bad/add_mismatched_shapes.net"), "--format", "json"])
     assert run.status == 1 and json.loads(run.stdout)["diagnostics"][0]["line"] >= 1
+
+
+# ---- a plain run for the long mode and the report: failures grouped by kind -----------------------
+
+
+def census(count: int) -> dict[str, list[tuple[str, str, str]]]:
+    """`count` random mutants over every spec; each kind of problem with its (seed, mutations, mutant)."""
+    import tempfile
+
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "specs"
+        shutil.copytree(SPECS, tree)
+        for i in range(count):
+            original = SPEC_FILES[i % len(SPEC_FILES)]
+            seed = f"{original.relative_to(SPECS)}:{i // len(SPEC_FILES)}"
+            text, steps = mutate(original.read_text(encoding="utf-8"), random.Random(seed))
+            path = _write(tree, original, text)
+            for problem in check_mutant(path, _files(tree)):
+                kind = re.sub(r"/\S+\.net", "FILE", problem)
+                kind = re.sub(r"'[^']*'", "'…'", re.sub(r"\d+", "N", kind))[:150]
+                groups.setdefault(kind, []).append((seed, "; ".join(steps), text))
+    return groups
+
+
+if __name__ == "__main__":
+    import sys
+
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLES
+    found = census(total)
+    print(f"{total} mutants; {len(found)} kinds of problem")
+    for kind, cases in sorted(found.items(), key=lambda kv: -len(kv[1])):
+        seed, steps, text = min(cases, key=lambda c: len(c[2]))
+        print(f"\n[{len(cases)}] {kind}\n  smallest: seed {seed!r} ({steps})\n  {text[:400]!r}")
