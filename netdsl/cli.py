@@ -544,8 +544,6 @@ def _spec(
 def _no_network(program: Program) -> str:
     """What a file without a network holds instead: 'defines no network, only the blocks A, B'."""
     blocks = [d.name for d in program.main.definitions]
-    if not blocks:
-        return "defines nothing: no network and no block"
     return f"defines no network, only the block{'s' * (len(blocks) != 1)} {', '.join(blocks)}"
 
 
@@ -825,16 +823,11 @@ def _check(args: argparse.Namespace) -> int:
     if isinstance(found, int):
         return found
     program, outcome = found
-    empty = outcome.ok and not program.main.definitions  # nothing checked is no pass: likely a wrong or cut file
-    status = EXIT_OK if outcome.ok and not empty else EXIT_SPEC
-    if empty:
-        _error(err, f"{args.spec} {_no_network(program)}")
+    status = EXIT_OK if outcome.ok else EXIT_SPEC
     if args.format == "json":
         print(render.to_json(outcome.checked, outcome.diagnostics))
         return status
     render.print_diagnostics(err, outcome.diagnostics, program.sources)
-    if empty:
-        return status
     if outcome.checked is None and outcome.ok:
         blocks = [d.name for d in program.main.definitions]
         out.print(

@@ -22,7 +22,7 @@ from netdsl.lint import lint
 from netdsl.naming import Scope, labels, single_instance, snake
 from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
 from netdsl.program import Program
-from netdsl.values import KINDS, EvalError, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
+from netdsl.values import KINDS, EvalError, leading_digits, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
 
 MAX_LAYERS = 100_000
 # PyTorch and ONNX index tensors with signed 64-bit integers: a dimension, an activation or a
@@ -68,6 +68,9 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
     if program.diagnostics and has_errors(program.diagnostics):
         raise SpecError(program.diagnostics)
     names = program.networks()
+    if not program.main.definitions:  # nothing checked is no pass: likely a wrong or cut file
+        file = program.main.file
+        raise SpecError([error("this file defines nothing: no network and no block", Span(file, 1, 1, 1, 1))])
     if network is None:
         if not names:
             raise SpecError(lint(program, set()))  # a file of blocks: only the static checks apply
@@ -597,9 +600,9 @@ class _Builder:
 
 
 def _magnitude(count: int) -> str:
-    """10^20 as '1.0e20', whatever its size (float() fails past 1.8e308)."""
-    digits = str(count)
-    return f"{digits[0]}.{digits[1]}e{len(digits) - 1}"
+    """10^20 as '1.0e20', whatever its size (float() fails past 1.8e308, str() past 4,300 digits)."""
+    lead, exponent = leading_digits(count, 2)
+    return f"{lead[0]}.{lead[1]}e{exponent}"
 
 
 def _poisoned(value: Any) -> bool:

@@ -165,7 +165,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, source: str, file: str) -> Any:
         expected = _expected_text(set(exc.allowed or ()))
     else:  # UnexpectedEOF or an UnexpectedToken at the end
         line, column = _end_of_code(source)
-        width = 1
+        width = 0  # a point just past the last character: the span stays inside the line
         message = "unexpected end of file"
         expected = _expected_text(set(getattr(exc, "expected", ()) or ()))
     if expected:

@@ -186,8 +186,13 @@ def _range(*bounds: Any) -> list[int]:
     if len(bounds) == 3 and bounds[2] == 0:
         raise TypeError("range() step cannot be 0")
     span = range(*bounds)
-    if len(span) > 100_000:
-        raise TypeError(f"range() of {len(span):,} numbers is over netdsl's limit of 100,000")
+    try:
+        size = len(span)
+    except OverflowError:  # more numbers than a machine word counts
+        size = 10**100
+    if size > 100_000:
+        shown = f"{size:,}" if size < 10**30 else "astronomically many"
+        raise TypeError(f"range() of {shown} numbers is over netdsl's limit of 100,000")
     return list(span)
 
 
@@ -244,8 +249,16 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(describe(v) for v in value) + "]"
     if isinstance(value, int) and abs(value) >= 10**30:  # as a person can read it, however long
-        return f"an integer of {len(str(abs(value))):,} digits"
+        return f"an integer of {leading_digits(abs(value), 1)[1] + 1:,} digits"
     return repr(value)
+
+
+def leading_digits(number: int, count: int) -> tuple[str, int]:
+    """The first `count` decimal digits of a positive integer and its decimal exponent (12345 →
+    ("12", 4)), without writing out all its digits (Python refuses past 4,300)."""
+    drop = max(0, int(number.bit_length() * 0.30103) - count - 2)  # digits surely beyond the first `count`
+    head = str(number // 10**drop)
+    return head[:count].ljust(count, "0"), drop + len(head) - 1
 
 
 # ---- argument kinds -----------------------------------------------------------------------

@@ -4,6 +4,8 @@ refused before anything is."""
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -288,9 +290,14 @@ def test_an_empty_spec_defines_nothing(tmp_path: Path, capsys: pytest.CaptureFix
     spec.write_text("# nothing yet\n")
     assert main(["check", str(spec)]) == 1
     captured = capsys.readouterr()
-    assert (captured.out, captured.err) == ("", f"netdsl: error: {spec} defines nothing: no network and no block\n")
+    assert captured.out == ""
+    assert captured.err.startswith(f"{spec}:1:1: error: this file defines nothing: no network and no block\n")
+    assert main(["check", str(spec), "--format", "json"]) == 1
+    (diag,) = json.loads(capsys.readouterr().out)["diagnostics"]  # a JSON reader sees why, at 1:1
+    assert (diag["message"], diag["line"], diag["column"]) == ("this file defines nothing: no network and no block",
+                                                               1, 1)
     assert main(["build", str(spec)]) == 1
-    assert err_of(capsys) == f"netdsl: error: {spec} defines nothing: no network and no block; nothing written\n"
+    assert err_of(capsys).endswith(f"{spec}: 1 error, 0 warnings; nothing written\n")
 
 
 def test_a_file_of_blocks_builds_and_trains_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

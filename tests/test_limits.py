@@ -107,3 +107,18 @@ def test_deep_block_chains_are_an_error_with_its_position() -> None:
     (diag,) = check_text(text).diagnostics
     assert diag.message == "blocks nest more than 64 deep here (B0 → B1 → B2 → …)"
     assert (diag.span.line, diag.span.column) == (65, 13)
+
+
+def test_integers_past_what_python_writes_out_are_still_reported() -> None:
+    outcome = check_text("network N { input x: [3, 224, " + "4" * 4300 + "] }")
+    (diag,) = outcome.diagnostics
+    assert diag.message == "x: an input of 2.9e4302 elements is more than PyTorch and ONNX can index (2^63 - 1)"
+    outcome = check_text("network N { input x: [3, 8, 8]  for i in range(" + "9" * 4300 + ") { relu } }")
+    (diag,) = outcome.diagnostics
+    assert diag.message == "range() of astronomically many numbers is over netdsl's limit of 100,000"
+
+
+def test_the_end_of_file_is_a_point_inside_the_last_line() -> None:
+    (diag,) = check_text("network N { input x: [1").diagnostics
+    assert diag.message.startswith("unexpected end of file")
+    assert (diag.span.line, diag.span.column, diag.span.end_line, diag.span.end_column) == (1, 24, 1, 24)
