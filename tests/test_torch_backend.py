@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_torch_names import assert_builds
+from test_torch_names import assert_builds, ruff_problems
 
 import netdsl
 from netdsl import ast as spec_ast
@@ -498,6 +498,11 @@ def test_a_concat_of_long_names_is_formatted(tmp_path: Path) -> None:
     ).torch_source.text
     assert "        shape = (\n            a_rather_long_branch_name_one_shape[0]\n" in text
     assert "        x_ = torch.cat(\n            [\n                a_rather_long_branch_name_one,\n" in text
+
+
+def test_every_prelude_helper_is_ruff_clean() -> None:
+    source = "import torch\nfrom torch import nn\n\n\n" + "\n\n\n".join(PRELUDE.values()) + "\n"
+    assert ruff_problems(source) == ""
 
 
 def test_wrapped_literal_weights_keep_their_one_element_tuples(tmp_path: Path) -> None:

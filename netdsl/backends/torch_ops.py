@@ -211,8 +211,12 @@ PRELUDE: dict[str, str] = {
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        shape = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
-        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        shape = (
+            [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        )
+        keep = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(
+            1.0 - self.p
+        )
         return x * keep / (1.0 - self.p) if self.p < 1.0 else x * keep''',
     "Chunk": '''class Chunk(nn.Module):
     """One of `parts` equal slices of the channels (ShuffleNet's x.chunk(2, dim=1))."""
