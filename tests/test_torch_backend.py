@@ -500,6 +500,13 @@ def test_a_concat_of_long_names_is_formatted(tmp_path: Path) -> None:
     assert "        x_ = torch.cat(\n            [\n                a_rather_long_branch_name_one,\n" in text
 
 
+def test_a_scale_written_with_an_integer_is_a_float_parameter(tmp_path: Path) -> None:
+    spec = assert_builds("network N { input x: [5, 7, 8]  scale(init = 2) -> flatten -> linear(3) -> scale }", tmp_path)
+    module = spec.to_torch()
+    assert module.scale_1.dtype == torch.float32 and module.scale_1.flatten().tolist() == [2.0] * 5
+    assert module.scale_2.shape == (3,)
+
+
 def test_every_prelude_helper_is_ruff_clean() -> None:
     source = "import torch\nfrom torch import nn\n\n\n" + "\n\n\n".join(PRELUDE.values()) + "\n"
     assert ruff_problems(source) == ""

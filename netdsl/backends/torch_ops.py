@@ -131,8 +131,11 @@ LOWERINGS: dict[str, Lowering] = {
     "layernorm": _same(lambda a, s, r: f"nn.LayerNorm({s}[-1]{_keywords(a, {'eps': '1e-05'})})"),
     "layernorm2d": _same(lambda a, s, r: f"LayerNorm2d({s}[0]{_keywords(a, {'eps': '1e-05'})})"),
     # the layer is itself a parameter of the module around it (torchvision's layer_scale)
-    "scale": Lowering(
-        lambda a, s, r: f"nn.Parameter(torch.full(({s}[0], 1, 1) if len({s}) == 3 else ({s}[0],), {a['init']}))",
+    "scale": Lowering(  # a float parameter even where `init` is written as an integer
+        lambda a, s, r: (
+            f"nn.Parameter(torch.full(({s}[0], 1, 1) if len({s}) == 3 else ({s}[0],), {a['init']}, "
+            "dtype=torch.get_default_dtype()))"
+        ),
         forward=lambda m, xs: f"{xs[0]} * {m}",
         shape=None,
     ),
