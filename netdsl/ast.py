@@ -6,50 +6,100 @@ Produced by `netdsl.parser.parse`; consumed by `netdsl.elaborate`. Every node ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import operator
+import reprlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from netdsl.diagnostics import Span
+
+_T = TypeVar("_T")
+
+
+class _Node:
+    """What `@dataclass(frozen=True)` would write into each class, written once: __repr__, __eq__
+    and __hash__ over the fields, in their order. dataclass compiles every method it writes with
+    an exec of its own (up to Python 3.12), six per frozen class; three here, which halves this
+    module's import (and every command's start)."""
+
+    __slots__ = ()
+    _values: Callable[[Any], tuple[Any, ...]]  # the fields' values, in order (set by `_node`)
+    _names: tuple[str, ...]
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        values = type(self)._values(self)
+        inside = ", ".join(f"{name}={value!r}" for name, value in zip(self._names, values, strict=True))
+        return f"{type(self).__qualname__}({inside})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return type(self)._values(self) == type(self)._values(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(type(self)._values(self))
+
+
+def _node(cls: type[_T]) -> type[_T]:
+    """A frozen dataclass whose __repr__, __eq__ and __hash__ are `_Node`'s (the same as dataclass's)."""
+    made = dataclass(frozen=True, repr=False, eq=False)(cls)
+    names = tuple(f.name for f in fields(made))  # type: ignore[arg-type]
+    made._names = names  # type: ignore[attr-defined]
+    made._values = operator.attrgetter(*names)  # type: ignore[attr-defined]  # two or more: a tuple
+    return made
+
 
 # ---- expressions --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Literal:
+@_node
+class Literal(_Node):
+    """A number, a string or a boolean, as written."""
+
     value: int | float | str | bool
     span: Span
 
 
-@dataclass(frozen=True)
-class Name:
+@_node
+class Name(_Node):
+    """A name read in an expression: a parameter, a constant, a loop variable."""
+
     id: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Attr:
+@_node
+class Attr(_Node):
+    """`in.channels`: a property of a value."""
+
     value: Name
     attr: str
     span: Span
 
 
-@dataclass(frozen=True)
-class BinOp:
+@_node
+class BinOp(_Node):
+    """`left op right`."""
+
     op: str  # + - * / // % == != < <= > >= and or
     left: Expr
     right: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class UnaryOp:
+@_node
+class UnaryOp(_Node):
+    """`-x`, `not x`."""
+
     op: str  # - not
     operand: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Ternary:
+@_node
+class Ternary(_Node):
     """`a if condition else b`"""
 
     condition: Expr
@@ -58,14 +108,16 @@ class Ternary:
     span: Span
 
 
-@dataclass(frozen=True)
-class ListExpr:
+@_node
+class ListExpr(_Node):
+    """`[a, b, c]`."""
+
     items: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Index:
+@_node
+class Index(_Node):
     """`table[i]`: an item of a list."""
 
     value: Expr
@@ -73,8 +125,10 @@ class Index:
     span: Span
 
 
-@dataclass(frozen=True)
-class FuncCall:
+@_node
+class FuncCall(_Node):
+    """`len(xs)`, `range(n)`: a function of the language called in an expression."""
+
     name: str
     args: tuple[Arg, ...]
     span: Span
@@ -83,8 +137,8 @@ class FuncCall:
 Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | Index | FuncCall
 
 
-@dataclass(frozen=True)
-class Arg:
+@_node
+class Arg(_Node):
     """`value` or `name=value` inside a call's parentheses."""
 
     name: str | None
@@ -95,8 +149,8 @@ class Arg:
 # ---- chains and statements ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Label:
+@_node
+class Label(_Node):
     """`conv1:`, `3:` or `"denselayer{i + 1}":` — a string label's `{expr}` parts are computed."""
 
     name: str  # as written (a string label without its quotes)
@@ -108,8 +162,8 @@ class Label:
         return self.parts is not None
 
 
-@dataclass(frozen=True)
-class Call:
+@_node
+class Call(_Node):
     """`conv(6, kernel=5)`, `relu`, `Basic(64)` or a reference to a named value (`main`)."""
 
     label: Label | None
@@ -119,8 +173,10 @@ class Call:
     name_span: Span
 
 
-@dataclass(frozen=True)
-class If:
+@_node
+class If(_Node):
+    """`if condition { ... } else { ... }` as a step of a chain."""
+
     label: Label | None
     condition: Expr
     then: Body
@@ -128,8 +184,10 @@ class If:
     span: Span
 
 
-@dataclass(frozen=True)
-class Repeat:
+@_node
+class Repeat(_Node):
+    """`repeat n { ... }` as a step of a chain."""
+
     label: Label | None
     count: Expr
     index: str | None  # `repeat n as i`: i counts 0 .. n-1
@@ -137,8 +195,8 @@ class Repeat:
     span: Span
 
 
-@dataclass(frozen=True)
-class For:
+@_node
+class For(_Node):
     """`for t, c, n, s in settings { ... }`: the body once per item, as if written out in place."""
 
     label: Label | None
@@ -148,8 +206,8 @@ class For:
     span: Span
 
 
-@dataclass(frozen=True)
-class Seq:
+@_node
+class Seq(_Node):
     """`seq { ... }`: a chain of layers held as one, named by position like nn.Sequential."""
 
     label: Label | None
@@ -160,27 +218,33 @@ class Seq:
 Step = Call | If | Repeat | For | Seq
 
 
-@dataclass(frozen=True)
-class Chain:
+@_node
+class Chain(_Node):
+    """Steps joined by arrows: `conv(6, 5) -> relu -> maxpool(2)`."""
+
     steps: tuple[Step, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class ShapeCheck:
+@_node
+class ShapeCheck(_Node):
+    """`@ [6, 28, 28]` after a chain: the shape its value must have."""
+
     dims: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Input:
+@_node
+class Input(_Node):
+    """`input image: [1, 32, 32]`."""
+
     name: str
     shape: tuple[Expr, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Flow:
+@_node
+class Flow(_Node):
     """A statement that advances the body's current value."""
 
     chain: Chain
@@ -188,8 +252,8 @@ class Flow:
     span: Span
 
 
-@dataclass(frozen=True)
-class Bind:
+@_node
+class Bind(_Node):
     """`name = chain`: a named value branching off the current value (which stays as it is)."""
 
     name: str
@@ -199,8 +263,8 @@ class Bind:
     name_span: Span
 
 
-@dataclass(frozen=True)
-class Let:
+@_node
+class Let(_Node):
     """`let width = planes * 2`: a local constant (a number, a list, a word)."""
 
     name: str
@@ -212,8 +276,10 @@ class Let:
 Statement = Input | Let | Flow | Bind
 
 
-@dataclass(frozen=True)
-class Body:
+@_node
+class Body(_Node):
+    """The statements between a definition's or a step's braces."""
+
     statements: tuple[Statement, ...]
     span: Span
 
@@ -221,15 +287,19 @@ class Body:
 # ---- files --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Param:
+@_node
+class Param(_Node):
+    """A parameter of a network or block, with its default if it has one."""
+
     name: str
     default: Expr | None
     span: Span
 
 
-@dataclass(frozen=True)
-class Definition:
+@_node
+class Definition(_Node):
+    """`network Name(params) { ... }` or `block Name(params) { ... }`."""
+
     kind: str  # "network" | "block"
     name: str
     params: tuple[Param, ...]
@@ -239,14 +309,18 @@ class Definition:
     seq: bool = False  # `seq block`: its layers are named by position, as in nn.Sequential
 
 
-@dataclass(frozen=True)
-class Import:
+@_node
+class Import(_Node):
+    """`import "blocks/resnet.net"`."""
+
     path: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Module:
+@_node
+class Module(_Node):
+    """One parsed file: its imports and definitions."""
+
     file: str
     source: str
     imports: tuple[Import, ...]
