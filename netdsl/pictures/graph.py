@@ -471,14 +471,15 @@ def _edges(units: _Units, rects: dict[int, Rect], borders: list[float]) -> list[
 
 
 def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = ()) -> Curve:
-    """From the bottom of `a` to the top of `b`: an S-curve; or straight down first and then the
-    S-curve (a short branch into its join); or the S-curve first and then straight down; or,
-    when each of those would cross another box, an arc on the right past every box between."""
+    """From the bottom of `a` to the top of `b`: straight down, then an S-curve in the last gap
+    (a short branch into its join); or the S-curve first, then straight down; or one long
+    S-curve; or, when each of those would cross another box, an arc on the right past every box
+    between."""
     x0, y0 = a.x + a.w / 2, a.bottom
     x1, y1 = b.x + b.w / 2, b.y
     if y1 > y0:
         band = min(y1 - y0, FORK + GAP_Y)
-        for turn_from, turn_to in ((y0, y1), (y1 - band, y1), (y0, y0 + band)):
+        for turn_from, turn_to in ((y1 - band, y1), (y0, y0 + band), (y0, y1)):
             middle = (turn_from + turn_to) / 2
             points: list[Point] = [(x0, y0)]
             if turn_from > y0:
