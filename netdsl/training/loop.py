@@ -13,6 +13,11 @@ Every file is written atomically, so a run killed at any moment leaves the last 
 epoch intact. Under torchrun (WORLD_SIZE > 1) each process trains on its shard of every
 epoch's shuffled training set with DistributedDataParallel (gloo on the CPU, nccl on CUDA);
 --batch-size is per process, as in PyTorch's DDP examples; only rank 0 evaluates and writes.
+
+Batches come from memory or are streamed from the image files (`netdsl.training.feed`), each
+epoch following a plan — shuffle, crops, flips — fixed by (seed, epoch), so either way and
+after a resume the run takes the same steps. An ordinal head's biases train in a parameter
+group of their own (`HEAD_BIAS_LR`), started at the training labels' prior.
 """
 
 from __future__ import annotations
