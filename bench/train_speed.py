@@ -9,11 +9,21 @@ warm-up; the figure is the median over --rounds. The two models start from the s
     python bench/train_speed.py [--rounds 5] [--steps 10] [--device cpu|cuda] [--only lenet5|coral_cnn|ordinal_synth]
 
 On a GPU (--device cuda) it also times CORAL-CNN with channels_last and bf16 autocast.
+
+With --streaming it times where the images come from instead: CORAL-CNN (ResNet-34) training
+steps at --batch (default 64) on a folder of --files age-named JPEGs (made once, 200×200, in
+--folder), read as `--protocol coral-paper` reads them (resized to 128×128, random 120×120
+crops): held in memory, then streamed by DataLoaders with each of --workers worker processes.
+Each mode times --batches batches after a warm-up batch (which starts the workers), first the
+feed alone (decoding, cropping, normalizing), then feed and training step together.
+
+    python bench/train_speed.py --streaming [--files 5000] [--batches 24] [--workers 0 1 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -124,6 +134,67 @@ def bench(name: str, rounds: int, steps: int, device: torch.device) -> None:
         )
 
 
+def make_faces(folder: Path, count: int, side: int = 200) -> Path:
+    """`count` JPEGs named like UTKFace's (age first, 16..70), smooth blobs on noise; kept once made."""
+    import numpy as np
+    from PIL import Image
+
+    if len(list(folder.glob("*.jpg"))) == count:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    for i in range(count):
+        cy, cx, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.35)
+        blob = np.exp(-((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * r * r))[..., None] * rng.uniform(80, 200, 3)
+        pixels = np.clip(blob + rng.normal(40, 12, (side, side, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"{16 + i % 55}_{i % 2}_0_{i:05d}.jpg", quality=90)
+    return folder
+
+
+def streaming(args: argparse.Namespace, device: torch.device) -> None:
+    from netdsl.training.data import load_data
+    from netdsl.training.feed import Augment, epoch_plan, make_feed
+
+    spec = netdsl.load(ROOT / "specs" / "coral_cnn.net")
+    head = head_of(spec.checked)
+    folder = make_faces(Path(args.folder), args.files)
+    augment = Augment((128, 128), (120, 120))
+    batch = args.batch or 64
+    print(f"CoralCNN (ResNet-34), batch {batch}, {args.files:,} JPEGs in {folder}, load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)  # fmt: skip
+    for loader, workers in [("memory", 0), *(("stream", w) for w in args.workers)]:
+        data = load_data(str(folder), spec.checked.input_shape, head.classes, label_offset=16, size=(128, 128),
+                         loader=loader)  # fmt: skip
+        mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+        torch.manual_seed(0)
+        model = spec.to_torch().to(device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+        rates = []
+        for epoch, train in enumerate((False, True)):
+            feed = make_feed(data, augment, device, workers)
+            plan = epoch_plan(len(data.train), 0, epoch, augment).rows(0, (args.batches + 1) * batch)
+            seen, start = 0, 0.0
+            for b, (images, labels) in enumerate(feed.batches("train", plan, batch)):
+                x = (images.float().div_(255.0) - mean) / std
+                if train:
+                    optimizer.zero_grad(set_to_none=True)
+                    head.loss(model(x), labels).backward()
+                    optimizer.step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                if b == 0:  # the warm-up batch: workers started, memory allocated
+                    start = time.perf_counter()
+                else:
+                    seen += len(labels)
+            rates.append(seen / (time.perf_counter() - start))
+            feed.close()
+        name = "in memory" if loader == "memory" else f"streamed, {workers} worker{'s' * (workers != 1)}"
+        print(f"  {name:<21} feed alone {rates[0]:8.1f} images/s   feed + training step {rates[1]:6.2f} images/s "
+              f"({args.batches} batches each)", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -131,12 +202,20 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--only", choices=sorted(CASES))
     parser.add_argument("--batch", type=int, help="override every case's batch size")
+    parser.add_argument("--streaming", action="store_true", help="time memory against streamed JPEGs instead")
+    parser.add_argument("--files", type=int, default=5000, help="--streaming: JPEGs in the folder")
+    parser.add_argument("--folder", default="runs/bench-faces", help="--streaming: where the JPEGs are made")
+    parser.add_argument("--batches", type=int, default=24, help="--streaming: batches timed per mode")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="--streaming: worker counts")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads"
         + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else "")
     )
+    if args.streaming:
+        streaming(args, device)
+        return
     for name in [args.only] if args.only else CASES:
         if args.batch:
             spec_file, network, cls, _ = CASES[name]
