@@ -162,7 +162,9 @@ def print_report(console: Console, checked: Checked, depth: int | None, fit: boo
     for note in laid.notes:  # wrapped here: rich's own wrapping leaves a space at the end of each line
         for line in textwrap.wrap(note, console.width) if fit else [note]:
             console.print(Text(line, style="dim"), soft_wrap=True)
-    console.print(totals_text(checked), markup=False, highlight=False, soft_wrap=not fit)
+    for line in totals_text(checked).splitlines():
+        for part in textwrap.wrap(line, console.width) if fit else [line]:
+            console.print(part, markup=False, highlight=False, soft_wrap=True)
 
 
 def _words(name: str) -> list[str]:
