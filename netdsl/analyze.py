@@ -124,6 +124,11 @@ def _field(node: Node, graph: Graph, fields: dict[int, Any], extent: Field) -> t
     if node.op == "input":
         return ((1, 1), (1, 1))
     known = [fields[i] for i in node.inputs if fields.get(i)]
+    if len(node.inputs) > 1 and len(node.shape) == 3:
+        # a merge: an input broadcast over H and W (squeeze-excitation's [C, 1, 1] gate) scales
+        # channels; the output's pixels are those of the inputs laid out like it
+        laid_out = [fields[i] for i in node.inputs if fields.get(i) and graph.nodes[i].shape[1:] == node.shape[1:]]
+        known = laid_out or known
     size = tuple(max(f[0][a] for f in known) for a in (0, 1))
     jump = tuple(max(f[1][a] for f in known) for a in (0, 1))
     op = OPS[node.op]

@@ -33,7 +33,7 @@ def test_check_prints_the_table_and_totals(capsys: pytest.CaptureFixture[str]) -
 def test_piped_table_is_never_cut() -> None:
     env = dict(os.environ, COLUMNS="60")  # narrower than the table; a pipe must still get all of it
     result = subprocess.run(
-        [sys.executable, "-m", "netdsl", "check", "specs/resnet50.net"],
+        [sys.executable, "-m", "netdsl", "check", "specs/resnet50.net", "--depth", "all"],
         capture_output=True,
         text=True,
         cwd=ROOT,
