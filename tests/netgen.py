@@ -203,16 +203,39 @@ class Ternary(Expr):
         return self.then.eval(env) if self.cond.eval(env) else self.orelse.eval(env)
 
 
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "len": len,
+    "range": lambda n: list(range(n)),
+}
+
+
 @dataclass(frozen=True)
 class Func(Expr):
-    name: str  # min, max, abs
+    name: str  # min, max, abs, len, range
     args: tuple[Expr, ...]
 
     def text(self) -> str:
         return f"{self.name}({', '.join(a.text() for a in self.args)})"
 
     def eval(self, env: Env) -> Any:
-        return {"min": min, "max": max, "abs": abs}[self.name](*(a.eval(env) for a in self.args))
+        return _FUNCS[self.name](*(a.eval(env) for a in self.args))
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    """`widths[0]`, `settings[-1][1]`: an item of a list (from 0; negative from the end)."""
+
+    base: Expr
+    index: Expr
+
+    def text(self) -> str:
+        return f"{self.base.text()}[{self.index.text()}]"
+
+    def eval(self, env: Env) -> Any:
+        return self.base.eval(env)[self.index.eval(env)]
 
 
 # ---- statements ---------------------------------------------------------------------------------
@@ -268,7 +291,25 @@ class Repeat:
     label: str | None = None
 
 
-Step = Op | Use | Merge | Call | If | Repeat
+@dataclass(frozen=True)
+class For:
+    """`for i in range(3) { ... }`, `for c, n in [[8, 1], [4, 2]] { ... }`: the body written out once per item,
+    in the enclosing scope."""
+
+    names: tuple[str, ...]
+    items: Expr
+    body: Body
+
+
+@dataclass(frozen=True)
+class Seq:
+    """`features: seq { ... }`: a chain of layers named by position."""
+
+    body: Body
+    label: str | None = None
+
+
+Step = Op | Use | Merge | Call | If | Repeat | For | Seq
 
 
 @dataclass(frozen=True)
@@ -278,7 +319,15 @@ class Stmt:
     check: tuple[Expr, ...] | None = None  # `@ [..]`
 
 
-Body = tuple[Stmt, ...]
+@dataclass(frozen=True)
+class Let:
+    """`let widths = [8, 16]`: a constant of the body."""
+
+    name: str
+    value: Expr
+
+
+Body = tuple[Stmt | Let, ...]
 
 
 @dataclass(frozen=True)
@@ -286,6 +335,7 @@ class Block:
     name: str
     params: tuple[tuple[str, Expr | None], ...]
     body: Body
+    seq: bool = False  # `seq block`: its layers named by position
 
 
 @dataclass(frozen=True)
@@ -316,6 +366,8 @@ class Net:
 
 def _collect_ops(body: Body, found: set[str]) -> None:
     for stmt in body:
+        if isinstance(stmt, Let):
+            continue
         for step in stmt.steps:
             if isinstance(step, (Op, Merge)):
                 found.add(step.op)
@@ -326,7 +378,7 @@ def _collect_ops(body: Body, found: set[str]) -> None:
                     branch = branch.orelse
                 if branch is not None:
                     _collect_ops(branch, found)
-            elif isinstance(step, Repeat):
+            elif isinstance(step, (Repeat, For, Seq)):
                 _collect_ops(step.body, found)
 
 
@@ -350,6 +402,10 @@ def _step_text(step: Step, indent: str, layout: int) -> str:
     if isinstance(step, Repeat):
         head = f"{_label(step.label)}repeat {step.count.text()}" + (f" as {step.index}" if step.index else "")
         return f"{head} {_body_text(step.body, indent, layout)}"
+    if isinstance(step, For):
+        return f"for {', '.join(step.names)} in {step.items.text()} {_body_text(step.body, indent, layout)}"
+    if isinstance(step, Seq):
+        return f"{_label(step.label)}seq {_body_text(step.body, indent, layout)}"
     text = f"if {step.cond.text()} {_body_text(step.then, indent, layout)}"
     if isinstance(step.orelse, If):
         text += " else " + _step_text(step.orelse, indent, layout)
@@ -358,7 +414,9 @@ def _step_text(step: Step, indent: str, layout: int) -> str:
     return text
 
 
-def _stmt_text(stmt: Stmt, indent: str, layout: int) -> str:
+def _stmt_text(stmt: Stmt | Let, indent: str, layout: int) -> str:
+    if isinstance(stmt, Let):
+        return f"let {stmt.name} = {stmt.value.text()}"
     text = " -> ".join(_step_text(s, indent, layout) for s in stmt.steps)
     if stmt.bind:
         text = f"{stmt.bind} = {text}"
@@ -385,7 +443,8 @@ def render(net: Net) -> str:
     parts = []
     for block in net.blocks:
         params = _params_text(block.params) if block.params else ""
-        parts.append(f"block {block.name}{params} {_body_text(block.body, '', net.layout)}\n")
+        kind = "seq block" if block.seq else "block"
+        parts.append(f"{kind} {block.name}{params} {_body_text(block.body, '', net.layout)}\n")
     params = _params_text(net.params) if net.params else ""
     shape = ", ".join(map(str, net.input_shape))
     body = _body_text(net.body, "", net.layout, f"input {net.input_name}: [{shape}]")
@@ -768,6 +827,13 @@ class Interpreter:
             if isinstance(step.orelse, If):
                 return self.step(step.orelse, env, x)
             return x if step.orelse is None else self.body(step.orelse, dict(env), x)
+        if isinstance(step, For):
+            for item in step.items.eval(env):
+                names = dict(zip(step.names, item, strict=True)) if len(step.names) > 1 else {step.names[0]: item}
+                x = self.body(step.body, dict(env) | names, x)
+            return x
+        if isinstance(step, Seq):
+            return self.body(step.body, dict(env), x)
         for i in range(step.count.eval(env)):
             x = self.body(step.body, dict(env) | ({step.index: i} if step.index else {}), x)
         return x
@@ -787,7 +853,10 @@ class Interpreter:
 
     def body(self, body: Body, env: Env, x: Any) -> Any:
         for stmt in body:
-            x = self.stmt(stmt, env, x)
+            if isinstance(stmt, Let):
+                env[stmt.name] = stmt.value.eval(env)
+            else:
+                x = self.stmt(stmt, env, x)
         return x
 
 
@@ -1044,6 +1113,11 @@ class _Ctx:
     depth: int
     index: str | None = None
     values: list[str] = field(default_factory=list)  # named values bound in this body
+    chain_only: bool = False  # in a seq or a for body: no named values, merges or lets
+    no_labels: bool = False  # in a seq (labels are positions) or a for body (written out once per item)
+    # the range variables of the enclosing fors, for computed labels ("f1_{i}_{j}", one per item);
+    # None where no label can be unique (in a seq, or a for over a list whose items may repeat)
+    loop: tuple[str, ...] | None = None
 
     def child(self, env: Env | None = None, labels: set[str] | None = None) -> _Ctx:
         return _Ctx(
@@ -1051,6 +1125,9 @@ class _Ctx:
             self.labels if labels is None else labels,
             self.depth + 1,
             self.index,
+            chain_only=self.chain_only,
+            no_labels=self.no_labels,
+            loop=self.loop,
         )
 
 
@@ -1069,6 +1146,7 @@ class Generator:
         self.broken = False  # PyTorch refused a step: write no more
         self.taken_names: set[str] = set()
         self.defining: set[str] = set()  # blocks whose bodies are being written: no recursion
+        self.computed = 0  # computed labels written so far
 
     # ---- small choices
     def fresh(self, pool: Sequence[str], avoid: set[str] | Env, fallback: str) -> str:
@@ -1086,6 +1164,11 @@ class Generator:
     def label(self, ctx: _Ctx, p: float = 0.3) -> str | None:
         if not self.ch.chance(p):
             return None
+        if ctx.no_labels:  # in a for body, a label computed from the loop variable: one per item
+            if ctx.loop is None:
+                return None
+            self.computed += 1
+            return '"f' + str(self.computed) + "".join(f"_{{{name}}}" for name in ctx.loop) + '"'
         name = self.fresh(LABEL_NAMES, ctx.labels, "l")
         ctx.labels.add(name)
         return name
@@ -1100,6 +1183,17 @@ class Generator:
         same = [n for n in ints if ctx.env[n] == value]
         if same and self.ch.chance(0.6):
             return Var(self.ch.pick(same))
+        items = [
+            (Index(Var(n), Lit(i if self.ch.chance(0.7) else i - len(v))), x)
+            for n, v in ctx.env.items()
+            if type(v) is list
+            for i, x in enumerate(v)
+        ]
+        items += [(Index(e, Lit(j)), y) for e, x in items if type(x) is list for j, y in enumerate(x)]
+        found = [e for e, x in items if type(x) is int and x == value]
+        found += [Func("len", (Var(n),)) for n, v in ctx.env.items() if type(v) is list and len(v) == value]
+        if found and self.ch.chance(0.5):
+            return self.ch.pick(found)
         if ints and self.ch.chance(0.25):
             name = self.ch.pick(ints)
             other = ctx.env[name]
@@ -1225,11 +1319,15 @@ class Generator:
     def statement(self, ctx: _Ctx, x: Any, mode: str, top: bool) -> tuple[list[Stmt], Any]:
         kinds = ["chain"] * 5
         if x.dim() == 4:
-            kinds += ["merge"] * (2 if self.force not in MERGES else 8)
+            kinds += ["merge"] * (2 if self.force not in MERGES else 8) * (not ctx.chain_only)
             kinds += ["channels_last"] * (1 if self.force not in ("permute", "layernorm") else 6)
         if ctx.depth < 3:
-            kinds += ["if", "repeat", "block"]
+            kinds += ["if", "repeat", "block", "for", "seq"]
+        if ctx.depth < 2 and not ctx.chain_only:
+            kinds += ["let"]
         kind = self.ch.pick(kinds)
+        if kind == "let":
+            return [self.let(ctx)], x
         if kind == "merge":
             return self.merge(ctx, x, mode)
         if kind == "channels_last":
@@ -1243,6 +1341,12 @@ class Generator:
             steps.append(step)
         elif kind == "block":
             step, y = self.block_call(ctx, x, mode)
+            steps.append(step)
+        elif kind == "for":
+            step, y = self.for_step(ctx, x)
+            steps.append(step)
+        elif kind == "seq":
+            step, y = self.seq_step(ctx, x, mode)
             steps.append(step)
         else:
             y = x
@@ -1327,11 +1431,16 @@ class Generator:
     def projection(self, ctx: _Ctx, x: Any, target: Any) -> tuple[list[Step], Any]:
         """Steps that bring `x` to `target`'s shape (the shortcut of a residual block), perhaps in an `if`
         that passes `x` through when nothing is to change."""
+        if target.dim() != 4 or x.dim() != 4:  # a flat value: flatten, then a linear layer to its width
+            steps: list[Step] = [Op("flatten")] if x.dim() == 4 else []
+            steps.append(self.linear(ctx, x, target.shape[-1]))
+            self.ops_left -= len(steps)
+            return steps, self.run(self.interp.body, (Stmt(tuple(steps)),), dict(ctx.env), x)
         c, h, w = tuple(target.shape[1:])
         ih, iw = tuple(x.shape[2:])
         if (c, h, w) == tuple(x.shape[1:]) and self.ch.chance(0.5):
             return self.chain(ctx, x, KEEP, self.ch.integer(0, 2))
-        steps: list[Step] = []
+        steps = []
         stride = next((s for s in range(1, 5) if (ih - 1) // s + 1 == h and (iw - 1) // s + 1 == w), None)
         if stride is None:
             steps.append(
@@ -1460,6 +1569,57 @@ class Generator:
             order[i], order[j] = order[j], order[i]
         return Op("permute", ((None if self.ch.chance(0.7) else "order", Lit(order)),), label)
 
+    # ---- constants, loops, sequences
+    def let(self, ctx: _Ctx) -> Let:
+        name = self.fresh(PARAM_NAMES, set(ctx.env) | set(GENERATED_OPS) | set(BLOCK_NAMES), "w")
+        form = self.ch.integer(0, 2)
+        value: Any
+        if form == 0:
+            value = self.ch.integer(1, 8)
+        elif form == 1:
+            value = [self.ch.integer(1, 8) for _ in range(self.ch.integer(1, 4))]
+        else:
+            value = [[self.ch.integer(1, 8), self.ch.integer(0, 2)] for _ in range(self.ch.integer(1, 3))]
+        expr: Expr = self.int_expr(ctx, value) if type(value) is int else Lit(value)
+        ctx.env[name] = value
+        return Let(name, expr)
+
+    def for_step(self, ctx: _Ctx, x: Any) -> tuple[Step, Any]:
+        """`for i in range(n)` or `for c, n in [[c0, n0], ...]`: the body in place, once per item."""
+        lists = [n for n, v in ctx.env.items() if type(v) is list and v and all(type(i) is list for i in v)]
+        names: tuple[str, ...]
+        ranged = False
+        if lists and self.ch.chance(0.5):
+            items: Expr = Var(self.ch.pick(lists))
+            names = tuple(self.fresh(INDEX_NAMES, ctx.env, "i") for _ in range(2))
+            names = names if names[0] != names[1] else (names[0], names[0] + "_")
+        elif self.ch.chance(0.3):
+            items = Lit([[self.ch.integer(1, 8), self.ch.integer(0, 2)] for _ in range(self.ch.integer(0, 3))])
+            names = (self.fresh(INDEX_NAMES, ctx.env, "i"), "n_" + self.fresh(INDEX_NAMES, ctx.env, "i"))
+        else:
+            items = Func("range", (self.int_expr(ctx, self.ch.integer(0, 3)),))
+            names = (self.fresh(INDEX_NAMES, ctx.env, "i"),)
+            ranged = True
+        first = items.eval(ctx.env)
+        inner = ctx.child()
+        inner.chain_only, inner.no_labels = True, True
+        inner.loop = (*(ctx.loop or ()), names[0]) if ranged and (ctx.loop or not ctx.no_labels) else None
+        if first:
+            inner.env |= dict(zip(names, first[0], strict=True)) if len(names) > 1 else {names[0]: first[0]}
+        else:
+            inner.env |= dict.fromkeys(names, 1)
+        body, _ = self.body(inner, x, KEEP, self.ch.integer(1, 2))
+        step = For(names, items, body)
+        return step, self.run(self.interp.step, step, dict(ctx.env), x)
+
+    def seq_step(self, ctx: _Ctx, x: Any, mode: str) -> tuple[Step, Any]:
+        label = self.label(ctx, 0.5)
+        inner = ctx.child(labels=set())
+        inner.chain_only, inner.no_labels, inner.loop = True, True, None
+        body, _ = self.body(inner, x, mode, self.ch.integer(1, 3))
+        step = Seq(body, label)
+        return step, self.run(self.interp.step, step, dict(ctx.env), x)
+
     # ---- if and repeat
     def if_step(self, ctx: _Ctx, x: Any, mode: str) -> tuple[Step, Any]:
         taken = self.ch.chance(0.5)
@@ -1577,7 +1737,8 @@ class Generator:
             inner_env[sname] = values[sname]
             params[-1] = (sname, Lit(1))
         inner_env["in"] = x
-        inner = _Ctx(inner_env, set(), ctx.depth + 1)
+        seq = stride is None and self.ch.chance(0.2)  # a seq block: its layers named by position
+        inner = _Ctx(inner_env, set(), ctx.depth + 1, chain_only=seq, no_labels=seq)
         self.defining.add(name)
         self.blocks[name] = Block(name, tuple(params), ())  # known while its body is written
         self.block_order.append(name)
@@ -1598,7 +1759,7 @@ class Generator:
             body: Body = (first, *more)
         else:
             body, _ = self.body(inner, x, mode, self.ch.integer(1, 3))
-        self.blocks[name] = Block(name, tuple(params), body)
+        self.blocks[name] = Block(name, tuple(params), body, seq)
         self.defining.discard(name)
         fixed = {params[-1][0]: stride} if stride is not None else None
         return self.blocks[name], self.block_args(ctx, self.blocks[name], values, fixed, exact=True)
