@@ -78,7 +78,7 @@ def test_linear_acts_on_the_last_axis_once_channels_are_moved_last() -> None:
 
 def test_a_broadcast_gate_leaves_the_receptive_field_and_jump_of_the_pixels_it_scales() -> None:
     net = checked("network N { input [4, 16, 16]  conv(4, 3, stride=2, padding=1)"
-                  "  s = adaptive_avgpool(1) -> conv(4, 1) -> sigmoid  mul(in, s) -> conv(4, 3, padding=1) }")
+                  "  y = identity  s = adaptive_avgpool(1) -> conv(4, 1) -> sigmoid  mul(y, s) -> conv(4, 3, padding=1) }")
     conv1, mul, conv2 = (next(x for x in net.layers if x.name == n) for n in ("conv_1", "mul_1", "conv_3"))
     assert (mul.receptive_field, mul.jump) == (conv1.receptive_field, conv1.jump) == ((3, 3), (2, 2))
     assert (conv2.receptive_field, conv2.jump) == ((7, 7), (2, 2))
