@@ -132,7 +132,7 @@ def test_names_doc_strings_and_metadata(monkeypatch: pytest.MonkeyPatch) -> None
     assert [d.dim_param or d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == ["N", 1, 32, 32]
     c1 = next(n for n in graph.node if n.name == "C1")
     assert c1.op_type == "Conv" and list(c1.input) == ["image", "C1.weight", "C1.bias"]
-    assert c1.doc_string == "lenet5.net:8:5: C1: conv(6, kernel=5)   -> tanh       @ [6, 28, 28]"  # the spec's folder
+    assert c1.doc_string == "lenet5.net:8:5: C1: conv(6, kernel=5) -> tanh    @ [6, 28, 28]"  # the spec's folder
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["netdsl.network"] == "LeNet5" and meta["netdsl.head"] == "logits"
     assert meta["netdsl.spec"] == "lenet5.net"
