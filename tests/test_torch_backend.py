@@ -587,3 +587,150 @@ def test_spec_expressions_written_as_python_keep_their_values() -> None:
         assert (type(got), got) == (type(expected), expected), source
         compared += 1
     assert compared > 2000
+
+
+# ---- lets, for loops and seqs -----------------------------------------------------------------
+
+
+def _parameter_names_are_the_ir_names(spec: netdsl.Spec, module: torch.nn.Module) -> None:
+    names = {name for name, _ in module.named_parameters()}
+    prefixes = {state_prefix(layer.name) for layer in spec.checked.layers if layer.params}
+    assert {name.rsplit(".", 1)[0] if name.rsplit(".", 1)[0] in prefixes else name for name in names} == prefixes
+
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_a_seq_is_an_nn_sequential_whose_positions_follow_the_branch_taken(deep: bool, tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        network N(deep = true, widths = [4, 8]) {
+            input x: [3, 8, 8]
+            features: seq {
+                conv(4, 3, padding=1) -> relu
+                if deep { conv(4, 3, padding=1) -> batchnorm }
+                for w in widths { conv(w, 1) -> relu6 }
+                repeat 2 as i { "extra{i}": conv(8, 1) }
+            }
+            flatten
+            head: seq { linear(16) -> batchnorm -> relu -> linear(3) }
+        }""",
+        tmp_path,
+        deep=deep,
+    )
+    module = spec.to_torch()
+    _parameter_names_are_the_ir_names(spec, module)
+    assert isinstance(module.features, torch.nn.Sequential) and isinstance(module.head[1], torch.nn.BatchNorm1d)
+    children = [name for name, _ in module.features.named_children()]
+    assert children == [*map(str, range(8 if deep else 6)), "extra0", "extra1"]
+    text = spec.torch_source.text
+    assert "        if deep:\n            self.features.append(nn.Conv2d(shape[0], 4, 3, padding=1))\n" in text
+    assert (
+        "        for w in widths:\n" in text
+        and 'self.features.add_module(f"extra{i}", nn.Conv2d(shape[0], 8, 1))' in text
+    )
+    assert "        x_ = self.features(x)\n" in text  # the seq runs its layers
+
+
+def test_a_seq_block_is_an_nn_sequential(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        seq block ConvBN(out) { conv(out, 3, padding=1, bias=false) -> batchnorm -> relu }
+        network N { input x: [3, 8, 8]  ConvBN(8)  s: seq { ConvBN(4) -> "1": ConvBN(2) } }""",
+        tmp_path,
+    )
+    module = spec.to_torch()
+    _parameter_names_are_the_ir_names(spec, module)
+    assert (
+        "class ConvBN(nn.Sequential):" in spec.torch_source.text
+        and "def forward" not in spec.torch_source.text.split("class ConvBN")[1].split("class ")[0]
+    )
+    assert sorted(module.state_dict())[:3] == [
+        "conv_bn_1.0.weight",
+        "conv_bn_1.1.bias",
+        "conv_bn_1.1.num_batches_tracked",
+    ]
+
+
+def test_a_for_loop_over_a_known_list_is_written_out_in_place(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        network N(c = true) {
+            input x: [3, 8, 8]
+            let widths = [4, 8]
+            for i in range(len(widths)) {
+                "stage{i + 1}": conv(widths[i], 3, padding=1, stride = 2 if i > 0 else 1)
+                if i == 0 { relu } else { tanh }
+                conv(widths[i], 1)
+            }
+            conv(2, 1)
+        }""",
+        tmp_path,
+    )
+    text = spec.torch_source.text
+    assert "self.stage1 = nn.Conv2d(self.input_shape[0], widths[0], 3, padding=1)" in text
+    assert "self.stage2 = nn.Conv2d(shape[0], widths[1], 3, stride=2, padding=1)" in text
+    # the branch not written spends its names as elaboration does: relu_1, then tanh_2 (tanh_1 spent)
+    assert "self.relu_1 = nn.ReLU()" in text and "self.tanh_2 = nn.Tanh()" in text
+    assert "self.conv_3 = nn.Conv2d(shape[0], 2, 1)" in text
+    _parameter_names_are_the_ir_names(spec, spec.to_torch())
+
+
+def test_a_for_loop_over_a_parameter_registers_its_named_layers(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        block Dense(layers, growth) { for i in range(layers) { "denselayer{i + 1}": conv(growth, 1) -> "act{i}": relu } }
+        network N { input x: [3, 8, 8]  Dense(3, 4)  block2: Dense(2, 5) }""",
+        tmp_path,
+    )
+    module = spec.to_torch()
+    _parameter_names_are_the_ir_names(spec, module)
+    assert [name for name, _ in module.dense_1.named_children()] == [
+        "denselayer1",
+        "act0",
+        "denselayer2",
+        "act1",
+        "denselayer3",
+        "act2",
+    ]
+    assert [name for name, _ in module.block2.named_children()] == ["denselayer1", "act0", "denselayer2", "act1"]
+    text = spec.torch_source.text
+    assert 'name = f"denselayer{i + 1}"' in text and "self.add_module(name, nn.Conv2d(shape[0], growth, 1))" in text
+    assert "for layer in self.layers1:\n            x = self.get_submodule(layer)(x)" in text
+
+
+def test_what_the_backend_cannot_write_yet_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "n.net"
+    path.write_text("block B(n) { for i in range(n) { conv(4, 1) } }  network N { input x: [3, 8, 8]  B(2) }")
+    with pytest.raises(NotImplementedError, match="every layer in it has a label"):
+        netdsl.load(path).torch_source  # noqa: B018
+
+
+ZOO = sorted((ROOT / "specs/zoo").glob("*.net"))
+
+
+@pytest.fixture(scope="module")
+def zoo_sources() -> dict[str, str]:
+    return {path.stem: netdsl.load(path).torch_source.text for path in ZOO}
+
+
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.stem)
+def test_every_zoo_network_builds_with_the_checkers_figures_and_names(path: Path) -> None:
+    spec = netdsl.load(path)
+    with torch.device("meta"):  # nothing is allocated: the figures are the module's own
+        module = spec.to_torch()
+        out = module(torch.empty(2, *spec.checked.input_shape))
+    assert sum(p.numel() for p in module.parameters()) == spec.checked.total_params
+    assert sum(p.numel() for p in module.parameters() if p.requires_grad) == spec.checked.trainable_params
+    assert tuple(out.shape) == (2, *spec.checked.output_shape)
+    _parameter_names_are_the_ir_names(spec, module)
+
+
+def test_every_zoo_file_is_ruff_clean(zoo_sources: dict[str, str], tmp_path: Path) -> None:
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    for name, text in zoo_sources.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    check = subprocess.run([ruff, "check", "--isolated", str(tmp_path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run([ruff, "format", "--isolated", "--check", str(tmp_path)], capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout

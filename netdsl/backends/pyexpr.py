@@ -13,7 +13,7 @@ rewrites keep every value the module computes.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -42,10 +42,22 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 _SELF = {"==": True, "<=": True, ">=": True, "!=": False, "<": False, ">": False}  # `a op a`
 
 
-def python_expr(expr: ast.Expr, consts: dict[str, str], shape_of: Callable[[str], str]) -> str:
+def python_expr(
+    expr: ast.Expr, consts: dict[str, str], shape_of: Callable[[str], str], literals: Mapping[str, Any] | None = None
+) -> str:
     """`expr` as Python source. `consts`: the Python source of each spec constant (parameter,
-    repeat index); `shape_of`: a tensor value's shape variable (for `a.channels`)."""
+    repeat index); `shape_of`: a tensor value's shape variable (for `a.channels`); `literals`:
+    constants whose values are written in place (a loop written out), so that what they decide
+    is decided here: `2 if i > 0 else 1` with i = 0 is `1`."""
+    if literals:
+        expr = _substitute(expr, literals)
     return _Writer(consts, shape_of).emit(simplify(expr), 0)
+
+
+def _substitute(expr: ast.Expr, literals: Mapping[str, Any]) -> ast.Expr:
+    if isinstance(expr, ast.Name) and isinstance(literals.get(expr.id), (bool, int, float)):
+        return ast.Literal(literals[expr.id], expr.span)
+    return _map_children(expr, lambda child: _substitute(child, literals))
 
 
 def calls_a_function(expr: ast.Expr) -> bool:
@@ -258,13 +270,16 @@ def _chain(expr: ast.Expr) -> ast.Expr:
 
 
 def _conditional(expr: ast.Expr) -> ast.Expr:
-    """RUF034, SIM210, SIM211, FURB136: `x if c else x` → `x`; `true if c else false` → `bool(c)`,
+    """RUF034, SIM210, SIM211, FURB136: `x if c else x` → `x`, `x if true else y` → `x`;
+    `true if c else false` → `bool(c)`,
     `false if c else true` → `not c`; `a if a > b else b` → `max(a, b)` (and the like)."""
     if not isinstance(expr, ast.Ternary):
         return expr
     then, orelse, condition = expr.then, expr.orelse, expr.condition
-    if _same(then, orelse):
+    if _same(then, orelse) or _is(condition, True):
         return then
+    if _is(condition, False):
+        return orelse
     if _is(then, True) and _is(orelse, False):
         return ast.FuncCall("bool", (ast.Arg(None, condition, condition.span),), expr.span)
     if _is(then, False) and _is(orelse, True):

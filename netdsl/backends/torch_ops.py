@@ -53,11 +53,16 @@ class Lowering:
     build: Callable[[Args, str, int], str] | None
     forward: Callable[[str | None, list[str]], str] = _call
     shape: Callable[[str | None, list[str]], str] | None = _layer_shape
-    after: Callable[[str, Args], list[str]] = lambda attr, args: []  # more __init__ lines for `self.attr`
+    after: Callable[[str, Args], list[str]] = lambda module, args: []  # more __init__ lines for the module
 
     def __post_init__(self) -> None:
         if self.build is None and self.forward is _call:
             raise ValueError("an op without a module needs its own forward expression")
+
+    @property
+    def plain_module(self) -> bool:
+        """A module called on its input and nothing else: what nn.Sequential can hold."""
+        return self.build is not None and self.forward is _call
 
 
 def _same(build: Callable[[Args, str, int], str]) -> Lowering:
@@ -76,14 +81,14 @@ def _conv(a: Args, shape: str, rank: int) -> str:
     return f"nn.Conv2d({shape}[0], {a['out']}, {a['kernel']}{extra})"
 
 
-def _conv_after(attr: str, a: Args) -> list[str]:
+def _conv_after(module: str, a: Args) -> list[str]:
     frozen = a["frozen"]
     if a["weight"] != "None":
-        return [f"set_weight(self.{attr}, {a['weight']}, frozen={'True' if frozen == 'None' else frozen})"]
+        return [f"set_weight({module}, {a['weight']}, frozen={'True' if frozen == 'None' else frozen})"]
     if frozen == "True":
-        return [f"self.{attr}.requires_grad_(False)"]
+        return [f"{module}.requires_grad_(False)"]
     if frozen not in ("None", "False"):
-        return [f"self.{attr}.requires_grad_({a['not frozen']})"]
+        return [f"{module}.requires_grad_({a['not frozen']})"]
     return []
 
 
@@ -96,6 +101,15 @@ def _pool(cls: str) -> Callable[[Args, str, int], str]:
 
 
 _LRN_DEFAULTS = {"alpha": "0.0001", "beta": "0.75", "k": "1.0"}
+
+
+def _batchnorm(a: Args, shape: str, rank: int) -> str:
+    """BatchNorm2d on [C, H, W], BatchNorm1d on [F]; where the rank is not known as the file is
+    written (0: in a seq, after an `if` or a loop decided in __init__), the module picks when built."""
+    extra = _keywords(a, {"eps": "1e-05", "momentum": "0.1"})
+    if rank == 0:
+        return f"(nn.BatchNorm2d if len({shape}) == 3 else nn.BatchNorm1d)({shape}[0]{extra})"
+    return f"nn.BatchNorm{2 if rank == 3 else 1}d({shape}[0]{extra})"
 
 
 def _fixed(text: str) -> Callable[[Args, str, int], str]:
@@ -124,9 +138,7 @@ LOWERINGS: dict[str, Lowering] = {
     "softmax": _same(_fixed("nn.Softmax(dim=1)")),
     "log_softmax": _same(_fixed("nn.LogSoftmax(dim=1)")),
     "dropout": _same(lambda a, s, r: f"nn.Dropout({a['p']})"),
-    "batchnorm": _same(
-        lambda a, s, r: f"nn.BatchNorm{2 if r == 3 else 1}d({s}[0]{_keywords(a, {'eps': '1e-05', 'momentum': '0.1'})})"
-    ),
+    "batchnorm": _same(_batchnorm),
     "lrn": _same(lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})"),
     "layernorm": _same(lambda a, s, r: f"nn.LayerNorm({s}[-1]{_keywords(a, {'eps': '1e-05'})})"),
     "layernorm2d": _same(lambda a, s, r: f"LayerNorm2d({s}[0]{_keywords(a, {'eps': '1e-05'})})"),

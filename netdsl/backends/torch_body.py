@@ -1,0 +1,253 @@
+"""Backend — PyTorch: the statements of one class → the lines of its __init__ and forward.
+
+`BodyWriter` walks a spec body: each op becomes a module attribute (its lowering says how),
+its shape in __init__ and its call in forward; a block instance a module of its class; an `if`
+a flag and the same `if` in both methods; a repeat a loop that fills an nn.Sequential (or a
+ModuleList whose forward passes named values along); lets, for loops and seqs are `SeqSteps`'.
+Named values that forward never reads get their layers but no forward code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import TYPE_CHECKING
+
+from netdsl import ast
+from netdsl.backends.pysource import Body, Namespace
+from netdsl.backends.torch_names import MODULE_ATTRIBUTES, attribute_name, param_name
+from netdsl.backends.torch_ops import LOWERINGS, py_literal
+from netdsl.backends.torch_scope import (
+    ClassSpec,
+    Context,
+    Param,
+    Value,
+    free_names,
+    read_binds,
+    reserve_names,
+    value_refs,
+)
+from netdsl.backends.torch_seq import SeqSteps
+from netdsl.calls import pair_args
+from netdsl.naming import Scope, labels, single_instance, snake
+from netdsl.ops import OPS, REQUIRED
+
+if TYPE_CHECKING:
+    from netdsl.backends.pytorch import FileWriter
+
+
+class BodyWriter(SeqSteps):
+    """Writes the statements of one class into its __init__ and its forward."""
+
+    def __init__(
+        self, writer: FileWriter, init: Body, fwd: Body, init_names: Namespace, fwd_names: Namespace, spec: ClassSpec
+    ):
+        self.writer, self.init, self.fwd = writer, init, fwd
+        self.init_names, self.fwd_names, self.owner = init_names, fwd_names, spec.name
+        self.attributes = Namespace(MODULE_ATTRIBUTES)  # labels first: a flag yields to them
+        for label in spec.scope.reserved:
+            self.attributes.claim(attribute_name(label))
+        self.flags = 0
+        self.indices: dict[str, str] = {}  # a loop index lives in its loop: one name serves every loop
+        self.lets: dict[int, str] = {}  # each let statement's local
+        self.layer: str | None = None  # forward's loop variable over a ModuleList
+
+    def expr(self, expr: ast.Expr, ctx: Context) -> str:
+        return self.writer.expr(expr, ctx.consts, ctx.values, ctx.inlined)
+
+    def attribute(self, local: str) -> str:
+        return self.attributes.claim(attribute_name(local))
+
+    @contextmanager
+    def forward_unread(self) -> Iterator[None]:
+        """A named value nobody reads in forward: its layers exist, its forward is not written."""
+        fwd, self.fwd = self.fwd, Body()
+        try:
+            yield
+        finally:
+            self.fwd = fwd
+
+    def body(self, statements: tuple[ast.Statement, ...], ctx: Context, current: Value, flow: Value) -> Value:
+        """`current`: the value the body starts from; `flow`: where its flow statements write."""
+        read = read_binds(statements)
+        for n, stmt in enumerate(statements):
+            if isinstance(stmt, ast.Let):
+                self.let(stmt, ctx)
+            elif isinstance(stmt, ast.Bind):
+                target = Value(self.fwd_names.fresh(stmt.name), self.init_names.fresh(f"{stmt.name}_shape"))
+                with nullcontext() if n in read else self.forward_unread():
+                    value = self.chain(stmt.chain, ctx, current, target)
+                if value.shape == flow.shape:  # which later flow statements change: keep this shape apart
+                    self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
+                    value = Value(value.var, target.shape)
+                ctx.values[stmt.name] = value
+            elif isinstance(stmt, ast.Flow):
+                current = self.chain(stmt.chain, ctx, current, flow)
+        return current
+
+    def chain(self, chain: ast.Chain, ctx: Context, value: Value, target: Value) -> Value:
+        for step in chain.steps:
+            value = self.step(step, ctx, value, target)
+        return value
+
+    def step(self, step: ast.Step, ctx: Context, value: Value, target: Value) -> Value:
+        if ctx.seq is not None:
+            return self.in_seq(step, ctx, value, target)
+        if isinstance(step, ast.If):
+            return self.if_(step, ctx, value, target)
+        if isinstance(step, ast.Repeat):
+            return self.repeat(step, ctx, value, target)
+        if isinstance(step, ast.For):
+            return self.for_(step, ctx, value, target)
+        if isinstance(step, ast.Seq):
+            return self.seq(step, ctx, value, target)
+        if step.name in ctx.values and step.args is None and step.label is None:
+            return ctx.values[step.name]
+        if step.name in OPS:
+            return self.op(step, ctx, value, target)
+        return self.instance(step, ctx, value, target)
+
+    def op(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
+        """Any op, merges included: its module (if it has one), shape and forward, as its lowering says."""
+        op, lowering = OPS[call.name], LOWERINGS[call.name]
+        local = self.scoped_name(call.label, op.name, ctx)  # a merge has no module, but spends its name
+        inputs = self.merge_inputs(call, ctx, value) if op.merge else [value]
+        module = None
+        if lowering.build is not None:
+            attr = self.attribute(local)
+            args = self.op_args(call, ctx)
+            rank = len(self.writer.shape_at(ctx, local) or ()) or 3
+            self.init.add(f"self.{attr} = {lowering.build(args, inputs[0].shape, rank)}")
+            for line in lowering.after(f"self.{attr}", args):
+                self.init.add(line)
+            module = f"self.{attr}"
+        shape = inputs[0].shape
+        if lowering.shape is not None:
+            self.init.add(f"{target.shape} = {lowering.shape(module, [v.shape for v in inputs])}", stores=target.shape)
+            shape = target.shape
+        forward = lowering.forward(module, [v.var for v in inputs])
+        self.fwd.add(f"{target.var} = {forward}", self.writer.comment(ctx, local))
+        return Value(target.var, shape)
+
+    def op_args(self, call: ast.Call, ctx: Context) -> dict[str, str]:
+        """An op's arguments as Python source, defaults included, and each one's negation as `not NAME`
+        (for a lowering that needs it)."""
+        op = OPS[call.name]
+        matched, _ = pair_args(() if op.merge else call.args or (), [a.name for a in op.args], op.name)
+        args = {spec.name: py_literal(spec.default) for spec in op.args if spec.default is not REQUIRED}
+        args |= {name: self.expr(arg.value, ctx) for name, arg in matched.items()}
+        args |= {
+            f"not {name}": self.expr(ast.UnaryOp("not", arg.value, arg.span), ctx) for name, arg in matched.items()
+        }
+        return args
+
+    def merge_inputs(self, call: ast.Call, ctx: Context, value: Value) -> list[Value]:
+        inputs = [ctx.values[a.value.id] for a in call.args or () if isinstance(a.value, ast.Name)]
+        return [value, *inputs] if len(inputs) == 1 else inputs
+
+    def instance(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
+        local = self.scoped_name(call.label, snake(call.name), ctx)
+        attr = self.attribute(local)
+        self.init.add(f"self.{attr} = {self.construct(call, ctx, value.shape)}")
+        self.init.add(f"{target.shape} = self.{attr}.out_shape", stores=target.shape)
+        self.fwd.add(f"{target.var} = self.{attr}({value.var})", self.writer.comment(ctx, local))
+        return Value(target.var, target.shape)
+
+    def construct(self, call: ast.Call, ctx: Context, shape: str) -> str:
+        """`Block(shape, args...)`, the arguments written as the spec wrote them (by keyword where
+        the block's constructor takes keywords only)."""
+        cls = self.writer.block_class(call.name)
+        names = [p.name for p in self.writer.program.definitions[call.name].params]
+        keywords = self.writer.keyword_only(call.name)
+        parts = [shape]
+        for n, arg in enumerate(call.args or ()):
+            text = self.expr(arg.value, ctx)
+            name = arg.name or (names[n] if keywords else None)
+            parts.append(text if name is None else f"{param_name(name)}={text}")
+        return f"{cls}({', '.join(parts)})"
+
+    def if_(self, step: ast.If, ctx: Context, value: Value, target: Value) -> Value:
+        """`self.condN = <condition>` in __init__; the same `if` in __init__ and forward. A branch
+        left empty is not written (an `if` without `else`, or one whose then-branch is empty). A
+        condition known as the file is written (in a loop written out) keeps just its branch."""
+        taken = ctx.value_of(step.condition)
+        if isinstance(taken, bool):  # the other branch spends its names all the same, as elaboration does
+            branch, other = (step.then, step.orelse) if taken else (step.orelse, step.then)
+            shared = frozenset() if taken or branch is None else labels(branch.statements)
+            if not taken:
+                reserve_names(other.statements if other else (), ctx.scope, shared, self.writer.program)
+            result = self.body(branch.statements, ctx.child(), value, target) if branch else value
+            if taken:
+                reserve_names(other.statements if other else (), ctx.scope, shared, self.writer.program)
+            return result
+        self.flags += 1
+        flag = f"self.{self.attributes.fresh(f'cond{self.flags}')}"
+        self.init.add(f"{flag} = {self.expr(step.condition, ctx)}")
+        init_if, fwd_if = self.init.compound("if", flag), self.fwd.compound("if", flag)
+        for branch, init_suite, fwd_suite in (
+            (step.then, init_if.body, fwd_if.body),
+            (step.orelse, init_if.orelse, fwd_if.orelse),
+        ):
+            with self.init.inside(init_suite), self.fwd.inside(fwd_suite):
+                result = self.body(branch.statements if branch else (), ctx.child(), value, target)
+                if result.var != target.var:
+                    self.fwd.add(f"{target.var} = {result.var}")
+                if result.shape != target.shape:
+                    self.init.add(f"{target.shape} = {result.shape}", stores=target.shape)
+        return target
+
+    def repeat(self, step: ast.Repeat, ctx: Context, value: Value, target: Value) -> Value:
+        local = self.scoped_name(step.label, "repeat", ctx)
+        attr = self.attribute(local)
+        if step.index and step.index not in self.indices:
+            self.indices[step.index] = self.init_names.fresh(step.index)
+        index = self.indices[step.index] if step.index else "_"
+        consts = dict(ctx.consts) | ({step.index: index} if step.index else {})
+        outer = tuple(sorted(n for n in value_refs(step.body.statements) if n in ctx.values))
+        if single_instance(step.body, self.writer.program.definitions) and not outer:
+            call = step.body.statements[0].chain.steps[0]  # type: ignore[union-attr]
+            assert isinstance(call, ast.Call)
+            make = self.construct(call, ctx.child(consts=consts, ir_prefix=None), target.shape)
+        else:
+            make = self.body_class(step, ctx, local, consts, outer, target.shape)
+        self.init.add(f"self.{attr} = {'nn.ModuleList' if outer else 'nn.Sequential'}()")
+        if target.shape != value.shape:
+            self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
+        count = self.expr(step.count, ctx)
+        with self.init.inside(self.init.compound("for", f"{index} in range({count})").body):
+            self.init.add(f"self.{attr}.append({make})")
+            self.init.add(f"{target.shape} = self.{attr}[-1].out_shape", stores=target.shape)
+        comment = self.writer.comment(ctx, local)
+        if not outer:
+            self.fwd.add(f"{target.var} = self.{attr}({value.var})", comment)
+            return target
+        self.layer = self.layer or self.fwd_names.fresh("layer")
+        layer = self.layer
+        if target.var != value.var:
+            self.fwd.add(f"{target.var} = {value.var}")
+        with self.fwd.inside(self.fwd.compound("for", f"{layer} in self.{attr}").body):
+            extra = ", ".join(ctx.values[n].var for n in outer)
+            self.fwd.add(f"{target.var} = {layer}({target.var}, {extra})", comment)
+        return target
+
+    def body_class(
+        self, step: ast.Repeat, ctx: Context, local: str, consts: dict[str, str], outer: tuple[str, ...], shape: str
+    ) -> str:
+        """A class for one iteration of a repeat; returns the expression that makes one."""
+        free = free_names(step.body.statements)
+        params = tuple(
+            Param(n, None, "int" if n == step.index else ctx.kinds.get(n, "int")) for n in sorted(free) if n in consts
+        )
+        shapes_only = tuple(sorted(n for n in free if n in ctx.values and n not in outer))
+        cls = self.writer.class_name(f"{self.owner}{_pascal(local)}")
+        prefix = None if ctx.ir_prefix is None else ctx.ir_prefix + (local, "0")
+        scope = Scope((), labels(step.body.statements))
+        doc = f"one iteration of `{local}` in {self.owner}. Shape comments are those of the first."
+        self.writer.write_class(ClassSpec(cls, doc, params, step.body.statements, scope, prefix, outer, shapes_only))
+        args = [shape] + [ctx.values[n].shape for n in (*outer, *shapes_only)]
+        args += [f"{param_name(p.name)}={consts[p.name]}" for p in params]
+        return f"{cls}({', '.join(args)})"
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
