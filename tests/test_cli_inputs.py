@@ -110,12 +110,13 @@ def test_infer_refuses_before_allocating(tmp_path: Path, capsys: pytest.CaptureF
 def _range_message(opset: int) -> str:
     import onnx
 
+    from netdsl.backends.onnx import DEFAULT_OPSET
     from netdsl.runtime import max_opset
 
     return (
         f"netdsl: error: --opset {opset}: netdsl writes ONNX opsets 17 to {onnx.defs.onnx_opset_version()} (the "
         f"newest the installed onnx {onnx.__version__} knows); the installed onnxruntime runs up to "
-        f"{max_opset()}, the default\n"
+        f"{max_opset()}; the default is {DEFAULT_OPSET}\n"
     )
 
 
