@@ -149,3 +149,18 @@ def test_a_checkpoints_normalization_travels_with_its_weights(
     session = open_session(netdsl.load(SPECS / "lenet5.net").to_onnx(bare), "cpu")
     assert session.normalize_unknown
     assert normalization_warning(session, ["x.npy"]) is None and normalization_warning(session, ["a.PNG"])
+
+
+def test_train_says_the_class_counts_and_quiet_writes_no_blank_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    for name, count in (("cat", 6), ("dog", 6)):
+        (data / name).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(np.full((32, 32), 20 * i, dtype=np.uint8)).save(data / name / f"{i}.png")
+    assert main(["train", str(SPECS / "lenet5.net"), "--data", str(data), "--epochs", "1", "--batch-size", "4",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("netdsl: warning: the spec's head has 10 classes, but 8 of them have no image in")
+    assert "\n\n" not in err and not err.startswith("\n")

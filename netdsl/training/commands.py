@@ -93,7 +93,7 @@ def _load(
         MofNCompleteColumn(),
         console=err,
         transient=True,
-        disable=not main,
+        disable=not main or not err.is_terminal,  # off a terminal rich prints a blank line when it stops
     ) as progress:
         task = progress.add_task(args.data, total=None)
 
@@ -101,7 +101,7 @@ def _load(
             progress.update(task, completed=done, total=total)
 
         try:
-            return load_data(
+            data = load_data(
                 args.data,
                 spec.checked.input_shape,
                 classes,
@@ -113,6 +113,10 @@ def _load(
         except DataError as exc:
             err.print(f"netdsl: error: {exc}", markup=False, soft_wrap=True)
             return EXIT_USAGE
+    if main:
+        for warning in data.warnings:
+            err.print(f"netdsl: warning: {warning}", markup=False, soft_wrap=True)
+    return data
 
 
 def run_train(args: argparse.Namespace, check: Checker, out: Console, err: Console) -> int:

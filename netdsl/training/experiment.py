@@ -82,11 +82,14 @@ def to_csv(rows: Sequence[Row]) -> str:
 
 
 def rich_table(rows: Sequence[Row], data: str) -> object:
+    """The table under its title (a line of its own: a rich table title is padded with spaces)."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"test MAE / RMSE on {data}", title_justify="left")
+    table = Table()
     for name in HEADERS:
         table.add_column(name, justify="left" if name == "Method" else "right")
     for *cells, average in lines(rows):
         table.add_row(*cells, style="bold" if average else None, end_section=average)
-    return table
+    return Group(Text(f"test MAE / RMSE on {data}", style="bold"), table)
