@@ -9,7 +9,7 @@ it fits on the line, its breaks become newlines otherwise. So generated files pa
 
 Covered: names, literals, attributes, calls, subscripts, tuples, lists, unary, binary,
 boolean and comparison chains, conditional expressions; assignments, expression statements,
-`return`, `for`, `if`, `def` and `class` headers; a trailing comment. Not covered: fluent call chains,
+`return`, `raise`, `for`, `if`, `def` and `class` headers; a trailing comment. Not covered: fluent call chains,
 comments inside expressions, lambdas, comprehensions, dicts and strings that ruff would split.
 """
 
@@ -110,6 +110,8 @@ class _Layout:
             )
             value = self.maybe_parenthesize(node.value, optional=True) if arithmetic else self.expr(node.value, None)
             return [*value, *suffix]
+        if isinstance(node, ast.Raise) and node.exc is not None and node.cause is None:
+            return [*text("raise "), *self.maybe_parenthesize(node.exc, optional=True)]
         if isinstance(node, ast.For):
             return [
                 *text("for "),

@@ -15,7 +15,7 @@ Nothing here imports torch: `netdsl.api` executes the source when a module is wa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,17 @@ from netdsl.backends.pysource import Body, Namespace
 from netdsl.backends.torch_body import BodyWriter
 from netdsl.backends.torch_names import LOCAL_RESERVED, attribute_name, param_name, state_prefix
 from netdsl.backends.torch_ops import PRELUDE, py_literal
-from netdsl.backends.torch_scope import ClassSpec, Container, Context, Param, Value, free_names, kind_of, value_refs
+from netdsl.backends.torch_scope import (
+    ClassSpec,
+    Container,
+    Context,
+    Param,
+    Value,
+    free_names,
+    kind_of,
+    value_refs,
+    value_source,
+)
 from netdsl.naming import Scope, labels
 from netdsl.ops import Shape
 from netdsl.program import Program
@@ -67,14 +77,23 @@ def emit_torch(
         shape = _tuple(writer.expr(d, consts, {}) for d in first.shape)
     else:
         shape = _tuple(str(d) for d in input_shape)
-    scope = Scope((), labels(network.body.statements))
-    scope.take(first.name, first.span)
     cls = writer.class_name(network.name)
     doc = f"network {network.name}, {network.name_span}. Shape comments are for the spec's defaults."
-    writer.write_class(
-        ClassSpec(cls, doc, tuple(params), tuple(statements), scope, ()), network_input=(first.name, shape)
-    )
+
+    def write(values: dict[str, Any] | None = None) -> None:
+        scope = Scope((), labels(network.body.statements))
+        scope.take(first.name, first.span)
+        spec = ClassSpec(cls, doc, tuple(params), tuple(statements), scope, ())
+        writer.write_class(spec, network_input=(first.name, shape), values=values)
+
+    if not writer.attempt(write):  # layers named after a parameter's value: a class for these values
+        write(dict(values))
     return TorchSource(writer.assemble(cls), cls)
+
+
+def _for(args: Mapping[str, Any], values: dict[str, Any] | None) -> bool:
+    """Whether an instance's arguments are `values` (None: any)."""
+    return values is None or all(args.get(name) == value for name, value in values.items())
 
 
 def _escape(text: str) -> str:
@@ -100,7 +119,8 @@ class FileWriter:
         self.shapes = {node.name: node.shape for node in self.graph.nodes}
         self.shapes.update({path: self.graph.nodes[i].shape for path, i in self.graph.outputs.items()})
         self.classes: dict[str, str] = {}  # name → source; a class comes after those it uses
-        self.blocks: dict[str, str] = {}  # block → class name
+        self.blocks: dict[str, str] = {}  # block (and the values it is written for, if any) → class name
+        self.specialized: set[str] = set()  # blocks with no class for every value of their parameters
         self.names = Namespace(LOCAL_RESERVED)  # the file's: class names
         for definition in program.definitions.values():  # no class may shadow a constructor argument
             indices = [s.index for s in ast.nested_steps(definition.body.statements) if isinstance(s, ast.Repeat)]
@@ -109,11 +129,26 @@ class FileWriter:
     def class_name(self, wish: str) -> str:
         return self.names.fresh(wish[:1].upper() + wish[1:])
 
-    def block_class(self, name: str) -> str:
-        if name not in self.blocks:
-            self.blocks[name] = self.class_name(name)
+    def attempt(self, write: Callable[[], object]) -> bool:
+        """Write a class for every value of its parameters; where the backend cannot (a loop whose
+        layers' names depend on a parameter: NotImplementedError), undo what it wrote and say so."""
+        saved = (dict(self.classes), dict(self.blocks), set(self.names.taken), set(self.names.inner))
+        try:
+            write()
+        except NotImplementedError:
+            self.classes, self.blocks = saved[0], saved[1]
+            self.names.taken, self.names.inner = saved[2], saved[3]
+            return False
+        return True
+
+    def block_class(self, name: str, values: dict[str, Any] | None = None) -> str:
+        """The class of block `name`: one for all its instances, or, given `values`, the class written
+        for those values of its parameters (for a block whose layers' names depend on them)."""
+        key = name if values is None else f"{name} {sorted(values.items())!r}"
+        if key not in self.blocks:
+            self.blocks[key] = self.class_name(name)
             block = self.program.definitions[name]
-            first = next((i for i in self.graph.instances if i.block == name), None)
+            first = next((i for i in self.graph.instances if i.block == name and _for(i.args, values)), None)
             prefix = first.path if first else None
             args = dict(first.args) if first else {}
             params = tuple(Param(p.name, p.default, kind_of(args.get(p.name, 0))) for p in block.params)
@@ -122,7 +157,7 @@ class FileWriter:
             scope = Scope((), labels(block.body.statements), seq=block.seq)
             self.write_class(
                 ClassSpec(
-                    self.blocks[name],
+                    self.blocks[key],
                     doc,
                     params,
                     block.body.statements,
@@ -130,9 +165,10 @@ class FileWriter:
                     prefix,
                     keyword_only=self.keyword_only(name),
                     seq=block.seq,
-                )
+                ),
+                values=values,
             )
-        return self.blocks[name]
+        return self.blocks[key]
 
     def keyword_only(self, block: str) -> bool:
         """Whether a required parameter of `block` follows one with a default, which Python allows
@@ -140,10 +176,20 @@ class FileWriter:
         defaults = [p.default is not None for p in self.program.definitions[block].params]
         return any(defaults[i] and not defaults[j] for i in range(len(defaults)) for j in range(i, len(defaults)))
 
-    def write_class(self, spec: ClassSpec, network_input: tuple[str, str] | None = None) -> None:
+    def write_class(
+        self,
+        spec: ClassSpec,
+        network_input: tuple[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        guard: bool = True,
+    ) -> None:
+        """Write one class. `values`: parameters whose values the class is written for (its layers'
+        names depend on them); __init__ refuses others (`guard`), which need the spec built again."""
         init, fwd = Body(), Body()
         init_names, fwd_names = self.names.child(), self.names.child()
         consts = {p.name: init_names.claim(param_name(p.name)) for p in spec.params}
+        if values and guard:
+            self.guard(spec, consts, values, init)
         in_shape = init_names.fresh("in_shape") if network_input is None else None
         shapes = {n: init_names.fresh(f"{n}_shape") for n in (*spec.outer, *spec.outer_shapes)}
         signature = self.signature(spec, consts, init, [in_shape] if in_shape else [], shapes)
@@ -155,20 +201,22 @@ class FileWriter:
             start = Value(fwd_names.fresh("x"), in_shape or "")
             reads_input = "in" in value_refs(spec.statements)
             flow = Value(fwd_names.fresh("out") if reads_input else start.var, init_names.fresh("shape"))
-        values = {"in": start} | {n: Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes}
+        tensors = {"in": start} | {n: Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes}
         ctx = Context(
             consts,
-            values,
+            tensors,
             spec.scope,
             spec.ir_prefix,
             {p.name: p.kind for p in spec.params},
+            known=dict(values or {}),
             seq=Container("self", track=[spec.ir_prefix, 0]) if spec.seq else None,
+            inlined=dict(values or {}),
         )
         body = BodyWriter(self, init, fwd, init_names, fwd_names, spec)
         result = body.body(spec.statements, ctx, start, flow)
         init.add(f"self.out_shape = {result.shape}")
         fwd.add(f"return {result.var}")
-        inputs = ", ".join(f"{v.var}: torch.Tensor" for v in (start, *(values[n] for n in spec.outer)))
+        inputs = ", ".join(f"{v.var}: torch.Tensor" for v in (start, *(tensors[n] for n in spec.outer)))
         forward = (
             []
             if spec.seq
@@ -189,6 +237,18 @@ class FileWriter:
                 *forward,
             ]
         )
+
+    def guard(self, spec: ClassSpec, consts: dict[str, str], values: dict[str, Any], init: Body) -> None:
+        """`if (a, b) != (3, 4): raise ValueError(...)`: a class written for these values only."""
+        names = [p.name for p in spec.params if p.name in values]
+        if not names:
+            return
+        written = ", ".join(f"{name}={value_source(values[name])}" for name in names)
+        left = consts[names[0]] if len(names) == 1 else "(" + ", ".join(consts[n] for n in names) + ")"
+        right = value_source(values[names[0]]) if len(names) == 1 else value_source([values[n] for n in names])
+        with init.inside(init.compound("if", f"{left} != {right}").body):
+            message = f"{spec.name} is written for {written}, which its layers' names follow: build the spec again"
+            init.add(f"raise ValueError({py_literal(_escape(message))})")
 
     def signature(
         self, spec: ClassSpec, consts: dict[str, str], init: Body, in_shape: list[str], shapes: dict[str, str]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netdsl import ast
 from netdsl.backends.pysource import Body, Namespace
 from netdsl.backends.torch_names import MODULE_ATTRIBUTES, attribute_name, param_name
 from netdsl.backends.torch_ops import LOWERINGS, py_literal
 from netdsl.backends.torch_scope import (
+    UNKNOWN,
     ClassSpec,
     Context,
     Param,
@@ -156,7 +157,7 @@ class BodyWriter(SeqSteps):
     def construct(self, call: ast.Call, ctx: Context, shape: str) -> str:
         """`Block(shape, args...)`, the arguments written as the spec wrote them (by keyword where
         the block's constructor takes keywords only)."""
-        cls = self.writer.block_class(call.name)
+        cls = self.block_class(call, ctx)
         names = [p.name for p in self.writer.program.definitions[call.name].params]
         keywords = self.writer.keyword_only(call.name)
         parts = [shape]
@@ -165,6 +166,41 @@ class BodyWriter(SeqSteps):
             name = arg.name or (names[n] if keywords else None)
             parts.append(text if name is None else f"{param_name(name)}={text}")
         return f"{cls}({', '.join(parts)})"
+
+    def block_class(self, call: ast.Call, ctx: Context) -> str:
+        """The class of a block instance: the block's own, or, where no class can follow every value
+        of its parameters, the one written for this instance's arguments (known as the file is
+        written: else this class cannot be written either, and its own caller tries the same)."""
+        name = call.name
+        if name not in self.writer.specialized:
+            if self.writer.attempt(lambda: self.writer.block_class(name)):
+                return self.writer.block_class(name)
+            self.writer.specialized.add(name)
+        values = self.argument_values(call, ctx)
+        if values is None:
+            raise NotImplementedError(
+                f"block {name}'s layers are named after its arguments, which are known only "
+                f"when the module is built ({call.span})"
+            )
+        return self.writer.block_class(name, values)
+
+    def argument_values(self, call: ast.Call, ctx: Context) -> dict[str, Any] | None:
+        """The values of a block instance's parameters, defaults included, where all are known."""
+        params = self.writer.program.definitions[call.name].params
+        matched, _ = pair_args(call.args or (), [p.name for p in params], call.name)
+        values: dict[str, Any] = {}
+        for param in params:
+            given = matched.get(param.name)
+            if given is not None:
+                value = ctx.value_of(given.value)
+            elif param.default is not None:  # a default reads the parameters before it
+                value = Context({}, {}, ctx.scope, None, known=dict(values)).value_of(param.default)
+            else:
+                value = UNKNOWN
+            if value is UNKNOWN:
+                return None
+            values[param.name] = value
+        return values
 
     def if_(self, step: ast.If, ctx: Context, value: Value, target: Value) -> Value:
         """`self.condN = <condition>` in __init__; the same `if` in __init__ and forward. A branch
@@ -243,7 +279,9 @@ class BodyWriter(SeqSteps):
         prefix = None if ctx.ir_prefix is None else ctx.ir_prefix + (local, "0")
         scope = Scope((), labels(step.body.statements))
         doc = f"one iteration of `{local}` in {self.owner}. Shape comments are those of the first."
-        self.writer.write_class(ClassSpec(cls, doc, params, step.body.statements, scope, prefix, outer, shapes_only))
+        known = {p.name: ctx.known[p.name] for p in params if p.name in ctx.known}
+        spec = ClassSpec(cls, doc, params, step.body.statements, scope, prefix, outer, shapes_only)
+        self.writer.write_class(spec, values=known, guard=False)
         args = [shape] + [ctx.values[n].shape for n in (*outer, *shapes_only)]
         args += [f"{param_name(p.name)}={consts[p.name]}" for p in params]
         return f"{cls}({', '.join(args)})"
