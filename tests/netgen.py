@@ -839,6 +839,8 @@ class Interpreter:
         return x
 
     def stmt(self, stmt: Stmt, env: Env, x: Any) -> Any:
+        if not stmt.steps:
+            raise ValueError(f"an empty statement {stmt}: the generator went wrong")
         value = x
         for step in stmt.steps:
             value = self.step(step, env, value)
@@ -1504,7 +1506,7 @@ class Generator:
             steps_b, y = self.chain(ctx, x, KEEP, self.ch.integer(1, 2))
             if y is None:
                 return stmts, x
-            stmts.append(Stmt(tuple(steps_b), other))
+            stmts.append(Stmt(tuple(steps_b) or (Op("identity"),), other))
             ctx.env[other] = y
             names = (other, gate)
         stmt = Stmt((Merge("mul", names, self.label(ctx, 0.2)),))

@@ -242,7 +242,7 @@ def mutate(text: str, rng: random.Random) -> tuple[str, list[str]]:
         roll = rng.random()
         fn = nest if roll < 0.05 else huge_repeat if roll < 0.1 else rng.choice(MUTATIONS)
         text, what = fn(text, rng)
-        steps.append(what)
+        steps.append(f"{fn.__name__}: {what}")
     return text, steps
 
 
@@ -536,12 +536,26 @@ def census(count: int) -> dict[str, list[tuple[str, str, str]]]:
     return groups
 
 
+def mutation_counts(count: int) -> dict[str, int]:
+    """How often each kind of mutation is applied in the first `count` census mutants."""
+    tally: dict[str, int] = {}
+    for i in range(count):
+        original = SPEC_FILES[i % len(SPEC_FILES)]
+        _, steps = mutate(
+            original.read_text(encoding="utf-8"), random.Random(f"{original.relative_to(SPECS)}:{i // len(SPEC_FILES)}")
+        )
+        for step in steps:
+            kind = step.partition(":")[0]
+            tally[kind] = tally.get(kind, 0) + 1
+    return dict(sorted(tally.items(), key=lambda kv: -kv[1]))
+
+
 if __name__ == "__main__":
     import sys
 
     total = int(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLES
     found = census(total)
-    print(f"{total} mutants; {len(found)} kinds of problem")
+    print(f"{total} mutants; {len(found)} kinds of problem; mutations applied: {mutation_counts(total)}")
     for kind, cases in sorted(found.items(), key=lambda kv: -len(kv[1])):
         seed, steps, text = min(cases, key=lambda c: len(c[2]))
         print(f"\n[{len(cases)}] {kind}\n  smallest: seed {seed!r} ({steps})\n  {text[:400]!r}")
