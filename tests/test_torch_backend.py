@@ -630,6 +630,24 @@ def test_a_seq_is_an_nn_sequential_whose_positions_follow_the_branch_taken(deep:
     assert "        x_ = self.features(x)\n" in text  # the seq runs its layers
 
 
+def test_a_seq_that_holds_a_layer_scale_is_a_chain(tmp_path: Path) -> None:
+    spec = assert_builds(
+        """
+        seq block S { conv(4, 1) -> scale(init = 0.5) }
+        network N { input x: [3, 8, 8]  f: seq { conv(4, 1) -> scale(init = 2) -> relu  "named": conv(4, 1) -> scale }  S }
+    """,
+        tmp_path,
+    )
+    module = spec.to_torch()
+    _parameter_names_are_the_ir_names(spec, module)
+    assert "class S(Chain):" in spec.torch_source.text and type(module.f).__name__ == "Chain"
+    assert module.f.order == ["0", "1", "2", "named", "4"] and module.f[1].flatten().tolist() == [2.0] * 4
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():  # the parameter multiplies in its place, between the conv and the relu
+        expected = module.f[4] * module.f.named(torch.relu(module.f[0](x) * module.f[1]))
+        assert torch.allclose(module.f(x), expected)
+
+
 def test_a_seq_block_is_an_nn_sequential(tmp_path: Path) -> None:
     spec = assert_builds(
         """

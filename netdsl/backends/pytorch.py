@@ -34,6 +34,7 @@ from netdsl.backends.torch_scope import (
     Param,
     Value,
     free_names,
+    holds_parameters,
     kind_of,
     value_refs,
     value_source,
@@ -201,6 +202,8 @@ class FileWriter:
             start = Value(fwd_names.fresh("x"), in_shape or "")
             reads_input = "in" in value_refs(spec.statements)
             flow = Value(fwd_names.fresh("out") if reads_input else start.var, init_names.fresh("shape"))
+        chain = spec.seq and holds_parameters(spec.statements)
+        base = "Chain" if chain else "nn.Sequential" if spec.seq else "nn.Module"
         tensors = {"in": start} | {n: Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes}
         ctx = Context(
             consts,
@@ -209,7 +212,7 @@ class FileWriter:
             spec.ir_prefix,
             {p.name: p.kind for p in spec.params},
             known=dict(values or {}),
-            seq=Container("self", track=[spec.ir_prefix, 0]) if spec.seq else None,
+            seq=Container("self", track=[spec.ir_prefix, 0], chain=chain) if spec.seq else None,
             inlined=dict(values or {}),
         )
         body = BodyWriter(self, init, fwd, init_names, fwd_names, spec)
@@ -228,7 +231,7 @@ class FileWriter:
         )
         self.classes[spec.name] = "\n".join(
             [
-                *format_statement("", f"class {spec.name}({'nn.Sequential' if spec.seq else 'nn.Module'}):"),
+                *format_statement("", f"class {spec.name}({base}):"),
                 f'    """{_escape(spec.doc)}"""',
                 "",
                 *format_statement("    ", f"def __init__({signature}) -> None:"),

@@ -142,7 +142,8 @@ LOWERINGS: dict[str, Lowering] = {
     "lrn": _same(lambda a, s, r: f"nn.LocalResponseNorm({a['size']}{_keywords(a, _LRN_DEFAULTS)})"),
     "layernorm": _same(lambda a, s, r: f"nn.LayerNorm({s}[-1]{_keywords(a, {'eps': '1e-05'})})"),
     "layernorm2d": _same(lambda a, s, r: f"LayerNorm2d({s}[0]{_keywords(a, {'eps': '1e-05'})})"),
-    # the layer is itself a parameter of the module around it (torchvision's layer_scale)
+    # the layer is itself a parameter of the module around it (torchvision's layer_scale); in a
+    # seq, the prelude's Chain applies it
     "scale": Lowering(  # a float parameter even where `init` is written as an integer
         lambda a, s, r: (
             f"nn.Parameter(torch.full(({s}[0], 1, 1) if len({s}) == 3 else ({s}[0],), {a['init']}, "
@@ -251,6 +252,31 @@ PRELUDE: dict[str, str] = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, *(axis + 1 for axis in self.order))''',
+    "Chain": '''class Chain(nn.Module):
+    """A seq that holds a layer which is a parameter (a layer scale), where nn.Sequential holds
+    modules only: its items in order, named by position or label, each applied in turn (a
+    parameter multiplies)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def add(self, name: str | None, item: nn.Module | nn.Parameter) -> None:
+        name = str(len(self.order)) if name is None else name
+        if isinstance(item, nn.Parameter):
+            self.register_parameter(name, item)
+        else:
+            self.add_module(name, item)
+        self.order.append(name)
+
+    def __getitem__(self, index: int) -> nn.Module | nn.Parameter:
+        return getattr(self, self.order[index])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for name in self.order:
+            item = getattr(self, name)
+            x = x * item if isinstance(item, nn.Parameter) else item(x)
+        return x''',
     "OrdinalHead": '''class OrdinalHead(nn.Module):
     """OR-CNN (Niu et al. 2016): classes - 1 independent binary classifiers.
     Logits: [N, classes - 1, 2]."""

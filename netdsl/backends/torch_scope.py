@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netdsl import ast
-from netdsl.backends.torch_ops import py_literal
+from netdsl.backends.torch_ops import LOWERINGS, py_literal
 from netdsl.naming import Scope, snake
 from netdsl.ops import OPS
 from netdsl.program import Program
@@ -50,11 +50,12 @@ class ClassSpec:
 
 @dataclass(frozen=True)
 class Container:
-    """Where the layers of a seq go: an nn.Sequential (`expr`), or, for a loop of named layers
-    outside a seq, the module itself, with `registry` the list of their names in order."""
+    """Where the layers of a seq go: an nn.Sequential or a Chain (`expr`), or, for a loop of named
+    layers outside a seq, the module itself, with `registry` the list of their names in order."""
 
     expr: str
     registry: str | None = None
+    chain: bool = False  # the prelude's Chain, not an nn.Sequential: it holds a parameter too (`scale`)
     # [the IR path of the container at its first use, or None where positions are not known as
     # the file is written (after an `if` or a loop decided in __init__); the next position]
     track: list[Any] = field(default_factory=lambda: [None, 0])
@@ -197,3 +198,15 @@ def reserve_names(
                 scope.name(label, step.name)
             elif getattr(program.definitions.get(step.name), "kind", None) == "block":
                 scope.name(label, snake(step.name))
+
+
+def holds_parameters(statements: tuple[ast.Statement, ...]) -> bool:
+    """Whether a seq's body holds a layer that is no module (a parameter: `scale`), which only the
+    prelude's Chain can hold in place."""
+    return any(
+        isinstance(step, ast.Call)
+        and step.name in OPS
+        and not OPS[step.name].merge
+        and not LOWERINGS[step.name].plain_module
+        for step in ast.nested_steps(statements)
+    )

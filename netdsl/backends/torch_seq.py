@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from netdsl import ast
 from netdsl.backends.pysource import Body, Namespace
 from netdsl.backends.torch_ops import LOWERINGS, py_literal
-from netdsl.backends.torch_scope import UNKNOWN, Container, Context, Value, kind_of, value_source
+from netdsl.backends.torch_scope import UNKNOWN, Container, Context, Value, holds_parameters, kind_of, value_source
 from netdsl.naming import Scope, labels
 from netdsl.ops import OPS
 from netdsl.values import Symbol
@@ -119,21 +119,23 @@ class SeqSteps:
         """A seq is an nn.Sequential: its layers are appended in order (so their names are their
         positions, as in the IR), and forward is one call. Inside a seq, a seq is filled as a local
         and appended when complete."""
+        chain = holds_parameters(step.body.statements)
         if ctx.seq is None:
             local = self.scoped_name(step.label, "seq", ctx)
             where = None if ctx.ir_prefix is None else (*ctx.ir_prefix, local)
-            container = Container(f"self.{self.attribute(local)}", track=[where, 0])
+            container = Container(f"self.{self.attribute(local)}", track=[where, 0], chain=chain)
         else:
             where = ctx.seq.next_path(self.static_label(step.label, ctx))
             container = Container(
                 track=[where, 0],
+                chain=chain,
                 expr=self.init_names.fresh(
                     step.label.name
                     if step.label and not step.label.computed and step.label.name.isidentifier()
                     else "seq"
                 ),
             )
-        self.init.add(f"{container.expr} = nn.Sequential()")
+        self.init.add(f"{container.expr} = {'Chain' if chain else 'nn.Sequential'}()")
         with self.forward_unread():  # nn.Sequential's forward runs its layers
             inner = ctx.child(seq=container, scope=Scope((), labels(step.body.statements), seq=True))
             result = self.body(step.body.statements, inner, value, target)
@@ -158,7 +160,7 @@ class SeqSteps:
             self.init.add(f"{target.shape} = {module}.out_shape", stores=target.shape)
             return Value(target.var, target.shape)
         lowering = LOWERINGS[step.name]
-        if not lowering.plain_module:
+        if not lowering.plain_module and not (lowering.build and ctx.seq and ctx.seq.chain):
             raise NotImplementedError(
                 f"the PyTorch backend cannot put {step.name} ({step.span}) in a seq: "
                 "it is no module that nn.Sequential can call"
@@ -183,6 +185,10 @@ class SeqSteps:
         """Put a module into the current container; returns the expression of the module."""
         container = ctx.seq
         assert container is not None
+        if container.chain:  # the prelude's Chain: a number label is the position anyway
+            number = label is None or (not label.computed and label.name.isdigit())
+            self.init.add(f"{container.expr}.add({'None' if number else self.label_source(label, ctx)}, {make})")
+            return f"{container.expr}[-1]"
         if container.registry is None:  # an nn.Sequential: a number label is the position anyway
             if label is None or (not label.computed and label.name.isdigit()):
                 self.init.add(f"{container.expr}.append({make})")
