@@ -504,7 +504,9 @@ def _smaller_bodies(body: netgen.Body) -> Iterator[netgen.Body]:
             yield body[:i] + (smaller,) + body[i + 1 :]
 
 
-def _smaller_stmts(st: netgen.Stmt) -> Iterator[netgen.Stmt]:
+def _smaller_stmts(st: netgen.Stmt | netgen.Let) -> Iterator[netgen.Stmt | netgen.Let]:
+    if isinstance(st, netgen.Let):
+        return
     if len(st.steps) > 1:
         for j in range(len(st.steps)):
             yield replace(st, steps=st.steps[:j] + st.steps[j + 1 :])
@@ -526,12 +528,14 @@ def _smaller_steps(step: netgen.Step) -> Iterator[netgen.Step]:
         yield from (replace(step, body=b) for b in _smaller_bodies(step.body))
         if step.count != netgen.Lit(1):
             yield replace(step, count=netgen.Lit(1))
+    elif isinstance(step, (netgen.For, netgen.Seq)):
+        yield from (replace(step, body=b) for b in _smaller_bodies(step.body))
     elif isinstance(step, (netgen.Op, netgen.Call)):
         if step.label:
             yield replace(step, label=None)
         for j in range(len(step.args)):
             yield replace(step, args=step.args[:j] + step.args[j + 1 :])
-    if isinstance(step, (netgen.Repeat, netgen.Merge)) and step.label:
+    if isinstance(step, (netgen.Repeat, netgen.Merge, netgen.Seq)) and step.label:
         yield replace(step, label=None)
 
 
