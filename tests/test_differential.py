@@ -464,6 +464,24 @@ def test_the_issue_examples_build_and_agree(name: str) -> None:
     assert verdict.status == "accepted", case.text
 
 
+# Code the checker does not elaborate (a branch not taken, a block called only there) is still
+# written into the module: either the checker reports its mistakes, or the module builds.
+UNTAKEN = {
+    "unknown op": "network N(deep = false) { input x: [4, 6, 6]  if deep { nosuchop } }",
+    "unknown value in a block": "block B { b = global_avgpool  y = mul(y, b) }\n"
+    "network N(deep = false) { input x: [4, 6, 6]  if deep { B } }",
+    "kernel too large": "network N(deep = false) { input x: [4, 6, 6]  if deep { conv(8, 9) } }",
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNTAKEN))
+def test_a_clean_check_builds_with_untaken_branches(name: str) -> None:
+    text = UNTAKEN[name]
+    if check_text(text, "case.net").ok:
+        module = netdsl.load(text).to_torch()
+        assert sum(p.numel() for p in module.parameters()) == netdsl.load(text).checked.total_params
+
+
 # ---- a plain seeded run, for the long mode and the report -------------------------------------------
 
 
