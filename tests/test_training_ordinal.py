@@ -132,6 +132,9 @@ def test_the_protocol_fills_in_what_is_not_given() -> None:
     )  # fmt: skip
     assert plain.bias_lr_scale(Head("coral", 8)) == 30.0 and plain.bias_lr_scale(Head("ordinal", 8)) == 1.0
     assert paper.settings()["resize"] == [128, 128] and "loader" not in paper.settings()
+    assert (paper.select, plain.select) == ("mae", "auto")  # the authors keep the epoch of best validation MAE
+    chosen = parse(["train", "x.net", "--data", "d", "--protocol", "coral-paper", "--select", "loss"])
+    assert config_of(chosen, "out").select == "loss"
 
 
 def test_protocol_and_resize_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

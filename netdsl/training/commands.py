@@ -51,7 +51,7 @@ def config_of(args: argparse.Namespace, out: str, seed: int | None = None) -> Tr
         resume=getattr(args, "resume", False),
         label_offset=args.label_offset,
         importance=given("importance"),
-        select=getattr(args, "select", "auto"),
+        select=preset.select if getattr(args, "select", "auto") == "auto" else args.select,
         opset=args.opset,
         head_bias_lr=given("head_bias_lr"),
         head_bias_init=args.head_bias_init,

@@ -8,7 +8,7 @@ the preset's value.
   Adam with a constant rate of 5e-4 and no weight decay, batch 256, 200 epochs, uniform task
   importance (their logs: `Task Importance Weight: 0`), every parameter at the one rate;
   images resized to 128×128, a random 120×120 crop in training and the centre crop in
-  evaluation, no flips; the best epoch by validation MAE.
+  evaluation, no flips; the best epoch by validation MAE, for every head (CE included).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ class Protocol:
     importance: str
     head_bias_lr: float | None  # None: netdsl.training.loop.HEAD_BIAS_LR
     resize: tuple[int, int] | None  # None: the spec's input, no crop
+    select: str  # the validation figure that picks the best epoch (auto: by the head)
 
 
 PROTOCOLS = {
-    "netdsl": Protocol(10, 64, "adam", None, "cosine", "uniform", None, None),
-    "coral-paper": Protocol(200, 256, "adam", 5e-4, "constant", "uniform", 1.0, (128, 128)),
+    "netdsl": Protocol(10, 64, "adam", None, "cosine", "uniform", None, None, "auto"),
+    "coral-paper": Protocol(200, 256, "adam", 5e-4, "constant", "uniform", 1.0, (128, 128), "mae"),
 }
