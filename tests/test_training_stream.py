@@ -25,7 +25,7 @@ from netdsl.training.feed import (  # noqa: E402
     epoch_plan,
     eval_plan,
 )
-from netdsl.training.loop import Quiet, TrainConfig, train  # noqa: E402
+from netdsl.training.loop import Quiet, RunInfo, TrainConfig, train  # noqa: E402
 
 AGES = range(16, 24)  # labels 0..7 with --label-offset 16
 TINY = """
@@ -63,6 +63,10 @@ class StopAfter(Quiet):
 
     def __init__(self, epochs: int) -> None:
         self.epochs = epochs
+        self.info: RunInfo | None = None
+
+    def start(self, info: RunInfo) -> None:
+        self.info = info
 
     def epoch_end(self, row: dict[str, float]) -> None:
         if row["epoch"] == self.epochs:
@@ -92,7 +96,10 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
     held = load_data(str(faces), spec.checked.input_shape, 8, label_offset=16, size=(20, 20), loader="memory")
     config = TrainConfig(data=str(faces), out=str(tmp_path / "held"), epochs=2, batch_size=128, label_offset=16,
                          resize=(20, 20), flip=True, loader="memory", export=False)  # fmt: skip
-    result = train(spec, held, config)
+    watch = StopAfter(0)
+    result = train(spec, held, config, watch)
+    assert watch.info is not None and watch.info.workers is None  # held in memory
+    assert watch.info.augment == "random 16×16 crops of 20×20, left-right flips"
     a, b = weights(tmp_path / "held"), weights(out)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert result.test == streamed["test"] and result.coral_gaps == streamed["coral_gaps"]
@@ -101,8 +108,10 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
     assert data.streamed and data.train.images is None and len(data.train) == 1680
     config = TrainConfig(data=str(faces), out=str(tmp_path / "resumed"), epochs=2, batch_size=128, label_offset=16,
                          resize=(20, 20), flip=True, loader="stream", workers=1, export=False)  # fmt: skip
+    stop = StopAfter(1)
     with pytest.raises(KeyboardInterrupt):
-        train(spec, data, config, StopAfter(1))
+        train(spec, data, config, stop)
+    assert stop.info is not None and stop.info.workers == 1  # streamed by one worker
     assert torch.load(tmp_path / "resumed" / "last.pt", weights_only=True)["epoch"] == 1
     config.resume = True
     train(spec, data, config)

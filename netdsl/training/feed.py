@@ -40,6 +40,12 @@ class Augment:
         """Whether training draws anything per image (a crop smaller than the image, or flips)."""
         return self.size != self.crop or self.flip
 
+    def describe(self) -> str:
+        """What training does to the images, in words ('' when nothing)."""
+        (height, width), (h, w) = self.size, self.crop
+        parts = [f"random {h}×{w} crops of {height}×{width}"] if self.size != self.crop else []
+        return ", ".join([*parts, "left-right flips"] if self.flip else parts)
+
     @property
     def centre(self) -> tuple[int, int]:
         """The top-left corner of the centre crop, rounded as torchvision's CenterCrop rounds it."""

@@ -42,7 +42,7 @@ from netdsl.api import Spec
 from netdsl.files import write_atomic
 from netdsl.training.curves import draw_curves
 from netdsl.training.data import DataError, Dataset
-from netdsl.training.feed import Augment, Plan, epoch_plan, eval_plan, make_feed
+from netdsl.training.feed import Augment, Plan, StreamFeed, epoch_plan, eval_plan, make_feed
 from netdsl.training.heads import (
     Head,
     head_biases,
@@ -119,6 +119,8 @@ class RunInfo:
     start_epoch: int
     selects: str
     out: Path
+    workers: int | None = None  # None: images held in memory; else streamed by this many DataLoader workers
+    augment: str = ""  # what training does to the images ("random 120×120 crops of 128×128, flips"), or ""
 
 
 @dataclass
@@ -304,6 +306,8 @@ class _Run:
                 start_epoch,
                 self.select,
                 self.out,
+                self.feed.workers if isinstance(self.feed, StreamFeed) else None,
+                self.augment.describe(),
             )
         )
         seen, busy = 0, 0.0
