@@ -19,10 +19,23 @@ from netdsl.calls import pair_args
 from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
 from netdsl.ir import Graph, Instance, Node
 from netdsl.lint import lint
+from netdsl.lint import statements as lint_statements
 from netdsl.naming import Scope, labels, single_instance, snake
 from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
 from netdsl.program import Program
-from netdsl.values import KINDS, EvalError, leading_digits, KindError, Poisoned, Symbol, ValueRef, describe, evaluate, truth, undefined
+from netdsl.values import (
+    KINDS,
+    EvalError,
+    KindError,
+    Poisoned,
+    Symbol,
+    ValueRef,
+    describe,
+    evaluate,
+    leading_digits,
+    truth,
+    undefined,
+)
 
 MAX_LAYERS = 100_000
 # PyTorch and ONNX index tensors with signed 64-bit integers: a dimension, an activation or a
@@ -276,10 +289,17 @@ class _Builder:
         if taken:
             result = self.body(step.then.statements, scope, dict(env), value)
             self.reserve(step.orelse.statements if step.orelse else (), scope)
+            self.lint_untaken(step.orelse.statements if step.orelse else (), env)
             return result
         # a label may name a layer in each branch (`if hs { act: hardswish } else { act: relu }`)
         self.reserve(step.then.statements, scope, labels(step.orelse.statements) if step.orelse else frozenset())
+        self.lint_untaken(step.then.statements, env)
         return value if step.orelse is None else self.body(step.orelse.statements, scope, dict(env), value)
+
+    def lint_untaken(self, statements: Sequence[ast.Statement], env: Mapping[str, Any]) -> None:
+        """The branch not taken is not elaborated, but a generated module holds it: the checks that
+        need no shapes apply to it (an unknown op there would break the build, not the check)."""
+        self.diagnostics.extend(lint_statements(tuple(statements), self.program, set(env)))
 
     def reserve(self, statements: Sequence[ast.Statement], scope: Scope, shared: frozenset[str] = frozenset()) -> None:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on

@@ -27,8 +27,16 @@ def lint(program: Program, reached: set[str]) -> list[Diagnostic]:
 
 
 def _definition(definition: ast.Definition, program: Program, blocks: list[str]) -> Iterator[Diagnostic]:
-    values = {"in"} | {p.name for p in definition.params} | set(_bound(definition.body.statements))
-    for call in _calls(definition.body.statements):
+    names = {"in"} | {p.name for p in definition.params}
+    yield from statements(definition.body.statements, program, names)
+
+
+def statements(body: tuple[ast.Statement, ...], program: Program, names: set[str]) -> Iterator[Diagnostic]:
+    """The checks that need no shapes, over statements that are not elaborated (a definition no
+    network reaches, the branch of an `if` not taken); `names`: what is bound around them."""
+    blocks = [name for name, d in program.definitions.items() if d.kind == "block"]
+    values = names | set(_bound(body))
+    for call in _calls(body):
         if call.name in values and call.args is None:
             continue
         op = OPS.get(call.name)
@@ -38,6 +46,27 @@ def _definition(definition: ast.Definition, program: Program, blocks: list[str])
         elif call.name not in program.definitions:
             choices = list(OPS) + blocks + sorted(values)
             yield error(f"unknown op or block '{call.name}'", call.name_span, did_you_mean(call.name, choices))
+    yield from _merges_read_bound_values(body, set(names))
+
+
+def _merges_read_bound_values(body: tuple[ast.Statement, ...], known: set[str]) -> Iterator[Diagnostic]:
+    """A merge reads values bound before it (in source order, nested bodies seeing their outside)."""
+    for stmt in body:
+        if isinstance(stmt, ast.Let):
+            known.add(stmt.name)
+        if not isinstance(stmt, (ast.Flow, ast.Bind)):
+            continue
+        for step in stmt.chain.steps:
+            if isinstance(step, ast.Call) and step.name in OPS and OPS[step.name].merge:
+                for arg in step.args or ():
+                    if isinstance(arg.value, ast.Name) and arg.value.id not in known:
+                        yield error(f"{step.name} takes named values, as in {step.name}(main, skip)", arg.span,
+                                    did_you_mean(arg.value.id, sorted(known)))
+            inner = set(known) | ({step.index} if isinstance(step, ast.Repeat) and step.index else set())
+            inner |= set(step.names) if isinstance(step, ast.For) else set()
+            yield from _merges_read_bound_values(ast.step_bodies(step), inner)
+        if isinstance(stmt, ast.Bind):
+            known.add(stmt.name)
 
 
 def _bound(statements: tuple[ast.Statement, ...]) -> Iterator[str]:

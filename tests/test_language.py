@@ -129,3 +129,13 @@ def test_a_let_ends_before_an_if_statement() -> None:
     assert diag.message == "unexpected 'else'"
     assert diag.hint == "a conditional value needs parentheses in a let: let s = (2 if first else 1)"
     assert checked("network N { input [4]  let s = (2 if true else 3)  linear(s) }").output_shape == (2,)
+
+
+def test_a_branch_not_taken_gets_the_checks_that_need_no_shapes() -> None:
+    assert errors("network N(deep = false) { input x: [4, 6, 6]  if deep { nosuchop } }") == [
+        "error 1:57 unknown op or block 'nosuchop'"]
+    assert errors("network N(deep = true) { input x: [4, 6, 6]  if deep { relu } else { conv(4, 3, strde=2) } }") == [
+        "error 1:81 conv has no argument 'strde'"]
+    assert errors("block B { b = global_avgpool  y = mul(y, b) }\n"
+                  "network N(deep = false) { input x: [4, 6, 6]  if deep { B } }") == [
+        "error 1:39 mul takes named values, as in mul(main, skip)"]
