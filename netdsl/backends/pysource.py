@@ -131,7 +131,8 @@ class Body:
             items = kept
 
 
-_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")  # not an attribute: `self.out_shape` reads no `out_shape`
+# a local, not an attribute (`self.out_shape` reads no `out_shape`) nor a keyword argument (`stride=2`)
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?!\w|\s*=(?!=))")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 
 

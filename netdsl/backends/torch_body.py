@@ -173,8 +173,9 @@ class BodyWriter(SeqSteps):
         written: else this class cannot be written either, and its own caller tries the same)."""
         name = call.name
         if name not in self.writer.specialized:
-            if self.writer.attempt(lambda: self.writer.block_class(name)):
-                return self.writer.block_class(name)
+            written = self.writer.attempt(lambda: self.writer.block_class(name))
+            if written is not None:
+                return written
             self.writer.specialized.add(name)
         values = self.argument_values(call, ctx)
         if values is None:
@@ -245,7 +246,10 @@ class BodyWriter(SeqSteps):
             assert isinstance(call, ast.Call)
             make = self.construct(call, ctx.child(consts=consts, ir_prefix=None), target.shape)
         else:
-            make = self.body_class(step, ctx, local, consts, outer, target.shape)
+            written = self.writer.attempt(lambda: self.body_class(step, ctx, local, consts, outer, target.shape))
+            if written is None:
+                return self.repeat_written_out(step, ctx, local, attr, outer, value, target)
+            make = written
         self.init.add(f"self.{attr} = {'nn.ModuleList' if outer else 'nn.Sequential'}()")
         if target.shape != value.shape:
             self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
@@ -253,6 +257,35 @@ class BodyWriter(SeqSteps):
         with self.init.inside(self.init.compound("for", f"{index} in range({count})").body):
             self.init.add(f"self.{attr}.append({make})")
             self.init.add(f"{target.shape} = self.{attr}[-1].out_shape", stores=target.shape)
+        return self.repeat_forward(ctx, local, attr, outer, value, target)
+
+    def repeat_written_out(
+        self, step: ast.Repeat, ctx: Context, local: str, attr: str, outer: tuple[str, ...], value: Value, target: Value
+    ) -> Value:
+        """A repeat whose iterations cannot share one class (a loop in it names its layers after the
+        index): a class for each iteration, where the count is known as the file is written."""
+        count = ctx.value_of(step.count)
+        if count is UNKNOWN:
+            raise NotImplementedError(
+                f"the iterations of the repeat at {step.span} name their layers after its "
+                "index, and its count is known only when the module is built"
+            )
+        self.init.add(f"self.{attr} = {'nn.ModuleList' if outer else 'nn.Sequential'}()")
+        if target.shape != value.shape:
+            self.init.add(f"{target.shape} = {value.shape}", stores=target.shape)
+        for i in range(count):
+            inner = ctx.child()
+            if step.index:
+                inner.known[step.index] = inner.inlined[step.index] = i
+                inner.consts[step.index] = str(i)
+            make = self.body_class(step, inner, local, inner.consts, outer, target.shape, iteration=i)
+            self.init.add(f"self.{attr}.append({make})")
+            self.init.add(f"{target.shape} = self.{attr}[-1].out_shape", stores=target.shape)
+        return self.repeat_forward(ctx, local, attr, outer, value, target)
+
+    def repeat_forward(
+        self, ctx: Context, local: str, attr: str, outer: tuple[str, ...], value: Value, target: Value
+    ) -> Value:
         comment = self.writer.comment(ctx, local)
         if not outer:
             self.fwd.add(f"{target.var} = self.{attr}({value.var})", comment)
@@ -267,18 +300,28 @@ class BodyWriter(SeqSteps):
         return target
 
     def body_class(
-        self, step: ast.Repeat, ctx: Context, local: str, consts: dict[str, str], outer: tuple[str, ...], shape: str
+        self,
+        step: ast.Repeat,
+        ctx: Context,
+        local: str,
+        consts: dict[str, str],
+        outer: tuple[str, ...],
+        shape: str,
+        iteration: int | None = None,
     ) -> str:
-        """A class for one iteration of a repeat; returns the expression that makes one."""
+        """A class for the iterations of a repeat (or, given `iteration`, for that one); returns the
+        expression that makes one."""
         free = free_names(step.body.statements)
         params = tuple(
             Param(n, None, "int" if n == step.index else ctx.kinds.get(n, "int")) for n in sorted(free) if n in consts
         )
         shapes_only = tuple(sorted(n for n in free if n in ctx.values and n not in outer))
         cls = self.writer.class_name(f"{self.owner}{_pascal(local)}")
-        prefix = None if ctx.ir_prefix is None else ctx.ir_prefix + (local, "0")
+        prefix = None if ctx.ir_prefix is None else ctx.ir_prefix + (local, str(iteration or 0))
         scope = Scope((), labels(step.body.statements))
         doc = f"one iteration of `{local}` in {self.owner}. Shape comments are those of the first."
+        if iteration is not None:
+            doc = f"iteration {iteration} of `{local}` in {self.owner}, whose layers are named after its index."
         known = {p.name: ctx.known[p.name] for p in params if p.name in ctx.known}
         spec = ClassSpec(cls, doc, params, step.body.statements, scope, prefix, outer, shapes_only)
         self.writer.write_class(spec, values=known, guard=False)
