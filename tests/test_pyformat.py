@@ -201,3 +201,22 @@ def test_method_bodies_drop_unread_stores_and_empty_branches() -> None:
         "        if not self.cond3:",
         "            x = self.tanh_1(x)",
     ]
+
+
+def test_conditions_joined_or_negated_keep_their_meaning() -> None:
+    body = Body()
+    with body.inside(body.compound("if", "a or b").orelse):
+        body.add("x = 1")
+    with body.inside(body.compound("if", "c or d").body):
+        with body.inside(body.compound("if", "e if f else g").body):
+            body.add("y = 2")
+    with body.inside(body.compound("if", "a != b", negated="a == b").orelse):  # not `not a != b` (SIM202)
+        body.add("z = 3")
+    assert body.write(0) == [
+        "if not (a or b):",
+        "    x = 1",
+        "if (c or d) and (e if f else g):",
+        "    y = 2",
+        "if a == b:",
+        "    z = 3",
+    ]

@@ -6,11 +6,12 @@ Nothing here knows about torch; `netdsl.backends.pytorch` says which names are r
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netdsl.backends.pyformat import format_statement
 
@@ -95,6 +96,7 @@ class Compound:
     header: str
     body: list[Line | Compound] = field(default_factory=list)
     orelse: list[Line | Compound] = field(default_factory=list)
+    negated: str | None = None  # the condition's negation, as the writer spells it (`a == b` for `a != b`)
 
 
 class Body:
@@ -115,8 +117,8 @@ class Body:
         finally:
             self.open.pop()
 
-    def compound(self, keyword_: str, header: str) -> Compound:
-        node = Compound(keyword_, header)
+    def compound(self, keyword_: str, header: str, negated: str | None = None) -> Compound:
+        node = Compound(keyword_, header, negated=negated)
         self.open[-1].append(node)
         return node
 
@@ -158,9 +160,7 @@ def _drop_stores(items: list[Line | Compound], reads: set[str]) -> list[Line | C
     kept: list[Line | Compound] = []
     for item in items:
         if isinstance(item, Compound):
-            kept.append(
-                Compound(item.keyword, item.header, _drop_stores(item.body, reads), _drop_stores(item.orelse, reads))
-            )
+            kept.append(replace(item, body=_drop_stores(item.body, reads), orelse=_drop_stores(item.orelse, reads)))
         elif item.stores is None or item.stores in reads:
             kept.append(item)
     return kept
@@ -184,7 +184,7 @@ def _tidy(items: list[Line | Compound]) -> list[Line | Compound]:
             continue
         header = item.header
         if not body:
-            header, body, orelse = f"not {header}", orelse, []
+            header, body, orelse = item.negated or f"not {_operand(header, 3)}", orelse, []
         inner = body[0] if len(body) == 1 else None
         if (
             item.keyword == "if"
@@ -193,9 +193,19 @@ def _tidy(items: list[Line | Compound]) -> list[Line | Compound]:
             and inner.keyword == "if"
             and not inner.orelse
         ):
-            header, body = f"{header} and {inner.header}", inner.body
+            header, body = f"{_operand(header, 2)} and {_operand(inner.header, 2)}", inner.body
         out.append(Compound(item.keyword, header, body, orelse))
     return out
+
+
+def _operand(condition: str, level: int) -> str:
+    """`condition` as an operand of `and` (level 2) or `not` (3): parenthesized where it binds
+    more loosely (`a or b`, `x if c else y`, and for `not` also `a and b`)."""
+    node = ast.parse(condition, mode="eval").body
+    loose = isinstance(node, (ast.IfExp, ast.Lambda)) or (
+        isinstance(node, ast.BoolOp) and (isinstance(node.op, ast.Or) or level > 2)
+    )
+    return f"({condition})" if loose else condition
 
 
 def _write(items: list[Line | Compound], depth: int) -> list[str]:

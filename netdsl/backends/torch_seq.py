@@ -220,7 +220,8 @@ class SeqSteps:
             return self.body(branch.statements, ctx.child(), value, target) if branch else value
         if ctx.seq is not None:
             ctx.seq.track[0] = None  # positions from here on depend on the branch
-        node = self.init.compound("if", self.expr(step.condition, ctx))
+        negated = self.expr(ast.UnaryOp("not", step.condition, step.condition.span), ctx)
+        node = self.init.compound("if", self.expr(step.condition, ctx), negated)
         for branch, suite in ((step.then, node.body), (step.orelse, node.orelse)):
             with self.init.inside(suite):
                 result = self.body(branch.statements if branch else (), ctx.child(), value, target)
