@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from netdsl import __version__
 from netdsl.analyze import Checked
 from netdsl.backends.onnx_ops import ONNX_LOWERINGS, conv_batchnorm
-from netdsl.backends.pytorch import state_prefix
+from netdsl.backends.torch_names import state_prefix
 from netdsl.diagnostics import source_line
 from netdsl.files import STDOUT, destination, write_atomic, write_atomic_chunks
 from netdsl.ir import Node
