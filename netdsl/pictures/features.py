@@ -66,7 +66,7 @@ def feature_maps(spec: Spec, layer: str, image: str, weights: Weights = None, se
 
     from netdsl.runtime import open_session, read_image, read_inputs
 
-    model = spec.to_onnx(weights, seed)
+    model = spec.to_onnx(weights, seed, graph="training")  # every layer's value is in the graph
     model.graph.output.append(onnx.helper.make_tensor_value_info(layer, onnx.TensorProto.FLOAT, None))
     session = open_session(model, "cpu")
     batch, _ = read_inputs([image], session.input_shape, session.normalize)
