@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from netdsl.check import check_program, check_text
-from netdsl.program import load_text
+from netdsl.checker.check import check_program, check_text
+from netdsl.language.program import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

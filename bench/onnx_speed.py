@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import netdsl
-from netdsl.backends.onnx import DEFAULT_OPSET, emit_onnx_parts
-from netdsl.runtime import max_opset, open_session
+from netdsl.backends.onnx.emit import DEFAULT_OPSET, emit_onnx_parts
+from netdsl.runtime.session import max_opset, open_session
 
 if TYPE_CHECKING:  # torch is imported in the functions that use it: the onnxruntime child never loads it
     import torch

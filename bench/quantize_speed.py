@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from netdsl.runtime import read_normalization
-from netdsl.training.data import load_data
+from netdsl.data.sources import load_data
+from netdsl.runtime.session import read_normalization
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -153,7 +153,7 @@ def make_faces(folder: Path, count: int, side: int = 200) -> Path:
 
 
 def streaming(args: argparse.Namespace, device: torch.device) -> None:
-    from netdsl.training.data import load_data
+    from netdsl.data.sources import load_data
     from netdsl.training.feed import Augment, epoch_plan, make_feed
 
     spec = netdsl.load(ROOT / "specs" / "coral_cnn.net")

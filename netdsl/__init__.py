@@ -17,18 +17,18 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from netdsl.api import Spec, load
-    from netdsl.check import Outcome, check_file, check_text
-    from netdsl.diagnostics import SpecError
-    from netdsl.elaborate import UsageError
+    from netdsl.checker.check import Outcome, check_file, check_text
+    from netdsl.checker.elaborate import UsageError
+    from netdsl.core.diagnostics import SpecError
 
 _EXPORTS = {
     "Spec": "netdsl.api",
     "load": "netdsl.api",
-    "Outcome": "netdsl.check",
-    "check_file": "netdsl.check",
-    "check_text": "netdsl.check",
-    "SpecError": "netdsl.diagnostics",
-    "UsageError": "netdsl.elaborate",
+    "Outcome": "netdsl.checker.check",
+    "check_file": "netdsl.checker.check",
+    "check_text": "netdsl.checker.check",
+    "SpecError": "netdsl.core.diagnostics",
+    "UsageError": "netdsl.checker.elaborate",
 }
 
 __all__ = ["Outcome", "Spec", "SpecError", "UsageError", "__version__", "check_file", "check_text", "load"]

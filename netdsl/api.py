@@ -17,20 +17,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdsl.analyze import Checked
-from netdsl.backends.onnx import WeightsError
-from netdsl.backends.pytorch import TorchSource, emit_torch, param_name
-from netdsl.check import check_program
-from netdsl.diagnostics import SpecError
-from netdsl.program import Program, load_text
-from netdsl.program import load as load_file
+from netdsl.backends.onnx.emit import WeightsError
+from netdsl.backends.pytorch.emit import TorchSource, emit_torch, param_name
+from netdsl.checker.analyze import Checked
+from netdsl.checker.check import check_program
+from netdsl.core.diagnostics import SpecError
+from netdsl.language.program import Program, load_text
+from netdsl.language.program import load as load_file
 
 if TYPE_CHECKING:
     import numpy as np
     import onnx
     from torch import nn
 
-    from netdsl.backends.onnx import OnnxParts
+    from netdsl.backends.onnx.emit import OnnxParts
 
 Weights = str | os.PathLike[str] | Mapping[str, Any] | None
 
@@ -79,14 +79,14 @@ class Spec:
                 graph: str = "inference") -> onnx.ModelProto:
         """The ONNX model, emitted from the checked graph (see `weights` for where weights come from):
         the inference graph (batchnorms folded into their convs, dropout left out) or, with
-        graph="training", every layer; at netdsl.backends.onnx.DEFAULT_OPSET unless `opset` is given."""
+        graph="training", every layer; at netdsl.backends.onnx.emit.DEFAULT_OPSET unless `opset` is given."""
         return self.onnx_parts(weights, seed, opset, graph=graph).proto()
 
     def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
                    metadata: Mapping[str, str] | None = None, graph: str = "inference") -> OnnxParts:
         """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk;
         `metadata`: extra model properties."""
-        from netdsl.backends.onnx import DEFAULT_OPSET, emit_onnx_parts
+        from netdsl.backends.onnx.emit import DEFAULT_OPSET, emit_onnx_parts
 
         if weights is not None and not isinstance(weights, Mapping):  # a file: its normalization comes along
             weights, found = read_weights(weights)
@@ -114,7 +114,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> Mapping[str, Any]:
     return read_weights(path)[0]
 
 
-# what an ONNX model says of its input normalization (netdsl.runtime reads it back)
+# what an ONNX model says of its input normalization (netdsl.runtime.session reads it back)
 UNNORMALIZED = {"netdsl.normalize": "unknown"}
 
 

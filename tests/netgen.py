@@ -1099,7 +1099,7 @@ FLAT_OPS = (
     *ACTIVATIONS,
 )
 MERGES = ("add", "concat", "mul")
-# ops the generator writes: a test compares this with netdsl.ops.OPS, so a new op must be added here
+# ops the generator writes: a test compares this with netdsl.checker.ops.OPS, so a new op must be added here
 GENERATED_OPS = frozenset(SPATIAL_OPS + FLAT_OPS + MERGES + ("flatten", "coral", "ordinal"))
 
 PLAIN = 5  # the first names of each pool are plain ones

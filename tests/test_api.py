@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import netdsl
-from netdsl.diagnostics import SpecError
-from netdsl.elaborate import UsageError
+from netdsl.checker.elaborate import UsageError
+from netdsl.core.diagnostics import SpecError
 
 NET = "network N(c = 4) { input x: [3, 8, 8] conv(c, 3) }"
 

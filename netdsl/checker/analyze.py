@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from netdsl.diagnostics import Diagnostic
-from netdsl.ir import Graph, Node
-from netdsl.ops import OPS, Shape, trainable_params
+from netdsl.checker.ir import Graph, Node
+from netdsl.checker.ops import OPS, Shape, trainable_params
+from netdsl.core.diagnostics import Diagnostic
 
 Field = tuple[int, int]
 

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
-from netdsl.analyze import Checked
+from netdsl.checker.analyze import Checked
 
 TENSOR_LIMIT = 2**31 - 1
 FLOAT32 = 4

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netdsl import ast
-from netdsl.diagnostics import Diagnostic, did_you_mean, error
+from netdsl.core.diagnostics import Diagnostic, did_you_mean, error
+from netdsl.language import ast
 
 
 def pair_args(args: Sequence[ast.Arg], names: Sequence[str], what: str) -> tuple[dict[str, ast.Arg], list[Diagnostic]]:

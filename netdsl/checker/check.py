@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netdsl._gc import paused_gc
-from netdsl.analyze import Checked, analyze
-from netdsl.diagnostics import Diagnostic, SpecError, has_errors
-from netdsl.elaborate import elaborate
-from netdsl.program import Program, load, load_text
+from netdsl.checker.analyze import Checked, analyze
+from netdsl.checker.elaborate import elaborate
+from netdsl.core.diagnostics import Diagnostic, SpecError, has_errors
+from netdsl.core.gcpause import paused_gc
+from netdsl.language.program import Program, load, load_text
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
-from netdsl import ast
-from netdsl.calls import pair_args
-from netdsl.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
-from netdsl.ir import Graph, Instance, Node
-from netdsl.lint import lint
-from netdsl.lint import statements as lint_statements
-from netdsl.naming import Scope, labels, single_instance, snake
-from netdsl.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
-from netdsl.program import Program
-from netdsl.values import (
+from netdsl.checker.calls import pair_args
+from netdsl.checker.ir import Graph, Instance, Node
+from netdsl.checker.lint import lint
+from netdsl.checker.lint import statements as lint_statements
+from netdsl.checker.naming import Scope, labels, single_instance, snake
+from netdsl.checker.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
+from netdsl.checker.values import (
     KINDS,
     EvalError,
     KindError,
@@ -36,6 +33,9 @@ from netdsl.values import (
     truth,
     undefined,
 )
+from netdsl.core.diagnostics import Diagnostic, Span, SpecError, did_you_mean, error, has_errors, warning
+from netdsl.language import ast
+from netdsl.language.program import Program
 
 MAX_LAYERS = 100_000
 # PyTorch and ONNX index tensors with signed 64-bit integers: a dimension, an activation or a

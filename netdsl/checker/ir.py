@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netdsl.diagnostics import Diagnostic, Span
-from netdsl.ops import Shape
+from netdsl.checker.ops import Shape
+from netdsl.core.diagnostics import Diagnostic, Span
 
 
 @dataclass(frozen=True)

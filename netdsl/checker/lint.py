@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netdsl import ast
-from netdsl.calls import pair_args
-from netdsl.diagnostics import Diagnostic, did_you_mean, error
-from netdsl.ops import OPS
-from netdsl.program import Program
+from netdsl.checker.calls import pair_args
+from netdsl.checker.ops import OPS
+from netdsl.core.diagnostics import Diagnostic, did_you_mean, error
+from netdsl.language import ast
+from netdsl.language.program import Program
 
 
 def lint(program: Program, reached: set[str]) -> list[Diagnostic]:

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from netdsl import ast
-from netdsl.diagnostics import Span
+from netdsl.core.diagnostics import Span
+from netdsl.language import ast
 
 _NOWHERE = Span("", 0, 0, 0, 0)
 

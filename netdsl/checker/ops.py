@@ -32,7 +32,7 @@ REQUIRED = object()
 @dataclass(frozen=True)
 class ArgSpec:
     name: str
-    kind: str  # a key of netdsl.values.KINDS
+    kind: str  # a key of netdsl.checker.values.KINDS
     default: Any = REQUIRED
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netdsl.analyze import Checked, Field, Layer
-from netdsl.ops import Shape
+from netdsl.checker.analyze import Checked, Field, Layer
+from netdsl.checker.ops import Shape
 
 # The default depth is the deepest whose report has at most this many rows (two screens or so):
 # ResNet-50's 176 layers in 24 rows (its bottleneck blocks folded), VGG-16's 40 layers all shown.

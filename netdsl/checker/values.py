@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from netdsl import ast
-from netdsl.diagnostics import Span, did_you_mean
-from netdsl.ops import Shape
+from netdsl.checker.ops import Shape
+from netdsl.core.diagnostics import Span, did_you_mean
+from netdsl.language import ast
 
 
 @dataclass(frozen=True)

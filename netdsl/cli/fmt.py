@@ -7,13 +7,14 @@ formatter (it refuses to write a result that would change a spec's meaning).
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from netdsl.diagnostics import SpecError
-from netdsl.files import write_atomic
+from netdsl.core.diagnostics import SpecError
+from netdsl.core.files import write_atomic
 from netdsl.format import FormatError, format_text
 
 OK, CHANGED, UNREADABLE, BUG = 0, 1, 2, 3
@@ -78,3 +79,20 @@ def _diff(before: str, after: str, path: str) -> list[str]:
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"{path} (original)", f"{path} (formatted)"
     )
     return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines]
+
+
+def add_arguments(fmt: argparse.ArgumentParser) -> None:
+    fmt.add_argument("specs", nargs="+", metavar="SPEC", help="spec files ('-': standard input to standard output)")
+    fmt.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file would change")
+    fmt.add_argument("--diff", action="store_true", help="change nothing; print what would change")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return run(args.specs, check=args.check, diff=args.diff)
+
+
+def run_lsp(args: argparse.Namespace) -> int:
+    """`netdsl lsp`: the language server (editors start it)."""
+    from netdsl.lsp.server import serve
+
+    return serve()

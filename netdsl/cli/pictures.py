@@ -1,5 +1,5 @@
 """The `netdsl draw`, `netdsl compare` and `netdsl features` commands (their arguments are in
-netdsl.cli). Each writes one picture, atomically, and says on standard error what it wrote."""
+netdsl.cli.app). Each writes one picture, atomically, and says on standard error what it wrote."""
 
 from __future__ import annotations
 
@@ -10,8 +10,21 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from netdsl.cli import EXIT_OK, EXIT_SPEC, EXIT_USAGE
-from netdsl.files import STDOUT, write_atomic
+from netdsl.cli.common import (
+    EXIT_OK,
+    EXIT_SPEC,
+    EXIT_USAGE,
+    add_depth,
+    add_network,
+    add_no_color,
+    add_set,
+    add_spec_arguments,
+    add_weights,
+    consoles,
+    positive,
+)
+from netdsl.cli.specs import load_spec
+from netdsl.core.files import STDOUT, write_atomic
 from netdsl.pictures.plot import picture_format
 
 if TYPE_CHECKING:
@@ -60,7 +73,7 @@ def _write(path: str, data: bytes | str, err: Console) -> bool:
 
 
 def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
-    from netdsl import tree
+    from netdsl.checker import tree
     from netdsl.pictures import canvas, graph, planes
 
     kind = _format(args.output, err)
@@ -95,7 +108,7 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
 
 def _jobs(items: list[str], check: Checker) -> list[Spec] | int:
     """The networks named on the command line: SPEC (every network in it) or SPEC:NETWORK."""
-    from netdsl.program import load
+    from netdsl.language.program import load
 
     jobs: list[Spec] = []
     for item in items:
@@ -150,9 +163,9 @@ def run_compare(args: argparse.Namespace, check: Checker, out: Console, err: Con
 
 
 def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
-    from netdsl.backends.onnx import WeightsError
+    from netdsl.backends.onnx.emit import WeightsError
     from netdsl.pictures import features
-    from netdsl.runtime import RuntimeUsageError
+    from netdsl.runtime.session import RuntimeUsageError
 
     kind = _format(args.output, err)
     if kind is None:
@@ -184,3 +197,53 @@ def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
             f"{maps.maps.shape[1]}×{maps.maps.shape[2]}",
         )
     return EXIT_OK
+
+
+# ---- arguments ----------------------------------------------------------------------------
+
+
+def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
+    add_spec_arguments(draw)
+    draw.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png (-: SVG to stdout)")
+    draw.add_argument("--style", choices=("graph", "planes"), default="graph", help="default graph")
+    add_depth(draw, "boxes")
+
+
+def add_compare_arguments(compare: argparse.ArgumentParser) -> None:
+    compare.add_argument("specs", nargs="+", metavar="SPEC[:NETWORK]", help="spec files, or SPEC:NETWORK for one")
+    compare.add_argument(
+        "--results", nargs="+", action="extend", metavar="DIR", help="run folders of netdsl train or experiment"
+    )
+    compare.add_argument("-o", "--output", metavar="FILE", help="the chart: FILE.svg or FILE.png")
+    compare.add_argument("--format", choices=("markdown", "json"), default="markdown", help="the table's format")
+    add_set(compare, "override a parameter of every network")
+    add_no_color(compare)
+
+
+def add_features_arguments(features: argparse.ArgumentParser) -> None:
+    features.add_argument("spec", help="a .net spec file")
+    add_set(features)
+    add_network(features)
+    add_no_color(features)
+    # --input is the image here, as for infer (the input shape follows the spec and --set)
+    features.add_argument("--input", required=True, metavar="IMAGE", help="an image, or a .npy array [C, H, W]")
+    features.add_argument("--layer", help="the layer to show (default: the first conv)")
+    features.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+    features.add_argument("--max-maps", type=positive, default=64, metavar="N", help="show at most N maps (64)")
+    add_weights(features)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`draw`, `compare` or `features`, as args.command says."""
+    out, err = consoles(args)
+    shape = getattr(args, "input_shape", None)
+    refusal = f"nothing {'compared' if args.command == 'compare' else 'drawn'}"
+
+    def check(path: str, network: str | None) -> Spec | int:
+        return load_spec(args, err, path, network, shape, refusal)
+
+    if args.command == "draw":
+        return run_draw(args, check, err)
+    if args.command == "compare":
+        return run_compare(args, check, out, err)
+    return run_features(args, check, err)

@@ -5,7 +5,7 @@ trainer scales them to [0, 1] and normalizes with the training split's per-chann
 standard deviation, batch by batch). Sources:
 
 - `digits`: scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn);
-- `ordinal-synth[:N]`: the generated counting benchmark of `netdsl.training.synth`, and
+- `ordinal-synth[:N]`: the generated counting benchmark of `netdsl.data.synth`, and
   `ordinal-synth-noisy[:N[:SIGMA]]`, its images with training labels scattered like ages;
 - a folder with one sub-folder per class (optionally `train/` and `test/` folders of those);
 - a folder of UTKFace-style images whose file name starts with the age (`23_1_0_2017.jpg`);
@@ -30,16 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+from netdsl.data.images import IMAGE_SUFFIXES, DataError, check_image, read_pixels
+
 TEST_FRACTION, VAL_FRACTION, SPLIT_SEED = 0.2, 0.1, 20190801
 STATISTICS_SAMPLE = 5000  # training images the per-channel mean and standard deviation are measured on
 AGE_NAME = re.compile(r"^(\d+)_")
 
 Progress = Callable[[int, int], None]  # (done, total) while images load
-
-
-class DataError(Exception):
-    """The data cannot be used: the message names the file or folder and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ def _digits(channels: int, height: int, width: int) -> tuple[np.ndarray, np.ndar
 def _synth(source: str, kind: str, rest: str, classes: int, channels: int, height: int, width: int) -> Dataset:
     """ordinal-synth[:N], or ordinal-synth-noisy[:N[:SIGMA]]: the same images, the training labels
     moved by round(N(0, SIGMA)) after the split (validation and test keep the true counts)."""
-    from netdsl.training.synth import DEFAULT_LABEL_NOISE, DEFAULT_SIZE, generate, noisy_labels
+    from netdsl.data.synth import DEFAULT_LABEL_NOISE, DEFAULT_SIZE, generate, noisy_labels
 
     count, _, noise = rest.partition(":")
     if noise and kind == "ordinal-synth":
@@ -381,25 +378,6 @@ def _count(text: str, source: str) -> int:
 # ---- images -------------------------------------------------------------------------------
 
 
-def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
-    """An image as uint8 [C, H, W]: its channels converted (grey, RGB or RGBA) and resized
-    (bilinear) to H×W. Raises `DataError` naming the file when it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
-
-    channels, height, width = shape
-    try:
-        with Image.open(file) as opened:
-            image = opened.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
-            if image.size != (width, height):
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
-    except FileNotFoundError:
-        raise DataError(f"'{file}': no such image file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"'{file}': cannot read it as an image ({exc})") from None
-    return pixels[None] if channels == 1 else np.ascontiguousarray(pixels.transpose(2, 0, 1))
-
-
 def stream_by_size(count: int, shape: Sequence[int], available: int | None = None) -> bool:
     """Whether `count` images of `shape` are better streamed than held: their uint8 pixels would
     take more than a quarter of the memory available now (`available` bytes; read from the
@@ -432,20 +410,6 @@ class _Reader:
             if self.progress is not None:
                 self.progress(i + 1, len(files))
         return images, labels
-
-
-def check_image(file: Path) -> None:
-    """Raises `DataError` naming `file` unless Pillow recognises it as an image (its header
-    only: a file cut short shows when it is decoded, in training)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(file):
-            pass
-    except FileNotFoundError:
-        raise DataError(f"'{file}': no such image file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"'{file}': cannot read it as an image ({exc})") from None
 
 
 # ---- splits -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def generate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`size` images uint8 [size, C, H, W] and their labels 0..classes-1 (count of discs - 1);
     `noise`: the standard deviation of the Gaussian noise, in units of full brightness."""
-    from netdsl.training.data import DataError
+    from netdsl.data.images import DataError
 
     scale = min(height, width) / 32.0
     r_low, r_high = 1.6 * scale, 3.2 * scale

@@ -11,12 +11,12 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from netdsl import ast
-from netdsl.diagnostics import normalize_source
+from netdsl.core.diagnostics import normalize_source
 from netdsl.format.comments import Attachments, find_comments
 from netdsl.format.doc import render
 from netdsl.format.printer import MARK, Printer
-from netdsl.parser import parse
+from netdsl.language import ast
+from netdsl.language.parser import parse
 
 WIDTH = 100  # the shipped specs' widest lines
 _MARKED = re.compile(MARK + "(.)")

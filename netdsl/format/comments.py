@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from netdsl import ast
-from netdsl.diagnostics import source_lines
+from netdsl.core.diagnostics import source_lines
+from netdsl.language import ast
 
 _TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*')
 Pos = tuple[int, int]  # 1-based line, column

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from netdsl import ast
-from netdsl.diagnostics import source_lines
+from netdsl.core.diagnostics import source_lines
 from netdsl.format.comments import Attachments, Comment
 from netdsl.format.doc import HARD, LINE, SOFT, Doc, Fill, Group, IfBreak, Indent, Suffix, join
+from netdsl.language import ast
 
 MARK = "\0"  # MARK + one private-use character (a column's number): where a line's tail aligns
 _COLUMNS = 65_000  # numbers of the columns: two a body (shape checks, trailing comments)

@@ -1,6 +1,6 @@
 """The abstract syntax tree: frozen dataclasses mirroring the grammar's rules.
 
-Produced by `netdsl.parser.parse`; consumed by `netdsl.elaborate`. Every node carries the
+Produced by `netdsl.language.parser.parse`; consumed by `netdsl.checker.elaborate`. Every node carries the
 `Span` it was written at, so any later stage can point at the source.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from netdsl.diagnostics import Span
+from netdsl.core.diagnostics import Span
 
 _T = TypeVar("_T")
 

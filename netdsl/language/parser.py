@@ -1,4 +1,4 @@
-"""Stage 1 — parse: source text → `netdsl.ast.Module`.
+"""Stage 1 — parse: source text → `netdsl.language.ast.Module`.
 
 Lark's LALR(1) parser reads `grammars/netdsl.lark`; a Transformer with one method per rule
 builds the frozen AST, giving every node the span it was written at. Syntax errors become
@@ -17,11 +17,11 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-from netdsl import ast
-from netdsl._gc import paused_gc
-from netdsl.diagnostics import Span, SpecError, error, normalize_source, source_lines
+from netdsl.core.diagnostics import Span, SpecError, error, normalize_source, source_lines
+from netdsl.core.gcpause import paused_gc
+from netdsl.language import ast
 
-_HERE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent.parent  # the netdsl package
 # In a wheel the grammar lies inside the package; in a source checkout, beside it.
 _GRAMMAR_PLACES = (_HERE / "grammars" / "netdsl.lark", _HERE.parent / "grammars" / "netdsl.lark")
 

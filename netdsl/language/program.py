@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from netdsl import ast
-from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source
-from netdsl.parser import parse
+from netdsl.core.diagnostics import Diagnostic, Span, SpecError, error, normalize_source
+from netdsl.language import ast
+from netdsl.language.parser import parse
 
 MAX_IMPORT_DEPTH = 64  # a chain of imports longer than this is refused (each level is a stack frame)
 

@@ -16,15 +16,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from netdsl import ast
-from netdsl.analyze import Layer
-from netdsl.check import Outcome, check_program
-from netdsl.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
-from netdsl.elaborate import UsageError
-from netdsl.ir import Graph, Instance, Node
+from netdsl.checker.analyze import Layer
+from netdsl.checker.check import Outcome, check_program
+from netdsl.checker.elaborate import UsageError
+from netdsl.checker.ir import Graph, Instance, Node
+from netdsl.core.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
+from netdsl.language import ast
+from netdsl.language.parser import parse
+from netdsl.language.program import Program, _display, _Loader
 from netdsl.lsp.positions import Lines
-from netdsl.parser import parse
-from netdsl.program import Program, _display, _Loader
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class ImportCache:
 
 
 class _CachedLoader(_Loader):
-    """`netdsl.program`'s loader reading and parsing through an `ImportCache`, and noting for each
+    """`netdsl.language.program`'s loader reading and parsing through an `ImportCache`, and noting for each
     imported file the import statement of the main file that brought it in."""
 
     def __init__(self, cache: ImportCache):
@@ -83,7 +83,7 @@ class _CachedLoader(_Loader):
 
 
 def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str, ast.Import]]:
-    """`netdsl.program.load_text` through the cache; also where each imported file came from."""
+    """`netdsl.language.program.load_text` through the cache; also where each imported file came from."""
     loader = _CachedLoader(cache)
     main = loader.module(text, file, ())
     program = Program(

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from lsprotocol import types as lsp
 
-from netdsl import ast
-from netdsl.diagnostics import Diagnostic, Span
+from netdsl.checker.ops import OPS, REQUIRED, OpDef
+from netdsl.core.diagnostics import Diagnostic, Span
+from netdsl.language import ast
 from netdsl.lsp.analysis import Analysis
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import (
@@ -26,7 +27,6 @@ from netdsl.lsp.syntax import (
     statements,
     visible,
 )
-from netdsl.ops import OPS, REQUIRED, OpDef
 
 KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
 _SEVERITY = {

@@ -1,4 +1,4 @@
-"""Positions: netdsl's (1-based line, 1-based column in characters, see `netdsl.diagnostics`)
+"""Positions: netdsl's (1-based line, 1-based column in characters, see `netdsl.core.diagnostics`)
 and the Language Server Protocol's (0-based line, 0-based column in code units of the
 negotiated encoding: UTF-16 unless the client asked for UTF-8 or UTF-32).
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lsprotocol import types as lsp
 
-from netdsl.diagnostics import Span, normalize_source, source_lines
+from netdsl.core.diagnostics import Span, normalize_source, source_lines
 
 
 def _units(char: str, encoding: str) -> int:

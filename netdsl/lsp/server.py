@@ -21,7 +21,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netdsl import __version__
-from netdsl.diagnostics import SpecError
+from netdsl.core.diagnostics import SpecError
 from netdsl.format import FormatError, format_text
 from netdsl.lsp import features
 from netdsl.lsp.analysis import Analysis, ImportCache, analyze

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from netdsl import ast
-from netdsl.diagnostics import Span
+from netdsl.core.diagnostics import Span
+from netdsl.language import ast
 
 Pos = tuple[int, int]  # netdsl's 1-based line and column
 

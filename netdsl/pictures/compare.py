@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netdsl.analyze import Checked
+from netdsl.checker.analyze import Checked
 
 
 class CompareError(ValueError):
@@ -84,13 +84,13 @@ def with_results(entries: list[Entry], results: dict[str, list[float]]) -> list[
 
 
 def _field(field: tuple[int, int] | None) -> str:
-    from netdsl.render import field_text
+    from netdsl.report.render import field_text
 
     return field_text(field)
 
 
 def to_markdown(entries: Sequence[Entry], metric: str | None) -> str:
-    from netdsl.render import human_bytes
+    from netdsl.report.render import human_bytes
 
     head = "| network | spec | params | MACs | activation memory | receptive field |"
     rule = "|---|---|---:|---:|---:|---:|"

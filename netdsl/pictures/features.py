@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netdsl.analyze import Checked
-from netdsl.diagnostics import did_you_mean
+from netdsl.checker.analyze import Checked
+from netdsl.core.diagnostics import did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +64,7 @@ def feature_maps(spec: Spec, layer: str, image: str, weights: Weights = None, se
     import numpy as np
     import onnx
 
-    from netdsl.runtime import open_session, read_image, read_inputs
+    from netdsl.runtime.session import open_session, read_image, read_inputs
 
     model = spec.to_onnx(weights, seed, graph="training")  # every layer's value is in the graph
     model.graph.output.append(onnx.helper.make_tensor_value_info(layer, onnx.TensorProto.FLOAT, None))

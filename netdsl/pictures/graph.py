@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from netdsl import tree
-from netdsl.analyze import Checked
-from netdsl.ir import Node
+from netdsl.checker import tree
+from netdsl.checker.analyze import Checked
+from netdsl.checker.ir import Node
 from netdsl.pictures.canvas import Canvas, Curve, Label, Point, Rect, bounds, sample, text_width
 
 FONT = 12.0
@@ -351,7 +351,7 @@ def _short(name: str, chain: tuple[str, ...]) -> str:
 
 
 def _box_lines(row: tree.Row, chain: tuple[str, ...], checked: Checked) -> tuple[str, ...]:
-    from netdsl.render import shape_text
+    from netdsl.report.render import shape_text
 
     node = checked.graph.nodes[row.nodes[0]]
     op = row.op if row.folded else op_text(node)
@@ -406,7 +406,7 @@ def layout(checked: Checked, depth: int | None) -> Layout:
 
 
 def _title(checked: Checked, depth: int | None) -> str:
-    from netdsl.render import report_title
+    from netdsl.report.render import report_title
 
     macs = checked.total_macs
     shown = f"{macs / 1e9:.2f} GMACs" if macs >= 1e8 else f"{macs / 1e6:.2f} MMACs" if macs >= 1e5 else f"{macs:,} MACs"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from netdsl.analyze import Checked
-from netdsl.ir import Node
+from netdsl.checker.analyze import Checked
+from netdsl.checker.ir import Node
 from netdsl.pictures.canvas import Canvas, Curve, Label, Polygon, Rect, text_width
 from netdsl.pictures.graph import op_text
 

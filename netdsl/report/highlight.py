@@ -2,7 +2,7 @@
 and the TextMate grammar of the VS Code extension (editors/vscode), both made from the same
 word lists here; the op names come from the op table.
 
-`python -m netdsl.highlight > editors/vscode/syntaxes/netdsl.tmLanguage.json` writes the grammar.
+`python -m netdsl.report.highlight > editors/vscode/syntaxes/netdsl.tmLanguage.json` writes the grammar.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
-from netdsl.ops import OPS
+from netdsl.checker.ops import OPS
 
 CONTROL = ("repeat", "for", "in", "as", "seq", "if", "else")
 STATEMENTS = ("input", "let", "import")

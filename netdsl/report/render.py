@@ -19,10 +19,10 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from netdsl import tree
-from netdsl.analyze import Checked
-from netdsl.diagnostics import Diagnostic, source_lines
-from netdsl.values import Symbol
+from netdsl.checker import tree
+from netdsl.checker.analyze import Checked
+from netdsl.checker.values import Symbol
+from netdsl.core.diagnostics import Diagnostic, source_lines
 
 _STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import onnx
 
     from netdsl.api import Spec, Weights
-    from netdsl.training.data import Dataset, Split
+    from netdsl.data.sources import Dataset, Split
 
 CALIBRATION_IMAGES = 512
 CALIBRATION_BATCH = 32
@@ -52,7 +52,7 @@ def quantize_spec(
 ) -> Quantized:
     """The int8 model of `spec` with these weights (see `Spec.weights`), calibrated on `source`.
     Raises `QuantizeError` for data that cannot be read, `WeightsError` for misfit weights."""
-    from netdsl.training.data import DataError, load_data
+    from netdsl.data.sources import DataError, load_data
 
     float_model = spec.to_onnx(weights, seed, opset)
     meta = {p.key: p.value for p in float_model.metadata_props}
@@ -69,17 +69,17 @@ def quantize_spec(
 
 def _classes(spec: Spec) -> int:
     """The classes the head predicts, which the data's labels must fit (as `netdsl train`)."""
-    from netdsl.training.heads import HeadError, head_of
+    from netdsl.checker.heads import HeadError, head_classes
 
     try:
-        return head_of(spec.checked).classes
+        return head_classes(spec.checked)[1]
     except HeadError as exc:
         raise QuantizeError(f"--calibrate reads a training data source: {exc}") from None
 
 
 def normalization(meta: Mapping[str, str]) -> Normalization | None:
     """The per-channel (mean, std) an ONNX model's metadata gives its inputs, if any."""
-    from netdsl.runtime import RuntimeUsageError, read_normalization
+    from netdsl.runtime.session import RuntimeUsageError, read_normalization
 
     try:
         return read_normalization(meta, "the model")
@@ -109,7 +109,7 @@ def _pixels(split: Split, indices: np.ndarray, shape: tuple[int, ...]) -> np.nda
     """uint8 [n, C, H, W] of these images: held in memory, or read from their files."""
     import numpy as np
 
-    from netdsl.training.data import read_pixels
+    from netdsl.data.images import read_pixels
 
     if split.images is not None:
         return split.images[indices]
@@ -122,7 +122,7 @@ def quantize_int8(model: onnx.ModelProto, batches: list[np.ndarray]) -> onnx.Mod
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from netdsl.backends.onnx import PROTOBUF_LIMIT, save_model, weight_bytes
+    from netdsl.backends.onnx.emit import PROTOBUF_LIMIT, save_model, weight_bytes
 
     with tempfile.TemporaryDirectory(prefix="netdsl-int8-") as folder, _quiet():
         source, target = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netdsl.data.images import IMAGE_SUFFIXES
+
 if TYPE_CHECKING:
     import numpy as np
     import onnx
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 class RuntimeUsageError(Exception):
@@ -32,7 +33,7 @@ def max_opset() -> int:
     import onnx
     import onnxruntime as ort
 
-    from netdsl.backends.onnx import MIN_OPSET
+    from netdsl.backends.onnx.emit import MIN_OPSET
 
     helper = onnx.helper
     graph = helper.make_graph(
@@ -59,7 +60,7 @@ def check_opset(opset: int) -> str | None:
     import onnx
     import onnxruntime as ort
 
-    from netdsl.backends.onnx import DEFAULT_OPSET, MIN_OPSET
+    from netdsl.backends.onnx.emit import DEFAULT_OPSET, MIN_OPSET
 
     newest, runs = onnx.defs.onnx_opset_version(), max_opset()
     if not MIN_OPSET <= opset <= newest:
@@ -276,7 +277,7 @@ def read_image(file: Path, shape: tuple[int, ...]) -> np.ndarray:
     H×W, scaled to [0, 1], laid out [C, H, W]."""
     import numpy as np
 
-    from netdsl.training.data import DataError, read_pixels
+    from netdsl.data.images import DataError, read_pixels
 
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
         raise RuntimeUsageError(f"images fit inputs of 1, 3 or 4 channels; this model takes {list(shape)}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_EXPORTS = {"load_data": "netdsl.training.data", "DataError": "netdsl.training.data",
+_EXPORTS = {"load_data": "netdsl.data.sources", "DataError": "netdsl.data.sources",
             "train": "netdsl.training.loop", "TrainConfig": "netdsl.training.loop",
             "TrainError": "netdsl.training.loop", "Result": "netdsl.training.loop"}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch  # noqa: TID253 - the trainer's back end: `netdsl check` never imports it
 
-from netdsl.training.data import DataError, Dataset, read_pixels
+from netdsl.data.sources import DataError, Dataset, read_pixels
 
 MAX_WORKERS = 8
 

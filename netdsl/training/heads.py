@@ -20,14 +20,10 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from netdsl.analyze import Checked
+from netdsl.checker.analyze import Checked
+from netdsl.checker.heads import ORDINAL, HeadError, head_classes
 
-ORDINAL = ("coral", "ordinal")
-
-
-class HeadError(ValueError):
-    """The network's output is not something netdsl knows how to train."""
-
+__all__ = ["ORDINAL", "Head", "HeadError", "head_of"]
 
 @dataclass(frozen=True)
 class Head:
@@ -84,17 +80,7 @@ class Head:
 
 
 def head_of(checked: Checked) -> Head:
-    graph = checked.graph
-    node = graph.nodes[graph.output]
-    if node.op in ORDINAL:
-        return Head(node.op, int(node.shape[0]) + 1)
-    kind = {"softmax": "probabilities", "log_softmax": "log_probabilities"}.get(node.op, "logits")
-    if len(node.shape) != 1 or node.shape[0] < 2:
-        raise HeadError(
-            f"the network's output {node.name} has shape {list(node.shape)}: training needs a "
-            f"classifier's [classes] (classes ≥ 2), or a coral or ordinal head"
-        )
-    return Head(kind, int(node.shape[0]))
+    return Head(*head_classes(checked))
 
 
 def _levels(labels: torch.Tensor, classes: int) -> torch.Tensor:

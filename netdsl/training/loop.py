@@ -39,9 +39,9 @@ import torch
 from torch import nn
 
 from netdsl.api import Spec
-from netdsl.files import write_atomic
-from netdsl.training.curves import draw_curves
-from netdsl.training.data import DataError, Dataset
+from netdsl.core.files import write_atomic
+from netdsl.data.sources import DataError, Dataset
+from netdsl.pictures.curves import draw_curves
 from netdsl.training.feed import Augment, Plan, StreamFeed, epoch_plan, eval_plan, make_feed
 from netdsl.training.heads import (
     Head,
@@ -561,8 +561,8 @@ class _Run:
 
     def _export(self, state: Mapping[str, torch.Tensor], outputs: np.ndarray) -> dict[str, Any]:
         """model.onnx with the best weights, and how far onnxruntime agrees with torch on the test split."""
-        from netdsl.backends.onnx import WeightsError
-        from netdsl.runtime import RuntimeUsageError, max_opset, open_session
+        from netdsl.backends.onnx.emit import WeightsError
+        from netdsl.runtime.session import RuntimeUsageError, max_opset, open_session
 
         metadata = {
             "netdsl.mean": ",".join(f"{m:.9g}" for m in self.data.mean),

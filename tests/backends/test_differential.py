@@ -34,13 +34,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import netgen
 import pytest
 
 import netdsl
-from netdsl.check import check_text
-from netdsl.ops import OPS
-from netdsl.runtime import max_opset
+from netdsl.checker.check import check_text
+from netdsl.checker.ops import OPS
+from netdsl.runtime.session import max_opset
+
+import netgen
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")

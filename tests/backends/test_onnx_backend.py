@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import netdsl
-from netdsl.backends.onnx import DEFAULT_OPSET, WeightsError, expected_tensors, plan_graph, save_model, value_name
-from netdsl.backends.onnx_ops import ONNX_LOWERINGS
-from netdsl.ops import OPS
-from netdsl.program import load as load_program
-from netdsl.runtime import interpret, max_opset, open_session
+from netdsl.backends.onnx.emit import DEFAULT_OPSET, WeightsError, expected_tensors, plan_graph, save_model, value_name
+from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS
+from netdsl.checker.ops import OPS
+from netdsl.language.program import load as load_program
+from netdsl.runtime.session import interpret, max_opset, open_session
 
 from conftest import ROOT, SHIPPED
 
@@ -367,5 +367,5 @@ def test_infer_rejects_files_that_are_not_models_and_bad_options(tmp_path: Path)
 
 def test_session_rejects_a_wrong_dtype() -> None:
     session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx(), "cpu")
-    with pytest.raises(netdsl.runtime.RuntimeUsageError, match="the input is float64; the model takes float32"):
+    with pytest.raises(netdsl.runtime.session.RuntimeUsageError, match="the input is float64; the model takes float32"):
         session.run(np.zeros((1, 1, 32, 32)))

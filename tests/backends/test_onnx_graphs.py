@@ -10,15 +10,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_onnx_backend import check_shapes_and_parity, randomized_statistics
-from test_zoo import MODELS
 
 import netdsl
-from netdsl.backends.onnx import DEFAULT_OPSET, GRAPHS, plan_graph
-from netdsl.backends.onnx_ops import fold_batchnorm
-from netdsl.runtime import max_opset, open_session
+from netdsl.backends.onnx.emit import DEFAULT_OPSET, GRAPHS, plan_graph
+from netdsl.backends.onnx.lowerings import fold_batchnorm
+from netdsl.runtime.session import max_opset, open_session
 
-from conftest import ROOT
+from conftest import MODELS, ROOT
+from test_onnx_backend import check_shapes_and_parity, randomized_statistics
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")

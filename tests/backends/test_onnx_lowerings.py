@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 import netdsl
-from netdsl.backends.onnx import GRAPHS, MIN_OPSET, plan_graph, value_name
-from netdsl.runtime import max_opset, open_session
+from netdsl.backends.onnx.emit import GRAPHS, MIN_OPSET, plan_graph, value_name
+from netdsl.runtime.session import max_opset, open_session
 
-from conftest import ROOT
-from test_ops import CASES
+from conftest import CASES, ROOT
 
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from netdsl.backends.pyformat import WIDTH, format_statement
-from netdsl.backends.pysource import Body
+from netdsl.backends.pytorch.pyformat import WIDTH, format_statement
+from netdsl.backends.pytorch.pysource import Body
 
 
 def test_short_statement_stays_on_one_line() -> None:

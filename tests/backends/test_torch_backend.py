@@ -13,19 +13,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_torch_names import assert_builds, ruff_problems
 
 import netdsl
-from netdsl import ast as spec_ast
-from netdsl.backends.pyexpr import python_expr
-from netdsl.backends.pytorch import state_prefix
-from netdsl.backends.torch_ops import LOWERINGS, PRELUDE, Lowering, py_literal
-from netdsl.diagnostics import Span
-from netdsl.ops import OPS
-from netdsl.program import load as load_program
-from netdsl.values import EvalError, evaluate
+from netdsl.backends.pytorch.emit import state_prefix
+from netdsl.backends.pytorch.lowerings import LOWERINGS, PRELUDE, Lowering, py_literal
+from netdsl.backends.pytorch.pyexpr import python_expr
+from netdsl.checker.ops import OPS
+from netdsl.checker.values import EvalError, evaluate
+from netdsl.core.diagnostics import Span
+from netdsl.language import ast as spec_ast
+from netdsl.language.program import load as load_program
 
 from conftest import ROOT, SHIPPED
+from test_torch_names import assert_builds, ruff_problems
 
 torch = pytest.importorskip("torch")
 
@@ -287,7 +287,7 @@ def test_failed_build_leaves_an_existing_file_untouched(tmp_path: Path) -> None:
 
 
 def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl import files
+    from netdsl.core import files
 
     target = tmp_path / "model.py"
     target.write_text("old\n")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import netdsl
-from netdsl.backends.pysource import Namespace
-from netdsl.backends.torch_names import FILE_NAMES, MODULE_ATTRIBUTES, attribute_name, param_name, state_prefix
+from netdsl.backends.pytorch.names import FILE_NAMES, MODULE_ATTRIBUTES, attribute_name, param_name, state_prefix
+from netdsl.backends.pytorch.pysource import Namespace
 
 torch = pytest.importorskip("torch")
 

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 import netdsl
-from netdsl.backends.onnx import value_name
+from netdsl.backends.onnx.emit import value_name
 from netdsl.cli import main
-from netdsl.runtime import open_session
+from netdsl.runtime.session import open_session
 
 from conftest import ROOT
 

@@ -1,4 +1,4 @@
-"""The malformed-spec corpus: each file in tests/bad/ ends with the diagnostics it must give.
+"""The malformed-spec corpus: each file in tests/checker/bad/ ends with the diagnostics it must give.
 
 `# expect: SEVERITY LINE:COL MESSAGE` lines list every diagnostic, in order, exactly; a
 `# hint: ...` line after one gives that diagnostic's hint. Files starting with `_` are only
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netdsl.check import check_file
+from netdsl.checker.check import check_file
 
 BAD = Path(__file__).resolve().parent / "bad"
 CORPUS = sorted(p for p in BAD.glob("*.net") if not p.name.startswith("_"))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from netdsl.check import check_file, check_text
-from netdsl.elaborate import MAX_LAYERS, UsageError, elaborate
-from netdsl.program import load_text
+from netdsl.checker.check import check_file, check_text
+from netdsl.checker.elaborate import MAX_LAYERS, UsageError, elaborate
+from netdsl.language.program import load_text
 
 from conftest import checked, errors, layer
 

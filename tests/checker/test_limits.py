@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from netdsl.check import check_text
-from netdsl.elaborate import MAX_LAYERS
+from netdsl.checker.check import check_text
+from netdsl.checker.elaborate import MAX_LAYERS
 
 from conftest import checked, layer
 

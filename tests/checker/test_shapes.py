@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from netdsl.check import check_text
+from netdsl.checker.check import check_text
 
 torch = pytest.importorskip("torch")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netdsl.check import check_file
+from netdsl.checker.check import check_file
 
 from conftest import SHIPPED, SPECS, layer
 
@@ -18,7 +18,7 @@ def _check(name: str, **options: object):  # type: ignore[no-untyped-def]
 
 
 def _networks(path: Path) -> list[str]:
-    from netdsl.program import load
+    from netdsl.language.program import load
 
     return load(path).networks()
 

@@ -16,50 +16,15 @@ from typing import Any
 
 import pytest
 
-from netdsl.analyze import Checked
-from netdsl.backends.onnx import expected_tensors
-from netdsl.check import check_file
+from netdsl.backends.onnx.emit import expected_tensors
+from netdsl.checker.analyze import Checked
+from netdsl.checker.check import check_file
 
-from conftest import ROOT
+from conftest import MODELS, ROOT
 
 ZOO = ROOT / "specs" / "zoo"
 FIXTURE = ROOT / "tests" / "fixtures" / "torchvision_zoo.json"  # a copy of ../shared/fixtures/
 
-MODELS = [
-    "alexnet",
-    "vgg11",
-    "vgg11_bn",
-    "vgg13",
-    "vgg13_bn",
-    "vgg16",
-    "vgg16_bn",
-    "vgg19",
-    "vgg19_bn",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "wide_resnet50_2",
-    "resnext50_32x4d",
-    "googlenet",
-    "inception_v3",
-    "densenet121",
-    "squeezenet1_0",
-    "squeezenet1_1",
-    "mobilenet_v2",
-    "mobilenet_v3_large",
-    "mobilenet_v3_small",
-    "shufflenet_v2_x1_0",
-    "efficientnet_b0",
-    "regnet_y_400mf",
-    "convnext_tiny",
-    "mnasnet1_0",
-]
-
-# BatchNorm's eps and momentum where they are not PyTorch's 1e-5 and 0.1: GoogLeNet's and
-# Inception-v3's BasicConv2d, MobileNetV3's TensorFlow settings, MnasNet's decay 0.9997 as PyTorch's
-# momentum (EfficientNet-B0 keeps PyTorch's: torchvision sets eps 0.001 from B5 on)
 EPS = {"googlenet": 0.001, "inception_v3": 0.001, "mobilenet_v3_large": 0.001, "mobilenet_v3_small": 0.001}
 MOMENTUM = {"mobilenet_v3_large": 0.01, "mobilenet_v3_small": 0.01, "mnasnet1_0": 1 - 0.9997}
 

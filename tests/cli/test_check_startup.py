@@ -30,21 +30,21 @@ def test_check_imports_no_backend() -> None:
         + LOADED
     )
     loaded = _loaded(code)
-    assert {"netdsl.check", "netdsl.parser", "netdsl.render"} <= set(loaded)
-    banned = ("netdsl.backends", "netdsl.api", "netdsl.runtime", "netdsl.quantize", "netdsl.training")
+    assert {"netdsl.checker.check", "netdsl.language.parser", "netdsl.report.render"} <= set(loaded)
+    banned = ("netdsl.backends", "netdsl.api", "netdsl.runtime.session", "netdsl.runtime.quantize", "netdsl.training")
     assert [m for m in loaded if m.startswith(banned)] == []
 
 
 def test_import_netdsl_loads_its_exports_when_used() -> None:
     assert _loaded("import sys, netdsl\n" + LOADED) == ["netdsl"]
     loaded = _loaded("import sys, netdsl\nnetdsl.check_text\n" + LOADED)
-    assert "netdsl.check" in loaded and not [m for m in loaded if m.startswith(("netdsl.api", "netdsl.backends"))]
+    assert "netdsl.checker.check" in loaded and not [m for m in loaded if m.startswith(("netdsl.api", "netdsl.backends"))]
 
 
 def test_every_export_resolves() -> None:
     for name in netdsl.__all__:
         assert getattr(netdsl, name) is not None
-    assert netdsl.load.__module__ == "netdsl.api" and netdsl.UsageError.__module__ == "netdsl.elaborate"
+    assert netdsl.load.__module__ == "netdsl.api" and netdsl.UsageError.__module__ == "netdsl.checker.elaborate"
     assert set(netdsl.__all__) <= set(dir(netdsl))
     with pytest.raises(AttributeError, match="^module 'netdsl' has no attribute 'nothing'$"):
         netdsl.nothing  # noqa: B018

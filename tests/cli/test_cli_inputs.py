@@ -5,16 +5,15 @@ refused before anything is."""
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from netdsl.budget import oversize, scientific, size_text
-from netdsl.check import check_file
+from netdsl.checker.budget import oversize, scientific, size_text
+from netdsl.checker.check import check_file
 from netdsl.cli import main
-from netdsl.program import load
+from netdsl.language.program import load
 
 from conftest import SHIPPED, SPECS, checked
 
@@ -110,8 +109,8 @@ def test_infer_refuses_before_allocating(tmp_path: Path, capsys: pytest.CaptureF
 def _range_message(opset: int) -> str:
     import onnx
 
-    from netdsl.backends.onnx import DEFAULT_OPSET
-    from netdsl.runtime import max_opset
+    from netdsl.backends.onnx.emit import DEFAULT_OPSET
+    from netdsl.runtime.session import max_opset
 
     return (
         f"netdsl: error: --opset {opset}: netdsl writes ONNX opsets 17 to {onnx.defs.onnx_opset_version()} (the "
@@ -138,7 +137,7 @@ def test_an_opset_onnxruntime_cannot_run_is_written_with_a_warning(
     import onnx
     import onnxruntime
 
-    from netdsl.runtime import max_opset
+    from netdsl.runtime.session import max_opset
 
     if max_opset() >= onnx.defs.onnx_opset_version():
         pytest.skip("the installed onnxruntime runs every opset the installed onnx knows")
@@ -253,7 +252,7 @@ def test_a_weights_file_given_as_the_model(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_a_folder_and_an_empty_batch_as_inputs(tmp_path: Path) -> None:
-    from netdsl.runtime import RuntimeUsageError, read_inputs
+    from netdsl.runtime.session import RuntimeUsageError, read_inputs
 
     with pytest.raises(RuntimeUsageError) as caught:
         read_inputs([str(tmp_path)], (1, 32, 32))

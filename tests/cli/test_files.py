@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from netdsl.cli import main
-from netdsl.files import destination, write_atomic, write_atomic_chunks
+from netdsl.core.files import destination, write_atomic, write_atomic_chunks
 
 from conftest import SPECS
 

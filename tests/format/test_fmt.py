@@ -10,17 +10,18 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import netgen
 import pytest
 
 from netdsl.cli import main
-from netdsl.diagnostics import SpecError
+from netdsl.cli.fmt import run
+from netdsl.core.diagnostics import SpecError
 from netdsl.format import WIDTH, format_text, strip_spans
-from netdsl.format.command import run
 from netdsl.format.comments import find_comments
-from netdsl.parser import parse
+from netdsl.language.parser import parse
 
-ROOT = Path(__file__).resolve().parent.parent
+import netgen
+
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(ROOT.glob("specs/**/*.net"))
 
 

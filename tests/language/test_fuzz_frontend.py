@@ -35,7 +35,7 @@ import pytest
 
 import netdsl
 from netdsl import cli
-from netdsl.diagnostics import SpecError
+from netdsl.core.diagnostics import SpecError
 
 from conftest import ROOT, SPECS
 
@@ -509,7 +509,7 @@ def test_the_fuzzer_reaches_the_cli_at_all() -> None:
     """A clean spec checks clean, and a mutant with an error exits 1 with its position (the harness can pass)."""
     files = {str(p.resolve()): p.read_text(encoding="utf-8") for p in SPEC_FILES}
     assert check_mutant(SPECS / "lenet5.net", files) == []
-    run = run_cli(["check", str(ROOT / "tests/bad/add_mismatched_shapes.net"), "--format", "json"])
+    run = run_cli(["check", str(ROOT / "tests/checker/bad/add_mismatched_shapes.net"), "--format", "json"])
     assert run.status == 1 and json.loads(run.stdout)["diagnostics"][0]["line"] >= 1
 
 

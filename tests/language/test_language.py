@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from netdsl.check import check_text
+from netdsl.checker.check import check_text
 
 from conftest import checked, errors
 

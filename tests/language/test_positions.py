@@ -10,10 +10,10 @@ import io
 import pytest
 from rich.console import Console
 
-from netdsl.check import check_text
-from netdsl.diagnostics import normalize_source, source_lines
-from netdsl.program import load_text
-from netdsl.render import print_diagnostics
+from netdsl.checker.check import check_text
+from netdsl.core.diagnostics import normalize_source, source_lines
+from netdsl.language.program import load_text
+from netdsl.report.render import print_diagnostics
 
 # characters that Python's str.splitlines() breaks at, but a spec line does not
 INLINE = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]

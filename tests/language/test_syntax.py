@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from netdsl import ast
-from netdsl.diagnostics import SpecError
-from netdsl.parser import grammar_path, parse
+from netdsl.core.diagnostics import SpecError
+from netdsl.language import ast
+from netdsl.language.parser import grammar_path, parse
 
 LENET_HEAD = """# comment line
 network LeNet5(classes = 10) {

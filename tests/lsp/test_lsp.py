@@ -296,7 +296,7 @@ def test_a_change_is_analysed_without_reading_or_parsing_unchanged_imports(tmp_p
 
 def test_the_server_formatter_and_lexer_load_no_backend() -> None:
     code = (
-        "import sys, netdsl.lsp.server, netdsl.format.command, netdsl.highlight; "
+        "import sys, netdsl.lsp.server, netdsl.cli.fmt, netdsl.report.highlight; "
         "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

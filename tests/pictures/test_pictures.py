@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from netdsl import tree
-from netdsl.analyze import Checked
-from netdsl.check import check_program
+from netdsl.checker import tree
+from netdsl.checker.analyze import Checked
+from netdsl.checker.check import check_program
 from netdsl.cli import main
+from netdsl.language.program import load
 from netdsl.pictures import canvas, graph, planes
-from netdsl.program import load
 
 from conftest import SPECS
 

@@ -17,10 +17,10 @@ from pygments import lex
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
-from netdsl.highlight import NetdslLexer, textmate_grammar
-from netdsl.ops import OPS
+from netdsl.checker.ops import OPS
+from netdsl.report.highlight import NetdslLexer, textmate_grammar
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted(ROOT.glob("specs/**/*.net"))
 VSCODE = ROOT / "editors" / "vscode"
 GRAMMAR = VSCODE / "syntaxes" / "netdsl.tmLanguage.json"

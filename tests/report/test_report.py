@@ -10,11 +10,12 @@ import re
 import pytest
 from rich.console import Console
 
-from netdsl import render, tree
-from netdsl.analyze import Checked
-from netdsl.check import check_program
+from netdsl.checker import tree
+from netdsl.checker.analyze import Checked
+from netdsl.checker.check import check_program
 from netdsl.cli import main
-from netdsl.program import load
+from netdsl.language.program import load
+from netdsl.report import render
 
 from conftest import SPECS
 

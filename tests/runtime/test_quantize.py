@@ -13,9 +13,9 @@ import pytest
 
 import netdsl
 from netdsl.cli import main
-from netdsl.quantize import CALIBRATION_IMAGES, calibration_batches, quantize_spec
-from netdsl.runtime import open_session
-from netdsl.training.data import load_data
+from netdsl.data.sources import load_data
+from netdsl.runtime.quantize import CALIBRATION_IMAGES, calibration_batches, quantize_spec
+from netdsl.runtime.session import open_session
 
 from conftest import ROOT
 

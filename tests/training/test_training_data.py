@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from netdsl.training.data import DataError, load_data, stratified_indices
-from netdsl.training.synth import generate
+from netdsl.data.sources import DataError, load_data, stratified_indices
+from netdsl.data.synth import generate
 
 
 def image(path: Path, value: int, size: tuple[int, int] = (12, 10), mode: str = "RGB") -> Path:

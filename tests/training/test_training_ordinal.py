@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 
 import netdsl
-from netdsl.cli import build_parser, main
-from netdsl.training.data import DataError, load_data
-from netdsl.training.synth import noisy_labels
+from netdsl.cli import main
+from netdsl.cli.app import build_parser
+from netdsl.data.sources import DataError, load_data
+from netdsl.data.synth import noisy_labels
 
 from conftest import ROOT
 
 torch = pytest.importorskip("torch")
-from netdsl.training.commands import config_of  # noqa: E402
+from netdsl.cli.training import config_of  # noqa: E402
 from netdsl.training.heads import Head, head_biases, prior_logits, set_prior, threshold_gaps  # noqa: E402
 from netdsl.training.loop import TrainConfig, TrainError, train  # noqa: E402
 

@@ -15,9 +15,9 @@ from rich.console import Console
 import netdsl
 from netdsl.api import read_weights
 from netdsl.cli import main
-from netdsl.runtime import normalization_warning, open_session
-from netdsl.training.curves import draw_curves
-from netdsl.training.data import load_data
+from netdsl.data.sources import load_data
+from netdsl.pictures.curves import draw_curves
+from netdsl.runtime.session import normalization_warning, open_session
 from netdsl.training.heads import Head
 from netdsl.training.loop import RunInfo
 from netdsl.training.report import RichReporter, epoch_columns, epoch_header, epoch_line

@@ -372,7 +372,7 @@ def test_an_opset_onnxruntime_cannot_run_is_written_but_not_checked(
 ) -> None:
     import onnx
 
-    from netdsl.runtime import max_opset
+    from netdsl.runtime.session import max_opset
 
     newest = onnx.defs.onnx_opset_version()
     if newest <= max_opset():

@@ -13,7 +13,7 @@ from PIL import Image
 
 import netdsl
 from netdsl.cli import main
-from netdsl.training.data import DataError, Dataset, Split, load_data, read_pixels, stream_by_size
+from netdsl.data.sources import DataError, Dataset, Split, load_data, read_pixels, stream_by_size
 
 torch = pytest.importorskip("torch")
 from netdsl.training.feed import (  # noqa: E402

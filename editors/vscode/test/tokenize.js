@@ -1,5 +1,5 @@
 // Tokenize a file with the real TextMate engine (vscode-textmate + vscode-oniguruma, as VS Code
-// does) and print one JSON line per token: [line, text, scopes]. Used by tests/test_highlight.py.
+// does) and print one JSON line per token: [line, text, scopes]. Used by tests/report/test_highlight.py.
 // usage: node tokenize.js GRAMMAR.json FILE
 "use strict";
 const fs = require("fs");

@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdsl import __version__
-from netdsl.analyze import Checked
-from netdsl.backends.onnx_ops import ONNX_LOWERINGS, conv_batchnorm
-from netdsl.backends.torch_names import state_prefix
-from netdsl.diagnostics import source_line
-from netdsl.files import STDOUT, destination, write_atomic, write_atomic_chunks
-from netdsl.ir import Node
-from netdsl.ops import Shape
+from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, conv_batchnorm
+from netdsl.backends.pytorch.names import state_prefix
+from netdsl.checker.analyze import Checked
+from netdsl.checker.heads import head_kind
+from netdsl.checker.ir import Node
+from netdsl.checker.ops import Shape
+from netdsl.core.diagnostics import source_line
+from netdsl.core.files import STDOUT, destination, write_atomic, write_atomic_chunks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -390,15 +391,6 @@ def _stream(skeleton: onnx.ModelProto, arrays: Mapping[str, np.ndarray]) -> list
     graph = skeleton.graph.SerializeToString()
     graph_length = len(graph) + sum(len(p) if isinstance(p, bytes) else p.nbytes for p in pieces)
     return [head.SerializeToString(), _field(_MODEL_GRAPH, graph_length), graph, *pieces]
-
-
-def head_kind(checked: Checked) -> str:
-    """How outputs read: 'coral' and 'ordinal' give a rank; 'probabilities' (softmax) and
-    'logits' (anything else) give classes."""
-    op = checked.graph.nodes[checked.graph.output].op
-    if op in ("coral", "ordinal"):
-        return op
-    return {"softmax": "probabilities", "log_softmax": "log_probabilities"}.get(op, "logits")
 
 
 def _value_info(name: str, shape: Shape) -> onnx.ValueInfoProto:

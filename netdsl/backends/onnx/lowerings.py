@@ -1,9 +1,9 @@
-"""The ONNX lowering table: for every op of `netdsl.ops`, its ONNX nodes and the weight tensors it
+"""The ONNX lowering table: for every op of `netdsl.checker.ops`, its ONNX nodes and the weight tensors it
 needs (named as the PyTorch backend's state_dict names them, so a state_dict fits directly).
 
 A lowering receives an `Emit` (to add nodes and read weights), the IR node, its input tensor
 names and the name its output must have. The emitter decides which graph it writes (see
-`netdsl.backends.onnx`): in the inference graph a layer that `passes_through` writes no node and a
+`netdsl.backends.onnx.emit`): in the inference graph a layer that `passes_through` writes no node and a
 conv whose only reader is a batchnorm is written folded with it (`conv_batchnorm`).
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from netdsl.ops import OPS, Pair, Shape, Window, conv_weight_shape, window_output
+from netdsl.checker.ops import OPS, Pair, Shape, Window, conv_weight_shape, window_output
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from netdsl.ir import Node
+    from netdsl.checker.ir import Node
 
 
 class Emit(Protocol):

@@ -11,37 +11,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from netdsl import ast
-from netdsl.backends.pysource import Body, Namespace
-from netdsl.backends.torch_names import MODULE_ATTRIBUTES, attribute_name, param_name
-from netdsl.backends.torch_ops import LOWERINGS, py_literal
-from netdsl.backends.torch_scope import (
+from netdsl.backends.pytorch.lowerings import LOWERINGS, py_literal
+from netdsl.backends.pytorch.names import MODULE_ATTRIBUTES, attribute_name, param_name
+from netdsl.backends.pytorch.pysource import Body, Namespace
+from netdsl.backends.pytorch.scope import (
     UNKNOWN,
     ClassSpec,
     Context,
     Param,
     Value,
+    Writer,
     free_names,
     read_binds,
     reserve_names,
     value_refs,
 )
-from netdsl.backends.torch_seq import SeqSteps
-from netdsl.calls import pair_args
-from netdsl.naming import Scope, labels, single_instance, snake
-from netdsl.ops import OPS, REQUIRED
-
-if TYPE_CHECKING:
-    from netdsl.backends.pytorch import FileWriter
+from netdsl.backends.pytorch.seq import SeqSteps
+from netdsl.checker.calls import pair_args
+from netdsl.checker.naming import Scope, labels, single_instance, snake
+from netdsl.checker.ops import OPS, REQUIRED
+from netdsl.language import ast
 
 
 class BodyWriter(SeqSteps):
     """Writes the statements of one class into its __init__ and its forward."""
 
     def __init__(
-        self, writer: FileWriter, init: Body, fwd: Body, init_names: Namespace, fwd_names: Namespace, spec: ClassSpec
+        self, writer: Writer, init: Body, fwd: Body, init_names: Namespace, fwd_names: Namespace, spec: ClassSpec
     ):
         self.writer, self.init, self.fwd = writer, init, fwd
         self.init_names, self.fwd_names, self.owner = init_names, fwd_names, spec.name

@@ -5,9 +5,9 @@ per repeat body, and the network class last. Classes are parametric, as a person
 them: a block's constructor takes its input shape and the block's parameters; the network's
 takes the network's parameters with the spec's defaults. `if` becomes a Python `if` in
 `__init__` and `forward`; `repeat` a loop that fills an `nn.Sequential`. Attributes are named
-as elaboration names layers (netdsl.naming), so state_dict keys are the spec's labels.
+as elaboration names layers (netdsl.checker.naming), so state_dict keys are the spec's labels.
 Shapes inside `__init__` are worked out by PyTorch itself (`layer_shape`, on the meta device).
-Every name the file introduces comes from one `Namespace` per scope (netdsl.backends.pysource).
+Every name the file introduces comes from one `Namespace` per scope (netdsl.backends.pytorch.pysource).
 
 Nothing here imports torch: `netdsl.api` executes the source when a module is wanted.
 """
@@ -19,15 +19,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from netdsl import __version__, ast
-from netdsl.analyze import Checked
-from netdsl.backends.pyexpr import calls_a_function, python_expr
-from netdsl.backends.pyformat import format_statement
-from netdsl.backends.pysource import Body, Namespace
-from netdsl.backends.torch_body import BodyWriter
-from netdsl.backends.torch_names import LOCAL_RESERVED, attribute_name, param_name, state_prefix
-from netdsl.backends.torch_ops import PRELUDE, py_literal
-from netdsl.backends.torch_scope import (
+from netdsl import __version__
+from netdsl.backends.pytorch.body import BodyWriter
+from netdsl.backends.pytorch.lowerings import PRELUDE, py_literal
+from netdsl.backends.pytorch.names import LOCAL_RESERVED, attribute_name, param_name, state_prefix
+from netdsl.backends.pytorch.pyexpr import calls_a_function, python_expr
+from netdsl.backends.pytorch.pyformat import format_statement
+from netdsl.backends.pytorch.pysource import Body, Namespace
+from netdsl.backends.pytorch.scope import (
     ClassSpec,
     Container,
     Context,
@@ -39,9 +38,11 @@ from netdsl.backends.torch_scope import (
     value_refs,
     value_source,
 )
-from netdsl.naming import Scope, labels
-from netdsl.ops import Shape
-from netdsl.program import Program
+from netdsl.checker.analyze import Checked
+from netdsl.checker.naming import Scope, labels
+from netdsl.checker.ops import Shape
+from netdsl.language import ast
+from netdsl.language.program import Program
 
 __all__ = ["TorchSource", "attribute_name", "emit_torch", "param_name", "state_prefix"]
 

@@ -1,4 +1,4 @@
-"""The PyTorch lowering table: for every op of `netdsl.ops`, how a generated module writes it.
+"""The PyTorch lowering table: for every op of `netdsl.checker.ops`, how a generated module writes it.
 
 A `Lowering` says three things, each as Python source: the module an op needs in `__init__`
 (none for a merge), the op's expression in `forward`, and its output shape in `__init__`.

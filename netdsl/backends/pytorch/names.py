@@ -1,7 +1,7 @@
 """The names of a generated PyTorch module that others must predict: constructor arguments
 (`Spec.to_torch()` passes overrides by keyword) and attributes, whose dotted paths are the
 state_dict keys (the ONNX backend names its initializers by them). Each is the spec's own name,
-escaped (netdsl.backends.pysource.Namespace.escape) only where it would shadow a keyword, a
+escaped (netdsl.backends.pytorch.pysource.Namespace.escape) only where it would shadow a keyword, a
 builtin or a name of the file (for arguments), or a member of nn.Module (for attributes).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import builtins
 
-from netdsl.backends.pysource import Namespace
-from netdsl.backends.torch_ops import PRELUDE
+from netdsl.backends.pytorch.lowerings import PRELUDE
+from netdsl.backends.pytorch.pysource import Namespace
 
 # Every attribute of an nn.Module instance, and two of ours: a layer labelled like one gets `_`s.
 MODULE_ATTRIBUTES = frozenset(

@@ -6,7 +6,7 @@ constants and values, parenthesized only where Python's precedence needs it. Bef
 same value: `not a == b` → `a != b`, `not not c` → `bool(c)`, `true if c else false` →
 `bool(c)`, `a if a > b else b` → `max(a, b)`, `x if c else x` → `x`, `c or true` → `True`,
 `a < b and b < c` → `a < b < c`, comparisons of constants or of a value with itself → their
-result. A spec's boolean operators take and give booleans only (netdsl.values), so these
+result. A spec's boolean operators take and give booleans only (netdsl.checker.values), so these
 rewrites keep every value the module computes.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from netdsl import ast
-from netdsl.backends.torch_ops import py_literal
-from netdsl.values import EvalError, evaluate
+from netdsl.backends.pytorch.lowerings import py_literal
+from netdsl.checker.values import EvalError, evaluate
+from netdsl.language import ast
 
 _LEVEL = {
     "or": 1,

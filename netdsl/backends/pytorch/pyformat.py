@@ -3,7 +3,7 @@
 A backend writes each statement on one line. One that fits stays as it is; a longer one is
 parsed with `ast`, turned into a document of groups and line breaks built by ruff's own rules
 (its `FormatExpr` implementations, cut down to the expressions generated code uses), and
-printed by a port of ruff's printer (`netdsl.backends.pyprint`): a group is written flat when
+printed by a port of ruff's printer (`netdsl.backends.pytorch.pyprint`): a group is written flat when
 it fits on the line, its breaks become newlines otherwise. So generated files pass
 `ruff format --check` as written.
 
@@ -19,7 +19,19 @@ import ast
 import itertools
 from collections.abc import Callable, Iterator
 
-from netdsl.backends.pyprint import EXPANDED, FLAT, WIDTH, Doc, block_indent, group, if_, line, print_doc, tag, text
+from netdsl.backends.pytorch.pyprint import (
+    EXPANDED,
+    FLAT,
+    WIDTH,
+    Doc,
+    block_indent,
+    group,
+    if_,
+    line,
+    print_doc,
+    tag,
+    text,
+)
 
 _NEVER, _ALWAYS, _BEST_FIT, _MULTILINE = "never", "always", "best fit", "multiline"  # OptionalParentheses
 

@@ -1,5 +1,5 @@
 """Documents of groups and line breaks, and their printer: a port of ruff_formatter's `Printer`
-and `FitsMeasurer`, for the elements that `netdsl.backends.pyformat` builds.
+and `FitsMeasurer`, for the elements that `netdsl.backends.pytorch.pyformat` builds.
 
 A document is a nested list of elements: `("text", s)`, `("line", "soft" | "space" | "hard")`,
 a trailing comment `("suffix", text)`, and tags that enclose content: `group` (flat when it

@@ -1,7 +1,7 @@
 """Python source as backends write it: one namespace for generated names, and method bodies kept
 as statement trees until they are written (so that empty branches and unread stores can go).
 
-Nothing here knows about torch; `netdsl.backends.pytorch` says which names are reserved.
+Nothing here knows about torch; `netdsl.backends.pytorch.emit` says which names are reserved.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from netdsl.backends.pyformat import format_statement
+from netdsl.backends.pytorch.pyformat import format_statement
 
 KEYWORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 

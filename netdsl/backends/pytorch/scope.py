@@ -5,16 +5,16 @@ is known as the file is written, and the seq its layers go into), and what a spe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
-from netdsl import ast
-from netdsl.backends.torch_ops import LOWERINGS, py_literal
-from netdsl.naming import Scope, snake
-from netdsl.ops import OPS
-from netdsl.program import Program
-from netdsl.values import EvalError, Symbol, evaluate
+from netdsl.backends.pytorch.lowerings import LOWERINGS, py_literal
+from netdsl.checker.naming import Scope, snake
+from netdsl.checker.ops import OPS
+from netdsl.checker.values import EvalError, Symbol, evaluate
+from netdsl.language import ast
+from netdsl.language.program import Program
 
 UNKNOWN = object()  # a value known only when the module is built
 
@@ -210,3 +210,36 @@ def holds_parameters(statements: tuple[ast.Statement, ...]) -> bool:
         and not LOWERINGS[step.name].plain_module
         for step in ast.nested_steps(statements)
     )
+
+
+class Writer(Protocol):
+    """What the statement writers (`body.BodyWriter`, `seq.SeqSteps`) use of the file's writer
+    (`emit.FileWriter`): stated here so that neither imports the module that imports them."""
+
+    program: Program
+    shapes: dict[str, Any]
+    specialized: set[str]
+
+    def class_name(self, wish: str) -> str: ...
+
+    def attempt(self, write: Callable[[], str]) -> str | None: ...
+
+    def block_class(self, name: str, values: dict[str, Any] | None = None) -> str: ...
+
+    def keyword_only(self, block: str) -> bool: ...
+
+    def write_class(
+        self,
+        spec: ClassSpec,
+        network_input: tuple[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        guard: bool = True,
+    ) -> None: ...
+
+    def expr(
+        self, expr: ast.Expr, consts: dict[str, str], values: dict[str, Value], literals: dict[str, Any] | None = None
+    ) -> str: ...
+
+    def shape_at(self, ctx: Context, local: str) -> Any: ...
+
+    def comment(self, ctx: Context, local: str) -> str | None: ...

@@ -10,24 +10,28 @@ computed names, as torchvision's DenseNet does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from netdsl import ast
-from netdsl.backends.pysource import Body, Namespace
-from netdsl.backends.torch_ops import LOWERINGS, py_literal
-from netdsl.backends.torch_scope import UNKNOWN, Container, Context, Value, holds_parameters, kind_of, value_source
-from netdsl.naming import Scope, labels
-from netdsl.ops import OPS
-from netdsl.values import Symbol
-
-if TYPE_CHECKING:
-    from netdsl.backends.pytorch import FileWriter
+from netdsl.backends.pytorch.lowerings import LOWERINGS, py_literal
+from netdsl.backends.pytorch.pysource import Body, Namespace
+from netdsl.backends.pytorch.scope import (
+    UNKNOWN,
+    Container,
+    Context,
+    Value,
+    Writer,
+    holds_parameters,
+    kind_of,
+    value_source,
+)
+from netdsl.checker.naming import Scope, labels
+from netdsl.checker.ops import OPS
+from netdsl.checker.values import Symbol
+from netdsl.language import ast
 
 
 class SeqSteps:
     """The lets, loops and seqs of `BodyWriter`, which provides the rest."""
 
-    writer: FileWriter
+    writer: Writer
     init: Body
     fwd: Body
     init_names: Namespace
