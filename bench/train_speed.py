@@ -13,11 +13,11 @@ On a GPU (--device cuda) it also times CORAL-CNN with channels_last and bf16 aut
 With --streaming it times where the images come from instead: CORAL-CNN (ResNet-34) training
 steps at --batch (default 64) on a folder of --files age-named JPEGs (made once, 200×200, in
 --folder), read as `--protocol coral-paper` reads them (resized to 128×128, random 120×120
-crops): held in memory, then streamed by DataLoaders with each of --workers worker processes.
-Each mode times --batches batches after a warm-up batch (which starts the workers), first the
-feed alone (decoding, cropping, normalizing), then feed and training step together.
+crops): held in memory, and streamed by DataLoaders with each of --workers worker processes.
+The modes take turns (--batches batches each, --rounds times, after a warm-up batch): the feed
+alone (decoding, cropping, normalizing), then feed and training step together; medians.
 
-    python bench/train_speed.py --streaming [--files 5000] [--batches 24] [--workers 0 1 2]
+    python bench/train_speed.py --streaming [--files 5000] [--rounds 4] [--batches 6] [--workers 0 1 2]
 """
 
 from __future__ import annotations
@@ -153,6 +153,9 @@ def make_faces(folder: Path, count: int, side: int = 200) -> Path:
 
 
 def streaming(args: argparse.Namespace, device: torch.device) -> None:
+    """The modes take turns, round after round, each timing --batches batches per turn (the
+    first batch of every turn included: its decoding is what streaming costs); the figure is
+    the median over --rounds turns, so a machine whose load drifts weighs on every mode alike."""
     from netdsl.data.sources import load_data
     from netdsl.training.feed import Augment, epoch_plan, make_feed
 
@@ -161,38 +164,48 @@ def streaming(args: argparse.Namespace, device: torch.device) -> None:
     folder = make_faces(Path(args.folder), args.files)
     augment = Augment((128, 128), (120, 120))
     batch = args.batch or 64
-    print(f"CoralCNN (ResNet-34), batch {batch}, {args.files:,} JPEGs in {folder}, load average "
-          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)  # fmt: skip
-    for loader, workers in [("memory", 0), *(("stream", w) for w in args.workers)]:
-        data = load_data(str(folder), spec.checked.input_shape, head.classes, label_offset=16, size=(128, 128),
-                         loader=loader)  # fmt: skip
-        mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
-        torch.manual_seed(0)
-        model = spec.to_torch().to(device).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
-        rates = []
-        for epoch, train in enumerate((False, True)):
-            feed = make_feed(data, augment, device, workers)
-            plan = epoch_plan(len(data.train), 0, epoch, augment).rows(0, (args.batches + 1) * batch)
-            seen, start = 0, 0.0
-            for b, (images, labels) in enumerate(feed.batches("train", plan, batch)):
-                x = (images.float().div_(255.0) - mean) / std
-                if train:
-                    optimizer.zero_grad(set_to_none=True)
-                    head.loss(model(x), labels).backward()
-                    optimizer.step()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                if b == 0:  # the warm-up batch: workers started, memory allocated
-                    start = time.perf_counter()
-                else:
-                    seen += len(labels)
-            rates.append(seen / (time.perf_counter() - start))
-            feed.close()
-        name = "in memory" if loader == "memory" else f"streamed, {workers} worker{'s' * (workers != 1)}"
-        print(f"  {name:<21} feed alone {rates[0]:8.1f} images/s   feed + training step {rates[1]:6.2f} images/s "
-              f"({args.batches} batches each)", flush=True)  # fmt: skip
+    held, streamed = (
+        load_data(str(folder), spec.checked.input_shape, head.classes, label_offset=16, size=(128, 128), loader=how)
+        for how in ("memory", "stream")
+    )
+    modes = {"in memory": make_feed(held, augment, device, 0)}
+    for workers in args.workers:
+        modes[f"streamed, {workers} worker{'s' * (workers != 1)}"] = make_feed(streamed, augment, device, workers)
+    mean = torch.tensor(held.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(held.std, device=device).view(1, -1, 1, 1)
+    torch.manual_seed(0)
+    model = spec.to_torch().to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+
+    def turn(feed: object, epoch: int, train: bool, batches: int = args.batches) -> float:
+        plan = epoch_plan(len(held.train), 0, epoch, augment).rows(0, batches * batch)
+        start = time.perf_counter()
+        for images, labels in feed.batches("train", plan, batch):  # type: ignore[attr-defined]
+            x = (images.float().div_(255.0) - mean) / std
+            if train:
+                optimizer.zero_grad(set_to_none=True)
+                head.loss(model(x), labels).backward()
+                optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return len(plan) / (time.perf_counter() - start)
+
+    print(f"CoralCNN (ResNet-34), batch {batch}, {args.files:,} JPEGs in {folder}; {args.rounds} rounds of "
+          f"{args.batches} batches per mode; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
+          flush=True)  # fmt: skip
+    for feed in modes.values():  # warm-up: workers started, first allocations, oneDNN's kernels chosen
+        turn(feed, 0, True, batches=1)
+    rates: dict[str, dict[bool, list[float]]] = {name: {False: [], True: []} for name in modes}
+    for r in range(args.rounds):
+        for train in (False, True):
+            for name, feed in modes.items():
+                rates[name][train].append(turn(feed, 1 + r, train))
+    for name, feed in modes.items():
+        alone, step = (statistics.median(rates[name][t]) for t in (False, True))
+        print(f"  {name:<21} feed alone {alone:8.1f} images/s   feed + training step {step:6.2f} images/s "
+              f"(turns: {', '.join(f'{x:.2f}' for x in rates[name][True])})", flush=True)  # fmt: skip
+        feed.close()
+    print(f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 def main() -> None:
@@ -205,7 +218,7 @@ def main() -> None:
     parser.add_argument("--streaming", action="store_true", help="time memory against streamed JPEGs instead")
     parser.add_argument("--files", type=int, default=5000, help="--streaming: JPEGs in the folder")
     parser.add_argument("--folder", default="runs/bench-faces", help="--streaming: where the JPEGs are made")
-    parser.add_argument("--batches", type=int, default=24, help="--streaming: batches timed per mode")
+    parser.add_argument("--batches", type=int, default=6, help="--streaming: batches per mode and round")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="--streaming: worker counts")
     args = parser.parse_args()
     device = torch.device(args.device)

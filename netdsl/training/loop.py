@@ -569,6 +569,8 @@ class _Run:
             "netdsl.std": ",".join(f"{s:.9g}" for s in self.data.std),
             "netdsl.trained_on": self.data.source,
         }
+        if self.augment.size != self.augment.crop:  # evaluation read images at this size and took the centre crop
+            metadata["netdsl.resize"] = "x".join(str(n) for n in self.augment.size)
         try:
             parts = self.spec.onnx_parts(dict(state), opset=self.config.opset, metadata=metadata)
             parts.save(self.out / "model.onnx")

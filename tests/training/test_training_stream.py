@@ -93,6 +93,10 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
         streamed["onnx"]["agree"] == streamed["onnx"]["of"] == 480
     )  # exported, and checked on the streamed test split
     assert streamed["settings"]["resize"] == [20, 20] and streamed["settings"]["flip"] is True
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    assert meta["netdsl.resize"] == "20x20"  # how evaluation read the images before its centre crop
     held = load_data(str(faces), spec.checked.input_shape, 8, label_offset=16, size=(20, 20), loader="memory")
     config = TrainConfig(data=str(faces), out=str(tmp_path / "held"), epochs=2, batch_size=128, label_offset=16,
                          resize=(20, 20), flip=True, loader="memory", export=False)  # fmt: skip
