@@ -12,8 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from netdsl import __version__
 from netdsl.cli.common import EXIT_INTERNAL, EXIT_SPEC, Parser, reader_gone
+from netdsl.core.version import __version__
 
 # name → (module under netdsl.cli, its function that adds the arguments, its function that runs, help)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
