@@ -83,17 +83,45 @@ def _generate(grammar: str, path: Path) -> None:
         os.replace(temporary, path)  # whole or not at all, when two starts generate at once
     finally:
         temporary.unlink(missing_ok=True)
+    _compiled(path).unlink(missing_ok=True)  # compiled from the text it replaced
 
 
 def _import(name: str, path: Path) -> ModuleType:
-    import importlib.util
+    """The module at `path`, from its compiled code kept beside it (written here, whatever
+    PYTHONDONTWRITEBYTECODE says: compiling the module costs more than lark's whole start)."""
+    import marshal
 
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    compiled = _compiled(path)
+    try:
+        code = marshal.loads(compiled.read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        _write(compiled, marshal.dumps(code))
+    module = ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module  # dataclasses look their module up there
+    try:
+        exec(code, module.__dict__)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return module
+
+
+def _compiled(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.{sys.implementation.cache_tag}.code")
+
+
+def _write(path: Path, data: bytes) -> None:
+    """`data` into `path` whole or not at all (two starts may write at once); OSError passes."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def runtime(grammar: str, version: str) -> tuple[ModuleType | None, dict[str, Any]]:

@@ -46,8 +46,18 @@ def test_an_edited_grammar_gets_a_module_of_its_own(tmp_path: Path) -> None:
 def test_a_module_that_holds_another_grammar_is_written_again(tmp_path: Path) -> None:
     stale = tmp_path / f"{lalr.module_name(GRAMMAR, __version__)}.py"
     stale.write_text("NETDSL_GRAMMAR = 'something else'\n", encoding="utf-8")
+    assert lalr._import(stale.stem, stale).NETDSL_GRAMMAR == "something else"  # and its code compiled beside it
     assert lalr.standalone(GRAMMAR, __version__, tmp_path).NETDSL_GRAMMAR == GRAMMAR
     assert "Lark_StandAlone" in stale.read_text(encoding="utf-8")
+
+
+def test_the_compiled_code_is_kept_and_a_damaged_one_compiled_again(tmp_path: Path) -> None:
+    module = lalr.standalone(GRAMMAR, __version__, tmp_path)
+    (compiled,) = tmp_path.glob("*.code")
+    assert compiled.stat().st_size > 10_000 and module.__file__ == str(next(tmp_path.glob("*.py")))
+    compiled.write_bytes(b"not marshal data")
+    assert lalr.standalone(GRAMMAR, __version__, tmp_path).NETDSL_GRAMMAR == GRAMMAR
+    assert compiled.read_bytes() != b"not marshal data"
 
 
 def test_lark_parses_where_no_module_can_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
