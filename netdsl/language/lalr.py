@@ -126,13 +126,13 @@ def _write(path: Path, data: bytes) -> None:
 
 def runtime(grammar: str, version: str) -> tuple[ModuleType | None, dict[str, Any]]:
     """(the generated module or None, the names of `NAMES` from it or from lark)."""
-    folder = cache_dir()
-    if folder is not None:
-        try:
+    try:
+        folder = cache_dir()  # no home folder: RuntimeError
+        if folder is not None:
             module = standalone(grammar, version, folder)
             return module, {name: getattr(module, name) for name in NAMES}
-        except Exception:  # noqa: BLE001 - any failure here costs speed, never a parse: lark parses
-            pass
+    except Exception:  # noqa: BLE001 - any failure here costs speed, never a parse: lark parses
+        pass
     import lark
     import lark.exceptions
 
