@@ -44,6 +44,20 @@ def cache_dir() -> Path | None:
     return Path(base) / "netdsl"
 
 
+def lark_version() -> str:
+    """The installed lark's version, read from its `__init__` without importing it (that import is
+    what the generated parser saves): a lark upgrade gets a module of its own, as a grammar edit does."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("lark")
+    if spec is None or spec.origin is None:
+        return "none"
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    found = re.search(r"^__version__\s*(?::\s*str\s*)?=\s*[\"']([^\"']+)", text, re.MULTILINE)
+    return found.group(1) if found else "unknown"
+
+
 def module_name(grammar: str, version: str) -> str:
     key = f"{FORMAT}\0{version}\0{sorted(OPTIONS.items())}\0{grammar}".encode()
     return f"netdsl_parser_{zlib.crc32(key):08x}"
@@ -129,7 +143,7 @@ def runtime(grammar: str, version: str) -> tuple[ModuleType | None, dict[str, An
     try:
         folder = cache_dir()  # no home folder: RuntimeError
         if folder is not None:
-            module = standalone(grammar, version, folder)
+            module = standalone(grammar, f"{version}, lark {lark_version()}", folder)
             return module, {name: getattr(module, name) for name in NAMES}
     except Exception:  # noqa: BLE001 - any failure here costs speed, never a parse: lark parses
         pass

@@ -60,6 +60,11 @@ def test_the_compiled_code_is_kept_and_a_damaged_one_compiled_again(tmp_path: Pa
     assert compiled.read_bytes() != b"not marshal data"
 
 
+def test_the_key_holds_lark_s_version_read_without_importing_it() -> None:
+    assert lalr.lark_version() == lark.__version__
+    assert lalr.module_name(GRAMMAR, "0.1.0, lark 1.3.1") != lalr.module_name(GRAMMAR, "0.1.0, lark 1.3.2")
+
+
 def test_lark_parses_where_no_module_can_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a file, not a folder"
     blocker.write_text("", encoding="utf-8")
