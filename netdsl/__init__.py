@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 if TYPE_CHECKING:
     from netdsl.api import Spec, load
     from netdsl.checker.check import Outcome, check_file, check_text
     from netdsl.checker.elaborate import UsageError
     from netdsl.core.diagnostics import SpecError
+    from netdsl.core.version import __version__
 
 _EXPORTS = {
     "Spec": "netdsl.api",
@@ -29,6 +28,7 @@ _EXPORTS = {
     "check_text": "netdsl.checker.check",
     "SpecError": "netdsl.core.diagnostics",
     "UsageError": "netdsl.checker.elaborate",
+    "__version__": "netdsl.core.version",
 }
 
 __all__ = ["Outcome", "Spec", "SpecError", "UsageError", "__version__", "check_file", "check_text", "load"]

@@ -12,8 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from netdsl import __version__
 from netdsl.cli.common import EXIT_INTERNAL, EXIT_SPEC, Parser, reader_gone
+from netdsl.core.gcpause import paused_gc
+from netdsl.core.version import __version__
 
 # name → (module under netdsl.cli, its function that adds the arguments, its function that runs, help)
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
@@ -49,7 +50,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     with their help, but built empty: enough for argparse to dispatch and to list them)."""
     parser = Parser(prog="netdsl", description="A declarative language and compiler for CNNs.")
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    # prog given, as argparse would work it out: it would build a help formatter (and import shutil)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, prog="netdsl")
     for name, (_, adder, _, help) in COMMANDS.items():
         command = commands.add_parser(name, help=help)
         if adder and only in (None, name):
@@ -66,6 +68,15 @@ def _asked(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     asked = _asked(argv)
+    if asked != "check":
+        return _run(argv, asked)
+    # check runs on every save and is over in a moment: the cyclic collector would only walk the
+    # modules it imports again and again (its stages pause the collector anyway, core.gcpause)
+    with paused_gc():
+        return _run(argv, asked)
+
+
+def _run(argv: list[str], asked: str | None) -> int:
     args = build_parser(asked).parse_args(argv)
     try:
         status = getattr(_module(args.command), COMMANDS[args.command][2])(args)

@@ -12,14 +12,12 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-from lark import Lark, Token, Transformer, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from typing import TYPE_CHECKING, Any
 
 from netdsl.core.diagnostics import Span, SpecError, error, normalize_source, source_lines
 from netdsl.core.gcpause import paused_gc
-from netdsl.language import ast
+from netdsl.core.version import __version__
+from netdsl.language import ast, lalr
 
 _HERE = Path(__file__).resolve().parent.parent  # the netdsl package
 # In a wheel the grammar lies inside the package; in a source checkout, beside it.
@@ -46,15 +44,21 @@ def grammar_path() -> Path:
     raise FileNotFoundError("netdsl.lark not found beside the netdsl package")
 
 
+_GRAMMAR = grammar_path().read_text(encoding="utf-8")
+# lark's standalone parser generated for this grammar and cached, or lark itself (netdsl.language.lalr)
+_RUNTIME, _NAMES = lalr.runtime(_GRAMMAR, __version__)
+if TYPE_CHECKING:
+    from lark import Lark, Token, Transformer, Tree
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+else:
+    Token, Tree, Transformer = _NAMES["Token"], _NAMES["Tree"], _NAMES["Transformer"]
+    UnexpectedCharacters, UnexpectedInput = _NAMES["UnexpectedCharacters"], _NAMES["UnexpectedInput"]
+    UnexpectedToken, VisitError = _NAMES["UnexpectedToken"], _NAMES["VisitError"]
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(
-        grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        maybe_placeholders=True,
-        cache=True,
-    )
+    return lalr.make_parser(_RUNTIME, _GRAMMAR)
 
 
 # Nesting deeper than this (brackets, bodies, operators: levels of the parse tree) is refused

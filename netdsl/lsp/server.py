@@ -20,8 +20,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from netdsl import __version__
 from netdsl.core.diagnostics import SpecError
+from netdsl.core.version import __version__
 from netdsl.format import FormatError, format_text
 from netdsl.lsp import features
 from netdsl.lsp.analysis import Analysis, ImportCache, analyze

@@ -6,7 +6,6 @@ The only place (with the CLI) that writes for people. Diagnostics are drawn comp
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import textwrap
@@ -14,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -112,15 +111,13 @@ def report(checked: Checked, depth: int | None = None, width: int | None = None)
     """The report table of `checked` at `depth` (None: every layer); with `width`, columns are
     left out (in DROP_ORDER) and layer names wrap at their dots, never inside a word, until it fits."""
     rows = tuple(tree.rows(checked, depth))
-    console = Console(width=10_000, color_system=None, file=io.StringIO())
-    options = console.options.update_width(10_000)
     names = [row.name for row in rows]
     shortest = max((len(word) for name in names + ["layer", "total"] for word in _words(name)), default=1)
     chosen = None
     for count in range(len(DROP_ORDER) + 1):
         columns = [c for c in COLUMNS if c not in DROP_ORDER[:count]]
         table = _table(checked, rows, columns, None)
-        needed = Measurement.get(console, options, table).maximum
+        needed = table_width(table)
         if width is None or needed <= width:
             chosen = (table, needed, columns)
             break
@@ -128,22 +125,45 @@ def report(checked: Checked, depth: int | None = None, width: int | None = None)
         room = max(len(n) for n in names + ["layer", "total"]) - (needed - width)
         if room >= shortest and sum(len(n) > room for n in names) <= len(names) * WRAP_SHARE:
             table = _table(checked, rows, columns, room)
-            chosen = (table, Measurement.get(console, options, table).maximum, columns)
+            chosen = (table, table_width(table), columns)
             break
     if chosen is None:  # the narrowest table, with names wrapped as far as their longest piece allows
         columns = [c for c in COLUMNS if c not in DROP_ORDER]
         table = _table(checked, rows, columns, None)
-        needed = Measurement.get(console, options, table).maximum
+        needed = table_width(table)
         if width is not None and needed > width:
             room = max(shortest, max(len(n) for n in names + ["layer", "total"]) - (needed - width))
             table = _table(checked, rows, columns, room)
-            needed = Measurement.get(console, options, table).maximum
+            needed = table_width(table)
         chosen = (table, needed, columns)
     table, needed, columns = chosen
     dropped = tuple(c for c in COLUMNS if c not in columns)
     return Report(
         report_title(checked), table, needed, dropped, rows, depth, _notes(checked, rows, depth, dropped, width)
     )
+
+
+def column_widths(table: Table) -> list[int]:
+    """The width of each column's text when nothing limits the table, as rich measures it (a test
+    compares the two), from the cells' text: its widest line, within the column's min and max width."""
+    widths = []
+    for column in table.columns:
+        lines = [str(column.header), str(column.footer), *(str(cell) for cell in column.cells)]
+        widest = max(cell_len(line) for text in lines for line in text.split("\n"))
+        if column.min_width is not None:
+            widest = max(widest, column.min_width)
+        if column.max_width is not None:
+            widest = min(widest, column.max_width)
+        widths.append(widest)
+    return widths
+
+
+def table_width(table: Table) -> int:
+    """The width `table` takes when nothing limits it: rich's `Measurement.get(...).maximum`,
+    without measuring each cell through rich. Its columns, their padding, then the borders."""
+    padding = table.padding[1] + table.padding[3]
+    borders = (2 if table.show_edge else 0) + len(table.columns) - 1 if table.box else 0
+    return sum(width + padding for width in column_widths(table)) + borders
 
 
 def report_title(checked: Checked) -> Text:
@@ -158,13 +178,15 @@ def print_report(console: Console, checked: Checked, depth: int | None, fit: boo
     if not fit or laid.width > console.width:  # a pipe, or a terminal too narrow for any table: never cut
         console.width = max(console.width, laid.width)
     console.print(laid.title, soft_wrap=True)
+    for column, width in zip(laid.table.columns, column_widths(laid.table), strict=True):
+        column.width = width  # what rich would measure, as the table fits: it then measures no cell again
     console.print(laid.table)
     for note in laid.notes:  # wrapped here: rich's own wrapping leaves a space at the end of each line
         for line in textwrap.wrap(note, console.width) if fit else [note]:
             console.print(Text(line, style="dim"), soft_wrap=True)
     for line in totals_text(checked).splitlines():
         for part in textwrap.wrap(line, console.width) if fit else [line]:
-            console.print(part, markup=False, highlight=False, soft_wrap=True)
+            console.print(part, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _words(name: str) -> list[str]:
@@ -196,9 +218,9 @@ def _table(checked: Checked, rows: Sequence[tree.Row], columns: Sequence[str], n
     for column in columns:
         right = column not in ("layer", "op", "output")
         fixed = name_width if column == "layer" else None
-        table.add_column(
-            column,
-            footer=footers.get(column, ""),
+        table.add_column(  # Text, not str: rich reads no markup (nor emoji codes) in them
+            Text(column),
+            footer=Text(footers.get(column, "")),
             justify="right" if right else "left",
             no_wrap=True,
             min_width=fixed,

@@ -1,6 +1,6 @@
-"""Training in PyTorch: data sources (`data`), heads and their losses (`heads`), the training
-loop (`loop`), experiments over seeds (`experiment`). Nothing here is imported by `netdsl
-check`; the names below load torch only when first used.
+"""Training in PyTorch: heads and their losses (`heads`), batches fed to the device (`feed`), the
+training loop (`loop`), experiments over seeds (`experiment`); data sources live in `netdsl.data`.
+Nothing here is imported by `netdsl check`; the names below load torch only when first used.
 
     import netdsl
     from netdsl.training import TrainConfig, load_data, train

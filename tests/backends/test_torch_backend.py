@@ -153,6 +153,15 @@ def test_source_is_deterministic_and_lint_clean(path: Path, tmp_path: Path) -> N
     )
 
 
+def test_source_is_black_stable() -> None:
+    """The port lays files out as ruff does; black (which lost on speed, bench/formatter_speed.py)
+    leaves them as they are too."""
+    black = pytest.importorskip("black")
+    for path in SHIPPED:
+        text = netdsl.load(path).torch_source.text
+        assert black.format_str(text, mode=black.Mode()) == text, path.name
+
+
 def test_lenet_source_reads_like_a_person_wrote_it() -> None:
     text = netdsl.load(ROOT / "specs/lenet5.net").torch_source.text
     assert "class LeNet5(nn.Module):" in text

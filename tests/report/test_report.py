@@ -225,3 +225,21 @@ def test_check_never_imports_matplotlib() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["alexnet.net", "resnet50.net", "googlenet.net", "coral_cnn.net"])
+def test_table_width_is_what_rich_measures(name: str) -> None:
+    """The report works out a table's width from its cells; rich's own measurement agrees, with
+    columns left out and names wrapped at their dots too."""
+    from rich.measure import Measurement
+
+    console = Console(width=10_000, color_system=None, file=io.StringIO())
+    options = console.options.update_width(10_000)
+    checked = spec(name)
+    widths = set()
+    for depth in (None, 1, 3):
+        for width in (None, 30, 50, 64, 80):
+            laid = render.report(checked, depth, width)
+            assert laid.width == Measurement.get(console, options, laid.table).maximum
+            widths.add(laid.width)
+    assert len(widths) >= 3  # the cases differ: dropped columns, wrapped names, every column

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdsl import __version__
 from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, conv_batchnorm
 from netdsl.backends.pytorch.names import state_prefix
 from netdsl.checker.analyze import Checked
@@ -36,6 +35,7 @@ from netdsl.checker.ir import Node
 from netdsl.checker.ops import Shape
 from netdsl.core.diagnostics import source_line
 from netdsl.core.files import STDOUT, destination, write_atomic, write_atomic_chunks
+from netdsl.core.version import __version__
 
 if TYPE_CHECKING:
     import numpy as np

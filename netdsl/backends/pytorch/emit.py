@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from netdsl import __version__
 from netdsl.backends.pytorch.body import BodyWriter
 from netdsl.backends.pytorch.lowerings import PRELUDE, py_literal
 from netdsl.backends.pytorch.names import LOCAL_RESERVED, attribute_name, param_name, state_prefix
@@ -41,6 +40,7 @@ from netdsl.backends.pytorch.scope import (
 from netdsl.checker.analyze import Checked
 from netdsl.checker.naming import Scope, labels
 from netdsl.checker.ops import Shape
+from netdsl.core.version import __version__
 from netdsl.language import ast
 from netdsl.language.program import Program
 

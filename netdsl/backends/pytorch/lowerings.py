@@ -185,8 +185,9 @@ PRELUDE: dict[str, str] = {
     """a / b as the spec means it: an integer when the division is exact."""
     return a // b if isinstance(a, int) and isinstance(b, int) and a % b == 0 else a / b''',
     "set_weight": '''def set_weight(layer: nn.Conv2d, kernels: tuple, frozen: bool) -> None:
-    """Give a convolution literal kernels: one [kh][kw] for every pair of channels, one per output
-    channel [out][kh][kw], or all of them [out][in/groups][kh][kw]. Its bias, if any, starts at 0."""
+    """Give a convolution literal kernels: one [kh][kw] for every pair of channels, one per
+    output channel [out][kh][kw], or all of them [out][in/groups][kh][kw]. Its bias, if any,
+    starts at 0."""
     value = torch.tensor(kernels, dtype=layer.weight.dtype)
     if value.dim() == 2:
         value = value[None, None]
@@ -200,7 +201,8 @@ PRELUDE: dict[str, str] = {
     "CoralHead": '''class CoralHead(nn.Module):
     """CORAL (Cao, Mirjalili, Raschka 2019): one weight vector shared by the classes - 1 binary
     tasks, and classes - 1 independent biases. Logits: [N, classes - 1]. The biases start
-    ordered, at the logits of P(rank > k) under a uniform prior: log((K-1-k) / (k+1))."""
+    ordered, at the logits of P(rank > k) under a uniform prior:
+    log((K-1-k) / (k+1))."""
 
     def __init__(self, in_features: int, classes: int) -> None:
         super().__init__()
