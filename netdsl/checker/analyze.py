@@ -63,6 +63,19 @@ class Checked:
         return self.graph.nodes[self.graph.output].shape
 
     @property
+    def feature_field(self) -> Field | None:
+        """The receptive field of the last feature map: the last layer with a [C, H, W] output
+        that is not a pooling over the whole map (`global_avgpool`, `adaptive_avgpool(1)` alike);
+        what `compare` reports. None for a flat network."""
+        nodes = self.graph.nodes
+        maps = [
+            layer.receptive_field
+            for layer, node in zip(self.layers, nodes, strict=True)
+            if len(layer.output_shape) == 3 and layer.receptive_field and not pools_whole_map(node, self.graph)
+        ]
+        return maps[-1] if maps else None
+
+    @property
     def total_params(self) -> int:
         return sum(layer.params for layer in self.layers)
 
@@ -119,6 +132,23 @@ def _layer(node: Node, graph: Graph, field: tuple[Field, Field] | None) -> Layer
     )
 
 
+def pools_whole_map(node: Node, graph: Graph) -> bool:
+    """Whether each output of `node` sees its whole input: a global op (global pooling, linear,
+    the heads), or a window as large as its input that leaves one pixel (`adaptive_avgpool(1)`,
+    `maxpool(7)` on a 7×7 map). One definition, so that every spelling of global pooling gives
+    the same receptive field: the larger of its input's field and the image."""
+    if node.op == "input":
+        return False
+    op = OPS[node.op]
+    if op.reach == "global":
+        return True
+    if op.reach != "window" or op.window is None or node.shape[1:] != (1, 1) or not node.inputs:
+        return False
+    shape = graph.nodes[node.inputs[0]].shape
+    window = op.window(node.attrs, shape)
+    return all(window.effective(a) >= shape[1 + a] for a in (0, 1))
+
+
 def _field(node: Node, graph: Graph, fields: dict[int, Any], extent: Field) -> tuple[Field, Field]:
     """Receptive field r and jump j: r' = r + (K_eff - 1)·j, j' = j·S, per axis."""
     if node.op == "input":
@@ -132,7 +162,7 @@ def _field(node: Node, graph: Graph, fields: dict[int, Any], extent: Field) -> t
     size = tuple(max(f[0][a] for f in known) for a in (0, 1))
     jump = tuple(max(f[1][a] for f in known) for a in (0, 1))
     op = OPS[node.op]
-    if op.reach == "global":
+    if pools_whole_map(node, graph):
         return ((max(size[0], extent[0]), max(size[1], extent[1])), (jump[0], jump[1]))
     if op.reach == "window" and op.window is not None:
         window = op.window(node.attrs, graph.nodes[node.inputs[0]].shape)

@@ -34,9 +34,10 @@ class Entry:
 
 
 def entry(checked: Checked, spec: str) -> Entry:
-    spatial = [layer.receptive_field for layer in checked.layers if len(layer.output_shape) == 3]
-    field = next((f for f in reversed(spatial) if f is not None), None)
-    return Entry(checked.graph.network, spec, checked.total_params, checked.total_macs, checked.activation_bytes, field)
+    return Entry(
+        checked.graph.network, spec, checked.total_params, checked.total_macs, checked.activation_bytes,
+        checked.feature_field,
+    )
 
 
 def read_results(folders: Sequence[str | Path]) -> tuple[dict[str, list[float]], str]:

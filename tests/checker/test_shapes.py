@@ -88,3 +88,26 @@ def test_adaptive_pool_shape(size: int, out: int) -> None:
     outcome = check_text(f"network A {{ input [3, {size}, {size}] adaptive_avgpool({out}) }}")
     pool = torch.nn.AdaptiveAvgPool2d(out)
     assert outcome.checked is not None and outcome.checked.output_shape == _torch_shape(pool, (3, size, size))
+
+
+def test_every_spelling_of_global_pooling_gives_the_last_feature_maps_field() -> None:
+    """adaptive_avgpool(1), global_avgpool and a window as large as the map all see the whole
+    map: one definition, so ResNet-50 written either way has one receptive field (427, the last
+    7×7 map's), and compare's column is that map's field."""
+    import netdsl
+    from netdsl.checker.analyze import pools_whole_map
+
+    from conftest import ROOT
+
+    top = netdsl.load(ROOT / "specs" / "resnet50.net").checked  # global_avgpool
+    zoo = netdsl.load(ROOT / "specs" / "zoo" / "resnet50.net").checked  # adaptive_avgpool(1)
+    assert top.feature_field == zoo.feature_field == (427, 427)
+    assert top.layers[-1].receptive_field == zoo.layers[-1].receptive_field == (427, 427)
+    pooled = [n.op for n in zoo.graph.nodes if pools_whole_map(n, zoo.graph) and len(n.shape) == 3]
+    assert pooled == ["adaptive_avgpool"]
+    # a maxpool as large as its 5×5 map is global pooling too; a 2×2 one is a window
+    text = "network N {\n    input x: [3, 21, 21]\n    conv(8, 5, stride=4)\n    maxpool(%d)\n    flatten\n    linear(2)\n}\n"
+    whole, part = (netdsl.check_text(text % k).checked for k in (5, 2))
+    assert whole.feature_field == whole.layers[1].receptive_field == (5, 5)  # the conv's
+    assert whole.layers[2].receptive_field == (21, 21)  # the image: larger than the conv's 5
+    assert part.feature_field == part.layers[2].receptive_field == (9, 9)  # 5 + (2 - 1) * 4
