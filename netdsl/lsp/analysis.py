@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from netdsl.checker.analyze import Layer
+from netdsl.checker.analyze import Checked, Layer, analyze_partial
 from netdsl.checker.check import Outcome, check_program
 from netdsl.checker.elaborate import UsageError
 from netdsl.checker.ir import Graph, Instance, Node
@@ -118,6 +118,7 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]  # every file's, deduplicated
     seconds: float
     _indexes: dict[int, _Index] = field(default_factory=dict, repr=False)
+    _checked: dict[str, Checked | None] = field(default_factory=dict, repr=False)
 
     @property
     def module(self) -> ast.Module:
@@ -147,10 +148,29 @@ class Analysis:
             found.append(Diagnostic(d.severity, f"{d.span}: {d.message}", at, d.hint))
         return list(dict.fromkeys(found))
 
+    def checked(self, network: str) -> Checked | None:
+        """The network's report; when errors stopped its check, the report of what could be shaped
+        before and beside them (an unknown layer has shape ()): see `complete`."""
+        if network not in self._checked:
+            outcome = self.outcomes.get(network)
+            found = None
+            if outcome is not None:
+                if outcome.checked is not None:
+                    found = outcome.checked
+                elif outcome.partial is not None:
+                    found = analyze_partial(outcome.partial)
+            self._checked[network] = found
+        return self._checked[network]
+
+    def complete(self, network: str) -> bool:
+        outcome = self.outcomes.get(network)
+        return outcome is not None and outcome.checked is not None
+
     def graphs(self) -> Iterator[tuple[str, Graph, tuple[Layer, ...]]]:
-        for name, outcome in self.outcomes.items():
-            if outcome.checked is not None:
-                yield name, outcome.checked.graph, outcome.checked.layers
+        for name in self.outcomes:
+            checked = self.checked(name)
+            if checked is not None:
+                yield name, checked.graph, checked.layers
 
     def _index(self, graph: Graph) -> _Index:
         index = self._indexes.get(id(graph))

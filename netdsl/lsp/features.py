@@ -124,6 +124,8 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
         return None
     first = uses[0]
     node, layer = first.output
+    if not layer.output_shape:
+        return f"**{title}** → `?`  \n{_unknown_note(analysis, first.network)}"
     lines = [f"**{title}** → `{shape_text(layer.output_shape)}`" + (f" · {layer.op}" if len(first.layers) == 1 else "")]
     if len(uses) > 1:
         shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
@@ -138,9 +140,11 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     frozen = params - trainable
     macs = sum(lay.macs for _, lay in first.layers)
     split = "all trainable" if not frozen else f"{count_text(trainable)} trainable, {count_text(frozen)} frozen"
+    unknown = sum(1 for _, lay in first.layers if not lay.output_shape)
     lines.append(
         f"parameters {count_text(params)} ({split}) · MACs {count_text(macs)}"
         + (f" · {len(first.layers)} layers" if len(first.layers) > 1 else "")
+        + (f" ({unknown} unknown: they depend on an error)" if unknown else "")
     )
     if layer.receptive_field is not None and layer.jump is not None:
         rf, jump = layer.receptive_field, layer.jump
@@ -148,15 +152,49 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     return "  \n".join(lines)
 
 
+def _first_error(analysis: Analysis, network: str) -> Diagnostic | None:
+    outcome = analysis.outcomes.get(network)
+    return next((d for d in outcome.diagnostics if d.severity == "error"), None) if outcome is not None else None
+
+
+def _unknown_note(analysis: Analysis, network: str) -> str:
+    """What an unknown shape depends on: the network's first error, where it is."""
+    d = _first_error(analysis, network)
+    if d is None:
+        return "shape unknown"
+    where = (
+        f"line {d.span.line}" if d.span.file == analysis.file else f"{_relative(analysis, d.span.file)}:{d.span.line}"
+    )
+    return f"shape unknown: it depends on the error at {where} ({d.message})"
+
+
+def _relative(analysis: Analysis, file: str) -> str:
+    """A file's name relative to the document's folder when it lies below it, else as it is."""
+    try:
+        return Path(file).resolve().relative_to(Path(analysis.file).resolve().parent).as_posix()
+    except ValueError:
+        return file
+
+
 def _totals(analysis: Analysis, definition: ast.Definition) -> str:
-    outcome = analysis.outcomes.get(definition.name)
-    if definition.kind != "network" or outcome is None or outcome.checked is None:
+    c = analysis.checked(definition.name) if definition.kind == "network" else None
+    if c is None:
         return ""
-    c = outcome.checked
+    known = [lay for lay in c.layers[1:] if lay.output_shape]
+    if not analysis.complete(definition.name) and len(known) < len(c.layers) - 1:
+        return (
+            f"input `{shape_text(c.input_shape)}` → output `{shape_text(c.layers[-1].output_shape)}`  \n"
+            f"errors stop the check: {len(known)} of {len(c.layers) - 1} layers shaped, "
+            f"parameters {count_text(sum(lay.params for lay in known))} · "
+            f"MACs {count_text(sum(lay.macs for lay in known))} so far  \n"
+            + _unknown_note(analysis, definition.name).replace("shape unknown: it", "the rest")
+        )
+    error = _first_error(analysis, definition.name)
     return (
         f"input `{shape_text(c.input_shape)}` → output `{shape_text(c.output_shape)}`  \n"
         f"parameters {count_text(c.total_params)} ({count_text(c.trainable_params)} trainable) · "
         f"MACs {count_text(c.total_macs)} · {len(c.layers) - 1} layers"
+        + (f"  \nevery layer shaped despite the error at line {error.span.line}" if error is not None else "")
     )
 
 
@@ -220,6 +258,7 @@ def _callee_doc(analysis: Analysis, name: str) -> str | None:
 
 
 def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> list[lsp.InlayHint]:
+    """The hints whose position lies inside `visible_range` (its ends included)."""
     first, last = visible_range.start.line + 1, visible_range.end.line + 1
     hints = []
     for definition in analysis.module.definitions:
@@ -233,7 +272,12 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
                 hint = _statement_hint(analysis, definition, stmt, lines)
                 if hint is not None:
                     hints.append(hint)
-    return hints
+    start, end = visible_range.start, visible_range.end
+    return [
+        h
+        for h in hints
+        if (start.line, start.character) <= (h.position.line, h.position.character) <= (end.line, end.character)
+    ]
 
 
 def _statement_hint(
@@ -249,12 +293,17 @@ def _statement_hint(
 
 
 def _network_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
-    outcome = analysis.outcomes.get(definition.name)
-    if definition.kind != "network" or outcome is None or outcome.checked is None:
+    c = analysis.checked(definition.name) if definition.kind == "network" else None
+    if c is None:
         return None
-    c = outcome.checked
-    label = f"{count_text(c.total_params)} params · {count_text(c.total_macs)} MACs · → {shape_text(c.output_shape)}"
     brace = definition.body.span
+    known = [lay for lay in c.layers[1:] if lay.output_shape]
+    if not analysis.complete(definition.name) and len(known) < len(c.layers) - 1:
+        label = f"{len(known)} of {len(c.layers) - 1} layers shaped before errors"
+    else:
+        label = (
+            f"{count_text(c.total_params)} params · {count_text(c.total_macs)} MACs · → {shape_text(c.output_shape)}"
+        )
     return lsp.InlayHint(lines.to_lsp(brace.line, brace.column + 1), label, padding_left=True)
 
 

@@ -1,0 +1,146 @@
+"""`netdsl lsp` over a multi-file workspace, end to end (pytest-lsp speaking to the server in a
+subprocess): partial results beside errors, references and rename across files, files changed
+on disk. Positions are 0-based UTF-16, as the protocol counts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+e2e = pytest.mark.asyncio(loop_scope="module")
+
+CBR = """# conv, batchnorm, relu
+block CBR(width, stride = 1) {
+    conv(width, 3, stride=stride, padding=1) -> batchnorm -> relu
+}
+"""
+MAIN3 = """import "cbr.net"
+
+network Main3(classes = 10) {
+    input image: [3, 32, 32]
+    C1: CBR(16)
+    S2: CBR(width=32, stride=2)  @ [32, 16, 16]
+    flatten
+    out: linear(classes)
+}
+"""
+OTHER = """import "cbr.net"
+
+network Other {
+    input image: [3, 8, 8]
+    CBR(8, stride=2)
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ws")
+    (root / "cbr.net").write_text(CBR)
+    (root / "main3.net").write_text(MAIN3)
+    (root / "other.net").write_text(OTHER)
+    return root
+
+
+@pytest_lsp.fixture(
+    scope="module",
+    loop_scope="module",
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "netdsl", "lsp"]),
+)
+async def client(lsp_client: LanguageClient, workspace: Path):
+    await lsp_client.initialize_session(
+        lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def published(client: LanguageClient, uri: str, check) -> list[lsp.Diagnostic]:
+    """The diagnostics published for `uri`, once `check` holds of them."""
+    for _ in range(200):
+        if uri in client.diagnostics and check(client.diagnostics[uri]):
+            return client.diagnostics[uri]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"diagnostics for {uri}: {client.diagnostics.get(uri)}")
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri, "netdsl", version, text)))
+    return uri
+
+
+def change(client: LanguageClient, uri: str, version: int, text: str) -> None:
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(version=version, uri=uri),
+            [lsp.TextDocumentContentChangeWholeDocument(text)],
+        )
+    )
+
+
+def at(uri: str, line: int, character: int) -> dict[str, object]:
+    return {"text_document": lsp.TextDocumentIdentifier(uri), "position": lsp.Position(line, character)}
+
+
+async def hover_text(client: LanguageClient, uri: str, line: int, character: int) -> str:
+    found = await client.text_document_hover_async(lsp.HoverParams(**at(uri, line, character)))
+    assert found is not None and isinstance(found.contents, lsp.MarkupContent)
+    return found.contents.value
+
+
+async def hints(client: LanguageClient, uri: str, first: int = 0, last: int = 99) -> list[tuple[int, int, str]]:
+    found = await client.text_document_inlay_hint_async(
+        lsp.InlayHintParams(lsp.TextDocumentIdentifier(uri), lsp.Range(lsp.Position(first, 0), lsp.Position(last, 0)))
+    )
+    return [(h.position.line, h.position.character, h.label) for h in found or []]
+
+
+# ---- 1. partial results -------------------------------------------------------------------
+
+
+@e2e
+async def test_a_wrong_shape_assertion_keeps_every_hint_and_hover(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "partial.net", MAIN3.replace("[32, 16, 16]", "[32, 16, 15]"))
+    (error,) = await published(client, uri, lambda ds: len(ds) == 1)
+    assert error.message == "shape assertion failed: expected [32, 16, 15], got [32, 16, 16]"
+    assert await hints(client, uri) == [
+        (2, 29, "87.1 K params · 1.7 M MACs · → 10"),
+        (4, 15, "→ 16×32×32"),
+        (5, 47, "→ 32×16×16"),
+        (6, 11, "→ 8192"),
+        (7, 24, "→ 10"),
+    ]
+    above = await hover_text(client, uri, 4, 5)
+    assert above.split("  \n")[0] == "**C1** → `16×32×32`"
+    network = await hover_text(client, uri, 2, 10)
+    assert "parameters 87.1 K" in network
+    assert network.endswith("every layer shaped despite the error at line 6")
+
+
+@e2e
+async def test_what_depends_on_an_error_says_so(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "partial.net").as_uri()
+    change(client, uri, 2, MAIN3.replace("CBR(width=32", "CRB(width=32"))
+    await published(
+        client, uri, lambda ds: [d.message for d in ds] == ["unknown op or block 'CRB'\nhint: did you mean 'CBR'?"]
+    )
+    assert await hints(client, uri) == [
+        (2, 29, "3 of 5 layers shaped before errors"),
+        (4, 15, "→ 16×32×32"),
+        (6, 11, "→ ?"),
+        (7, 24, "→ ?"),
+    ]
+    assert (await hover_text(client, uri, 4, 5)).startswith("**C1** → `16×32×32`")
+    assert await hover_text(client, uri, 7, 5) == (
+        "**out** → `?`  \nshape unknown: it depends on the error at line 6 (unknown op or block 'CRB')"
+    )
+    network = await hover_text(client, uri, 2, 10)
+    assert "errors stop the check: 3 of 5 layers shaped, parameters 480" in network
