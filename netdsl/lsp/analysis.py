@@ -23,7 +23,7 @@ from netdsl.checker.ir import Graph, Instance, Node
 from netdsl.core.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
 from netdsl.language import ast
 from netdsl.language.parser import parse
-from netdsl.language.program import Program, _display, _Loader
+from netdsl.language.program import Program, _Loader
 from netdsl.lsp.positions import Lines
 
 T = TypeVar("T")
@@ -79,7 +79,11 @@ class _CachedLoader(_Loader):
         if len(chain) == 1:  # an import of the main file
             self.origin = imp
         if self.origin is not None:
-            self.origins[_display(target)] = self.origin
+            self.origins[str(target)] = self.origin
+
+    def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
+        # every file by its absolute path, as the editor names it (not relative to the server's folder)
+        return super().module(text, str(Path(file).resolve()) if chain else file, chain)
 
 
 def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str, ast.Import]]:

@@ -17,18 +17,16 @@ from netdsl.language import ast
 from netdsl.lsp.analysis import Analysis
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import (
+    KEYWORDS,
     Pos,
     bindings,
     contains,
     definition_at,
-    keyword_spans,
     path_at,
-    references,
     statements,
     visible,
 )
 
-KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
 _SEVERITY = {
     "error": lsp.DiagnosticSeverity.Error,
     "warning": lsp.DiagnosticSeverity.Warning,
@@ -480,52 +478,3 @@ def _keyword_items(analysis: Analysis, callee: str) -> list[lsp.CompletionItem]:
         )
         for p in block.params
     ]
-
-
-# ---- rename -------------------------------------------------------------------------------
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def rename(
-    analysis: Analysis, lines: Lines, position: lsp.Position, new_name: str, uri: str
-) -> lsp.WorkspaceEdit | None:
-    """Rename the label or the named value (parameter, constant, value, loop variable) under the cursor."""
-    if not _NAME.fullmatch(new_name) or new_name in KEYWORDS:
-        raise ValueError(f"'{new_name}' is not a name")
-    spans = rename_spans(analysis, lines, lines.from_lsp(position))
-    if not spans:
-        return None
-    edits = [lsp.TextEdit(lines.range(s), new_name) for s in sorted(set(spans), key=lambda s: (s.line, s.column))]
-    return lsp.WorkspaceEdit(changes={uri: edits})
-
-
-def rename_spans(analysis: Analysis, lines: Lines, pos: Pos) -> list[Span]:
-    path = path_at(analysis.module, pos)
-    if path and isinstance(path[-1], ast.Label):
-        label = path[-1]
-        return (
-            [label.span]
-            if not label.computed
-            and _NAME.fullmatch(label.name)
-            and lines.line(label.span.line)[label.span.column - 1] != '"'
-            else []
-        )
-    home = definition_at(analysis.module, pos)
-    word = word_at(lines, pos)
-    if home is None or word is None:
-        return []
-    binding = next(
-        (
-            b
-            for b in bindings(home, list(lines.lines))
-            if b.name == word[0] and (contains(b.span, pos) or contains(b.scope, pos))
-        ),
-        None,
-    )
-    if binding is None:
-        return []
-    spans = [binding.span] + [s for s in references(home, binding.name) if contains(binding.scope, (s.line, s.column))]
-    if binding.kind == "parameter" and home.kind == "block":
-        spans += keyword_spans(analysis.module, home.name, binding.name)
-    return spans

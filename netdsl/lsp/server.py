@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,11 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netdsl import __version__
-from netdsl.core.diagnostics import SpecError
+from netdsl.core.diagnostics import Span, SpecError
 from netdsl.format import FormatError, format_text
-from netdsl.lsp import features
-from netdsl.lsp.analysis import Analysis, ImportCache, analyze
+from netdsl.language.program import Program
+from netdsl.lsp import features, symbols
+from netdsl.lsp.analysis import Analysis, ImportCache, analyze, load
 from netdsl.lsp.positions import Lines
 
 DEBOUNCE_S = 0.2  # diagnostics wait for this pause in typing
@@ -117,7 +120,80 @@ class NetdslServer(LanguageServer):
             else:
                 self.cache.overlay[Path(file)] = text
 
+    # ---- the workspace
+    def workspace_files(self, symbol: symbols.Symbol | None = None) -> list[str]:
+        """The open documents and the specs under the workspace's folders (those that could name
+        `symbol`: a file that does not hold its name as a word cannot)."""
+        files = {doc.file for doc in self.documents.values() if doc.file != "<untitled>"}
+        for folder in self.folders():
+            files.update(spec_files(folder))
+        if symbol is not None:
+            files.add(symbol.declared.file)
+            word = re.compile(rf"\b{re.escape(symbol.name)}\b")
+            files = {f for f in files if f == symbol.declared.file or word.search(self._text(f) or "")}
+        return sorted(files)
 
+    def folders(self) -> list[Path]:
+        found = [Path(to_fs_path(f.uri)) for f in (self.workspace.folders or {}).values() if to_fs_path(f.uri)]
+        if not found and self.workspace.root_path:
+            found.append(Path(self.workspace.root_path))
+        return found
+
+    def _text(self, file: str) -> str | None:
+        try:
+            return self.cache.read(Path(file))
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def loader(self) -> symbols.Loader:
+        """Loads a workspace file (its unsaved text when open) with its imports, once per request."""
+        memo: dict[str, Program | None] = {}
+
+        def load_file(file: str) -> Program | None:
+            if file not in memo:
+                text = self._text(file)
+                memo[file] = load(text, file, self.cache)[0] if text is not None else None
+            return memo[file]
+
+        return load_file
+
+    def occurrences(
+        self, symbol: symbols.Symbol, files: list[str], load: symbols.Loader
+    ) -> Iterator[tuple[str, list[Span], Lines]]:
+        for file, spans in symbols.occurrences(symbol, files, load).items():
+            program = load(file)
+            text = program.main.source if program is not None else ""
+            yield file, spans, Lines.of(text, self.encoding())
+
+    def uri_of(self, file: str) -> str:
+        return next((d.uri for d in self.documents.values() if d.file == file), None) or Path(file).as_uri()
+
+
+class Refused(JsonRpcInvalidParams):
+    """A request refused for a reason the user is told (logged without a traceback)."""
+
+
+def spec_files(folder: Path, limit: int = 2000) -> list[str]:
+    """The `.net` files under `folder`, hidden folders and node_modules left out (at most `limit`)."""
+    found: list[str] = []
+    for path in sorted(folder.rglob("*.net")):
+        parts = path.relative_to(folder).parts
+        if any(p.startswith(".") or p == "node_modules" for p in parts[:-1]):
+            continue
+        found.append(str(path.resolve()))
+        if len(found) >= limit:
+            break
+    return found
+
+
+class _QuietRefusals(logging.Filter):
+    """pygls logs every error answer with its traceback; a refusal is an answer, not a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], Refused))
+
+
+logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietRefusals())
 server = NetdslServer()
 
 
@@ -188,15 +264,57 @@ def completion(ls: NetdslServer, params: lsp.CompletionParams) -> lsp.Completion
     return lsp.CompletionList(is_incomplete=False, items=features.completion(source, typed, params.position))
 
 
-@server.feature(lsp.TEXT_DOCUMENT_RENAME)
-def rename(ls: NetdslServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+def _symbol(ls: NetdslServer, params: lsp.TextDocumentPositionParams) -> tuple[Analysis, Lines, symbols.Symbol] | None:
     found = ls.answering(params.text_document.uri)
     if not found:
         return None
+    at = symbols.symbol_at(found[0], found[1], found[1].from_lsp(params.position))
+    return (found[0], found[1], at[0]) if at is not None else None
+
+
+@server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
+def prepare_rename(ls: NetdslServer, params: lsp.PrepareRenameParams) -> lsp.PrepareRenamePlaceholder | None:
+    """The word that a rename here would change (None: nothing renamable, as for an op or a keyword)."""
+    found = ls.answering(params.text_document.uri)
+    if not found:
+        return None
+    at = symbols.symbol_at(found[0], found[1], found[1].from_lsp(params.position))
+    if at is None:
+        return None
+    return lsp.PrepareRenamePlaceholder(range=found[1].range(at[1]), placeholder=at[0].name)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_RENAME)
+def rename(ls: NetdslServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+    """Rename across the workspace's files that see the name; a clash or a non-name is refused."""
+    found = _symbol(ls, params)
+    if found is None:
+        raise Refused("nothing to rename here: a label, a value, a block or a parameter can be renamed")
+    files, load = ls.workspace_files(found[2]), ls.loader()
     try:
-        return features.rename(found[0], found[1], params.position, params.new_name, params.text_document.uri)
-    except ValueError as exc:
-        raise JsonRpcInvalidParams(str(exc)) from None
+        symbols.refuse_clash(found[2], params.new_name, files, load)
+    except symbols.Refusal as exc:
+        raise Refused(str(exc)) from None
+    changes = {
+        ls.uri_of(file): [lsp.TextEdit(lines.range(s), params.new_name) for s in spans]
+        for file, spans, lines in ls.occurrences(found[2], files, load)
+    }
+    return lsp.WorkspaceEdit(changes=changes)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_REFERENCES)
+def references(ls: NetdslServer, params: lsp.ReferenceParams) -> list[lsp.Location]:
+    found = _symbol(ls, params)
+    if found is None:
+        return []
+    symbol = found[2]
+    files, load = ls.workspace_files(symbol), ls.loader()
+    return [
+        lsp.Location(ls.uri_of(file), lines.range(s))
+        for file, spans, lines in ls.occurrences(symbol, files, load)
+        for s in spans
+        if params.context.include_declaration or s != symbol.declared
+    ]
 
 
 @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)

@@ -12,6 +12,7 @@ from typing import Any
 from netdsl.core.diagnostics import Span
 from netdsl.language import ast
 
+KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
 Pos = tuple[int, int]  # netdsl's 1-based line and column
 
 
@@ -149,6 +150,13 @@ def _walk(node: Any) -> Iterator[Any]:
     for child in children(node):
         if not isinstance(child, ast.Label):
             yield from _walk(child)
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """`node` and every node inside it, labels included, in source order."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
 
 
 def calls(node: Any) -> Iterator[ast.Call]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 e2e = pytest.mark.asyncio(loop_scope="module")
+STDERR = Path(tempfile.mkdtemp()) / "server-stderr.txt"  # what the server writes there: no traceback
 
 CBR = """# conv, batchnorm, relu
 block CBR(width, stride = 1) {
@@ -35,7 +37,7 @@ OTHER = """import "cbr.net"
 
 network Other {
     input image: [3, 8, 8]
-    CBR(8, stride=2)
+    CBR(width=8, stride=2)
 }
 """
 
@@ -52,7 +54,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_lsp.fixture(
     scope="module",
     loop_scope="module",
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "netdsl", "lsp"]),
+    config=ClientServerConfig(server_command=["sh", "-c", f'exec "{sys.executable}" -m netdsl lsp 2>"{STDERR}"']),
 )
 async def client(lsp_client: LanguageClient, workspace: Path):
     await lsp_client.initialize_session(
@@ -144,3 +146,86 @@ async def test_what_depends_on_an_error_says_so(client: LanguageClient, workspac
     )
     network = await hover_text(client, uri, 2, 10)
     assert "errors stop the check: 3 of 5 layers shaped, parameters 480" in network
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri)))
+
+
+# ---- 2. references and rename across files ------------------------------------------------
+
+
+def edits_by_file(edit: lsp.WorkspaceEdit | None, root: Path) -> dict[str, list[tuple[int, int, int, str]]]:
+    assert edit is not None and edit.changes is not None
+    return {
+        Path(uri.removeprefix("file://")).relative_to(root).as_posix(): [
+            (e.range.start.line, e.range.start.character, e.range.end.character, e.new_text) for e in edits
+        ]
+        for uri, edits in sorted(edit.changes.items())
+    }
+
+
+@e2e
+async def test_references_of_a_block_in_every_file_that_imports_it(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "main3.net", MAIN3)
+    found = await client.text_document_references_async(
+        lsp.ReferenceParams(**at(uri, 4, 9), context=lsp.ReferenceContext(include_declaration=True))
+    )
+    assert sorted(
+        (Path(loc.uri.removeprefix("file://")).name, loc.range.start.line, loc.range.start.character)
+        for loc in found or []
+    ) == [("cbr.net", 1, 6), ("main3.net", 4, 8), ("main3.net", 5, 8), ("other.net", 4, 4)]
+    without = await client.text_document_references_async(
+        lsp.ReferenceParams(**at(uri, 4, 9), context=lsp.ReferenceContext(include_declaration=False))
+    )
+    assert len(without or []) == 3
+
+
+@e2e
+async def test_rename_a_block_parameter_across_files(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "cbr.net", CBR)
+    prepared = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(**at(uri, 1, 11)))
+    assert prepared == lsp.PrepareRenamePlaceholder(lsp.Range(lsp.Position(1, 10), lsp.Position(1, 15)), "width")
+    edit = await client.text_document_rename_async(lsp.RenameParams(**at(uri, 1, 11), new_name="channels"))
+    assert edits_by_file(edit, workspace) == {
+        "cbr.net": [(1, 10, 15, "channels"), (2, 9, 14, "channels")],
+        "main3.net": [(5, 12, 17, "channels")],
+        "other.net": [(4, 8, 13, "channels")],  # on disk only: not open in the editor
+    }
+
+
+@e2e
+async def test_rename_a_block_from_a_call_in_another_file(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main3.net").as_uri()
+    prepared = await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(**at(uri, 5, 9)))
+    assert prepared == lsp.PrepareRenamePlaceholder(lsp.Range(lsp.Position(5, 8), lsp.Position(5, 11)), "CBR")
+    edit = await client.text_document_rename_async(lsp.RenameParams(**at(uri, 5, 9), new_name="ConvBnRelu"))
+    assert edits_by_file(edit, workspace) == {
+        "cbr.net": [(1, 6, 9, "ConvBnRelu")],
+        "main3.net": [(4, 8, 11, "ConvBnRelu"), (5, 8, 11, "ConvBnRelu")],
+        "other.net": [(4, 4, 7, "ConvBnRelu")],
+    }
+
+
+@e2e
+async def test_ops_and_keywords_cannot_be_renamed(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "cbr.net").as_uri()
+    assert await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(**at(uri, 2, 5))) is None
+    main = (workspace / "main3.net").as_uri()
+    assert await client.text_document_prepare_rename_async(lsp.PrepareRenameParams(**at(main, 3, 5))) is None
+
+
+@e2e
+async def test_a_clashing_name_is_refused_without_a_traceback(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main3.net").as_uri()
+    refusals = []
+    for position, name in (((4, 5), "S2"), ((2, 10), "conv"), ((1, 0), "x"), ((4, 5), "in"), ((2, 20), "image")):
+        with pytest.raises(Exception) as refused:  # noqa: PT011 (the client raises its own JsonRpc error type)
+            await client.text_document_rename_async(lsp.RenameParams(**at(uri, *position), new_name=name))
+        refusals.append(str(refused.value))
+    wanted = [
+        "'S2' already labels a layer of Main3 (line 6)",
+        "'conv' is an op",
+        "nothing to rename here: a label, a value, a block or a parameter can be renamed",
+        "'in' is not a name",
+        "'image' is already the input of Main3 (line 4)",
+    ]
+    assert [w for r, w in zip(refusals, wanted, strict=True) if w in r] == wanted, refusals
+    assert "Traceback" not in STDERR.read_text()
