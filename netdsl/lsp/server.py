@@ -97,12 +97,13 @@ class NetdslServer(LanguageServer):
     def refresh_with_dependents(self, uri: str) -> None:
         """Refresh a document, then the open documents importing it (they read its unsaved text)."""
         doc = self.refresh(uri)
+        if doc.file != "<untitled>":
+            self.recheck_importers(Path(doc.file))
+
+    def recheck_importers(self, path: Path) -> None:
+        """Check again (and publish for) the open documents whose last analysis read `path`."""
         for other in list(self.documents.values()):
-            if (
-                other.uri != uri
-                and other.current is not None
-                and any(Path(f).resolve() == Path(doc.file) for f in other.current.program.sources if f != other.file)
-            ):
+            if other.current is not None and other.file != str(path) and path in _reads(other.current):
                 other.analysed = None
                 self.refresh(other.uri)
 
@@ -169,6 +170,14 @@ class NetdslServer(LanguageServer):
         return next((d.uri for d in self.documents.values() if d.file == file), None) or Path(file).as_uri()
 
 
+def _reads(analysis: Analysis) -> set[Path]:
+    """The files an analysis read, and those its document imports (also one missing then)."""
+    found = {Path(f).resolve() for f in analysis.program.sources if f != analysis.file}
+    if analysis.file != "<untitled>":
+        found.update((Path(analysis.file).parent / imp.path).resolve() for imp in analysis.module.imports)
+    return found
+
+
 class Refused(JsonRpcInvalidParams):
     """A request refused for a reason the user is told (logged without a traceback)."""
 
@@ -217,12 +226,40 @@ def did_save(ls: NetdslServer, params: lsp.DidSaveTextDocumentParams) -> None:
 
 @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: NetdslServer, params: lsp.DidCloseTextDocumentParams) -> None:
+    """Forget the document's unsaved text: the open files importing it read it from disk again."""
     uri = params.text_document.uri
     ls.overlay(uri, None)
     doc = ls.documents.pop(uri, None)
     if doc is not None and doc.pending is not None:
         doc.pending.cancel()
     ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
+    if doc is not None and doc.file != "<untitled>":
+        ls.recheck_importers(Path(doc.file))
+
+
+@server.feature(lsp.INITIALIZED)
+async def initialized(ls: NetdslServer, params: lsp.InitializedParams) -> None:
+    """Ask the client to tell of `.net` files changed on disk (when it lets servers register)."""
+    capability = ls.client_capabilities.workspace
+    watched = capability.did_change_watched_files if capability is not None else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    options = lsp.DidChangeWatchedFilesRegistrationOptions([lsp.FileSystemWatcher(glob_pattern="**/*.net")])
+    registration = lsp.Registration("netdsl-watch", lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, options)
+    try:
+        await ls.client_register_capability_async(lsp.RegistrationParams([registration]))
+    except Exception:  # a client that refuses: files changed on disk show at the next edit instead
+        log.info("the client did not register the file watcher", exc_info=True)
+
+
+@server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(ls: NetdslServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+    """A spec changed, appeared or went away on disk: check again the open documents importing it."""
+    for change in params.changes:
+        path = to_fs_path(change.uri)
+        if path:
+            ls.cache.texts.pop(Path(path).resolve(), None)
+            ls.recheck_importers(Path(path).resolve())
 
 
 @server.feature(lsp.TEXT_DOCUMENT_HOVER)

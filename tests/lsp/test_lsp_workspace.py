@@ -16,6 +16,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 e2e = pytest.mark.asyncio(loop_scope="module")
+REGISTERED: list[lsp.Registration] = []  # what the server asked the client to register
 STDERR = Path(tempfile.mkdtemp()) / "server-stderr.txt"  # what the server writes there: no traceback
 
 CBR = """# conv, batchnorm, relu
@@ -57,6 +58,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config=ClientServerConfig(server_command=["sh", "-c", f'exec "{sys.executable}" -m netdsl lsp 2>"{STDERR}"']),
 )
 async def client(lsp_client: LanguageClient, workspace: Path):
+    @lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(params: lsp.RegistrationParams) -> None:
+        REGISTERED.extend(params.registrations)
+
     await lsp_client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
     )
@@ -229,3 +234,52 @@ async def test_a_clashing_name_is_refused_without_a_traceback(client: LanguageCl
     ]
     assert [w for r, w in zip(refusals, wanted, strict=True) if w in r] == wanted, refusals
     assert "Traceback" not in STDERR.read_text()
+
+
+# ---- 3. files changed on disk and closed ---------------------------------------------------
+
+LIB = "block Lib(width) {\n    conv(width, 3, padding=1) -> relu\n}\n"
+USES_LIB = 'import "lib.net"\n\nnetwork UsesLib {\n    input [3, 8, 8]\n    Lib(4)\n}\n'
+
+
+@e2e
+async def test_the_server_registers_a_watcher_for_specs(client: LanguageClient, workspace: Path) -> None:
+    for _ in range(100):
+        if REGISTERED:
+            break
+        await asyncio.sleep(0.05)
+    (registration,) = REGISTERED
+    assert registration.method == "workspace/didChangeWatchedFiles"
+    options = registration.register_options
+    watchers = options["watchers"] if isinstance(options, dict) else options.watchers
+    assert [w["globPattern"] if isinstance(w, dict) else w.glob_pattern for w in watchers] == ["**/*.net"]
+
+
+@e2e
+async def test_an_import_changed_on_disk_rechecks_its_importers(client: LanguageClient, workspace: Path) -> None:
+    (workspace / "lib.net").write_text(LIB)
+    uri = open_doc(client, workspace / "uses_lib.net", USES_LIB)
+    await published(client, uri, lambda ds: len(ds) == 0)
+    (workspace / "lib.net").write_text(LIB.replace("Lib(width)", "Library(width)"))
+    client.workspace_did_change_watched_files(
+        lsp.DidChangeWatchedFilesParams([lsp.FileEvent((workspace / "lib.net").as_uri(), lsp.FileChangeType.Changed)])
+    )
+    (error,) = await published(client, uri, lambda ds: len(ds) == 1)
+    assert error.message == "unknown op or block 'Lib'\nhint: did you mean 'Library'?"
+    (workspace / "lib.net").unlink()
+    client.workspace_did_change_watched_files(
+        lsp.DidChangeWatchedFilesParams([lsp.FileEvent((workspace / "lib.net").as_uri(), lsp.FileChangeType.Deleted)])
+    )
+    await published(client, uri, lambda ds: [d.message.split(":")[0] for d in ds] == ["cannot import 'lib.net'"])
+
+
+@e2e
+async def test_closing_an_unsaved_import_rechecks_with_the_text_on_disk(
+    client: LanguageClient, workspace: Path
+) -> None:
+    (workspace / "lib.net").write_text(LIB)
+    lib = open_doc(client, workspace / "lib.net", LIB.replace("3, padding=1", "30"))
+    uri = (workspace / "uses_lib.net").as_uri()
+    await published(client, uri, lambda ds: len(ds) == 1 and "lib.net" in ds[0].message)
+    client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(lib)))
+    await published(client, uri, lambda ds: len(ds) == 0)
