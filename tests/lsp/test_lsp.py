@@ -52,6 +52,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config=ClientServerConfig(server_command=[sys.executable, "-m", "netdsl", "lsp"]),
 )
 async def client(lsp_client: LanguageClient, workspace: Path):
+    @lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(params: lsp.RegistrationParams) -> None:  # the server registers a file watcher
+        return None
+
     await lsp_client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
     )
