@@ -1,4 +1,4 @@
-"""The answers: hover, inlay hints, definitions, symbols, completion and rename, from an `Analysis`.
+"""The answers: diagnostics, hover, inlay hints, definitions and symbols, from an `Analysis`.
 
 Each function takes the analysis (and the document's `Lines` for positions) and returns
 lsprotocol values; none of them touches the server or the disk.
@@ -17,9 +17,7 @@ from netdsl.language import ast
 from netdsl.lsp.analysis import Analysis
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import (
-    KEYWORDS,
     Pos,
-    bindings,
     contains,
     definition_at,
     path_at,
@@ -417,64 +415,3 @@ def _bodies(step: ast.Step) -> list[ast.Body]:
     if isinstance(step, (ast.Repeat, ast.For, ast.Seq)):
         return [step.body]
     return []
-
-
-# ---- completion ---------------------------------------------------------------------------
-
-_OPEN_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^()]*)$")
-
-
-def completion(analysis: Analysis, lines: Lines, position: lsp.Position) -> list[lsp.CompletionItem]:
-    """What may be typed here: inside `name(`: its keyword arguments, then values in scope;
-    elsewhere ops, blocks, values in scope and keywords. Works on text that does not parse."""
-    pos = lines.from_lsp(position)
-    before = lines.line(pos[0])[: pos[1] - 1]
-    items: list[lsp.CompletionItem] = []
-    call = _OPEN_CALL.search(before)
-    if call is not None:
-        items += _keyword_items(analysis, call.group(1))
-    home = definition_at(analysis.module, pos) or _nearest_definition(analysis.module, pos)
-    if home is not None:
-        for b in bindings(home, list(lines.lines)):
-            items.append(lsp.CompletionItem(b.name, kind=lsp.CompletionItemKind.Variable, detail=b.kind))
-    if call is None:
-        items += [
-            lsp.CompletionItem(
-                name, kind=lsp.CompletionItemKind.Function, detail=op_signature(op), documentation=op.summary
-            )
-            for name, op in OPS.items()
-        ]
-        items += [
-            lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Class, detail=signature(d, _lines_of(analysis, d)))
-            for name, d in analysis.program.definitions.items()
-            if d.kind == "block"
-        ]
-        items += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in KEYWORDS]
-    return list({i.label: i for i in reversed(items)}.values())[::-1]
-
-
-def _nearest_definition(module: ast.Module, pos: Pos) -> ast.Definition | None:
-    before = [d for d in module.definitions if d.span.line <= pos[0]]
-    return before[-1] if before else None
-
-
-def _keyword_items(analysis: Analysis, callee: str) -> list[lsp.CompletionItem]:
-    op = OPS.get(callee)
-    if op is not None:
-        return [
-            lsp.CompletionItem(
-                f"{a.name}=",
-                kind=lsp.CompletionItemKind.Property,
-                detail="required" if a.default is REQUIRED else f"default {_value_text(a.default)}",
-            )
-            for a in op.args
-        ]
-    block = analysis.program.definitions.get(callee)
-    if block is None:
-        return []
-    return [
-        lsp.CompletionItem(
-            f"{p.name}=", kind=lsp.CompletionItemKind.Property, detail="required" if p.default is None else "optional"
-        )
-        for p in block.params
-    ]

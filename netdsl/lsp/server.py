@@ -26,7 +26,7 @@ from netdsl import __version__
 from netdsl.core.diagnostics import Span, SpecError
 from netdsl.format import FormatError, format_text
 from netdsl.language.program import Program
-from netdsl.lsp import features, symbols
+from netdsl.lsp import editing, features, symbols
 from netdsl.lsp.analysis import Analysis, ImportCache, analyze, load
 from netdsl.lsp.positions import Lines
 
@@ -289,16 +289,26 @@ def document_symbols(ls: NetdslServer, params: lsp.DocumentSymbolParams) -> list
     return features.symbols(found[0], found[1]) if found else []
 
 
-@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["(", ","]))
-def completion(ls: NetdslServer, params: lsp.CompletionParams) -> lsp.CompletionList:
-    doc = ls.refresh(params.text_document.uri)
-    analysis = doc.current if doc.current is not None else doc.good
+def _typing(ls: NetdslServer, uri: str) -> tuple[Analysis, Lines] | None:
+    """The text being typed (which may not parse) and the analysis whose names complete it."""
+    doc = ls.refresh(uri)
+    analysis = doc.good if doc.good is not None else doc.current
     if analysis is None:
-        return lsp.CompletionList(is_incomplete=False, items=[])
-    # completion reads the text being typed (which may not parse) with the names of the last good analysis
-    typed = Lines.of(ls.workspace.get_text_document(params.text_document.uri).source, ls.encoding())
-    source = doc.good if doc.good is not None else analysis
-    return lsp.CompletionList(is_incomplete=False, items=features.completion(source, typed, params.position))
+        return None
+    return analysis, Lines.of(ls.workspace.get_text_document(uri).source, ls.encoding())
+
+
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["(", ",", "="]))
+def completion(ls: NetdslServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+    found = _typing(ls, params.text_document.uri)
+    items = editing.completion(found[0], found[1], params.position) if found else []
+    return lsp.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_SIGNATURE_HELP, lsp.SignatureHelpOptions(trigger_characters=["(", ","]))
+def signature_help(ls: NetdslServer, params: lsp.SignatureHelpParams) -> lsp.SignatureHelp | None:
+    found = _typing(ls, params.text_document.uri)
+    return editing.signature_help(found[0], found[1], params.position) if found else None
 
 
 def _symbol(ls: NetdslServer, params: lsp.TextDocumentPositionParams) -> tuple[Analysis, Lines, symbols.Symbol] | None:

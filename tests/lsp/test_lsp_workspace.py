@@ -283,3 +283,72 @@ async def test_closing_an_unsaved_import_rechecks_with_the_text_on_disk(
     await published(client, uri, lambda ds: len(ds) == 1 and "lib.net" in ds[0].message)
     client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(lib)))
     await published(client, uri, lambda ds: len(ds) == 0)
+
+
+# ---- 4. completion in context and signature help -------------------------------------------
+
+TYPING = """block Widen(width, grow = 2) {
+    conv(width * grow, 3, padding=1, bias=false) -> relu
+}
+
+network T(classes = 10) {
+    input image: [3, 32, 32]
+    let base = 16
+    conv(16,~
+    conv(16, kernel=
+    conv(16, bias=
+    Widen(8,~
+    linear(classes) @ [6,~
+}
+""".replace("~", " ")  # a space typed after each comma
+
+
+TYPING_OK = TYPING.replace("conv(16, \n", "conv(16, 3)\n").replace("kernel=\n", "kernel=3)\n")
+TYPING_OK = TYPING_OK.replace("bias=\n", "bias=true)\n").replace("(8, \n", "(8)\n").replace("[6, \n", "[6]\n")
+
+
+async def labels(client: LanguageClient, uri: str, line: int, character: int) -> list[str]:
+    found = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, line, character)))
+    assert isinstance(found, lsp.CompletionList)
+    return [item.label for item in found.items]
+
+
+@e2e
+async def test_completion_follows_the_context(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "typing.net", TYPING_OK)  # it parses once, then is being typed
+    await published(client, uri, lambda ds: True)
+    change(client, uri, 2, TYPING)
+    after_positional = await labels(client, uri, 7, 13)  # `conv(16, `
+    assert after_positional[:3] == ["kernel=", "stride=", "padding="] and "out=" not in after_positional
+    assert "relu" not in after_positional and "classes" in after_positional
+    value = await labels(client, uri, 8, 20)  # `conv(16, kernel=`
+    assert value == ["classes", "base"]
+    switch = await labels(client, uri, 9, 18)  # `conv(16, bias=`
+    assert switch == ["true", "false", "classes", "base"]
+    block = await labels(client, uri, 10, 13)  # `Widen(8, `
+    assert block == ["grow=", "classes", "base"]
+    shape = await labels(client, uri, 11, 26)  # `@ [6, `
+    assert shape == ["classes", "base"]
+    inside_block = await labels(client, uri, 1, 34)  # `conv(width * grow, 3, padding=`
+    assert inside_block == ["width", "grow"]
+
+
+@e2e
+async def test_signature_help_marks_the_argument_being_typed(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "typing.net").as_uri()
+    positional = await client.text_document_signature_help_async(lsp.SignatureHelpParams(**at(uri, 7, 13)))
+    assert positional is not None and positional.active_parameter == 1
+    (info,) = positional.signatures
+    assert info.label.startswith("conv(out, kernel, stride=[1, 1], padding=[0, 0]")
+    assert info.parameters is not None
+    start, end = info.parameters[1].label
+    assert info.label[start:end] == "kernel"
+    keyword = await client.text_document_signature_help_async(lsp.SignatureHelpParams(**at(uri, 9, 18)))
+    assert keyword is not None and keyword.signatures[0].parameters is not None
+    start, end = keyword.signatures[0].parameters[keyword.active_parameter or 0].label
+    assert keyword.signatures[0].label[start:end] == "bias"
+    block = await client.text_document_signature_help_async(lsp.SignatureHelpParams(**at(uri, 10, 13)))
+    assert block is not None and block.signatures[0].label == "block Widen(width, grow = 2)"
+    assert block.active_parameter == 1
+    outside = await client.text_document_signature_help_async(lsp.SignatureHelpParams(**at(uri, 5, 10)))
+    assert outside is None
