@@ -106,6 +106,8 @@ class Use:
     network: str
     graph: Graph
     layers: tuple[tuple[Node, Layer], ...]
+    # a step a loop or a repeat elaborated again and again: each time's output, in order (else empty)
+    iterations: tuple[tuple[Node, Layer], ...] = ()
 
     @property
     def output(self) -> tuple[Node, Layer]:
@@ -123,6 +125,8 @@ class Analysis:
     seconds: float
     _indexes: dict[int, _Index] = field(default_factory=dict, repr=False)
     _checked: dict[str, Checked | None] = field(default_factory=dict, repr=False)
+    # a file of blocks: the analysis of the first workspace file whose network uses them (see `uses`)
+    host: Analysis | None = field(default=None, repr=False)
 
     @property
     def module(self) -> ast.Module:
@@ -201,8 +205,37 @@ class Analysis:
                     if path[:depth] == scope:
                         ids.update(index.by_scope.get(path, ()))
                 if ids:
-                    found.append(Use(network, graph, tuple((graph.nodes[n], layers[n]) for n in sorted(ids))))
+                    made = tuple((graph.nodes[n], layers[n]) for n in sorted(ids))
+                    again = _iterations(graph, span, scope, written, index.at_lines(index.instances, span))
+                    found.append(Use(network, graph, made, tuple((graph.nodes[n], layers[n]) for n in again)))
+        if not found and self.host is not None and definition.kind == "block":
+            return self.host.uses(span, definition)
         return found
+
+
+def _iterations(
+    graph: Graph, span: Span, scope: tuple[str, ...], written: list[int], instances: Iterator[Instance]
+) -> list[int]:
+    """The output node of each time the step written at `span` was elaborated in `scope` (a block
+    call: each instance it made; an op: its node in each iteration), when that is more than once."""
+    depth = len(scope)
+    outputs = [
+        graph.outputs[".".join(i.path)]
+        for i in instances
+        if _same_place(i.span, span) and i.path[:depth] == scope and ".".join(i.path) in graph.outputs
+    ]
+    if not outputs:
+        last: dict[tuple[str, ...], int] = {}
+        for n in written:
+            node = graph.nodes[n]
+            if _same_place(node.span, span) and node.scope[:depth] == scope:
+                last[node.scope] = max(n, last.get(node.scope, n))
+        outputs = list(last.values())
+    return sorted(set(outputs)) if len(set(outputs)) > 1 else []
+
+
+def _same_place(a: Span, b: Span) -> bool:
+    return (a.file, a.line, a.column, a.end_line, a.end_column) == (b.file, b.line, b.column, b.end_line, b.end_column)
 
 
 @dataclass(frozen=True)

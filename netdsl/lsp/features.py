@@ -14,7 +14,7 @@ from lsprotocol import types as lsp
 from netdsl.checker.ops import OPS, REQUIRED, OpDef
 from netdsl.core.diagnostics import Diagnostic, Span
 from netdsl.language import ast
-from netdsl.lsp.analysis import Analysis
+from netdsl.lsp.analysis import Analysis, Use
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import (
     Pos,
@@ -122,6 +122,8 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     node, layer = first.output
     if not layer.output_shape:
         return f"**{title}** → `?`  \n{_unknown_note(analysis, first.network)}"
+    if first.iterations:
+        return _iterations_text(first, title)
     lines = [f"**{title}** → `{shape_text(layer.output_shape)}`" + (f" · {layer.op}" if len(first.layers) == 1 else "")]
     if len(uses) > 1:
         shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
@@ -129,6 +131,9 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
             f"{len(uses)} uses: `{uses[0].output[0].name}` … `{uses[-1].output[0].name}`"
             + (f" — outputs {', '.join(f'`{s}`' for s in shapes[:4])}" if len(shapes) > 1 else "")
         )
+        lines[-1] += _host_note(analysis, first)
+    elif first.network not in analysis.outcomes and analysis.host is not None:
+        lines.append(f"`{node.name}`" + _host_note(analysis, first))
     else:
         lines.append(f"`{node.name}`" + (f" in {first.network}" if len(analysis.outcomes) > 1 else ""))
     params = sum(lay.params for _, lay in first.layers)
@@ -145,6 +150,31 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     if layer.receptive_field is not None and layer.jump is not None:
         rf, jump = layer.receptive_field, layer.jump
         lines.append(f"receptive field {rf[0]}×{rf[1]} · jump {jump[0]}×{jump[1]}")
+    return "  \n".join(lines)
+
+
+def _host_note(analysis: Analysis, use: Use) -> str:
+    """ " in Main3 (main3.net)" when the shapes come from another file's network."""
+    if use.network in analysis.outcomes or analysis.host is None:
+        return ""
+    return f" in {use.network} ({_relative(analysis, analysis.host.file)})"
+
+
+def _iterations_text(use: Use, title: str, most: int = 8) -> str:
+    """A step made again and again (a block call in a loop): each time's output and size, then the sum."""
+    lines = [f"**{title}** → `{_use_shapes(use)}` · {len(use.iterations)} times"]
+    start = 0
+    for number, (node, layer) in enumerate(use.iterations):
+        made = [lay for n, lay in use.layers if start <= n.id <= node.id]
+        start = node.id + 1
+        if number < most:
+            params = count_text(sum(lay.params for lay in made))
+            name = node.name.rsplit(".", 1)[0] if "." in node.name else node.name  # an instance: its path
+            lines.append(f"`{name}` → `{shape_text(layer.output_shape)}` · parameters {params}")
+    if len(use.iterations) > most:
+        lines.append(f"… {len(use.iterations) - most} more")
+    params, macs = sum(lay.params for _, lay in use.layers), sum(lay.macs for _, lay in use.layers)
+    lines.append(f"in all: parameters {count_text(params)} · MACs {count_text(macs)} · {len(use.layers)} layers")
     return "  \n".join(lines)
 
 
@@ -260,7 +290,7 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
     for definition in analysis.module.definitions:
         if definition.span.end_line < first or definition.span.line > last:
             continue
-        totals = _network_hint(analysis, definition, lines)
+        totals = _network_hint(analysis, definition, lines) or _host_hint(analysis, definition, lines)
         if totals is not None:
             hints.append(totals)
         for stmt in statements(definition.body):
@@ -269,23 +299,45 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
                 if hint is not None:
                     hints.append(hint)
     start, end = visible_range.start, visible_range.end
-    return [
+    inside = [
         h
         for h in hints
         if (start.line, start.character) <= (h.position.line, h.position.character) <= (end.line, end.character)
     ]
+    return sorted(inside, key=lambda h: (h.position.line, h.position.character))
 
 
 def _statement_hint(
     analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines
 ) -> lsp.InlayHint | None:
     uses = analysis.uses(stmt.chain.steps[-1].span, definition)
-    shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
+    shapes = list(dict.fromkeys(_use_shapes(u) for u in uses))
     if not shapes:
         return None
     label = "→ " + " | ".join(shapes[:3]) + (" | …" if len(shapes) > 3 else "")
     end = stmt.span
     return lsp.InlayHint(lines.to_lsp(end.end_line, end.end_column), label, padding_left=True)
+
+
+def _use_shapes(use: Use) -> str:
+    """A use's output shape; a step made again and again: its first and last shapes, and how often."""
+    if not use.iterations:
+        return shape_text(use.output[1].output_shape)
+    shapes = [shape_text(layer.output_shape) for _, layer in use.iterations]
+    if len(set(shapes)) == 1:
+        return f"{shapes[0]} (×{len(shapes)})"
+    return f"{shapes[0]} … {shapes[-1]} ({len(shapes)})"
+
+
+def _host_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
+    """On a block of a file opened alone: which network its shapes come from."""
+    host = analysis.host
+    if definition.kind != "block" or host is None or not analysis.uses(definition.body.span, definition):
+        return None
+    network = next((u.network for u in host.uses(definition.body.span, definition)), "?")
+    label = f"shapes from {network} ({_relative(analysis, host.file)})"
+    brace = definition.body.span
+    return lsp.InlayHint(lines.to_lsp(brace.line, brace.column + 1), label, padding_left=True)
 
 
 def _network_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:

@@ -78,6 +78,8 @@ class NetdslServer(LanguageServer):
         except Exception:  # a bug of ours must not stop the server: log it, keep the last analysis
             log.exception("analysing %s failed", uri)
             return doc
+        if analysis.parsed and not analysis.outcomes.keys() - {""}:
+            analysis.host = self.host_of(analysis)
         doc.current, doc.analysed = analysis, text_document.version
         if analysis.parsed:
             doc.good = analysis
@@ -133,6 +135,24 @@ class NetdslServer(LanguageServer):
             word = re.compile(rf"\b{re.escape(symbol.name)}\b")
             files = {f for f in files if f == symbol.declared.file or word.search(self._text(f) or "")}
         return sorted(files)
+
+    def host_of(self, blocks: Analysis) -> Analysis | None:
+        """The analysis of the first workspace file (by name) whose networks use a block of `blocks`."""
+        if blocks.file == "<untitled>":
+            return None
+        mine = [d for d in blocks.module.definitions if d.kind == "block"]
+        words = re.compile(r"\b(" + "|".join(re.escape(d.name) for d in mine) + r")\b") if mine else None
+        load_file = self.loader()
+        for file in self.workspace_files():
+            text = self._text(file) if file != blocks.file and words is not None else None
+            if text is None or not words.search(text):  # type: ignore[union-attr]
+                continue
+            program = load_file(file)
+            if program is None or not program.networks():
+                continue
+            if any(symbols.sees(program, symbols.Symbol("block", d.name, d.name_span, d)) for d in mine):
+                return analyze(text, file, self.cache)
+        return None
 
     def folders(self) -> list[Path]:
         found = [Path(to_fs_path(f.uri)) for f in (self.workspace.folders or {}).values() if to_fs_path(f.uri)]

@@ -352,3 +352,54 @@ async def test_signature_help_marks_the_argument_being_typed(client: LanguageCli
     assert block.active_parameter == 1
     outside = await client.text_document_signature_help_async(lsp.SignatureHelpParams(**at(uri, 5, 10)))
     assert outside is None
+
+
+# ---- 5. loops, and a file of blocks opened alone ---------------------------------------------
+
+LOOP = """import "cbr.net"
+
+network Loop {
+    input image: [3, 32, 32]
+    for w in [8, 16, 32] {
+        CBR(w, stride=2)
+    }
+    repeat 2 { conv(4, 1) }
+}
+"""
+
+
+@e2e
+async def test_a_block_call_in_a_loop_shows_each_iteration(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "loop.net", LOOP)
+    await published(client, uri, lambda ds: len(ds) == 0)
+    assert await hints(client, uri, 4, 8) == [
+        (5, 24, "→ 8×16×16 … 32×4×4 (3)"),
+        (6, 5, "→ 32×4×4"),
+        (7, 25, "→ 4×4×4 (×2)"),  # the conv, made twice
+        (7, 27, "→ 4×4×4"),  # the repeat
+    ]
+    assert (await hover_text(client, uri, 5, 9)).split("\n\n")[-1].split("  \n") == [
+        "**CBR** → `8×16×16 … 32×4×4 (3)` · 3 times",
+        "`cbr_1` → `8×16×16` · parameters 240",
+        "`cbr_2` → `16×8×8` · parameters 1,200",
+        "`cbr_3` → `32×4×4` · parameters 4,704",
+        "in all: parameters 6,144 · MACs 202.8 K · 9 layers",
+    ]
+
+
+@e2e
+async def test_a_file_of_blocks_opened_alone_takes_shapes_from_a_network_using_it(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = (workspace / "cbr.net").as_uri()
+    change(client, uri, 2, CBR + "\n")  # analysed again
+    await asyncio.sleep(0.3)
+    assert await hints(client, uri) == [
+        (1, 30, "shapes from Loop (loop.net)"),  # the first file by name whose network uses CBR
+        (2, 65, "→ 8×16×16 | 16×8×8 | 32×4×4"),
+    ]
+    text = await hover_text(client, uri, 2, 64)
+    assert text.split("\n\n")[-1].split("  \n")[:2] == [
+        "**relu** → `8×16×16` · relu",
+        "3 uses: `cbr_1.relu_1` … `cbr_3.relu_1` — outputs `8×16×16`, `16×8×8`, `32×4×4` in Loop (loop.net)",
+    ]
