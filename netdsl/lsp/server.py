@@ -23,10 +23,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netdsl import __version__
-from netdsl.core.diagnostics import Span, SpecError
+from netdsl.core.diagnostics import Span, SpecError, normalize_source
 from netdsl.format import FormatError, format_text
 from netdsl.language.program import Program
-from netdsl.lsp import editing, features, symbols
+from netdsl.lsp import actions, editing, features, symbols
 from netdsl.lsp.analysis import Analysis, ImportCache, analyze, load
 from netdsl.lsp.positions import Lines
 
@@ -133,7 +133,7 @@ class NetdslServer(LanguageServer):
         if symbol is not None:
             files.add(symbol.declared.file)
             word = re.compile(rf"\b{re.escape(symbol.name)}\b")
-            files = {f for f in files if f == symbol.declared.file or word.search(self._text(f) or "")}
+            files = {f for f in files if f == symbol.declared.file or word.search(self.text(f) or "")}
         return sorted(files)
 
     def host_of(self, blocks: Analysis) -> Analysis | None:
@@ -144,7 +144,7 @@ class NetdslServer(LanguageServer):
         words = re.compile(r"\b(" + "|".join(re.escape(d.name) for d in mine) + r")\b") if mine else None
         load_file = self.loader()
         for file in self.workspace_files():
-            text = self._text(file) if file != blocks.file and words is not None else None
+            text = self.text(file) if file != blocks.file and words is not None else None
             if text is None or not words.search(text):  # type: ignore[union-attr]
                 continue
             program = load_file(file)
@@ -160,7 +160,7 @@ class NetdslServer(LanguageServer):
             found.append(Path(self.workspace.root_path))
         return found
 
-    def _text(self, file: str) -> str | None:
+    def text(self, file: str) -> str | None:
         try:
             return self.cache.read(Path(file))
         except (OSError, UnicodeDecodeError):
@@ -172,7 +172,7 @@ class NetdslServer(LanguageServer):
 
         def load_file(file: str) -> Program | None:
             if file not in memo:
-                text = self._text(file)
+                text = self.text(file)
                 memo[file] = load(text, file, self.cache)[0] if text is not None else None
             return memo[file]
 
@@ -397,6 +397,63 @@ def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams) -> list[l
     lines = Lines.of(text, ls.encoding())
     end = lines.to_lsp(len(lines.lines), len(lines.lines[-1]) + 1)
     return [lsp.TextEdit(range=lsp.Range(start=lsp.Position(0, 0), end=end), new_text=formatted)]
+
+
+@server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+def code_action(ls: NetdslServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+    doc = ls.refresh(params.text_document.uri)
+    if doc.current is None:
+        return []
+    return actions.code_actions(doc.current, ls.lines(doc.current), params.range, params.text_document.uri)
+
+
+@server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+def document_highlight(ls: NetdslServer, params: lsp.DocumentHighlightParams) -> list[lsp.DocumentHighlight]:
+    found = ls.answering(params.text_document.uri)
+    return actions.highlights(found[0], found[1], params.position) if found else []
+
+
+@server.feature(lsp.TEXT_DOCUMENT_FOLDING_RANGE)
+def folding_range(ls: NetdslServer, params: lsp.FoldingRangeParams) -> list[lsp.FoldingRange]:
+    found = ls.answering(params.text_document.uri)
+    return actions.folding_ranges(found[0]) if found else []
+
+
+@server.feature(
+    lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+    lsp.SemanticTokensLegend(token_types=actions.TOKEN_TYPES, token_modifiers=[]),
+)
+def semantic_tokens(ls: NetdslServer, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
+    doc = ls.refresh(params.text_document.uri)
+    analysis = doc.current if doc.current is not None else doc.good
+    if analysis is None:
+        return lsp.SemanticTokens(data=[])
+    return lsp.SemanticTokens(data=actions.semantic_tokens(analysis, ls.lines(analysis)))
+
+
+@server.feature(lsp.TEXT_DOCUMENT_RANGE_FORMATTING)
+def range_formatting(ls: NetdslServer, params: lsp.DocumentRangeFormattingParams) -> list[lsp.TextEdit] | None:
+    """`netdsl fmt` on the open text, keeping only the changes on the lines of the range."""
+    text = ls.workspace.get_text_document(params.text_document.uri).source
+    try:
+        formatted = format_text(text, ls.document(params.text_document.uri).file)
+    except (SpecError, FormatError):
+        return None
+    return actions.range_edits(text, formatted, Lines.of(text, ls.encoding()), params.range)
+
+
+@server.feature(lsp.WORKSPACE_SYMBOL)
+def workspace_symbol(ls: NetdslServer, params: lsp.WorkspaceSymbolParams) -> list[lsp.SymbolInformation]:
+    modules = []
+    for file in ls.workspace_files():
+        text = ls.text(file)
+        if text is None:
+            continue
+        try:
+            modules.append((ls.uri_of(file), ls.cache.parse(normalize_source(text), file)))
+        except SpecError:
+            continue
+    return actions.workspace_symbols(params.query, modules)
 
 
 def serve() -> int:

@@ -16,6 +16,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 e2e = pytest.mark.asyncio(loop_scope="module")
+INITIALIZED: list[lsp.InitializeResult] = []
 REGISTERED: list[lsp.Registration] = []  # what the server asked the client to register
 STDERR = Path(tempfile.mkdtemp()) / "server-stderr.txt"  # what the server writes there: no traceback
 
@@ -62,9 +63,10 @@ async def client(lsp_client: LanguageClient, workspace: Path):
     def register(params: lsp.RegistrationParams) -> None:
         REGISTERED.extend(params.registrations)
 
-    await lsp_client.initialize_session(
+    result = await lsp_client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
     )
+    INITIALIZED.append(result)
     yield
     await lsp_client.shutdown_session()
 
@@ -403,3 +405,131 @@ async def test_a_file_of_blocks_opened_alone_takes_shapes_from_a_network_using_i
         "**relu** → `8×16×16` · relu",
         "3 uses: `cbr_1.relu_1` … `cbr_3.relu_1` — outputs `8×16×16`, `16×8×8`, `32×4×4` in Loop (loop.net)",
     ]
+
+
+# ---- 6. quick fixes, highlights, folding, semantic tokens, range formatting, workspace symbols --
+
+FIXES = """network Fix {
+    input image: [3, 8, 8]
+    conv(4, 3)  @ [4, 5, 6]
+    fc: linear(10)
+    reul
+}
+"""
+
+
+def whole(lines: int = 99) -> lsp.Range:
+    return lsp.Range(lsp.Position(0, 0), lsp.Position(lines, 0))
+
+
+@e2e
+async def test_quick_fixes_for_a_typo_a_missing_flatten_and_a_wrong_assertion(
+    client: LanguageClient, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "fixes.net", FIXES)
+    await published(client, uri, lambda ds: len(ds) == 3)
+    found = await client.text_document_code_action_async(
+        lsp.CodeActionParams(lsp.TextDocumentIdentifier(uri), whole(), lsp.CodeActionContext(diagnostics=[]))
+    )
+    fixes = {}
+    for action in found or []:
+        assert isinstance(action, lsp.CodeAction) and action.edit is not None and action.edit.changes is not None
+        assert action.kind == lsp.CodeActionKind.QuickFix
+        (edit,) = action.edit.changes[uri]
+        r = edit.range
+        fixes[action.title] = (r.start.line, r.start.character, r.end.line, r.end.character, edit.new_text)
+    assert fixes == {
+        "Update the shape assertion to [4, 6, 6]": (2, 18, 2, 27, "[4, 6, 6]"),
+        "Add flatten before linear": (3, 0, 3, 0, "    flatten\n"),
+        "Replace with 'relu'": (4, 4, 4, 8, "relu"),
+    }
+    only_line_5 = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            lsp.TextDocumentIdentifier(uri),
+            lsp.Range(lsp.Position(4, 5), lsp.Position(4, 5)),
+            lsp.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert [a.title for a in only_line_5 or []] == ["Replace with 'relu'"]
+    fixed = FIXES.replace("[4, 5, 6]", "[4, 6, 6]").replace("    fc:", "    flatten\n    fc:").replace("reul", "relu")
+    change(client, uri, 2, fixed)
+    await published(client, uri, lambda ds: len(ds) == 0)  # the three fixes leave a clean spec
+
+
+@e2e
+async def test_highlight_a_parameter_and_its_uses(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main3.net").as_uri()
+    found = await client.text_document_document_highlight_async(lsp.DocumentHighlightParams(**at(uri, 7, 18)))
+    assert [(h.range.start.line, h.range.start.character, h.range.end.character, h.kind) for h in found or []] == [
+        (2, 14, 21, lsp.DocumentHighlightKind.Write),
+        (7, 16, 23, lsp.DocumentHighlightKind.Read),
+    ]
+
+
+@e2e
+async def test_folding_ranges_of_bodies(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "loop.net").as_uri()
+    found = await client.text_document_folding_range_async(lsp.FoldingRangeParams(lsp.TextDocumentIdentifier(uri)))
+    assert [(f.start_line, f.end_line) for f in found or []] == [(2, 7), (4, 5)]
+
+
+@e2e
+async def test_semantic_tokens_tell_in_as_a_value_from_in_as_a_keyword(client: LanguageClient, workspace: Path) -> None:
+    text = "# widen\nblock W(out) {\n    conv(in.channels * out, 1)\n    for w in [1] { relu }\n}\n"
+    uri = open_doc(client, workspace / "tokens.net", text)
+    found = await client.text_document_semantic_tokens_full_async(
+        lsp.SemanticTokensParams(lsp.TextDocumentIdentifier(uri))
+    )
+    assert found is not None
+    legend = INITIALIZED[0].capabilities.semantic_tokens_provider.legend.token_types  # type: ignore[union-attr]
+    tokens, line, char = [], 0, 0
+    data = list(found.data)
+    for i in range(0, len(data), 5):
+        line += data[i]
+        char = data[i + 1] if data[i] else char + data[i + 1]
+        tokens.append((line, char, text.split("\n")[line][char : char + data[i + 2]], legend[data[i + 3]]))
+    assert tokens == [
+        (0, 0, "# widen", "comment"),
+        (1, 0, "block", "keyword"),
+        (1, 6, "W", "class"),
+        (1, 8, "out", "parameter"),
+        (2, 4, "conv", "function"),
+        (2, 9, "in", "variable"),
+        (2, 12, "channels", "variable"),
+        (2, 21, "*", "operator"),
+        (2, 23, "out", "parameter"),
+        (2, 28, "1", "number"),
+        (3, 4, "for", "keyword"),
+        (3, 8, "w", "variable"),
+        (3, 10, "in", "keyword"),
+        (3, 14, "1", "number"),
+        (3, 19, "relu", "function"),
+    ]
+
+
+@e2e
+async def test_range_formatting_changes_only_the_lines_asked(client: LanguageClient, workspace: Path) -> None:
+    text = "network R {\n  input [3, 8, 8]\n  conv(4,3)->relu\n  conv(4,1)\n}\n"
+    uri = open_doc(client, workspace / "range.net", text)
+    edits = await client.text_document_range_formatting_async(
+        lsp.DocumentRangeFormattingParams(
+            lsp.TextDocumentIdentifier(uri),
+            lsp.Range(lsp.Position(2, 0), lsp.Position(2, 5)),
+            lsp.FormattingOptions(4, True),
+        )
+    )
+    assert [(e.range.start.line, e.range.end.line, e.new_text) for e in edits or []] == [
+        (2, 3, "    conv(4, 3) -> relu\n")
+    ]
+
+
+@e2e
+async def test_workspace_symbols_find_networks_and_blocks_by_their_letters(
+    client: LanguageClient, workspace: Path
+) -> None:
+    found = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="cbr"))
+    assert [(s.name, Path(s.location.uri).name, s.location.range.start.line) for s in found or []] == [  # type: ignore[union-attr]
+        ("CBR", "cbr.net", 1)
+    ]
+    found = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="mn3"))
+    assert [s.name for s in found or []] == ["Main3"]
