@@ -17,7 +17,7 @@ from netdsl.language import ast
 from netdsl.lsp import symbols
 from netdsl.lsp.analysis import Analysis
 from netdsl.lsp.positions import Lines
-from netdsl.lsp.syntax import children
+from netdsl.lsp.syntax import TOKEN_TYPES, children
 
 # ---- quick fixes --------------------------------------------------------------------------
 
@@ -125,19 +125,6 @@ def folding_ranges(analysis: Analysis) -> list[lsp.FoldingRange]:
 
 
 # ---- semantic tokens ----------------------------------------------------------------------
-
-TOKEN_TYPES = [
-    "keyword",
-    "function",
-    "class",
-    "parameter",
-    "variable",
-    "label",
-    "number",
-    "comment",
-    "string",
-    "operator",
-]
 
 
 def semantic_tokens(analysis: Analysis, lines: Lines) -> list[int]:

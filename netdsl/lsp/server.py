@@ -9,6 +9,7 @@ short pause in typing.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
@@ -24,11 +26,28 @@ from pygls.uris import to_fs_path
 
 from netdsl import __version__
 from netdsl.core.diagnostics import Span, SpecError, normalize_source
-from netdsl.format import FormatError, format_text
-from netdsl.language.program import Program
-from netdsl.lsp import actions, editing, features, symbols
-from netdsl.lsp.analysis import Analysis, ImportCache, analyze, load
 from netdsl.lsp.positions import Lines
+from netdsl.lsp.syntax import TOKEN_TYPES
+
+if TYPE_CHECKING:
+    from netdsl.language.program import Program
+    from netdsl.lsp.analysis import Analysis, ImportCache
+
+
+class _Later:
+    """A module imported when first used: `initialize` is answered before the checker, the parser
+    and the formatter are loaded (lsprotocol and pygls alone take most of the start-up)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+actions, editing, features, symbols = (_Later(f"netdsl.lsp.{m}") for m in ("actions", "editing", "features", "symbols"))
+checking = _Later("netdsl.lsp.analysis")
+formatter = _Later("netdsl.format")
 
 DEBOUNCE_S = 0.2  # diagnostics wait for this pause in typing
 log = logging.getLogger(__name__)
@@ -48,8 +67,14 @@ class Document:
 class NetdslServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("netdsl", __version__)
-        self.cache = ImportCache()
+        self._cache: ImportCache | None = None
         self.documents: dict[str, Document] = {}
+
+    @property
+    def cache(self) -> ImportCache:
+        if self._cache is None:
+            self._cache = checking.ImportCache()
+        return self._cache
 
     # ---- analyses
     def document(self, uri: str) -> Document:
@@ -74,7 +99,7 @@ class NetdslServer(LanguageServer):
         if doc.current is not None and doc.analysed == text_document.version:
             return doc
         try:
-            analysis = analyze(text_document.source, doc.file, self.cache)
+            analysis = checking.analyze(text_document.source, doc.file, self.cache)
         except Exception:  # a bug of ours must not stop the server: log it, keep the last analysis
             log.exception("analysing %s failed", uri)
             return doc
@@ -151,7 +176,7 @@ class NetdslServer(LanguageServer):
             if program is None or not program.networks():
                 continue
             if any(symbols.sees(program, symbols.Symbol("block", d.name, d.name_span, d)) for d in mine):
-                return analyze(text, file, self.cache)
+                return checking.analyze(text, file, self.cache)
         return None
 
     def folders(self) -> list[Path]:
@@ -173,7 +198,7 @@ class NetdslServer(LanguageServer):
         def load_file(file: str) -> Program | None:
             if file not in memo:
                 text = self.text(file)
-                memo[file] = load(text, file, self.cache)[0] if text is not None else None
+                memo[file] = checking.load(text, file, self.cache)[0] if text is not None else None
             return memo[file]
 
         return load_file
@@ -389,8 +414,8 @@ def formatting(ls: NetdslServer, params: lsp.DocumentFormattingParams) -> list[l
     """`netdsl fmt` on the open text: one edit replacing it all (none when it is formatted or does not parse)."""
     text = ls.workspace.get_text_document(params.text_document.uri).source
     try:
-        formatted = format_text(text, ls.document(params.text_document.uri).file)
-    except (SpecError, FormatError):
+        formatted = formatter.format_text(text, ls.document(params.text_document.uri).file)
+    except (SpecError, formatter.FormatError):
         return None
     if formatted == text:
         return []
@@ -421,7 +446,7 @@ def folding_range(ls: NetdslServer, params: lsp.FoldingRangeParams) -> list[lsp.
 
 @server.feature(
     lsp.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
-    lsp.SemanticTokensLegend(token_types=actions.TOKEN_TYPES, token_modifiers=[]),
+    lsp.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=[]),
 )
 def semantic_tokens(ls: NetdslServer, params: lsp.SemanticTokensParams) -> lsp.SemanticTokens:
     doc = ls.refresh(params.text_document.uri)
@@ -436,8 +461,8 @@ def range_formatting(ls: NetdslServer, params: lsp.DocumentRangeFormattingParams
     """`netdsl fmt` on the open text, keeping only the changes on the lines of the range."""
     text = ls.workspace.get_text_document(params.text_document.uri).source
     try:
-        formatted = format_text(text, ls.document(params.text_document.uri).file)
-    except (SpecError, FormatError):
+        formatted = formatter.format_text(text, ls.document(params.text_document.uri).file)
+    except (SpecError, formatter.FormatError):
         return None
     return actions.range_edits(text, formatted, Lines.of(text, ls.encoding()), params.range)
 

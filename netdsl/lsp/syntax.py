@@ -13,6 +13,19 @@ from netdsl.core.diagnostics import Span
 from netdsl.language import ast
 
 KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
+# the semantic token types the server answers with, in the order of its legend
+TOKEN_TYPES = [
+    "keyword",
+    "function",
+    "class",
+    "parameter",
+    "variable",
+    "label",
+    "number",
+    "comment",
+    "string",
+    "operator",
+]
 Pos = tuple[int, int]  # netdsl's 1-based line and column
 
 
