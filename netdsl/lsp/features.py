@@ -52,12 +52,37 @@ def count_text(n: int) -> str:
 
 
 def diagnostics(analysis: Analysis, lines: Lines) -> list[lsp.Diagnostic]:
-    return [_diagnostic(d, lines) for d in analysis.local_diagnostics()]
+    """The document's diagnostics; a place named in a message (`file:line:column`: the first of a
+    duplicate label, an error inside an imported file) is written relative to the document's
+    folder and given as a related location."""
+    files = sorted(analysis.program.sources, key=len, reverse=True)
+    places = re.compile("(" + "|".join(re.escape(f) for f in files) + r"):(\d+):(\d+)") if files else None
+    return [_diagnostic(d, lines, analysis, places) for d in analysis.local_diagnostics()]
 
 
-def _diagnostic(d: Diagnostic, lines: Lines) -> lsp.Diagnostic:
+def _diagnostic(d: Diagnostic, lines: Lines, analysis: Analysis, places: re.Pattern[str] | None) -> lsp.Diagnostic:
     message = f"{d.message}\nhint: {d.hint}" if d.hint else d.message
-    return lsp.Diagnostic(lines.range(d.span), message, severity=_SEVERITY[d.severity], source="netdsl")
+    related = []
+    for match in places.finditer(message) if places is not None else ():
+        file, line, column = match.group(1), int(match.group(2)), int(match.group(3))
+        source = Lines.of(analysis.program.sources.get(file, ""), lines.encoding)
+        word = re.match(r"[A-Za-z_0-9]+|\S", source.line(line)[column - 1 :])
+        end = column + (len(word.group()) if word else 0)
+        where = lsp.Location(_uri(file), source.range(Span(file, line, column, line, end)))
+        related.append(lsp.DiagnosticRelatedInformation(where, "first here" if "already" in d.message else "here"))
+    if places is not None:
+        message = places.sub(lambda m: f"{_relative(analysis, m.group(1))}:{m.group(2)}:{m.group(3)}", message)
+    return lsp.Diagnostic(
+        lines.range(d.span),
+        message,
+        severity=_SEVERITY[d.severity],
+        source="netdsl",
+        related_information=related or None,
+    )
+
+
+def _uri(file: str) -> str:
+    return Path(file).resolve().as_uri() if not file.startswith("<") else file
 
 
 # ---- hover --------------------------------------------------------------------------------

@@ -225,7 +225,11 @@ async def test_errors_in_an_imported_file_show_at_the_import(client: LanguageCli
     uri = open_doc(client, workspace / "uses_broken.net", text)
     (diagnostic,) = await published(client, uri, 1)
     assert diagnostic.range == lsp.Range(lsp.Position(0, 0), lsp.Position(0, 19))
-    assert diagnostic.message.startswith(f"{workspace / 'broken.net'}:3:1: unexpected '}}'")
+    assert diagnostic.message.startswith("broken.net:3:1: unexpected '}'")  # relative to the document's folder
+    (related,) = diagnostic.related_information or []
+    assert related.location == lsp.Location(
+        (workspace / "broken.net").as_uri(), lsp.Range(lsp.Position(2, 0), lsp.Position(2, 1))
+    )
 
 
 @e2e

@@ -533,3 +533,24 @@ async def test_workspace_symbols_find_networks_and_blocks_by_their_letters(
     ]
     found = await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="mn3"))
     assert [s.name for s in found or []] == ["Main3"]
+
+
+# ---- 7. polish ----------------------------------------------------------------------------
+
+
+@e2e
+async def test_a_duplicate_label_points_at_the_first(client: LanguageClient, workspace: Path) -> None:
+    text = "network D {\n    input [3, 8, 8]\n    a: conv(4, 3)\n    a: relu\n}\n"
+    uri = open_doc(client, workspace / "dup.net", text)
+    (error,) = await published(client, uri, lambda ds: len(ds) == 1)
+    assert error.message == "label 'a' is already used in this scope, at dup.net:3:5"
+    assert error.range == lsp.Range(lsp.Position(3, 4), lsp.Position(3, 5))
+    (first,) = error.related_information or []
+    assert first.message == "first here"
+    assert first.location == lsp.Location(uri, lsp.Range(lsp.Position(2, 4), lsp.Position(2, 5)))
+
+
+@e2e
+async def test_inlay_hints_only_inside_the_range_asked(client: LanguageClient, workspace: Path) -> None:
+    uri = (workspace / "main3.net").as_uri()
+    assert await hints(client, uri, 5, 7) == [(5, 47, "→ 32×16×16"), (6, 11, "→ 8192")]
