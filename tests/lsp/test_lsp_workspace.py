@@ -554,3 +554,19 @@ async def test_a_duplicate_label_points_at_the_first(client: LanguageClient, wor
 async def test_inlay_hints_only_inside_the_range_asked(client: LanguageClient, workspace: Path) -> None:
     uri = (workspace / "main3.net").as_uri()
     assert await hints(client, uri, 5, 7) == [(5, 47, "→ 32×16×16"), (6, 11, "→ 8192")]
+
+
+@e2e
+async def test_initialize_announces_every_method(client: LanguageClient, workspace: Path) -> None:
+    caps = INITIALIZED[0].capabilities
+    assert isinstance(caps.rename_provider, lsp.RenameOptions) and caps.rename_provider.prepare_provider is True
+    assert caps.references_provider and caps.document_highlight_provider and caps.folding_range_provider
+    assert caps.workspace_symbol_provider and caps.document_range_formatting_provider
+    assert isinstance(caps.code_action_provider, lsp.CodeActionOptions)
+    assert list(caps.code_action_provider.code_action_kinds or []) == [lsp.CodeActionKind.QuickFix]
+    assert caps.signature_help_provider is not None and list(caps.signature_help_provider.trigger_characters or []) == [
+        "(",
+        ",",
+    ]
+    assert isinstance(caps.semantic_tokens_provider, lsp.SemanticTokensOptions)
+    assert caps.semantic_tokens_provider.full is True
