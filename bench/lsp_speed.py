@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,7 +125,16 @@ async def over_the_protocol(text: str, path: Path, samples: int, starts: int) ->
         client, seconds = await start(root)
         inits.append(seconds)
         await stop(client)
-    print(f"  initialize (spawn to answer): median {ms(statistics.median(inits))}, best {ms(min(inits))} of {starts}")
+    floor = []
+    for _ in range(starts):  # the peer: a Python that only imports pygls's server (lsprotocol with it)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import pygls.lsp.server"], check=True)
+        floor.append(time.perf_counter() - started)
+    print(
+        f"  initialize (spawn to answer): median {ms(statistics.median(inits))}, best {ms(min(inits))} of {starts}; "
+        f"python importing pygls alone: median {ms(statistics.median(floor))} "
+        f"(ratio {statistics.median(inits) / statistics.median(floor):.2f})"
+    )
     client, _ = await start(root)
     uri = path.resolve().as_uri()
     doc = lsp.TextDocumentIdentifier(uri)
