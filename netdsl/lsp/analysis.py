@@ -108,6 +108,7 @@ class Use:
     layers: tuple[tuple[Node, Layer], ...]
     # a step a loop or a repeat elaborated again and again: each time's output, in order (else empty)
     iterations: tuple[tuple[Node, Layer], ...] = ()
+    names: tuple[str, ...] = ()  # each iteration's name: its block instance or group, else its layer
 
     @property
     def output(self) -> tuple[Node, Layer]:
@@ -186,9 +187,10 @@ class Analysis:
             index = self._indexes[id(graph)] = _Index.of(graph)
         return index
 
-    def uses(self, span: Span, definition: ast.Definition) -> list[Use]:
+    def uses(self, span: Span, definition: ast.Definition, loop: bool = False) -> list[Use]:
         """What the source at `span` (a step or a statement of `definition`) made, once per use:
-        once a network for a network's own code, once per instance for a block's."""
+        once a network for a network's own code, once per instance for a block's. `loop`: the
+        step is a repeat or a for, whose groups (`layer1` ... `layer4`) count as its iterations."""
         found = []
         for network, graph, layers in self.graphs():
             index = self._index(graph)
@@ -207,31 +209,47 @@ class Analysis:
                 if ids:
                     made = tuple((graph.nodes[n], layers[n]) for n in sorted(ids))
                     again = _iterations(graph, span, scope, written, index.at_lines(index.instances, span))
-                    found.append(Use(network, graph, made, tuple((graph.nodes[n], layers[n]) for n in again)))
+                    if not again and loop:
+                        again = _groups(graph, scope, sorted(ids))
+                    outputs = tuple((graph.nodes[n], layers[n]) for n, _ in again)
+                    found.append(Use(network, graph, made, outputs, tuple(name for _, name in again)))
         if not found and self.host is not None and definition.kind == "block":
-            return self.host.uses(span, definition)
+            return self.host.uses(span, definition, loop)
         return found
 
 
 def _iterations(
     graph: Graph, span: Span, scope: tuple[str, ...], written: list[int], instances: Iterator[Instance]
-) -> list[int]:
-    """The output node of each time the step written at `span` was elaborated in `scope` (a block
-    call: each instance it made; an op: its node in each iteration), when that is more than once."""
+) -> list[tuple[int, str]]:
+    """The output node (and name) of each time the step written at `span` was elaborated in `scope`
+    (a block call: each instance it made; an op: its node in each iteration), when more than once."""
     depth = len(scope)
-    outputs = [
-        graph.outputs[".".join(i.path)]
+    outputs = {
+        graph.outputs[".".join(i.path)]: ".".join(i.path)
         for i in instances
         if _same_place(i.span, span) and i.path[:depth] == scope and ".".join(i.path) in graph.outputs
-    ]
+    }
     if not outputs:
         last: dict[tuple[str, ...], int] = {}
         for n in written:
             node = graph.nodes[n]
             if _same_place(node.span, span) and node.scope[:depth] == scope:
                 last[node.scope] = max(n, last.get(node.scope, n))
-        outputs = list(last.values())
-    return sorted(set(outputs)) if len(set(outputs)) > 1 else []
+        outputs = {n: graph.nodes[n].name for n in last.values()}
+    return sorted(outputs.items()) if len(outputs) > 1 else []
+
+
+def _groups(graph: Graph, scope: tuple[str, ...], ids: list[int]) -> list[tuple[int, str]]:
+    """The output (and name) of each group right below `scope` that the nodes `ids` fall in (a step
+    inside a loop that makes a group each time: `layer1` ... `layer4`), when more than one."""
+    depth = len(scope)
+    last: dict[tuple[str, ...], int] = {}
+    for n in ids:
+        node = graph.nodes[n]
+        if len(node.scope) > depth:
+            group = node.scope[: depth + 1]
+            last[group] = graph.outputs.get(".".join(group), n)
+    return sorted((n, ".".join(group)) for group, n in last.items()) if len(last) > 1 else []
 
 
 def _same_place(a: Span, b: Span) -> bool:

@@ -116,7 +116,7 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
     if target is None:
         return None
     title = _title(target)
-    return _stats(analysis, target.span, definition, title)
+    return _stats(analysis, target.span, definition, title, _in_loop(analysis, target))
 
 
 def _bound_value(analysis: Analysis, definition: ast.Definition, name: str, pos: Pos) -> ast.Bind | None:
@@ -139,8 +139,8 @@ def _title(node: object) -> str:
     return {ast.If: "if", ast.Repeat: "repeat", ast.For: "for", ast.Seq: "seq"}.get(type(node), "statement")
 
 
-def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: str) -> str | None:
-    uses = analysis.uses(span, definition)
+def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: str, loop: bool = False) -> str | None:
+    uses = analysis.uses(span, definition, loop)
     if not uses:
         return None
     first = uses[0]
@@ -189,12 +189,11 @@ def _iterations_text(use: Use, title: str, most: int = 8) -> str:
     """A step made again and again (a block call in a loop): each time's output and size, then the sum."""
     lines = [f"**{title}** → `{_use_shapes(use)}` · {len(use.iterations)} times"]
     start = 0
-    for number, (node, layer) in enumerate(use.iterations):
+    for number, ((node, layer), name) in enumerate(zip(use.iterations, use.names, strict=True)):
         made = [lay for n, lay in use.layers if start <= n.id <= node.id]
         start = node.id + 1
         if number < most:
             params = count_text(sum(lay.params for lay in made))
-            name = node.name.rsplit(".", 1)[0] if "." in node.name else node.name  # an instance: its path
             lines.append(f"`{name}` → `{shape_text(layer.output_shape)}` · parameters {params}")
     if len(use.iterations) > most:
         lines.append(f"… {len(use.iterations) - most} more")
@@ -335,13 +334,21 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
 def _statement_hint(
     analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines
 ) -> lsp.InlayHint | None:
-    uses = analysis.uses(stmt.chain.steps[-1].span, definition)
+    step = stmt.chain.steps[-1]
+    uses = analysis.uses(step.span, definition, loop=_in_loop(analysis, step))
     shapes = list(dict.fromkeys(_use_shapes(u) for u in uses))
     if not shapes:
         return None
     label = "→ " + " | ".join(shapes[:3]) + (" | …" if len(shapes) > 3 else "")
     end = stmt.span
     return lsp.InlayHint(lines.to_lsp(end.end_line, end.end_column), label, padding_left=True)
+
+
+def _in_loop(analysis: Analysis, step: object) -> bool:
+    """Whether a repeat or a for encloses `step` (which then runs once per iteration)."""
+    span = step.span  # type: ignore[attr-defined]
+    path = path_at(analysis.module, (span.line, span.column))
+    return any(isinstance(n, (ast.Repeat, ast.For)) and n is not step and n.span != span for n in path)
 
 
 def _use_shapes(use: Use) -> str:

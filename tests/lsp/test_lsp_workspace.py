@@ -390,6 +390,24 @@ async def test_a_block_call_in_a_loop_shows_each_iteration(client: LanguageClien
 
 
 @e2e
+async def test_a_repeat_inside_a_for_shows_each_group(client: LanguageClient, workspace: Path) -> None:
+    text = 'network G {\n    input image: [3, 8, 8]\n    for c in [4, 8] {\n        "stage{c}": repeat 2 { conv(c, 1) }\n    }\n}\n'
+    uri = open_doc(client, workspace / "groups.net", text)
+    await published(client, uri, lambda ds: len(ds) == 0)
+    assert await hints(client, uri, 2, 5) == [
+        (3, 41, "→ 4×8×8 … 8×8×8 (4)"),  # the conv: twice per stage
+        (3, 43, "→ 4×8×8 … 8×8×8 (2)"),  # the repeat: once per iteration of the for
+        (4, 5, "→ 8×8×8"),  # the for: its last output
+    ]
+    assert (await hover_text(client, uri, 3, 12)).split("  \n") == [
+        "**stage{c}** → `4×8×8 … 8×8×8 (2)` · 2 times",
+        "`stage4` → `4×8×8` · parameters 36",  # 3·4 + 4, then 4·4 + 4
+        "`stage8` → `8×8×8` · parameters 112",  # 4·8 + 8, then 8·8 + 8
+        "in all: parameters 148 · MACs 7,936 · 4 layers",  # (12 + 16 + 32 + 64) · 64 pixels
+    ]
+
+
+@e2e
 async def test_a_file_of_blocks_opened_alone_takes_shapes_from_a_network_using_it(
     client: LanguageClient, workspace: Path
 ) -> None:
