@@ -208,7 +208,11 @@ class Analysis:
                         ids.update(index.by_scope.get(path, ()))
                 if ids:
                     made = tuple((graph.nodes[n], layers[n]) for n in sorted(ids))
-                    again = _iterations(graph, span, scope, written, index.at_lines(index.instances, span))
+                    again = (
+                        _iterations(graph, span, scope, written, index.at_lines(index.instances, span))
+                        if len(written) > 1 or inner
+                        else []
+                    )
                     if not again and loop:
                         again = _groups(graph, scope, sorted(ids))
                     outputs = tuple((graph.nodes[n], layers[n]) for n, _ in again)

@@ -317,9 +317,10 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
         totals = _network_hint(analysis, definition, lines) or _host_hint(analysis, definition, lines)
         if totals is not None:
             hints.append(totals)
+        looped = _in_loops(definition)
         for stmt in statements(definition.body):
             if isinstance(stmt, (ast.Flow, ast.Bind)) and first <= stmt.span.end_line <= last:
-                hint = _statement_hint(analysis, definition, stmt, lines)
+                hint = _statement_hint(analysis, definition, stmt, lines, looped)
                 if hint is not None:
                     hints.append(hint)
     start, end = visible_range.start, visible_range.end
@@ -332,10 +333,10 @@ def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> l
 
 
 def _statement_hint(
-    analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines
+    analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines, looped: set[int]
 ) -> lsp.InlayHint | None:
     step = stmt.chain.steps[-1]
-    uses = analysis.uses(step.span, definition, loop=_in_loop(analysis, step))
+    uses = analysis.uses(step.span, definition, loop=id(step) in looped)
     shapes = list(dict.fromkeys(_use_shapes(u) for u in uses))
     if not shapes:
         return None
@@ -349,6 +350,23 @@ def _in_loop(analysis: Analysis, step: object) -> bool:
     span = step.span  # type: ignore[attr-defined]
     path = path_at(analysis.module, (span.line, span.column))
     return any(isinstance(n, (ast.Repeat, ast.For)) and n is not step and n.span != span for n in path)
+
+
+def _in_loops(definition: ast.Definition) -> set[int]:
+    """The ids of the steps of `definition` that a repeat or a for encloses (one walk over the
+    statements, not their expressions)."""
+    found: set[int] = set()
+
+    def visit(body: ast.Body, inside: bool) -> None:
+        for stmt in body.statements:
+            for step in stmt.chain.steps if isinstance(stmt, (ast.Flow, ast.Bind)) else ():
+                if inside:
+                    found.add(id(step))
+                for inner in _bodies(step):
+                    visit(inner, inside or isinstance(step, (ast.Repeat, ast.For)))
+
+    visit(definition.body, False)
+    return found
 
 
 def _use_shapes(use: Use) -> str:
