@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lsprotocol import types as lsp
 
-from netdsl.lsp import features
+from netdsl.lsp import features, navigation
 from netdsl.lsp.analysis import ImportCache, analyze
 from netdsl.lsp.positions import Lines
 
@@ -81,7 +81,7 @@ def in_process(name: str, text: str, file: str, repeat: int) -> None:
     hints = features.inlay_hints(first, lines, whole)
     print(f"  inlay hints ({len(hints)}): {ms(time.perf_counter() - start)}")
     start = time.perf_counter()
-    features.symbols(first, lines)
+    navigation.symbols(first, lines)
     print(f"  document symbols: {ms(time.perf_counter() - start)}")
 
 

@@ -12,9 +12,7 @@ import asyncio
 import importlib
 import logging
 import os
-import re
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,12 +23,12 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netdsl import __version__
-from netdsl.core.diagnostics import Span, SpecError, normalize_source
+from netdsl.core.diagnostics import SpecError, normalize_source
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import TOKEN_TYPES
+from netdsl.lsp.workspace import WorkspaceFiles
 
 if TYPE_CHECKING:
-    from netdsl.language.program import Program
     from netdsl.lsp.analysis import Analysis, ImportCache
 
 
@@ -45,7 +43,9 @@ class _Later:
         return getattr(importlib.import_module(self._name), attr)
 
 
-actions, editing, features, symbols = (_Later(f"netdsl.lsp.{m}") for m in ("actions", "editing", "features", "symbols"))
+actions, editing, features, navigation, symbols = (
+    _Later(f"netdsl.lsp.{m}") for m in ("actions", "editing", "features", "navigation", "symbols")
+)
 checking = _Later("netdsl.lsp.analysis")
 formatter = _Later("netdsl.format")
 
@@ -64,7 +64,7 @@ class Document:
     pending: asyncio.TimerHandle | None = field(default=None, repr=False)
 
 
-class NetdslServer(LanguageServer):
+class NetdslServer(WorkspaceFiles, LanguageServer):
     def __init__(self) -> None:
         super().__init__("netdsl", __version__)
         self._cache: ImportCache | None = None
@@ -148,72 +148,6 @@ class NetdslServer(LanguageServer):
             else:
                 self.cache.overlay[Path(file)] = text
 
-    # ---- the workspace
-    def workspace_files(self, symbol: symbols.Symbol | None = None) -> list[str]:
-        """The open documents and the specs under the workspace's folders (those that could name
-        `symbol`: a file that does not hold its name as a word cannot)."""
-        files = {doc.file for doc in self.documents.values() if doc.file != "<untitled>"}
-        for folder in self.folders():
-            files.update(spec_files(folder))
-        if symbol is not None:
-            files.add(symbol.declared.file)
-            word = re.compile(rf"\b{re.escape(symbol.name)}\b")
-            files = {f for f in files if f == symbol.declared.file or word.search(self.text(f) or "")}
-        return sorted(files)
-
-    def host_of(self, blocks: Analysis) -> Analysis | None:
-        """The analysis of the first workspace file (by name) whose networks use a block of `blocks`."""
-        if blocks.file == "<untitled>":
-            return None
-        mine = [d for d in blocks.module.definitions if d.kind == "block"]
-        words = re.compile(r"\b(" + "|".join(re.escape(d.name) for d in mine) + r")\b") if mine else None
-        load_file = self.loader()
-        for file in self.workspace_files():
-            text = self.text(file) if file != blocks.file and words is not None else None
-            if text is None or not words.search(text):  # type: ignore[union-attr]
-                continue
-            program = load_file(file)
-            if program is None or not program.networks():
-                continue
-            if any(symbols.sees(program, symbols.Symbol("block", d.name, d.name_span, d)) for d in mine):
-                return checking.analyze(text, file, self.cache)
-        return None
-
-    def folders(self) -> list[Path]:
-        found = [Path(to_fs_path(f.uri)) for f in (self.workspace.folders or {}).values() if to_fs_path(f.uri)]
-        if not found and self.workspace.root_path:
-            found.append(Path(self.workspace.root_path))
-        return found
-
-    def text(self, file: str) -> str | None:
-        try:
-            return self.cache.read(Path(file))
-        except (OSError, UnicodeDecodeError):
-            return None
-
-    def loader(self) -> symbols.Loader:
-        """Loads a workspace file (its unsaved text when open) with its imports, once per request."""
-        memo: dict[str, Program | None] = {}
-
-        def load_file(file: str) -> Program | None:
-            if file not in memo:
-                text = self.text(file)
-                memo[file] = checking.load(text, file, self.cache)[0] if text is not None else None
-            return memo[file]
-
-        return load_file
-
-    def occurrences(
-        self, symbol: symbols.Symbol, files: list[str], load: symbols.Loader
-    ) -> Iterator[tuple[str, list[Span], Lines]]:
-        for file, spans in symbols.occurrences(symbol, files, load).items():
-            program = load(file)
-            text = program.main.source if program is not None else ""
-            yield file, spans, Lines.of(text, self.encoding())
-
-    def uri_of(self, file: str) -> str:
-        return next((d.uri for d in self.documents.values() if d.file == file), None) or Path(file).as_uri()
-
 
 def _reads(analysis: Analysis) -> set[Path]:
     """The files an analysis read, and those its document imports (also one missing then)."""
@@ -225,19 +159,6 @@ def _reads(analysis: Analysis) -> set[Path]:
 
 class Refused(JsonRpcInvalidParams):
     """A request refused for a reason the user is told (logged without a traceback)."""
-
-
-def spec_files(folder: Path, limit: int = 2000) -> list[str]:
-    """The `.net` files under `folder`, hidden folders and node_modules left out (at most `limit`)."""
-    found: list[str] = []
-    for path in sorted(folder.rglob("*.net")):
-        parts = path.relative_to(folder).parts
-        if any(p.startswith(".") or p == "node_modules" for p in parts[:-1]):
-            continue
-        found.append(str(path.resolve()))
-        if len(found) >= limit:
-            break
-    return found
 
 
 class _QuietRefusals(logging.Filter):
@@ -325,13 +246,13 @@ def definition(ls: NetdslServer, params: lsp.DefinitionParams) -> lsp.Location |
     if not found:
         return None
     uris = {doc.file: doc.uri for doc in ls.documents.values()}
-    return features.definition(found[0], found[1], params.position, uris)
+    return navigation.definition(found[0], found[1], params.position, uris)
 
 
 @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
 def document_symbols(ls: NetdslServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
     found = ls.answering(params.text_document.uri)
-    return features.symbols(found[0], found[1]) if found else []
+    return navigation.symbols(found[0], found[1]) if found else []
 
 
 def _typing(ls: NetdslServer, uri: str) -> tuple[Analysis, Lines] | None:

@@ -191,3 +191,12 @@ def keyword_spans(module: ast.Module, callee: str, keyword: str) -> Iterator[Spa
 def statements(body: ast.Body) -> Iterator[ast.Statement]:
     """Every statement of a body, nested ones included."""
     yield from ast.nested_statements(body.statements)
+
+
+def bodies(step: ast.Step) -> list[ast.Body]:
+    """The bodies a step holds: an if's branches, a repeat's, a for's or a seq's body."""
+    if isinstance(step, ast.If):
+        return [step.then] + ([step.orelse] if step.orelse else [])
+    if isinstance(step, (ast.Repeat, ast.For, ast.Seq)):
+        return [step.body]
+    return []
