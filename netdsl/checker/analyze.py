@@ -171,3 +171,25 @@ def _field(node: Node, graph: Graph, fields: dict[int, Any], extent: Field) -> t
             (jump[0] * window.stride[0], jump[1] * window.stride[1]),
         )
     return ((size[0], size[1]), (jump[0], jump[1]))
+
+
+def analyze_partial(graph: Graph) -> Checked:
+    """`analyze` of a graph that errors left partly unshaped (for editors): a node whose shape is
+    unknown (shape ()) or that depends on one gets a layer of zeros with shape () and no field."""
+    fields: dict[int, tuple[Field, Field] | None] = {}
+    layers = []
+    spatial = len(graph.input.shape) == 3
+    extent = (graph.input.shape[1], graph.input.shape[2]) if spatial else (1, 1)
+    for node in graph.nodes:
+        layer = None
+        if node.shape and all(i in fields for i in node.inputs):
+            try:
+                field = _field(node, graph, fields, extent) if spatial else None
+                layer = _layer(node, graph, field)
+                fields[node.id] = field
+            except Exception:  # an op's rule meeting what an error left behind: unknown, as the error says
+                layer = None
+        if layer is None:  # unknown, and so is everything that depends on it (it gets no field entry)
+            layer = Layer(node.name, node.op, (), 0, 0, 0, 0, None, None, node.span.line, node.span.column)
+        layers.append(layer)
+    return Checked(graph, tuple(layers), graph.diagnostics)

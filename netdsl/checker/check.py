@@ -13,6 +13,7 @@ from typing import Any
 
 from netdsl.checker.analyze import Checked, analyze
 from netdsl.checker.elaborate import elaborate
+from netdsl.checker.ir import Graph
 from netdsl.core.diagnostics import Diagnostic, SpecError, has_errors
 from netdsl.core.gcpause import paused_gc
 from netdsl.language.program import Program, load, load_text
@@ -25,6 +26,7 @@ class Outcome:
     checked: Checked | None
     diagnostics: tuple[Diagnostic, ...]
     program: Program
+    partial: Graph | None = None  # when errors stopped the check: the graph as far as it was shaped
 
     @property
     def ok(self) -> bool:
@@ -43,7 +45,8 @@ def check_program(
         try:
             graph = elaborate(program, network, overrides, input_shape)
         except SpecError as exc:
-            return Outcome(None, exc.diagnostics, program)
+            partial = exc.partial if isinstance(exc.partial, Graph) else None
+            return Outcome(None, exc.diagnostics, program, partial)
         checked = analyze(graph)
     return Outcome(checked, checked.diagnostics, program)
 

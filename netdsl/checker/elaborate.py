@@ -72,7 +72,11 @@ def elaborate(
     unreached = lint(program, builder.reached | {definition.name})
     diagnostics = _unique(list(program.diagnostics) + builder.diagnostics + unreached)
     if graph is None or has_errors(diagnostics):
-        raise SpecError(diagnostics)
+        # the graph as far as it could be shaped (a node an error left unknown has shape ()): for editors
+        partial = None if graph is None or not graph.nodes else Graph(
+            graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics,
+            MappingProxyType(builder.outputs))
+        raise SpecError(diagnostics, partial)
     return Graph(graph.network, graph.params, graph.nodes, graph.output, graph.instances, diagnostics,
                  MappingProxyType(builder.outputs))
 

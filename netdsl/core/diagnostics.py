@@ -84,8 +84,9 @@ class Diagnostic:
 class SpecError(Exception):
     """Raised by a stage that cannot go on; carries every diagnostic found so far."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic]):
+    def __init__(self, diagnostics: Iterable[Diagnostic], partial: object = None):
         self.diagnostics = tuple(diagnostics)
+        self.partial = partial  # what the stage could make before and beside the errors (or None)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 

@@ -16,14 +16,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from netdsl.checker.analyze import Layer
+from netdsl.checker.analyze import Checked, Layer, analyze_partial
 from netdsl.checker.check import Outcome, check_program
 from netdsl.checker.elaborate import UsageError
 from netdsl.checker.ir import Graph, Instance, Node
 from netdsl.core.diagnostics import Diagnostic, Span, SpecError, error, normalize_source, warning
 from netdsl.language import ast
 from netdsl.language.parser import parse
-from netdsl.language.program import Program, _display, _Loader
+from netdsl.language.program import Program, _Loader
 from netdsl.lsp.positions import Lines
 
 T = TypeVar("T")
@@ -79,7 +79,11 @@ class _CachedLoader(_Loader):
         if len(chain) == 1:  # an import of the main file
             self.origin = imp
         if self.origin is not None:
-            self.origins[_display(target)] = self.origin
+            self.origins[str(target)] = self.origin
+
+    def module(self, text: str, file: str, chain: tuple[Path, ...]) -> ast.Module | None:
+        # every file by its absolute path, as the editor names it (not relative to the server's folder)
+        return super().module(text, str(Path(file).resolve()) if chain else file, chain)
 
 
 def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str, ast.Import]]:
@@ -102,6 +106,9 @@ class Use:
     network: str
     graph: Graph
     layers: tuple[tuple[Node, Layer], ...]
+    # a step a loop or a repeat elaborated again and again: each time's output, in order (else empty)
+    iterations: tuple[tuple[Node, Layer], ...] = ()
+    names: tuple[str, ...] = ()  # each iteration's name: its block instance or group, else its layer
 
     @property
     def output(self) -> tuple[Node, Layer]:
@@ -118,6 +125,9 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]  # every file's, deduplicated
     seconds: float
     _indexes: dict[int, _Index] = field(default_factory=dict, repr=False)
+    _checked: dict[str, Checked | None] = field(default_factory=dict, repr=False)
+    # a file of blocks: the analysis of the first workspace file whose network uses them (see `uses`)
+    host: Analysis | None = field(default=None, repr=False)
 
     @property
     def module(self) -> ast.Module:
@@ -147,10 +157,29 @@ class Analysis:
             found.append(Diagnostic(d.severity, f"{d.span}: {d.message}", at, d.hint))
         return list(dict.fromkeys(found))
 
+    def checked(self, network: str) -> Checked | None:
+        """The network's report; when errors stopped its check, the report of what could be shaped
+        before and beside them (an unknown layer has shape ()): see `complete`."""
+        if network not in self._checked:
+            outcome = self.outcomes.get(network)
+            found = None
+            if outcome is not None:
+                if outcome.checked is not None:
+                    found = outcome.checked
+                elif outcome.partial is not None:
+                    found = analyze_partial(outcome.partial)
+            self._checked[network] = found
+        return self._checked[network]
+
+    def complete(self, network: str) -> bool:
+        outcome = self.outcomes.get(network)
+        return outcome is not None and outcome.checked is not None
+
     def graphs(self) -> Iterator[tuple[str, Graph, tuple[Layer, ...]]]:
-        for name, outcome in self.outcomes.items():
-            if outcome.checked is not None:
-                yield name, outcome.checked.graph, outcome.checked.layers
+        for name in self.outcomes:
+            checked = self.checked(name)
+            if checked is not None:
+                yield name, checked.graph, checked.layers
 
     def _index(self, graph: Graph) -> _Index:
         index = self._indexes.get(id(graph))
@@ -158,9 +187,10 @@ class Analysis:
             index = self._indexes[id(graph)] = _Index.of(graph)
         return index
 
-    def uses(self, span: Span, definition: ast.Definition) -> list[Use]:
+    def uses(self, span: Span, definition: ast.Definition, loop: bool = False) -> list[Use]:
         """What the source at `span` (a step or a statement of `definition`) made, once per use:
-        once a network for a network's own code, once per instance for a block's."""
+        once a network for a network's own code, once per instance for a block's. `loop`: the
+        step is a repeat or a for, whose groups (`layer1` ... `layer4`) count as its iterations."""
         found = []
         for network, graph, layers in self.graphs():
             index = self._index(graph)
@@ -177,8 +207,57 @@ class Analysis:
                     if path[:depth] == scope:
                         ids.update(index.by_scope.get(path, ()))
                 if ids:
-                    found.append(Use(network, graph, tuple((graph.nodes[n], layers[n]) for n in sorted(ids))))
+                    made = tuple((graph.nodes[n], layers[n]) for n in sorted(ids))
+                    again = (
+                        _iterations(graph, span, scope, written, index.at_lines(index.instances, span))
+                        if len(written) > 1 or inner
+                        else []
+                    )
+                    if not again and loop:
+                        again = _groups(graph, scope, sorted(ids))
+                    outputs = tuple((graph.nodes[n], layers[n]) for n, _ in again)
+                    found.append(Use(network, graph, made, outputs, tuple(name for _, name in again)))
+        if not found and self.host is not None and definition.kind == "block":
+            return self.host.uses(span, definition, loop)
         return found
+
+
+def _iterations(
+    graph: Graph, span: Span, scope: tuple[str, ...], written: list[int], instances: Iterator[Instance]
+) -> list[tuple[int, str]]:
+    """The output node (and name) of each time the step written at `span` was elaborated in `scope`
+    (a block call: each instance it made; an op: its node in each iteration), when more than once."""
+    depth = len(scope)
+    outputs = {
+        graph.outputs[".".join(i.path)]: ".".join(i.path)
+        for i in instances
+        if _same_place(i.span, span) and i.path[:depth] == scope and ".".join(i.path) in graph.outputs
+    }
+    if not outputs:
+        last: dict[tuple[str, ...], int] = {}
+        for n in written:
+            node = graph.nodes[n]
+            if _same_place(node.span, span) and node.scope[:depth] == scope:
+                last[node.scope] = max(n, last.get(node.scope, n))
+        outputs = {n: graph.nodes[n].name for n in last.values()}
+    return sorted(outputs.items()) if len(outputs) > 1 else []
+
+
+def _groups(graph: Graph, scope: tuple[str, ...], ids: list[int]) -> list[tuple[int, str]]:
+    """The output (and name) of each group right below `scope` that the nodes `ids` fall in (a step
+    inside a loop that makes a group each time: `layer1` ... `layer4`), when more than one."""
+    depth = len(scope)
+    last: dict[tuple[str, ...], int] = {}
+    for n in ids:
+        node = graph.nodes[n]
+        if len(node.scope) > depth:
+            group = node.scope[: depth + 1]
+            last[group] = graph.outputs.get(".".join(group), n)
+    return sorted((n, ".".join(group)) for group, n in last.items()) if len(last) > 1 else []
+
+
+def _same_place(a: Span, b: Span) -> bool:
+    return (a.file, a.line, a.column, a.end_line, a.end_column) == (b.file, b.line, b.column, b.end_line, b.end_column)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The answers: hover, inlay hints, definitions, symbols, completion and rename, from an `Analysis`.
+"""The answers: diagnostics, hover and inlay hints, from an `Analysis` (`navigation` holds
+go to definition and the outline).
 
 Each function takes the analysis (and the document's `Lines` for positions) and returns
 lsprotocol values; none of them touches the server or the disk.
@@ -14,21 +15,17 @@ from lsprotocol import types as lsp
 from netdsl.checker.ops import OPS, REQUIRED, OpDef
 from netdsl.core.diagnostics import Diagnostic, Span
 from netdsl.language import ast
-from netdsl.lsp.analysis import Analysis
+from netdsl.lsp.analysis import Analysis, Use
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import (
     Pos,
-    bindings,
+    bodies,
     contains,
-    definition_at,
-    keyword_spans,
     path_at,
-    references,
     statements,
     visible,
 )
 
-KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
 _SEVERITY = {
     "error": lsp.DiagnosticSeverity.Error,
     "warning": lsp.DiagnosticSeverity.Warning,
@@ -56,12 +53,37 @@ def count_text(n: int) -> str:
 
 
 def diagnostics(analysis: Analysis, lines: Lines) -> list[lsp.Diagnostic]:
-    return [_diagnostic(d, lines) for d in analysis.local_diagnostics()]
+    """The document's diagnostics; a place named in a message (`file:line:column`: the first of a
+    duplicate label, an error inside an imported file) is written relative to the document's
+    folder and given as a related location."""
+    files = sorted(analysis.program.sources, key=len, reverse=True)
+    places = re.compile("(" + "|".join(re.escape(f) for f in files) + r"):(\d+):(\d+)") if files else None
+    return [_diagnostic(d, lines, analysis, places) for d in analysis.local_diagnostics()]
 
 
-def _diagnostic(d: Diagnostic, lines: Lines) -> lsp.Diagnostic:
+def _diagnostic(d: Diagnostic, lines: Lines, analysis: Analysis, places: re.Pattern[str] | None) -> lsp.Diagnostic:
     message = f"{d.message}\nhint: {d.hint}" if d.hint else d.message
-    return lsp.Diagnostic(lines.range(d.span), message, severity=_SEVERITY[d.severity], source="netdsl")
+    related = []
+    for match in places.finditer(message) if places is not None else ():
+        file, line, column = match.group(1), int(match.group(2)), int(match.group(3))
+        source = Lines.of(analysis.program.sources.get(file, ""), lines.encoding)
+        word = re.match(r"[A-Za-z_0-9]+|\S", source.line(line)[column - 1 :])
+        end = column + (len(word.group()) if word else 0)
+        where = lsp.Location(_uri(file), source.range(Span(file, line, column, line, end)))
+        related.append(lsp.DiagnosticRelatedInformation(where, "first here" if "already" in d.message else "here"))
+    if places is not None:
+        message = places.sub(lambda m: f"{_relative(analysis, m.group(1))}:{m.group(2)}:{m.group(3)}", message)
+    return lsp.Diagnostic(
+        lines.range(d.span),
+        message,
+        severity=_SEVERITY[d.severity],
+        source="netdsl",
+        related_information=related or None,
+    )
+
+
+def _uri(file: str) -> str:
+    return Path(file).resolve().as_uri() if not file.startswith("<") else file
 
 
 # ---- hover --------------------------------------------------------------------------------
@@ -95,7 +117,7 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
     if target is None:
         return None
     title = _title(target)
-    return _stats(analysis, target.span, definition, title)
+    return _stats(analysis, target.span, definition, title, _in_loop(analysis, target))
 
 
 def _bound_value(analysis: Analysis, definition: ast.Definition, name: str, pos: Pos) -> ast.Bind | None:
@@ -118,12 +140,16 @@ def _title(node: object) -> str:
     return {ast.If: "if", ast.Repeat: "repeat", ast.For: "for", ast.Seq: "seq"}.get(type(node), "statement")
 
 
-def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: str) -> str | None:
-    uses = analysis.uses(span, definition)
+def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: str, loop: bool = False) -> str | None:
+    uses = analysis.uses(span, definition, loop)
     if not uses:
         return None
     first = uses[0]
     node, layer = first.output
+    if not layer.output_shape:
+        return f"**{title}** → `?`  \n{_unknown_note(analysis, first.network)}"
+    if first.iterations:
+        return _iterations_text(first, title)
     lines = [f"**{title}** → `{shape_text(layer.output_shape)}`" + (f" · {layer.op}" if len(first.layers) == 1 else "")]
     if len(uses) > 1:
         shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
@@ -131,6 +157,9 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
             f"{len(uses)} uses: `{uses[0].output[0].name}` … `{uses[-1].output[0].name}`"
             + (f" — outputs {', '.join(f'`{s}`' for s in shapes[:4])}" if len(shapes) > 1 else "")
         )
+        lines[-1] += _host_note(analysis, first)
+    elif first.network not in analysis.outcomes and analysis.host is not None:
+        lines.append(f"`{node.name}`" + _host_note(analysis, first))
     else:
         lines.append(f"`{node.name}`" + (f" in {first.network}" if len(analysis.outcomes) > 1 else ""))
     params = sum(lay.params for _, lay in first.layers)
@@ -138,9 +167,11 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     frozen = params - trainable
     macs = sum(lay.macs for _, lay in first.layers)
     split = "all trainable" if not frozen else f"{count_text(trainable)} trainable, {count_text(frozen)} frozen"
+    unknown = sum(1 for _, lay in first.layers if not lay.output_shape)
     lines.append(
         f"parameters {count_text(params)} ({split}) · MACs {count_text(macs)}"
         + (f" · {len(first.layers)} layers" if len(first.layers) > 1 else "")
+        + (f" ({unknown} unknown: they depend on an error)" if unknown else "")
     )
     if layer.receptive_field is not None and layer.jump is not None:
         rf, jump = layer.receptive_field, layer.jump
@@ -148,15 +179,73 @@ def _stats(analysis: Analysis, span: Span, definition: ast.Definition, title: st
     return "  \n".join(lines)
 
 
-def _totals(analysis: Analysis, definition: ast.Definition) -> str:
-    outcome = analysis.outcomes.get(definition.name)
-    if definition.kind != "network" or outcome is None or outcome.checked is None:
+def _host_note(analysis: Analysis, use: Use) -> str:
+    """ " in Main3 (main3.net)" when the shapes come from another file's network."""
+    if use.network in analysis.outcomes or analysis.host is None:
         return ""
-    c = outcome.checked
+    return f" in {use.network} ({_relative(analysis, analysis.host.file)})"
+
+
+def _iterations_text(use: Use, title: str, most: int = 8) -> str:
+    """A step made again and again (a block call in a loop): each time's output and size, then the sum."""
+    lines = [f"**{title}** → `{_use_shapes(use)}` · {len(use.iterations)} times"]
+    start = 0
+    for number, ((node, layer), name) in enumerate(zip(use.iterations, use.names, strict=True)):
+        made = [lay for n, lay in use.layers if start <= n.id <= node.id]
+        start = node.id + 1
+        if number < most:
+            params = count_text(sum(lay.params for lay in made))
+            lines.append(f"`{name}` → `{shape_text(layer.output_shape)}` · parameters {params}")
+    if len(use.iterations) > most:
+        lines.append(f"… {len(use.iterations) - most} more")
+    params, macs = sum(lay.params for _, lay in use.layers), sum(lay.macs for _, lay in use.layers)
+    lines.append(f"in all: parameters {count_text(params)} · MACs {count_text(macs)} · {len(use.layers)} layers")
+    return "  \n".join(lines)
+
+
+def _first_error(analysis: Analysis, network: str) -> Diagnostic | None:
+    outcome = analysis.outcomes.get(network)
+    return next((d for d in outcome.diagnostics if d.severity == "error"), None) if outcome is not None else None
+
+
+def _unknown_note(analysis: Analysis, network: str) -> str:
+    """What an unknown shape depends on: the network's first error, where it is."""
+    d = _first_error(analysis, network)
+    if d is None:
+        return "shape unknown"
+    where = (
+        f"line {d.span.line}" if d.span.file == analysis.file else f"{_relative(analysis, d.span.file)}:{d.span.line}"
+    )
+    return f"shape unknown: it depends on the error at {where} ({d.message})"
+
+
+def _relative(analysis: Analysis, file: str) -> str:
+    """A file's name relative to the document's folder when it lies below it, else as it is."""
+    try:
+        return Path(file).resolve().relative_to(Path(analysis.file).resolve().parent).as_posix()
+    except ValueError:
+        return file
+
+
+def _totals(analysis: Analysis, definition: ast.Definition) -> str:
+    c = analysis.checked(definition.name) if definition.kind == "network" else None
+    if c is None:
+        return ""
+    known = [lay for lay in c.layers[1:] if lay.output_shape]
+    if not analysis.complete(definition.name) and len(known) < len(c.layers) - 1:
+        return (
+            f"input `{shape_text(c.input_shape)}` → output `{shape_text(c.layers[-1].output_shape)}`  \n"
+            f"errors stop the check: {len(known)} of {len(c.layers) - 1} layers shaped, "
+            f"parameters {count_text(sum(lay.params for lay in known))} · "
+            f"MACs {count_text(sum(lay.macs for lay in known))} so far  \n"
+            + _unknown_note(analysis, definition.name).replace("shape unknown: it", "the rest")
+        )
+    error = _first_error(analysis, definition.name)
     return (
         f"input `{shape_text(c.input_shape)}` → output `{shape_text(c.output_shape)}`  \n"
         f"parameters {count_text(c.total_params)} ({count_text(c.trainable_params)} trainable) · "
         f"MACs {count_text(c.total_macs)} · {len(c.layers) - 1} layers"
+        + (f"  \nevery layer shaped despite the error at line {error.span.line}" if error is not None else "")
     )
 
 
@@ -220,27 +309,36 @@ def _callee_doc(analysis: Analysis, name: str) -> str | None:
 
 
 def inlay_hints(analysis: Analysis, lines: Lines, visible_range: lsp.Range) -> list[lsp.InlayHint]:
+    """The hints whose position lies inside `visible_range` (its ends included)."""
     first, last = visible_range.start.line + 1, visible_range.end.line + 1
     hints = []
     for definition in analysis.module.definitions:
         if definition.span.end_line < first or definition.span.line > last:
             continue
-        totals = _network_hint(analysis, definition, lines)
+        totals = _network_hint(analysis, definition, lines) or _host_hint(analysis, definition, lines)
         if totals is not None:
             hints.append(totals)
+        looped = _in_loops(definition)
         for stmt in statements(definition.body):
             if isinstance(stmt, (ast.Flow, ast.Bind)) and first <= stmt.span.end_line <= last:
-                hint = _statement_hint(analysis, definition, stmt, lines)
+                hint = _statement_hint(analysis, definition, stmt, lines, looped)
                 if hint is not None:
                     hints.append(hint)
-    return hints
+    start, end = visible_range.start, visible_range.end
+    inside = [
+        h
+        for h in hints
+        if (start.line, start.character) <= (h.position.line, h.position.character) <= (end.line, end.character)
+    ]
+    return sorted(inside, key=lambda h: (h.position.line, h.position.character))
 
 
 def _statement_hint(
-    analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines
+    analysis: Analysis, definition: ast.Definition, stmt: ast.Flow | ast.Bind, lines: Lines, looped: set[int]
 ) -> lsp.InlayHint | None:
-    uses = analysis.uses(stmt.chain.steps[-1].span, definition)
-    shapes = list(dict.fromkeys(shape_text(u.output[1].output_shape) for u in uses))
+    step = stmt.chain.steps[-1]
+    uses = analysis.uses(step.span, definition, loop=id(step) in looped)
+    shapes = list(dict.fromkeys(_use_shapes(u) for u in uses))
     if not shapes:
         return None
     label = "→ " + " | ".join(shapes[:3]) + (" | …" if len(shapes) > 3 else "")
@@ -248,235 +346,61 @@ def _statement_hint(
     return lsp.InlayHint(lines.to_lsp(end.end_line, end.end_column), label, padding_left=True)
 
 
-def _network_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
-    outcome = analysis.outcomes.get(definition.name)
-    if definition.kind != "network" or outcome is None or outcome.checked is None:
+def _in_loop(analysis: Analysis, step: object) -> bool:
+    """Whether a repeat or a for encloses `step` (which then runs once per iteration)."""
+    span = step.span  # type: ignore[attr-defined]
+    path = path_at(analysis.module, (span.line, span.column))
+    return any(isinstance(n, (ast.Repeat, ast.For)) and n is not step and n.span != span for n in path)
+
+
+def _in_loops(definition: ast.Definition) -> set[int]:
+    """The ids of the steps of `definition` that a repeat or a for encloses (one walk over the
+    statements, not their expressions)."""
+    found: set[int] = set()
+
+    def visit(body: ast.Body, inside: bool) -> None:
+        for stmt in body.statements:
+            for step in stmt.chain.steps if isinstance(stmt, (ast.Flow, ast.Bind)) else ():
+                if inside:
+                    found.add(id(step))
+                for inner in bodies(step):
+                    visit(inner, inside or isinstance(step, (ast.Repeat, ast.For)))
+
+    visit(definition.body, False)
+    return found
+
+
+def _use_shapes(use: Use) -> str:
+    """A use's output shape; a step made again and again: its first and last shapes, and how often."""
+    if not use.iterations:
+        return shape_text(use.output[1].output_shape)
+    shapes = [shape_text(layer.output_shape) for _, layer in use.iterations]
+    if len(set(shapes)) == 1:
+        return f"{shapes[0]} (×{len(shapes)})"
+    return f"{shapes[0]} … {shapes[-1]} ({len(shapes)})"
+
+
+def _host_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
+    """On a block of a file opened alone: which network its shapes come from."""
+    host = analysis.host
+    if definition.kind != "block" or host is None or not analysis.uses(definition.body.span, definition):
         return None
-    c = outcome.checked
-    label = f"{count_text(c.total_params)} params · {count_text(c.total_macs)} MACs · → {shape_text(c.output_shape)}"
+    network = next((u.network for u in host.uses(definition.body.span, definition)), "?")
+    label = f"shapes from {network} ({_relative(analysis, host.file)})"
     brace = definition.body.span
     return lsp.InlayHint(lines.to_lsp(brace.line, brace.column + 1), label, padding_left=True)
 
 
-# ---- go to definition ---------------------------------------------------------------------
-
-
-def definition(analysis: Analysis, lines: Lines, position: lsp.Position, uri_of: dict[str, str]) -> lsp.Location | None:
-    """Where the name under the cursor is defined; `uri_of` maps a file name to its URI."""
-    pos = lines.from_lsp(position)
-    for imp in analysis.module.imports:
-        if contains(imp.span, pos):
-            target = (Path(analysis.file).parent / imp.path).resolve()
-            return lsp.Location(target.as_uri(), lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)))
-    found = _defining_span(analysis, lines, pos)
-    if found is None:
+def _network_hint(analysis: Analysis, definition: ast.Definition, lines: Lines) -> lsp.InlayHint | None:
+    c = analysis.checked(definition.name) if definition.kind == "network" else None
+    if c is None:
         return None
-    return lsp.Location(uri_of.get(found.file) or Path(found.file).resolve().as_uri(), _range_in(analysis, found))
-
-
-def _range_in(analysis: Analysis, span: Span) -> lsp.Range:
-    return Lines.of(analysis.program.sources.get(span.file, "")).range(span)
-
-
-def _defining_span(analysis: Analysis, lines: Lines, pos: Pos) -> Span | None:
-    word = word_at(lines, pos)
-    home = definition_at(analysis.module, pos)
-    if word is None or home is None:
-        return None
-    if contains(home.name_span, pos):
-        return home.name_span
-    binding = visible(home, list(lines.lines), pos).get(word[0])
-    if binding is not None:
-        return binding.span
-    target = analysis.program.definitions.get(word[0])
-    return target.name_span if target is not None else None
-
-
-def word_at(lines: Lines, pos: Pos) -> tuple[str, Span] | None:
-    text = lines.line(pos[0])
-    for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text):
-        if match.start() + 1 <= pos[1] <= match.end() + 1:
-            return match.group(), Span("", pos[0], match.start() + 1, pos[0], match.end() + 1)
-    return None
-
-
-# ---- outline ------------------------------------------------------------------------------
-
-
-def symbols(analysis: Analysis, lines: Lines) -> list[lsp.DocumentSymbol]:
-    blocks = frozenset(n for n, d in analysis.program.definitions.items() if d.kind == "block")
-    out = []
-    for d in analysis.module.definitions:
-        kind = lsp.SymbolKind.Class if d.kind == "network" else lsp.SymbolKind.Function
-        out.append(
-            lsp.DocumentSymbol(
-                d.name,
-                kind,
-                lines.range(d.span),
-                lines.range(d.name_span),
-                detail=d.kind,
-                children=_body_symbols(d.body, lines, blocks),
-            )
+    brace = definition.body.span
+    known = [lay for lay in c.layers[1:] if lay.output_shape]
+    if not analysis.complete(definition.name) and len(known) < len(c.layers) - 1:
+        label = f"{len(known)} of {len(c.layers) - 1} layers shaped before errors"
+    else:
+        label = (
+            f"{count_text(c.total_params)} params · {count_text(c.total_macs)} MACs · → {shape_text(c.output_shape)}"
         )
-    return out
-
-
-def _body_symbols(body: ast.Body, lines: Lines, blocks: frozenset[str]) -> list[lsp.DocumentSymbol]:
-    out = []
-    for stmt in body.statements:
-        if isinstance(stmt, ast.Bind):
-            out.append(
-                lsp.DocumentSymbol(
-                    stmt.name,
-                    lsp.SymbolKind.Variable,
-                    lines.range(stmt.span),
-                    lines.range(stmt.name_span),
-                    detail="value",
-                )
-            )
-        if not isinstance(stmt, (ast.Flow, ast.Bind)):
-            continue
-        for step in stmt.chain.steps:
-            out.extend(_step_symbols(step, lines, blocks))
-    return out
-
-
-def _step_symbols(step: ast.Step, lines: Lines, blocks: frozenset[str]) -> list[lsp.DocumentSymbol]:
-    """A labelled step, a repeat or a block's use (its inner steps beneath it); others are skipped."""
-    inner: list[lsp.DocumentSymbol] = []
-    for body in _bodies(step):
-        inner.extend(_body_symbols(body, lines, blocks))
-    block = isinstance(step, ast.Call) and step.name in blocks
-    if step.label is None and not isinstance(step, ast.Repeat) and not block:
-        return inner
-    kind = (
-        lsp.SymbolKind.Array
-        if isinstance(step, ast.Repeat)
-        else lsp.SymbolKind.Module
-        if block
-        else lsp.SymbolKind.Field
-    )
-    name = step.label.name if step.label is not None else "repeat" if isinstance(step, ast.Repeat) else step.name
-    detail = step.name if isinstance(step, ast.Call) else type(step).__name__.lower()
-    selection = step.label.span if step.label is not None else step.span
-    return [
-        lsp.DocumentSymbol(name, kind, lines.range(step.span), lines.range(selection), detail=detail, children=inner)
-    ]
-
-
-def _bodies(step: ast.Step) -> list[ast.Body]:
-    if isinstance(step, ast.If):
-        return [step.then] + ([step.orelse] if step.orelse else [])
-    if isinstance(step, (ast.Repeat, ast.For, ast.Seq)):
-        return [step.body]
-    return []
-
-
-# ---- completion ---------------------------------------------------------------------------
-
-_OPEN_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\(([^()]*)$")
-
-
-def completion(analysis: Analysis, lines: Lines, position: lsp.Position) -> list[lsp.CompletionItem]:
-    """What may be typed here: inside `name(`: its keyword arguments, then values in scope;
-    elsewhere ops, blocks, values in scope and keywords. Works on text that does not parse."""
-    pos = lines.from_lsp(position)
-    before = lines.line(pos[0])[: pos[1] - 1]
-    items: list[lsp.CompletionItem] = []
-    call = _OPEN_CALL.search(before)
-    if call is not None:
-        items += _keyword_items(analysis, call.group(1))
-    home = definition_at(analysis.module, pos) or _nearest_definition(analysis.module, pos)
-    if home is not None:
-        for b in bindings(home, list(lines.lines)):
-            items.append(lsp.CompletionItem(b.name, kind=lsp.CompletionItemKind.Variable, detail=b.kind))
-    if call is None:
-        items += [
-            lsp.CompletionItem(
-                name, kind=lsp.CompletionItemKind.Function, detail=op_signature(op), documentation=op.summary
-            )
-            for name, op in OPS.items()
-        ]
-        items += [
-            lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Class, detail=signature(d, _lines_of(analysis, d)))
-            for name, d in analysis.program.definitions.items()
-            if d.kind == "block"
-        ]
-        items += [lsp.CompletionItem(k, kind=lsp.CompletionItemKind.Keyword) for k in KEYWORDS]
-    return list({i.label: i for i in reversed(items)}.values())[::-1]
-
-
-def _nearest_definition(module: ast.Module, pos: Pos) -> ast.Definition | None:
-    before = [d for d in module.definitions if d.span.line <= pos[0]]
-    return before[-1] if before else None
-
-
-def _keyword_items(analysis: Analysis, callee: str) -> list[lsp.CompletionItem]:
-    op = OPS.get(callee)
-    if op is not None:
-        return [
-            lsp.CompletionItem(
-                f"{a.name}=",
-                kind=lsp.CompletionItemKind.Property,
-                detail="required" if a.default is REQUIRED else f"default {_value_text(a.default)}",
-            )
-            for a in op.args
-        ]
-    block = analysis.program.definitions.get(callee)
-    if block is None:
-        return []
-    return [
-        lsp.CompletionItem(
-            f"{p.name}=", kind=lsp.CompletionItemKind.Property, detail="required" if p.default is None else "optional"
-        )
-        for p in block.params
-    ]
-
-
-# ---- rename -------------------------------------------------------------------------------
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def rename(
-    analysis: Analysis, lines: Lines, position: lsp.Position, new_name: str, uri: str
-) -> lsp.WorkspaceEdit | None:
-    """Rename the label or the named value (parameter, constant, value, loop variable) under the cursor."""
-    if not _NAME.fullmatch(new_name) or new_name in KEYWORDS:
-        raise ValueError(f"'{new_name}' is not a name")
-    spans = rename_spans(analysis, lines, lines.from_lsp(position))
-    if not spans:
-        return None
-    edits = [lsp.TextEdit(lines.range(s), new_name) for s in sorted(set(spans), key=lambda s: (s.line, s.column))]
-    return lsp.WorkspaceEdit(changes={uri: edits})
-
-
-def rename_spans(analysis: Analysis, lines: Lines, pos: Pos) -> list[Span]:
-    path = path_at(analysis.module, pos)
-    if path and isinstance(path[-1], ast.Label):
-        label = path[-1]
-        return (
-            [label.span]
-            if not label.computed
-            and _NAME.fullmatch(label.name)
-            and lines.line(label.span.line)[label.span.column - 1] != '"'
-            else []
-        )
-    home = definition_at(analysis.module, pos)
-    word = word_at(lines, pos)
-    if home is None or word is None:
-        return []
-    binding = next(
-        (
-            b
-            for b in bindings(home, list(lines.lines))
-            if b.name == word[0] and (contains(b.span, pos) or contains(b.scope, pos))
-        ),
-        None,
-    )
-    if binding is None:
-        return []
-    spans = [binding.span] + [s for s in references(home, binding.name) if contains(binding.scope, (s.line, s.column))]
-    if binding.kind == "parameter" and home.kind == "block":
-        spans += keyword_spans(analysis.module, home.name, binding.name)
-    return spans
+    return lsp.InlayHint(lines.to_lsp(brace.line, brace.column + 1), label, padding_left=True)

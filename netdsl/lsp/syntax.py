@@ -12,6 +12,20 @@ from typing import Any
 from netdsl.core.diagnostics import Span
 from netdsl.language import ast
 
+KEYWORDS = ("input", "let", "repeat", "for", "in", "as", "seq", "if", "else", "and", "or", "not", "true", "false")
+# the semantic token types the server answers with, in the order of its legend
+TOKEN_TYPES = [
+    "keyword",
+    "function",
+    "class",
+    "parameter",
+    "variable",
+    "label",
+    "number",
+    "comment",
+    "string",
+    "operator",
+]
 Pos = tuple[int, int]  # netdsl's 1-based line and column
 
 
@@ -151,6 +165,13 @@ def _walk(node: Any) -> Iterator[Any]:
             yield from _walk(child)
 
 
+def walk(node: Any) -> Iterator[Any]:
+    """`node` and every node inside it, labels included, in source order."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
 def calls(node: Any) -> Iterator[ast.Call]:
     for item in _walk(node):
         if isinstance(item, ast.Call):
@@ -170,3 +191,12 @@ def keyword_spans(module: ast.Module, callee: str, keyword: str) -> Iterator[Spa
 def statements(body: ast.Body) -> Iterator[ast.Statement]:
     """Every statement of a body, nested ones included."""
     yield from ast.nested_statements(body.statements)
+
+
+def bodies(step: ast.Step) -> list[ast.Body]:
+    """The bodies a step holds: an if's branches, a repeat's, a for's or a seq's body."""
+    if isinstance(step, ast.If):
+        return [step.then] + ([step.orelse] if step.orelse else [])
+    if isinstance(step, (ast.Repeat, ast.For, ast.Seq)):
+        return [step.body]
+    return []

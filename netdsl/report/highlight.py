@@ -25,6 +25,7 @@ DECLARATIONS = ("network", "block")
 LABEL = r"[A-Za-z_][A-Za-z0-9_]*(?=\s*:(?!=))|[0-9]+(?=\s*:(?!=))"
 FLOAT = r"[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
 OPERATOR = r"->|==|!=|<=|>=|//|[-+*/%<>=@]"
+INPUT_VALUE = r"\bin(?=\s*\.)"
 
 
 class NetdslLexer(RegexLexer):
@@ -41,6 +42,7 @@ class NetdslLexer(RegexLexer):
             (r"#.*?$", Comment.Single),
             (r'"', String.Double, "string"),
             (r"\b(network|block)(\s+)([A-Za-z_][A-Za-z0-9_]*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (INPUT_VALUE, Name.Builtin.Pseudo),  # `in.channels`: the block's input, not the keyword
             (words(DECLARATIONS, prefix=r"\b", suffix=r"\b"), Keyword.Declaration),
             (words(("import",), prefix=r"\b", suffix=r"\b"), Keyword.Namespace),
             (words(CONSTANTS, prefix=r"\b", suffix=r"\b"), Keyword.Constant),
@@ -78,7 +80,18 @@ def textmate_grammar() -> dict[str, Any]:
         "fileTypes": ["net"],
         "patterns": [
             {"include": f"#{name}"}
-            for name in ("comment", "string", "declaration", "keyword", "label", "op", "block", "number", "operator")
+            for name in (
+                "comment",
+                "string",
+                "declaration",
+                "input",
+                "keyword",
+                "label",
+                "op",
+                "block",
+                "number",
+                "operator",
+            )
         ],
         "repository": {
             "comment": {"name": "comment.line.number-sign.netdsl", "match": "#.*$"},
@@ -95,6 +108,7 @@ def textmate_grammar() -> dict[str, Any]:
                 "match": r"\b(network|block)\s+([A-Za-z_][A-Za-z0-9_]*)",
                 "captures": {"1": {"name": "storage.type.netdsl"}, "2": {"name": "entity.name.type.netdsl"}},
             },
+            "input": {"name": "variable.language.input.netdsl", "match": INPUT_VALUE},
             "keyword": {
                 "patterns": [
                     {"name": "keyword.control.netdsl", "match": _words(CONTROL)},

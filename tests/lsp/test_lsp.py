@@ -52,6 +52,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config=ClientServerConfig(server_command=[sys.executable, "-m", "netdsl", "lsp"]),
 )
 async def client(lsp_client: LanguageClient, workspace: Path):
+    @lsp_client.feature(lsp.CLIENT_REGISTER_CAPABILITY)
+    def register(params: lsp.RegistrationParams) -> None:  # the server registers a file watcher
+        return None
+
     await lsp_client.initialize_session(
         lsp.InitializeParams(capabilities=client_capabilities("visual-studio-code"), root_uri=workspace.as_uri())
     )
@@ -157,7 +161,7 @@ async def test_completion_of_keyword_arguments_ops_blocks_and_values(client: Lan
     uri = (workspace / "main.net").as_uri()
     inside = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, 4, 21)))
     labels = [item.label for item in inside.items]
-    assert labels[:4] == ["out=", "kernel=", "stride=", "padding="]
+    assert labels[:3] == ["stride=", "padding=", "dilation="]  # `conv(16, 3, `: out and kernel are given
     assert "classes" in labels and "relu" not in labels
     outside = await client.text_document_completion_async(lsp.CompletionParams(**at(uri, 7, 4)))
     labels = [item.label for item in outside.items]
@@ -221,7 +225,11 @@ async def test_errors_in_an_imported_file_show_at_the_import(client: LanguageCli
     uri = open_doc(client, workspace / "uses_broken.net", text)
     (diagnostic,) = await published(client, uri, 1)
     assert diagnostic.range == lsp.Range(lsp.Position(0, 0), lsp.Position(0, 19))
-    assert diagnostic.message.startswith(f"{workspace / 'broken.net'}:3:1: unexpected '}}'")
+    assert diagnostic.message.startswith("broken.net:3:1: unexpected '}'")  # relative to the document's folder
+    (related,) = diagnostic.related_information or []
+    assert related.location == lsp.Location(
+        (workspace / "broken.net").as_uri(), lsp.Range(lsp.Position(2, 0), lsp.Position(2, 1))
+    )
 
 
 @e2e

@@ -33,6 +33,7 @@ network Net(classes = 10) {
     for i in range(2) { "stage{i + 1}": repeat 2 { Basic(32) } }
     3: lrn(5, alpha=1e-4) -> dropout(0.5)
     head: linear(classes)
+    wide: conv(in.channels * 2, 1)
 }
 """
 
@@ -58,6 +59,7 @@ def test_the_lexer_scopes_each_kind_of_word() -> None:
         (Punctuation, "("),
     ]
     pairs = set(tokens)
+    assert {(Keyword, "in"), (Name.Builtin.Pseudo, "in")} <= pairs  # `for i in`, and `in.channels`
     assert {
         (Name.Label, "stem"),
         (Name.Builtin, "conv"),
@@ -140,3 +142,5 @@ def test_the_textmate_grammar_scopes_a_sample_with_the_real_engine(textmate: Pat
     assert scope[(8, "1e-4")] == "constant.numeric.netdsl"
     assert scope[(8, "0.5")] == "constant.numeric.netdsl"
     assert scope[(5, "let")] == "keyword.other.netdsl"
+    assert scope[(7, "in")] == "keyword.control.netdsl"
+    assert scope[(10, "in")] == "variable.language.input.netdsl"  # `in.channels`: a value
