@@ -91,7 +91,8 @@ class Context:
     def value_of(self, expr: ast.Expr) -> Any:
         """`expr`'s value where it is known as the file is written (a literal, a let of literals, a
         loop's item); `UNKNOWN` where it depends on a parameter or a shape."""
-        if free_names(expr) - set(self.known) or reads_shape(expr):
+        bound = set(self.consts) | set(self.values)  # any other name is a word (`relu` in a list)
+        if (free_names(expr) & bound) - set(self.known) or reads_shape(expr):
             return UNKNOWN
         try:
             return evaluate(expr, self.known)
