@@ -341,6 +341,11 @@ class _Builder:
                     self.reserve(step.body.statements, scope, shared)
                 elif step.name in OPS:
                     self.name(step.label, step.name, scope, quiet=True)
+                elif (inline := self.program.definitions.get(step.name)) is not None and inline.inline:
+                    if step.name not in self.stack:  # an inline block spends its layers' names here
+                        self.stack.append(step.name)
+                        self.reserve(inline.body.statements, scope, shared)
+                        self.stack.pop()
                 elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
                     self.name(step.label, snake(step.name), scope, quiet=True)
 
@@ -583,6 +588,8 @@ class _Builder:
                 return self.error(f"block '{block.name}' needs argument '{p.name}'", call.span)
             if _poisoned(inner[p.name]):
                 return POISON
+        if block.inline:
+            return self.inline_instance(call, block, scope, inner, value)
         if scope.collapse:
             path = scope.path
         else:
@@ -598,6 +605,20 @@ class _Builder:
             self.stack.pop()
         self.outputs[".".join(path)] = out.node
         return out
+
+    def inline_instance(self, call: ast.Call, block: ast.Definition, scope: Scope, inner: dict[str, Any],
+                        value: ValueRef) -> ValueRef:
+        """An `inline block`: its layers are named in the caller's scope, as if written at the call."""
+        if call.label is not None:
+            return self.error(f"block '{block.name}' is inline: its layers join this scope, so the call takes no "
+                              "label (label the layers in it)", call.label.span)
+        self.reached.add(block.name)
+        inner["in"] = value
+        self.stack.append(block.name)
+        try:
+            return self.body(block.body.statements, scope, inner, value)
+        finally:
+            self.stack.pop()
 
     def layer_arg(self, expr: ast.Expr, env: Mapping[str, Any], block: ast.Definition, name: str) -> Any:
         """A block's layer argument (`act=hardswish`); POISON after an error, reported at its span."""

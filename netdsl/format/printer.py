@@ -147,7 +147,7 @@ class Printer:
         return ["import ", written[written.index('"') :]]
 
     def visit_Definition(self, d: ast.Definition) -> Doc:
-        head: list[Doc] = ["seq " if d.seq else "", d.kind, " ", d.name]
+        head: list[Doc] = ["seq " if d.seq else "inline " if d.inline else "", d.kind, " ", d.name]
         if d.params:
             head.append(self.bracketed(d, "(", [self.node(p) for p in d.params], ")"))
         else:

@@ -328,6 +328,7 @@ class Definition(_Node):
     span: Span
     name_span: Span
     seq: bool = False  # `seq block`: its layers are named by position, as in nn.Sequential
+    inline: bool = False  # `inline block`: its layers join the caller's scope (no name of its own)
 
 
 @_node

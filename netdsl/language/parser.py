@@ -265,9 +265,10 @@ class _ToAst(Transformer[Any, Any]):
         return ast.Import(_unquote(c[1]), self._span(*c))
 
     def definition(self, c: list[Any]) -> ast.Definition:
-        seq, kind, name, params, body = c
+        mark, kind, name, params, body = c
         return ast.Definition(str(kind), str(name), params.items if params else (), body,
-                              self._span(seq or kind, body), self._tspan(name), seq is not None)
+                              self._span(mark or kind, body), self._tspan(name),
+                              mark is not None and mark.type == "SEQ", mark is not None and mark.type == "INLINE")
 
     params = _group
 

@@ -22,7 +22,7 @@ CONTROL = ("repeat", "for", "in", "as", "seq", "if", "else")
 STATEMENTS = ("input", "let", "import")
 LOGIC = ("and", "or", "not")
 CONSTANTS = ("true", "false", "none")  # none: the layer that is no layer (`act=none`)
-DECLARATIONS = ("network", "block", "def")
+DECLARATIONS = ("network", "block", "def", "inline")
 LABEL = r"[A-Za-z_][A-Za-z0-9_]*(?=\s*:(?!=))|[0-9]+(?=\s*:(?!=))"
 FLOAT = r"[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
 OPERATOR = r"->|==|!=|<=|>=|//|\*\*|[-+*/%<>=@]"

@@ -10,6 +10,7 @@ import pytest
 import netdsl
 from netdsl.runtime.session import open_session
 
+from conftest import ROOT
 from test_torch_names import assert_builds
 
 torch = pytest.importorskip("torch")
@@ -106,3 +107,60 @@ def test_compile_time_arithmetic(width: float, depth: float, widths: list[int], 
     assert [c.shape[0] for c in convs] == [w for w, n in zip(widths, counts, strict=True) for _ in range(n)] + [12]
     drops = [n.attrs["p"] for n in spec.checked.graph.nodes if n.op == "dropout"]
     assert drops == pytest.approx([0.1 * b / sum(counts) for b in range(sum(counts))])
+
+
+INLINE = """
+network N {
+    input x: [3, 16, 16]
+    stem: conv(8, 3, padding=1)
+    Body(8, 2, act=hardswish)
+    global_avgpool -> flatten
+    fc: linear(10)
+}
+
+# its layers join the network's scope: block0, block1, head, conv_1 (no `body` level)
+inline block Body(width, n, act = relu) {
+    let doubled = width * 2
+    for i in range(n) {
+        "block{i}": Res(width) -> act
+    }
+    head: conv(doubled, 1)
+    y = conv(width, 1)
+    z = add(y, in)
+    concat(z, in)
+}
+
+block Res(out) {
+    y = conv(out, 3, padding=1) -> relu
+    add(y, in)
+}
+"""
+
+
+def test_inline_blocks(tmp_path: Path) -> None:
+    spec = assert_both_backends(INLINE, tmp_path)
+    keys = list(spec.to_torch().state_dict())
+    assert keys == [
+        "stem.weight", "stem.bias", "block0.conv_1.weight", "block0.conv_1.bias", "block1.conv_1.weight",
+        "block1.conv_1.bias", "head.weight", "head.bias", "conv_1.weight", "conv_1.bias", "fc.weight", "fc.bias",
+    ]
+    assert spec.checked.output_shape == (10,)
+
+
+@pytest.mark.parametrize(("network", "params"), [("RegNetY_400MF", 4_344_144), ("RegNetX_400MF", 5_495_976)])
+def test_regnets_from_their_design_parameters_build_with_torchvisions_keys(network: str, params: int) -> None:
+    from netdsl.backends.onnx.emit import expected_tensors
+
+    spec = netdsl.load(ROOT / "specs/zoo/regnet_y_400mf.net", network=network)
+    module = spec.to_torch()
+    assert sum(p.numel() for p in module.parameters()) == params
+    state = module.state_dict()
+    expected = [k for k in expected_tensors(spec.checked)]
+    assert [k for k in state if not k.endswith("num_batches_tracked")] == expected
+
+
+def test_efficientnet_b3_builds_from_b0s_spec() -> None:
+    spec = netdsl.load(ROOT / "specs/zoo/efficientnet_b0.net", width=1.2, depth=1.4, resolution=300)
+    module = spec.to_torch()
+    assert sum(p.numel() for p in module.parameters()) == 12_233_232
+    assert module.input_shape == (3, 300, 300)

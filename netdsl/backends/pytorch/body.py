@@ -24,6 +24,7 @@ from netdsl.backends.pytorch.scope import (
     Value,
     Writer,
     free_names,
+    kind_of,
     read_binds,
     reserve_names,
     value_refs,
@@ -103,6 +104,9 @@ class BodyWriter(SeqSteps):
             )
         ):
             return self.given_layer(step, ctx, value, target)
+        definition = self.writer.program.definitions.get(step.name) if isinstance(step, ast.Call) else None
+        if definition is not None and definition.inline and step.name not in ctx.values:
+            return self.inline_block(step, definition, ctx, value, target)  # type: ignore[arg-type]
         if ctx.seq is not None:
             return self.in_seq(step, ctx, value, target)
         if isinstance(step, ast.If):
@@ -128,6 +132,41 @@ class BodyWriter(SeqSteps):
         if layer.args is None and layer.name == "none":
             return value
         return self.step(layer.call(step), ctx, value, target)
+
+    def inline_block(
+        self, call: ast.Call, definition: ast.Definition, ctx: Context, value: Value, target: Value
+    ) -> Value:
+        """An `inline block`: its statements written here, in this class's scope, each parameter a
+        local of __init__ (as a let is) and the block's `in` the value it is called on."""
+        layered = layer_params(definition, self.writer.program.definitions)
+        matched, _ = pair_args(call.args or (), [p.name for p in definition.params], call.name)
+        if "in" in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
+            kept = Value(
+                self.fwd_names.fresh(f"{snake(call.name)}_in"), self.init_names.fresh(f"{snake(call.name)}_in")
+            )
+            self.fwd.add(f"{kept.var} = {value.var}")
+            self.init.add(f"{kept.shape} = {value.shape}", stores=kept.shape)
+            value = kept
+        inner = ctx.child(values={"in": value}, consts={}, known={}, inlined={}, kinds={})
+        for param in definition.params:
+            given = matched.get(param.name)
+            source = ctx if given is not None else inner
+            expr = given.value if given is not None else param.default
+            assert expr is not None
+            if param.name in layered:
+                layer = self.layer_value(expr, source, source.known)
+                if layer is UNKNOWN:
+                    raise NotImplementedError(f"the layers given to block {call.name} ({call.span}) are not known here")
+                inner.known[param.name] = layer
+                continue
+            known = source.value_of(expr)
+            local = self.init_names.fresh(param.name)
+            self.init.add(f"{local} = {self.expr(expr, source)}", stores=local)
+            inner.consts[param.name] = local
+            inner.kinds[param.name] = "int" if known is UNKNOWN else kind_of(known)
+            if known is not UNKNOWN:
+                inner.known[param.name] = known
+        return self.body(definition.body.statements, inner, value, target)
 
     def op(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
         """Any op, merges included: its module (if it has one), shape and forward, as its lowering says."""
