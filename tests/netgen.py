@@ -157,6 +157,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "//": lambda a, b: a // b,
+    "**": lambda a, b: a**b,
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -209,12 +210,17 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "len": len,
     "range": lambda n: list(range(n)),
+    "int": int,
+    "round": round,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "sum": sum,
 }
 
 
 @dataclass(frozen=True)
 class Func(Expr):
-    name: str  # min, max, abs, len, range
+    name: str  # min, max, abs, len, range, int, round, floor, ceil, sum
     args: tuple[Expr, ...]
 
     def text(self) -> str:
@@ -236,6 +242,43 @@ class Index(Expr):
 
     def eval(self, env: Env) -> Any:
         return self.base.eval(env)[self.index.eval(env)]
+
+
+@dataclass(frozen=True)
+class Slice(Expr):
+    """`widths[:2]`, `widths[1:]`: the items from `start` up to `stop`."""
+
+    base: Expr
+    start: int | None
+    stop: int | None
+
+    def text(self) -> str:
+        return f"{self.base.text()}[{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}]"
+
+    def eval(self, env: Env) -> Any:
+        return self.base.eval(env)[self.start : self.stop]
+
+
+@dataclass(frozen=True)
+class Comp(Expr):
+    """`[x for x in range(7) if x < 5]`: a list made item by item."""
+
+    item: Expr
+    name: str
+    iterable: Expr
+    cond: Expr | None
+
+    def text(self) -> str:
+        cond = "" if self.cond is None else f" if {self.cond.text()}"
+        return f"[{self.item.text()} for {self.name} in {self.iterable.text()}{cond}]"
+
+    def eval(self, env: Env) -> Any:
+        items = self.iterable.eval(env)
+        return [
+            self.item.eval(env | {self.name: x})
+            for x in items
+            if self.cond is None or self.cond.eval(env | {self.name: x})
+        ]
 
 
 # ---- statements ---------------------------------------------------------------------------------
@@ -482,7 +525,7 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
         ("frozen", None),
     ),
     "maxpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
-    "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
+    "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False), ("count_include_pad", True)),
     "adaptive_avgpool": (("output", None),),
     "adaptive_maxpool": (("output", None),),
     "global_avgpool": (),
@@ -573,7 +616,9 @@ def _pool(cls: str) -> Callable[[dict[str, Any], Any], _Layer]:
         from torch import nn
 
         stride = _pair(a["stride"]) if a["stride"] is not None else None
-        return _Layer(getattr(nn, cls)(_pair(a["kernel"]), stride, _pair(a["padding"]), ceil_mode=a["ceil"]), 0, 0)
+        more = {"count_include_pad": a["count_include_pad"]} if "count_include_pad" in a else {}
+        layer = getattr(nn, cls)(_pair(a["kernel"]), stride, _pair(a["padding"]), ceil_mode=a["ceil"], **more)
+        return _Layer(layer, 0, 0)
 
     return build
 
@@ -951,7 +996,7 @@ VALUE_NAMES = (
     "F",
     "cat",
     "class",
-    "def",
+    "global",
     "None",
     "input_shape",
     "math",
@@ -990,7 +1035,7 @@ LABEL_NAMES = (
     "out",
     "float",
     "eval",
-    "def",
+    "nonlocal",
     "None",
     "layer_shape",
     "set_weight",
@@ -1210,7 +1255,29 @@ class Generator:
                 return Func("max", (Var(name), Lit(value)))
             if form == 2 and other >= value:
                 return Func("min", (Var(name), Lit(value)))
+        if self.ch.chance(0.15):
+            return self.arithmetic(ctx, value)
         return Lit(value)
+
+    def arithmetic(self, ctx: _Ctx, value: int) -> Expr:
+        """`value` through compile-time arithmetic: a builtin of a number, a power, a sum of a slice,
+        the length of a comprehension (language v3)."""
+        form = self.ch.integer(0, 6)
+        if form == 0:
+            return Func("ceil", (Bin("-", Lit(value), Lit(0.5)),))
+        if form == 1:
+            return Func("floor", (Bin("+", Lit(value), Lit(0.25)),))
+        if form == 2:
+            return Func("round", (Bin("*", Lit(value), Lit(1.0)),))
+        if form == 3:
+            return Func("int", (Bin("+", Lit(value), Lit(0.5)),))
+        if form == 4 and value > 0 and value & (value - 1) == 0:
+            return Bin("**", Lit(2), Lit(value.bit_length() - 1))
+        if form == 5 and value >= 1:
+            parts = [1, value - 1, self.ch.integer(1, 9)]
+            return Func("sum", (Slice(Lit(parts), None, 2),))
+        name = self.fresh(["k", "q", "z"], ctx.env, "k_")
+        return Func("len", (Comp(Var(name), name, Func("range", (Lit(value + 3),)), Bin("<", Var(name), Lit(value))),))
 
     def bool_expr(self, ctx: _Ctx, value: bool) -> Expr:
         bools = [n for n, v in ctx.env.items() if type(v) is bool]
@@ -1994,6 +2061,8 @@ class Generator:
             ("padding", padding, (0, 0)),
             ("ceil", ceil, False),
         ]
+        if op == "avgpool":
+            values.append(("count_include_pad", self.ch.chance(0.7), True))
         return Op(op, self._window_args(ctx, values, 1), self.label(ctx))
 
 

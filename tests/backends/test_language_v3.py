@@ -164,3 +164,20 @@ def test_efficientnet_b3_builds_from_b0s_spec() -> None:
     module = spec.to_torch()
     assert sum(p.numel() for p in module.parameters()) == 12_233_232
     assert module.input_shape == (3, 300, 300)
+
+
+def test_average_pooling_may_leave_the_padding_out_of_its_count(tmp_path: Path) -> None:
+    spec = assert_both_backends(
+        """network P { input x: [3, 7, 7]
+        a = avgpool(3, stride=2, padding=1, count_include_pad=false) -> flatten
+        b = avgpool(3, stride=2, padding=1) -> flatten
+        concat(a, b) }""",
+        tmp_path,
+    )
+    assert "count_include_pad=False" in spec.torch_source.text
+    torch.manual_seed(0)
+    x = torch.ones(1, 3, 7, 7)
+    with torch.no_grad():
+        out = spec.to_torch()(x)[0]
+    assert float(out[0]) == 1.0  # the corner window averages its 4 pixels, not 9 with the padding
+    assert float(out[48]) == pytest.approx(4 / 9)

@@ -110,6 +110,8 @@ def _conv_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def _pool(op_type: str, **extra: Any) -> Callable[[Emit, Node, list[str], str], None]:
     def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+        if "count_include_pad" in node.attrs:  # avgpool: PyTorch counts the padding unless told not to
+            extra["count_include_pad"] = int(node.attrs["count_include_pad"])
         shape = e.shape_of(node.inputs[0])
         window = OPS[node.op].window(node.attrs, shape)  # type: ignore[misc]
         _, h, w = shape

@@ -92,9 +92,10 @@ def _conv_after(module: str, a: Args) -> list[str]:
     return []
 
 
-def _pool(cls: str) -> Callable[[Args, str, int], str]:
+def _pool(cls: str, more: dict[str, str] | None = None) -> Callable[[Args, str, int], str]:
     def build(a: Args, shape: str, rank: int) -> str:
-        extra = _keywords(a, {"stride": "None", "padding": "0", "ceil": "False"}, {"ceil": "ceil_mode"})
+        defaults = {"stride": "None", "padding": "0", "ceil": "False"} | (more or {})
+        extra = _keywords(a, defaults, {"ceil": "ceil_mode"})
         return f"nn.{cls}({a['kernel']}{extra})"
 
     return build
@@ -119,7 +120,7 @@ def _fixed(text: str) -> Callable[[Args, str, int], str]:
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(_conv, after=_conv_after),
     "maxpool": Lowering(_pool("MaxPool2d")),
-    "avgpool": Lowering(_pool("AvgPool2d")),
+    "avgpool": Lowering(_pool("AvgPool2d", {"count_include_pad": "True"})),
     "adaptive_avgpool": Lowering(lambda a, s, r: f"nn.AdaptiveAvgPool2d({a['output']})"),
     "adaptive_maxpool": Lowering(lambda a, s, r: f"nn.AdaptiveMaxPool2d({a['output']})"),
     "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
