@@ -60,8 +60,8 @@ def layer_params(
     for step in ast.nested_steps(definition.body.statements):
         if not isinstance(step, ast.Call):
             continue
-        if step.name in params:
-            found.add(step.name)
+        if step.name in params and step.name not in OPS and step.name not in definitions:
+            found.add(step.name)  # (a parameter named like an op or a block leaves the step to it)
         callee = definitions.get(step.name)
         if callee is None or callee.kind != "block" or callee.name in seen or not step.args:
             continue

@@ -278,7 +278,7 @@ class _Layout:
             return text("()")
 
         if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.GeneratorExp):
-            return self.bracketed("(", lambda inner: self.generator(call.args[0]), ")", level)  # type: ignore[arg-type]
+            return self.bracketed("(", lambda inner: self.generator(call.args[0], inner), ")", level)  # type: ignore[arg-type]
 
         def content(inner: Level) -> Doc:
             if len(call.args) == 1 and not call.keywords:  # `f((x))` keeps its second parentheses
@@ -298,13 +298,13 @@ class _Layout:
 
         return self.bracketed("(", content, ")", level)
 
-    def generator(self, node: ast.GeneratorExp) -> Doc:
+    def generator(self, node: ast.GeneratorExp, level: Level) -> Doc:
         """`x for x in xs if c`, the sole argument of a call: its clauses on lines of their own
         when it does not fit on one (as ruff writes a comprehension)."""
-        parts = [text(self.segment(node.elt))]
+        parts = [self.expr(node.elt, level)]
         for comp in node.generators:
-            parts.append(text(f"for {self.segment(comp.target)} in {self.segment(comp.iter)}"))
-            parts += [text(f"if {self.segment(test)}") for test in comp.ifs]
+            parts.append([*text(f"for {self.segment(comp.target)} in "), *self.expr(comp.iter, level)])
+            parts += [[*text("if "), *self.expr(test, level)] for test in comp.ifs]
         out: Doc = []
         for n, part in enumerate(parts):
             out += [*(line("space") if n else []), *part]
