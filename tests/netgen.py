@@ -551,6 +551,7 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
     "scale": (("init", 1.0),),
     "stochastic_depth": (("p", None), ("mode", "row")),
     "chunk": (("parts", None), ("index", None)),
+    "slice": (("start", None), ("stop", None)),
     "channel_shuffle": (("groups", None),),
     "permute": (("order", None),),
     "add": (),
@@ -698,6 +699,14 @@ def _stochastic_depth(a: dict[str, Any], x: Any) -> _Layer:
     return _Layer(lambda t: t, 0, 0)
 
 
+def _slice(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    if x.dim() != 4:
+        notes.add("chunk_needs_chw")  # x[:, a:b] slices any tensor's second axis
+    if not a["start"] < a["stop"] <= x.shape[1]:
+        raise Rejected(f"slice({a['start']}, {a['stop']}) of {x.shape[1]} channels")
+    return _Layer(lambda t: t[:, a["start"] : a["stop"]], 0, 0)
+
+
 def _chunk(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
     if x.dim() == 4 and x.shape[1] % a["parts"]:
         notes.add("chunk_needs_equal_parts")  # x.chunk gives parts of unequal size (or fewer parts)
@@ -747,6 +756,7 @@ def _torch_layer(op: str, a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
         "scale": _scale,
         "stochastic_depth": _stochastic_depth,
         "chunk": lambda a, x: _chunk(a, x, notes),
+        "slice": lambda a, x: _slice(a, x, notes),
         "permute": _permute,
     }
     if op in ("adaptive_avgpool", "global_avgpool") and x.dim() != 4:
@@ -1129,6 +1139,7 @@ SPATIAL_OPS = (
     "stochastic_depth",
     "channel_shuffle",
     "chunk",
+    "slice",
     "permute",
     *ACTIVATIONS,
 )
@@ -1628,6 +1639,11 @@ class Generator:
             return Op(op, (p,) + (mode if self.ch.chance(0.5) else ()), label)
         if op == "channel_shuffle":
             return Op(op, ((None, self.int_expr(ctx, self.divisor(x.shape[1], bad))),), label)
+        if op == "slice":
+            channels = x.shape[1]
+            start = self.ch.integer(0, channels - 1)
+            stop = self.ch.integer(start + 1, channels) if not bad else channels + 1
+            return Op(op, ((None, self.int_expr(ctx, start)), (None, self.int_expr(ctx, stop))), label)
         if op == "chunk":
             parts = self.divisor(x.shape[1], bad)
             index = self.ch.integer(0, parts - 1) if not (bad and self.ch.chance(0.5)) else parts
@@ -1859,9 +1875,9 @@ class Generator:
         elif mode == FREE:
             options = SPATIAL_OPS + ("flatten",) if ctx.depth == 0 and self.ch.chance(0.1) else SPATIAL_OPS
         else:
-            options = KEEP_OPS + (("chunk",) if mode == KEEP_HW else ())
+            options = KEEP_OPS + (("chunk", "slice") if mode == KEEP_HW else ())
         if bad and not flat:
-            options = ("conv", "conv", "maxpool", "avgpool", "linear", "channel_shuffle", "chunk")
+            options = ("conv", "conv", "maxpool", "avgpool", "linear", "channel_shuffle", "chunk", "slice")
         op = self.ch.pick(options)
         if self.force in options and self.ch.chance(0.5):
             op = self.force
@@ -1879,7 +1895,7 @@ class Generator:
             return self.activation(ctx, op)
         if op == "linear":
             return self.linear(ctx, x, x.shape[1] if mode != FREE else None)
-        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "permute"):
+        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "slice", "permute"):
             return self.simple_op(ctx, x, op, bad)
         if op == "conv":
             return self.conv(ctx, x, mode, bad)

@@ -102,7 +102,7 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
 
 
 # ops that make a new [C, H, W] layout: past them, a permute no longer holds
-_LAYOUT_BREAKERS = frozenset({"flatten", "global_avgpool", "chunk", "channel_shuffle", "layernorm2d", "scale"})
+_LAYOUT_BREAKERS = frozenset({"flatten", "global_avgpool", "chunk", "slice", "channel_shuffle", "layernorm2d", "scale"})
 
 
 def _input_override(shape: Any) -> tuple[int, ...]:

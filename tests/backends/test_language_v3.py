@@ -181,3 +181,15 @@ def test_average_pooling_may_leave_the_padding_out_of_its_count(tmp_path: Path) 
         out = spec.to_torch()(x)[0]
     assert float(out[0]) == 1.0  # the corner window averages its 4 pixels, not 9 with the padding
     assert float(out[48]) == pytest.approx(4 / 9)
+
+
+def test_unequal_channel_splits(tmp_path: Path) -> None:
+    spec = assert_both_backends(
+        """network G { input x: [8, 5, 5]
+        primary = slice(0, 3) -> conv(4, 1)
+        cheap = slice(3, 8) -> conv(5, 3, padding=1, groups=5)
+        concat(primary, cheap) -> slice(2, 9) }""",
+        tmp_path,
+    )
+    assert spec.checked.output_shape == (7, 5, 5)
+    assert [n.shape[0] for n in spec.checked.graph.nodes if n.op == "slice"] == [3, 5, 7]

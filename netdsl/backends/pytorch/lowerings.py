@@ -155,6 +155,7 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "stochastic_depth": _same(lambda a, s, r: f"StochasticDepth({a['p']}, {a['mode']})"),
     "chunk": Lowering(lambda a, s, r: f"Chunk({a['parts']}, {a['index']})"),
+    "slice": Lowering(lambda a, s, r: f"ChannelSlice({a['start']}, {a['stop']})"),
     "channel_shuffle": _same(lambda a, s, r: f"nn.ChannelShuffle({a['groups']})"),
     "permute": Lowering(lambda a, s, r: f"Permute({a['order']})"),
     "coral": Lowering(lambda a, s, r: f"CoralHead({s}[0], {a['classes']})"),
@@ -244,6 +245,15 @@ PRELUDE: dict[str, str] = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.chunk(self.parts, dim=1)[self.index]''',
+    "ChannelSlice": '''class ChannelSlice(nn.Module):
+    """Channels `start` up to `stop` (GhostNet's unequal split: x[:, start:stop])."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start : self.stop]''',
     "Permute": '''class Permute(nn.Module):
     """Reorders the axes of each sample (the batch axis stays first): (1, 2, 0) moves channels last."""
 
