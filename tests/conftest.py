@@ -90,6 +90,7 @@ CASES = {
     "scale": ("scale(0.5)", "[4, 3, 3]", (4, 3, 3), 4, 0),
     "stochastic_depth": ("stochastic_depth(0.2, mode=row)", "[4, 3, 3]", (4, 3, 3), 0, 0),
     "chunk": ("chunk(2, 1)", "[4, 3, 3]", (2, 3, 3), 0, 0),
+    "slice": ("slice(1, 4)", "[5, 3, 3]", (3, 3, 3), 0, 0),
     "channel_shuffle": ("channel_shuffle(2)", "[4, 3, 3]", (4, 3, 3), 0, 0),
     "permute": ("permute([1, 2, 0])", "[4, 3, 5]", (3, 5, 4), 0, 0),
     "mul": ("mul(in, in)", "[4, 3, 3]", (4, 3, 3), 0, 0),

@@ -157,6 +157,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "//": lambda a, b: a // b,
+    "**": lambda a, b: a**b,
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
@@ -209,12 +210,17 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "len": len,
     "range": lambda n: list(range(n)),
+    "int": int,
+    "round": round,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "sum": sum,
 }
 
 
 @dataclass(frozen=True)
 class Func(Expr):
-    name: str  # min, max, abs, len, range
+    name: str  # min, max, abs, len, range, int, round, floor, ceil, sum
     args: tuple[Expr, ...]
 
     def text(self) -> str:
@@ -236,6 +242,43 @@ class Index(Expr):
 
     def eval(self, env: Env) -> Any:
         return self.base.eval(env)[self.index.eval(env)]
+
+
+@dataclass(frozen=True)
+class Slice(Expr):
+    """`widths[:2]`, `widths[1:]`: the items from `start` up to `stop`."""
+
+    base: Expr
+    start: int | None
+    stop: int | None
+
+    def text(self) -> str:
+        return f"{self.base.text()}[{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}]"
+
+    def eval(self, env: Env) -> Any:
+        return self.base.eval(env)[self.start : self.stop]
+
+
+@dataclass(frozen=True)
+class Comp(Expr):
+    """`[x for x in range(7) if x < 5]`: a list made item by item."""
+
+    item: Expr
+    name: str
+    iterable: Expr
+    cond: Expr | None
+
+    def text(self) -> str:
+        cond = "" if self.cond is None else f" if {self.cond.text()}"
+        return f"[{self.item.text()} for {self.name} in {self.iterable.text()}{cond}]"
+
+    def eval(self, env: Env) -> Any:
+        items = self.iterable.eval(env)
+        return [
+            self.item.eval(env | {self.name: x})
+            for x in items
+            if self.cond is None or self.cond.eval(env | {self.name: x})
+        ]
 
 
 # ---- statements ---------------------------------------------------------------------------------
@@ -482,7 +525,7 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
         ("frozen", None),
     ),
     "maxpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
-    "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
+    "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False), ("count_include_pad", True)),
     "adaptive_avgpool": (("output", None),),
     "adaptive_maxpool": (("output", None),),
     "global_avgpool": (),
@@ -508,6 +551,7 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
     "scale": (("init", 1.0),),
     "stochastic_depth": (("p", None), ("mode", "row")),
     "chunk": (("parts", None), ("index", None)),
+    "slice": (("start", None), ("stop", None)),
     "channel_shuffle": (("groups", None),),
     "permute": (("order", None),),
     "add": (),
@@ -573,7 +617,9 @@ def _pool(cls: str) -> Callable[[dict[str, Any], Any], _Layer]:
         from torch import nn
 
         stride = _pair(a["stride"]) if a["stride"] is not None else None
-        return _Layer(getattr(nn, cls)(_pair(a["kernel"]), stride, _pair(a["padding"]), ceil_mode=a["ceil"]), 0, 0)
+        more = {"count_include_pad": a["count_include_pad"]} if "count_include_pad" in a else {}
+        layer = getattr(nn, cls)(_pair(a["kernel"]), stride, _pair(a["padding"]), ceil_mode=a["ceil"], **more)
+        return _Layer(layer, 0, 0)
 
     return build
 
@@ -653,6 +699,14 @@ def _stochastic_depth(a: dict[str, Any], x: Any) -> _Layer:
     return _Layer(lambda t: t, 0, 0)
 
 
+def _slice(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
+    if x.dim() != 4:
+        notes.add("chunk_needs_chw")  # x[:, a:b] slices any tensor's second axis
+    if not a["start"] < a["stop"] <= x.shape[1]:
+        raise Rejected(f"slice({a['start']}, {a['stop']}) of {x.shape[1]} channels")
+    return _Layer(lambda t: t[:, a["start"] : a["stop"]], 0, 0)
+
+
 def _chunk(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
     if x.dim() == 4 and x.shape[1] % a["parts"]:
         notes.add("chunk_needs_equal_parts")  # x.chunk gives parts of unequal size (or fewer parts)
@@ -702,6 +756,7 @@ def _torch_layer(op: str, a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
         "scale": _scale,
         "stochastic_depth": _stochastic_depth,
         "chunk": lambda a, x: _chunk(a, x, notes),
+        "slice": lambda a, x: _slice(a, x, notes),
         "permute": _permute,
     }
     if op in ("adaptive_avgpool", "global_avgpool") and x.dim() != 4:
@@ -951,7 +1006,7 @@ VALUE_NAMES = (
     "F",
     "cat",
     "class",
-    "def",
+    "global",
     "None",
     "input_shape",
     "math",
@@ -990,7 +1045,7 @@ LABEL_NAMES = (
     "out",
     "float",
     "eval",
-    "def",
+    "nonlocal",
     "None",
     "layer_shape",
     "set_weight",
@@ -1084,6 +1139,7 @@ SPATIAL_OPS = (
     "stochastic_depth",
     "channel_shuffle",
     "chunk",
+    "slice",
     "permute",
     *ACTIVATIONS,
 )
@@ -1210,7 +1266,29 @@ class Generator:
                 return Func("max", (Var(name), Lit(value)))
             if form == 2 and other >= value:
                 return Func("min", (Var(name), Lit(value)))
+        if self.ch.chance(0.15):
+            return self.arithmetic(ctx, value)
         return Lit(value)
+
+    def arithmetic(self, ctx: _Ctx, value: int) -> Expr:
+        """`value` through compile-time arithmetic: a builtin of a number, a power, a sum of a slice,
+        the length of a comprehension (language v3)."""
+        form = self.ch.integer(0, 6)
+        if form == 0:
+            return Func("ceil", (Bin("-", Lit(value), Lit(0.5)),))
+        if form == 1:
+            return Func("floor", (Bin("+", Lit(value), Lit(0.25)),))
+        if form == 2:
+            return Func("round", (Bin("*", Lit(value), Lit(1.0)),))
+        if form == 3:
+            return Func("int", (Bin("+", Lit(value), Lit(0.5)),))
+        if form == 4 and value > 0 and value & (value - 1) == 0:
+            return Bin("**", Lit(2), Lit(value.bit_length() - 1))
+        if form == 5 and value >= 1:
+            parts = [1, value - 1, self.ch.integer(1, 9)]
+            return Func("sum", (Slice(Lit(parts), None, 2),))
+        name = self.fresh(["k", "q", "z"], ctx.env, "k_")
+        return Func("len", (Comp(Var(name), name, Func("range", (Lit(value + 3),)), Bin("<", Var(name), Lit(value))),))
 
     def bool_expr(self, ctx: _Ctx, value: bool) -> Expr:
         bools = [n for n, v in ctx.env.items() if type(v) is bool]
@@ -1561,6 +1639,11 @@ class Generator:
             return Op(op, (p,) + (mode if self.ch.chance(0.5) else ()), label)
         if op == "channel_shuffle":
             return Op(op, ((None, self.int_expr(ctx, self.divisor(x.shape[1], bad))),), label)
+        if op == "slice":
+            channels = x.shape[1]
+            start = self.ch.integer(0, channels - 1)
+            stop = self.ch.integer(start + 1, channels) if not bad else channels + 1
+            return Op(op, ((None, self.int_expr(ctx, start)), (None, self.int_expr(ctx, stop))), label)
         if op == "chunk":
             parts = self.divisor(x.shape[1], bad)
             index = self.ch.integer(0, parts - 1) if not (bad and self.ch.chance(0.5)) else parts
@@ -1792,9 +1875,9 @@ class Generator:
         elif mode == FREE:
             options = SPATIAL_OPS + ("flatten",) if ctx.depth == 0 and self.ch.chance(0.1) else SPATIAL_OPS
         else:
-            options = KEEP_OPS + (("chunk",) if mode == KEEP_HW else ())
+            options = KEEP_OPS + (("chunk", "slice") if mode == KEEP_HW else ())
         if bad and not flat:
-            options = ("conv", "conv", "maxpool", "avgpool", "linear", "channel_shuffle", "chunk")
+            options = ("conv", "conv", "maxpool", "avgpool", "linear", "channel_shuffle", "chunk", "slice")
         op = self.ch.pick(options)
         if self.force in options and self.ch.chance(0.5):
             op = self.force
@@ -1812,7 +1895,7 @@ class Generator:
             return self.activation(ctx, op)
         if op == "linear":
             return self.linear(ctx, x, x.shape[1] if mode != FREE else None)
-        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "permute"):
+        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "slice", "permute"):
             return self.simple_op(ctx, x, op, bad)
         if op == "conv":
             return self.conv(ctx, x, mode, bad)
@@ -1994,6 +2077,8 @@ class Generator:
             ("padding", padding, (0, 0)),
             ("ceil", ceil, False),
         ]
+        if op == "avgpool":
+            values.append(("count_include_pad", self.ch.chance(0.7), True))
         return Op(op, self._window_args(ctx, values, 1), self.label(ctx))
 
 

@@ -15,7 +15,9 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from netdsl.checker.calls import pair_args
+from netdsl.checker.functions import recursion
 from netdsl.checker.ir import Graph, Instance, Node
+from netdsl.checker.layers import NONE, Layer, compared_words, layer_params, to_layer
 from netdsl.checker.lint import lint
 from netdsl.checker.lint import statements as lint_statements
 from netdsl.checker.naming import Scope, labels, single_instance, snake
@@ -29,6 +31,7 @@ from netdsl.checker.values import (
     ValueRef,
     describe,
     evaluate,
+    functions_in_scope,
     leading_digits,
     truth,
     undefined,
@@ -64,8 +67,10 @@ def elaborate(
     if input_shape is not None:
         input_shape = _input_override(input_shape)
     builder = _Builder(program)
+    builder.diagnostics.extend(recursion(program.functions))
     try:
-        graph = builder.network(definition, dict(overrides or {}), input_shape)
+        with functions_in_scope(program.functions):
+            graph = builder.network(definition, dict(overrides or {}), input_shape)
     except _TooBig as exc:
         builder.diagnostics.append(exc.args[0])
         graph = None
@@ -101,7 +106,7 @@ def _pick(program: Program, network: str | None) -> ast.Definition:
 
 
 # ops that make a new [C, H, W] layout: past them, a permute no longer holds
-_LAYOUT_BREAKERS = frozenset({"flatten", "global_avgpool", "chunk", "channel_shuffle", "layernorm2d", "scale"})
+_LAYOUT_BREAKERS = frozenset({"flatten", "global_avgpool", "chunk", "slice", "channel_shuffle", "layernorm2d", "scale"})
 
 
 def _input_override(shape: Any) -> tuple[int, ...]:
@@ -260,6 +265,8 @@ class _Builder:
         if isinstance(step, ast.Seq):
             return self.seq(step, scope, env, value)
         named = env.get(step.name)
+        if isinstance(named, Layer):
+            return self.layer(step, named, scope, env, value)
         if isinstance(named, ValueRef) and step.args is None and step.label is None:
             self.used.add(named.node)
             return named
@@ -274,6 +281,18 @@ class _Builder:
         choices = list(OPS) + [n for n, d in self.program.definitions.items() if d.kind == "block"]
         choices += [k for k, v in env.items() if isinstance(v, ValueRef)]
         return self.error(f"unknown op or block '{step.name}'", step.name_span, did_you_mean(step.name, choices))
+
+    def layer(self, step: ast.Call, layer: Layer, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
+        """`-> act` where act is a layer given as an argument: that layer, as if written here."""
+        if step.args is not None:
+            return self.error(f"'{step.name}' is a layer given as an argument: its arguments are given at the call",
+                              step.span, f"for example: {step.name}=leaky_relu(0.1)")
+        if layer.name == NONE:
+            return value
+        call = layer.call(step)
+        if call.name in OPS:
+            return self.op(call, OPS[call.name], scope, env, value)
+        return self.instance(call, self.program.definitions[call.name], scope, env, value)
 
     def if_(self, step: ast.If, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         if step.label:
@@ -326,6 +345,11 @@ class _Builder:
                     self.reserve(step.body.statements, scope, shared)
                 elif step.name in OPS:
                     self.name(step.label, step.name, scope, quiet=True)
+                elif (inline := self.program.definitions.get(step.name)) is not None and inline.inline:
+                    if step.name not in self.stack:  # an inline block spends its layers' names here
+                        self.stack.append(step.name)
+                        self.reserve(inline.body.statements, scope, shared)
+                        self.stack.pop()
                 elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
                     self.name(step.label, snake(step.name), scope, quiet=True)
 
@@ -548,9 +572,16 @@ class _Builder:
         if matched is None:
             return POISON
         inner: dict[str, Any] = {}
+        layered, words = layer_params(block, self.program.definitions), compared_words(block)
         for p in block.params:
-            if p.name in matched:
+            if p.name in layered and (p.name in matched or p.default is not None):
+                given = matched[p.name].value if p.name in matched else p.default
+                inner[p.name] = self.layer_arg(given, env if p.name in matched else inner, block, p.name)
+            elif p.name in matched:
                 inner[p.name] = self.eval(matched[p.name].value, env)
+                if p.name in words and not self.word_matches(inner[p.name], words[p.name], block,
+                                                              matched[p.name].value, p.name):
+                    return POISON
                 if isinstance(inner[p.name], ValueRef):
                     self.used.add(inner[p.name].node)  # it was used, wrongly: one error is enough
                     return self.error(f"block '{block.name}' argument '{p.name}' is a tensor value; a block takes "
@@ -561,6 +592,8 @@ class _Builder:
                 return self.error(f"block '{block.name}' needs argument '{p.name}'", call.span)
             if _poisoned(inner[p.name]):
                 return POISON
+        if block.inline:
+            return self.inline_instance(call, block, scope, inner, value)
         if scope.collapse:
             path = scope.path
         else:
@@ -576,6 +609,42 @@ class _Builder:
             self.stack.pop()
         self.outputs[".".join(path)] = out.node
         return out
+
+    def inline_instance(self, call: ast.Call, block: ast.Definition, scope: Scope, inner: dict[str, Any],
+                        value: ValueRef) -> ValueRef:
+        """An `inline block`: its layers are named in the caller's scope, as if written at the call."""
+        if call.label is not None:
+            return self.error(f"block '{block.name}' is inline: its layers join this scope, so the call takes no "
+                              "label (label the layers in it)", call.label.span)
+        self.reached.add(block.name)
+        inner["in"] = value
+        self.stack.append(block.name)
+        try:
+            return self.body(block.body.statements, scope, inner, value)
+        finally:
+            self.stack.pop()
+
+    def layer_arg(self, expr: ast.Expr, env: Mapping[str, Any], block: ast.Definition, name: str) -> Any:
+        """A block's layer argument (`act=hardswish`); POISON after an error, reported at its span."""
+        blocks = [n for n, d in self.program.definitions.items() if d.kind == "block"]
+        try:
+            return to_layer(expr, env, blocks)
+        except EvalError as exc:
+            return self.error(f"block '{block.name}' argument '{name}' {exc.message}"
+                              if exc.message.startswith("expects") else exc.message, exc.span, exc.hint)
+        except Poisoned:
+            return POISON
+
+    def word_matches(self, value: Any, words: frozenset[str], block: ast.Definition, expr: ast.Expr,
+                     name: str) -> bool:
+        """A word argument that the block only compares with words must be one of them."""
+        word = value.name if isinstance(value, Symbol) else value
+        if not isinstance(word, str) or word in words:
+            return True
+        choices = ", ".join(sorted(words))
+        self.error(f"block '{block.name}' compares '{name}' with {choices} only: '{word}' matches no branch",
+                   expr.span, did_you_mean(word, sorted(words)))
+        return False
 
     # ---- naming and nodes
     def name(self, label: ast.Label | None, base: str, scope: Scope, env: Mapping[str, Any] | None = None,

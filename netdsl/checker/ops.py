@@ -342,6 +342,16 @@ def _scale_params(attrs: Attrs, inputs: tuple[Shape, ...], out: Shape) -> int:
     return inputs[0][0]
 
 
+def _slice_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
+    _need_rank("slice", inputs[0], 3)
+    channels, start, stop = inputs[0][0], attrs["start"], attrs["stop"]
+    if stop > channels:
+        raise OpError(f"slice stops at channel {stop}, past the input's {channels} channels", arg="stop")
+    if start >= stop:
+        raise OpError(f"slice({start}, {stop}) holds no channel: start must be below stop", arg="start")
+    return (stop - start, *inputs[0][1:])
+
+
 def _chunk_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
     _need_rank("chunk", inputs[0], 3)
     channels, parts, index = inputs[0][0], attrs["parts"], attrs["index"]
@@ -449,7 +459,8 @@ OPS: dict[str, OpDef] = {
         ),
         OpDef("maxpool", "2-D max pooling", _POOL_ARGS, _pool_infer("maxpool"),
               window=_pool_window, reach="window"),
-        OpDef("avgpool", "2-D average pooling", _POOL_ARGS, _pool_infer("avgpool"),
+        OpDef("avgpool", "2-D average pooling", (*_POOL_ARGS, ArgSpec("count_include_pad", "bool", True)),
+              _pool_infer("avgpool"),
               window=_pool_window, reach="window"),
         OpDef("adaptive_avgpool", "average pooling to a fixed output size",
               (ArgSpec("output", "pair"),), _adaptive_infer("adaptive_avgpool"), window=_adaptive_window,
@@ -489,6 +500,8 @@ OPS: dict[str, OpDef] = {
               (ArgSpec("p", "prob"), ArgSpec("mode", "word", "row")), _stochastic_infer),
         OpDef("chunk", "one of `parts` equal slices of the channels",
               (ArgSpec("parts", "pos_int"), ArgSpec("index", "nonneg_int")), _chunk_infer),
+        OpDef("slice", "channels `start` up to `stop` (an unequal split, as GhostNet's)",
+              (ArgSpec("start", "nonneg_int"), ArgSpec("stop", "pos_int")), _slice_infer),
         OpDef("channel_shuffle", "interleaves the channels of `groups` groups (ShuffleNet)",
               (ArgSpec("groups", "pos_int"),), _shuffle_infer),
         OpDef("permute", "reorders the axes of a sample ([1, 2, 0]: channels last)",

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
+from netdsl.checker.calls import pair_args
 from netdsl.checker.ops import Shape
 from netdsl.core.diagnostics import Span, did_you_mean
 from netdsl.language import ast
@@ -60,7 +64,79 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs}
+MAX_LIST = 100_000  # items a range or a comprehension may make
+MAX_BITS = 4096  # an integer power past this many bits is refused (2 ** 10 ** 9 would take minutes)
+MAX_CALL_DEPTH = 64  # compile-time functions calling functions
+
+
+def _int(x: float) -> int:
+    if not math.isfinite(x):
+        raise ValueError(f"int() of {x} is no integer")
+    return int(x)
+
+
+def _rounded(x: float, digits: int | None = None) -> int | float:
+    if digits is not None and not _is_int(digits):
+        raise ValueError("round()'s second argument is a number of digits: an integer")
+    if not math.isfinite(x):
+        raise ValueError(f"round() of {x} is no integer")
+    return round(x) if digits is None else round(x, digits)
+
+
+def _log(x: float, base: float | None = None) -> float:
+    if x <= 0 or (base is not None and (base <= 0 or base == 1)):
+        raise ValueError("log() takes a positive number (and a positive base other than 1)")
+    return math.log(x) if base is None else math.log(x, base)
+
+
+def _sqrt(x: float) -> float:
+    if x < 0:
+        raise ValueError(f"sqrt() takes a number of at least 0, got {x}")
+    return math.sqrt(x)
+
+
+def power(base: int | float, exponent: int | float) -> int | float:
+    """`base ** exponent` as Python computes it, refusing results too large to hold."""
+    if _is_int(base) and _is_int(exponent) and exponent > 0 and abs(base) > 1:
+        if exponent * math.log2(abs(base)) > MAX_BITS:
+            raise ValueError(f"the result is too large for a number (over 2^{MAX_BITS})")
+    if base == 0 and exponent < 0:
+        raise ValueError("0 cannot be raised to a negative power")
+    result = base**exponent
+    if isinstance(result, complex):
+        raise ValueError("a negative number raised to a fractional power is no real number")
+    return result
+
+
+# functions of numbers: every argument is checked to be a number; ValueError says what is wrong
+_FUNCS: dict[str, Callable[..., Any]] = {
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "int": _int,
+    "round": _rounded,
+    "floor": math.floor,
+    "ceil": math.ceil,
+    "log": _log,
+    "sqrt": _sqrt,
+    "pow": power,
+}
+_ARITY = {"int": (1, 1), "round": (1, 2), "floor": (1, 1), "ceil": (1, 1), "log": (1, 2), "sqrt": (1, 1),
+          "pow": (2, 2), "abs": (1, 1)}
+
+# the compile-time functions (`def`) of the program being elaborated, by name
+FUNCTIONS: ContextVar[Mapping[str, ast.Function]] = ContextVar("netdsl_functions", default=MappingProxyType({}))
+_DEPTH: ContextVar[int] = ContextVar("netdsl_call_depth", default=0)
+
+
+@contextmanager
+def functions_in_scope(functions: Mapping[str, ast.Function]) -> Iterator[None]:
+    """Make a program's `def`s callable from `evaluate` while the block runs."""
+    token = FUNCTIONS.set(functions)
+    try:
+        yield
+    finally:
+        FUNCTIONS.reset(token)
 
 
 def evaluate(expr: ast.Expr, env: Mapping[str, Any]) -> Any:
@@ -82,7 +158,48 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Any]) -> Any:
     if isinstance(expr, ast.Ternary):
         chosen = expr.then if truth(evaluate(expr.condition, env), expr.condition, env) else expr.orelse
         return evaluate(chosen, env)
+    if isinstance(expr, ast.Slice):
+        return _slice(expr, env)
+    if isinstance(expr, ast.ListComp):
+        return _comprehension(expr, env)
     return _binary(expr, env)
+
+
+def _slice(expr: ast.Slice, env: Mapping[str, Any]) -> list[Any]:
+    items = evaluate(expr.value, env)
+    if isinstance(items, Symbol):
+        raise undefined(items, env)
+    if not isinstance(items, list):
+        raise EvalError(f"only a list can be sliced, not {describe(items)}", expr.value.span)
+    bounds = []
+    for bound in (expr.start, expr.stop):
+        value = None if bound is None else evaluate(bound, env)
+        if isinstance(value, Symbol):
+            raise undefined(value, env)
+        if value is not None and not _is_int(value):
+            raise EvalError(f"a slice's bounds are integers, got {describe(value)}", bound.span)  # type: ignore[union-attr]
+        bounds.append(value)
+    return items[bounds[0] : bounds[1]]
+
+
+def _comprehension(expr: ast.ListComp, env: Mapping[str, Any]) -> list[Any]:
+    items = evaluate(expr.iterable, env)
+    if isinstance(items, Symbol):
+        raise undefined(items, env)
+    if not isinstance(items, list):
+        raise EvalError(f"a comprehension goes through a list, not {describe(items)}", expr.iterable.span)
+    made = []
+    for item in items:
+        if len(expr.names) == 1:
+            inner = dict(env) | {expr.names[0]: item}
+        elif isinstance(item, list) and len(item) == len(expr.names):
+            inner = dict(env) | dict(zip(expr.names, item, strict=True))
+        else:
+            raise EvalError(f"cannot unpack {describe(item)} into {len(expr.names)} names ({', '.join(expr.names)})",
+                            expr.iterable.span)
+        if expr.condition is None or truth(evaluate(expr.condition, inner), expr.condition, inner):
+            made.append(evaluate(expr.item, inner))
+    return made
 
 
 def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any]) -> int | float:
@@ -120,12 +237,22 @@ def _binary(expr: ast.BinOp, env: Mapping[str, Any]) -> Any:
     if expr.op in ("/", "//", "%") and right == 0:
         raise EvalError("division by zero", expr.span)
     try:
+        if expr.op == "**":
+            return _checked(power(left, right), expr)
         if expr.op == "/":
             exact = isinstance(left, int) and isinstance(right, int) and left % right == 0
             return left // right if exact else left / right
         result = _ARITH[expr.op](left, right)
     except OverflowError:  # an integer too large to become a float
         raise EvalError("the result is too large for a number (over 1.8e308)", expr.span) from None
+    except (ValueError, ZeroDivisionError) as exc:
+        raise EvalError(str(exc), expr.span) from None
+    if isinstance(result, float) and not math.isfinite(result):
+        raise EvalError("the result is too large for a number (over 1.8e308)", expr.span)
+    return result
+
+
+def _checked(result: Any, expr: ast.Expr) -> Any:
     if isinstance(result, float) and not math.isfinite(result):
         raise EvalError("the result is too large for a number (over 1.8e308)", expr.span)
     return result
@@ -196,16 +323,34 @@ def _range(*bounds: Any) -> list[int]:
     return list(span)
 
 
+def _sum(items: Any) -> int | float:
+    if not isinstance(items, list) or not all(_is_number(v) for v in items):
+        raise TypeError(f"sum() takes a list of numbers, not {describe(items)}")
+    return sum(items)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # functions over lists: their arguments are not checked to be numbers
-_LIST_FUNCS: dict[str, Callable[..., Any]] = {"len": _len, "range": _range}
+_LIST_FUNCS: dict[str, Callable[..., Any]] = {"len": _len, "range": _range, "sum": _sum}
+BUILTINS = (*_FUNCS, *_LIST_FUNCS)
 
 
 def _func(expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
+    defined = FUNCTIONS.get().get(expr.name)
+    if defined is not None:
+        return _call(defined, expr, env)
     if expr.name not in _FUNCS and expr.name not in _LIST_FUNCS:
         raise EvalError(f"unknown function '{expr.name}'", expr.span,
-                        did_you_mean(expr.name, [*_FUNCS, *_LIST_FUNCS]))
+                        did_you_mean(expr.name, [*BUILTINS, *FUNCTIONS.get()]))
     if not expr.args or any(a.name for a in expr.args):
         raise EvalError(f"{expr.name}() takes one or more plain arguments", expr.span)
+    low, high = _ARITY.get(expr.name, (1, 1 if expr.name in ("len", "sum") else 99))
+    if not low <= len(expr.args) <= high:
+        count = f"{low}" if low == high else f"{low} or {high}"
+        raise EvalError(f"{expr.name}() takes {count} argument{'s' * (high != 1)}, got {len(expr.args)}", expr.span)
     if expr.name in _LIST_FUNCS:
         values = [evaluate(a.value, env) for a in expr.args]
         for value in values:
@@ -215,7 +360,40 @@ def _func(expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
             return _LIST_FUNCS[expr.name](*values)
         except TypeError as exc:
             raise EvalError(str(exc), expr.span) from None
-    return _FUNCS[expr.name](*(_number(evaluate(a.value, env), a.value, env) for a in expr.args))
+    numbers = [_number(evaluate(a.value, env), a.value, env) for a in expr.args]
+    try:
+        return _checked(_FUNCS[expr.name](*numbers), expr)
+    except (ValueError, OverflowError, ZeroDivisionError) as exc:
+        raise EvalError(str(exc) if not isinstance(exc, OverflowError) else
+                        "the result is too large for a number (over 1.8e308)", expr.span) from None
+
+
+def _call(function: ast.Function, expr: ast.FuncCall, env: Mapping[str, Any]) -> Any:
+    """A compile-time function: its parameters bound to the call's values, its expression's value."""
+    matched, problems = pair_args(expr.args, [p.name for p in function.params], f"function '{function.name}'")
+    if problems:
+        raise EvalError(problems[0].message, problems[0].span, problems[0].hint)
+    inner: dict[str, Any] = {}
+    for param in function.params:
+        if param.name in matched:
+            value = evaluate(matched[param.name].value, env)
+        elif param.default is not None:
+            value = evaluate(param.default, inner)
+        else:
+            raise EvalError(f"function '{function.name}' needs argument '{param.name}'", expr.span)
+        if isinstance(value, Symbol):
+            raise undefined(value, env)
+        if isinstance(value, ValueRef):
+            raise EvalError(f"function '{function.name}' works on numbers, lists and words, not tensor values",
+                            matched[param.name].value.span)
+        inner[param.name] = value
+    if _DEPTH.get() >= MAX_CALL_DEPTH:
+        raise EvalError(f"functions call functions more than {MAX_CALL_DEPTH} deep here", expr.span)
+    token = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        return evaluate(function.body, inner)
+    finally:
+        _DEPTH.reset(token)
 
 
 def _shape_attr(expr: ast.Attr, env: Mapping[str, Any]) -> int:
@@ -248,6 +426,8 @@ def describe(value: Any) -> str:
         return f"'{value.name}'"
     if isinstance(value, list):
         return "[" + ", ".join(describe(v) for v in value) + "]"
+    if hasattr(value, "values") and hasattr(value, "call"):  # a layer given as an argument (checker.layers)
+        return f"the layer {value}"
     if isinstance(value, int) and abs(value) >= 10**30:  # as a person can read it, however long
         return f"an integer of {leading_digits(abs(value), 1)[1] + 1:,} digits"
     return repr(value)

@@ -71,7 +71,7 @@ def end(node: Any) -> Pos:
 def children(node: Any) -> list[Any]:
     """The AST nodes directly inside `node`, in source order (a label is one leaf)."""
     if isinstance(node, ast.Module):
-        return sorted([*node.imports, *node.definitions], key=start)
+        return sorted([*node.imports, *node.definitions, *node.functions], key=start)
     if isinstance(node, ast.Label) or not hasattr(node, "__dataclass_fields__"):
         return []
     found: list[Any] = []

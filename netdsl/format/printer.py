@@ -17,7 +17,7 @@ MARK = "\0"  # MARK + one private-use character (a column's number): where a lin
 _COLUMNS = 65_000  # numbers of the columns: two a body (shape checks, trailing comments)
 
 # how tightly each expression binds (the grammar's levels): a child looser than its slot needs brackets
-_TERNARY, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _PRIMARY = range(9)
+_TERNARY, _OR, _AND, _NOT, _COMPARE, _SUM, _PRODUCT, _UNARY, _POWER, _PRIMARY = range(10)
 _BINARY = {
     "or": _OR,
     "and": _AND,
@@ -27,6 +27,7 @@ _BINARY = {
     "/": _PRODUCT,
     "//": _PRODUCT,
     "%": _PRODUCT,
+    "**": _POWER,
     **{op: _COMPARE for op in ("==", "!=", "<", "<=", ">", ">=")},
 }
 _SELF_HANDLED = (ast.Module, ast.Body, ast.Call, ast.FuncCall, ast.ListExpr, ast.Definition, ast.Input, ast.ShapeCheck)
@@ -104,7 +105,9 @@ class Printer:
 
     # ---- files
     def visit_Module(self, module: ast.Module) -> Doc:
-        items = sorted([*module.imports, *module.definitions], key=lambda n: (n.span.line, n.span.column))
+        items = sorted(
+            [*module.imports, *module.definitions, *module.functions], key=lambda n: (n.span.line, n.span.column)
+        )
         out: list[Doc] = []
         previous: Any = None
         for item in items:
@@ -129,9 +132,9 @@ class Printer:
 
     def blank_between(self, previous: Any, item: Any) -> bool:
         """Definitions stand apart; imports and comments keep the blank lines they had (at most one)."""
-        if isinstance(previous, ast.Definition):
+        if isinstance(previous, ast.Definition) or isinstance(item, ast.Definition):
             return True
-        if isinstance(item, ast.Definition) and isinstance(previous, ast.Import):
+        if isinstance(item, ast.Function) and isinstance(previous, ast.Import):
             return True
         return self.blank_above(self.first_line(item))
 
@@ -144,12 +147,15 @@ class Printer:
         return ["import ", written[written.index('"') :]]
 
     def visit_Definition(self, d: ast.Definition) -> Doc:
-        head: list[Doc] = ["seq " if d.seq else "", d.kind, " ", d.name]
+        head: list[Doc] = ["seq " if d.seq else "inline " if d.inline else "", d.kind, " ", d.name]
         if d.params:
             head.append(self.bracketed(d, "(", [self.node(p) for p in d.params], ")"))
         else:
             head += [Suffix("  " + c.text) for c in self.comments.of(d).dangling]
         return [head, " ", self.body(d.body, always_broken=True)]
+
+    def visit_Function(self, f: ast.Function) -> Doc:
+        return ["def ", f.name, self.bracketed(f, "(", [self.node(p) for p in f.params], ")"), " = ", self.expr(f.body)]
 
     def visit_Param(self, p: ast.Param) -> Doc:
         return [p.name, " = ", self.expr(p.default)] if p.default is not None else p.name
@@ -281,6 +287,8 @@ class Printer:
         return f"{attr.value.id}.{attr.attr}"
 
     def visit_BinOp(self, op: ast.BinOp) -> Doc:
+        if op.op == "**":  # right-associative: its left operand is a primary, its right may be negated
+            return [self.expr(op.left, _PRIMARY), " ** ", self.expr(op.right, _UNARY)]
         level = _BINARY[op.op]
         # left-associative: the right operand binds one level tighter; comparisons do not chain
         left = level + 1 if level == _COMPARE else level
@@ -300,6 +308,15 @@ class Printer:
 
     def visit_Index(self, index: ast.Index) -> Doc:
         return [self.expr(index.value, _PRIMARY), "[", self.expr(index.index), "]"]
+
+    def visit_Slice(self, s: ast.Slice) -> Doc:
+        start = self.expr(s.start) if s.start is not None else ""
+        stop = self.expr(s.stop) if s.stop is not None else ""
+        return [self.expr(s.value, _PRIMARY), "[", start, ":", stop, "]"]
+
+    def visit_ListComp(self, c: ast.ListComp) -> Doc:
+        condition: Doc = [" if ", self.expr(c.condition, _OR)] if c.condition is not None else ""
+        return ["[", self.expr(c.item), " for ", ", ".join(c.names), " in ", self.expr(c.iterable, _OR), condition, "]"]
 
     def visit_FuncCall(self, call: ast.FuncCall) -> Doc:
         return [call.name, self.bracketed(call, "(", [self.node(a) for a in call.args], ")")]

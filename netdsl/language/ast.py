@@ -83,7 +83,7 @@ class Attr(_Node):
 class BinOp(_Node):
     """`left op right`."""
 
-    op: str  # + - * / // % == != < <= > >= and or
+    op: str  # + - * / // % ** == != < <= > >= and or
     left: Expr
     right: Expr
     span: Span
@@ -134,7 +134,28 @@ class FuncCall(_Node):
     span: Span
 
 
-Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | Index | FuncCall
+@_node
+class Slice(_Node):
+    """`depths[:i]`, `xs[1:]`: the items of a list from `start` up to `stop` (either left out)."""
+
+    value: Expr
+    start: Expr | None
+    stop: Expr | None
+    span: Span
+
+
+@_node
+class ListComp(_Node):
+    """`[c * 2 for c in widths if c > 8]`: a list made item by item."""
+
+    item: Expr
+    names: tuple[str, ...]
+    iterable: Expr
+    condition: Expr | None
+    span: Span
+
+
+Expr = Literal | Name | Attr | BinOp | UnaryOp | Ternary | ListExpr | Index | FuncCall | Slice | ListComp
 
 
 @_node
@@ -307,6 +328,18 @@ class Definition(_Node):
     span: Span
     name_span: Span
     seq: bool = False  # `seq block`: its layers are named by position, as in nn.Sequential
+    inline: bool = False  # `inline block`: its layers join the caller's scope (no name of its own)
+
+
+@_node
+class Function(_Node):
+    """`def make_divisible(v, d = 8) = max(d, int(v + d / 2) // d * d)`: a compile-time function."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: Expr
+    span: Span
+    name_span: Span
 
 
 @_node
@@ -325,6 +358,7 @@ class Module(_Node):
     source: str
     imports: tuple[Import, ...]
     definitions: tuple[Definition, ...]
+    functions: tuple[Function, ...] = ()
 
 
 def nested_statements(statements: tuple[Statement, ...]) -> Iterator[Statement]:

@@ -84,11 +84,10 @@ def parse(source: str, file: str = "<string>") -> ast.Module:
             if isinstance(exc.orig_exc, SpecError):
                 raise exc.orig_exc from None
             raise
-    imports: list[ast.Import] = []
-    definitions: list[ast.Definition] = []
-    for item in items:
-        (imports if isinstance(item, ast.Import) else definitions).append(item)
-    return ast.Module(file, source, tuple(imports), tuple(definitions))
+    imports = tuple(item for item in items if isinstance(item, ast.Import))
+    definitions = tuple(item for item in items if isinstance(item, ast.Definition))
+    functions = tuple(item for item in items if isinstance(item, ast.Function))
+    return ast.Module(file, source, imports, definitions, functions)
 
 
 def _expression(text: str, at: Span) -> ast.Expr:
@@ -270,9 +269,10 @@ class _ToAst(Transformer[Any, Any]):
         return ast.Import(_unquote(c[1]), self._span(*c))
 
     def definition(self, c: list[Any]) -> ast.Definition:
-        seq, kind, name, params, body = c
+        mark, kind, name, params, body = c
         return ast.Definition(str(kind), str(name), params.items if params else (), body,
-                              self._span(seq or kind, body), self._tspan(name), seq is not None)
+                              self._span(mark or kind, body), self._tspan(name),
+                              mark is not None and mark.type == "SEQ", mark is not None and mark.type == "INLINE")
 
     params = _group
 
@@ -405,6 +405,22 @@ class _ToAst(Transformer[Any, Any]):
     def index(self, c: list[Any]) -> ast.Index:
         value, _, index, close = c
         return ast.Index(value, index, self._span(value, close))
+
+    def slice(self, c: list[Any]) -> ast.Slice:
+        value, _, start, stop, close = c
+        return ast.Slice(value, start, stop, self._span(value, close))
+
+    def list_comp(self, c: list[Any]) -> ast.ListComp:
+        open_, item, _, *rest = c
+        close = rest.pop()
+        names = [str(t) for t in rest if isinstance(t, Token) and t.type == "NAME"]
+        exprs = [x for x in rest if x is not None and not isinstance(x, Token)]
+        condition = exprs[1] if len(exprs) > 1 else None
+        return ast.ListComp(item, tuple(names), exprs[0], condition, self._span(open_, close))
+
+    def function(self, c: list[Any]) -> ast.Function:
+        keyword, name, params, body = c
+        return ast.Function(str(name), params.items, body, self._span(keyword, body), self._tspan(name))
 
     def func(self, c: list[Any]) -> ast.FuncCall:
         return ast.FuncCall(str(c[0]), c[1].items, self._span(*c))

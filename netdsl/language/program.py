@@ -8,7 +8,7 @@ diagnostic anywhere can show its line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netdsl.core.diagnostics import Diagnostic, Span, SpecError, error, normalize_source
@@ -24,6 +24,7 @@ class Program:
     definitions: Mapping[str, ast.Definition]
     sources: Mapping[str, str]
     diagnostics: tuple[Diagnostic, ...]
+    functions: Mapping[str, ast.Function] = field(default_factory=dict)  # `def`s, by name
 
     def networks(self) -> list[str]:
         """The networks of the main file, in the order they are written."""
@@ -45,6 +46,7 @@ def load_text(text: str, file: str = "<string>") -> Program:
         loader.definitions,
         loader.sources,
         tuple(loader.diagnostics),
+        loader.functions,
     )
 
 
@@ -62,6 +64,7 @@ class _Loader:
         self.read, self.parse_text = read, parse_text
         self.sources: dict[str, str] = {}
         self.definitions: dict[str, ast.Definition] = {}
+        self.functions: dict[str, ast.Function] = {}
         self.diagnostics: list[Diagnostic] = []
         self.done: set[Path] = set()
 
@@ -78,6 +81,8 @@ class _Loader:
             self.import_(imp, here, chain + (here,))
         for definition in module.definitions:
             self.define(definition)
+        for function in module.functions:
+            self.define(function)
         return module
 
     def import_(self, imp: ast.Import, here: Path, chain: tuple[Path, ...]) -> None:
@@ -111,13 +116,16 @@ class _Loader:
     def imported(self, imp: ast.Import, target: Path, chain: tuple[Path, ...]) -> None:
         """Called for each file an import brings in, before it is read (`chain`: the importing files)."""
 
-    def define(self, definition: ast.Definition) -> None:
-        earlier = self.definitions.get(definition.name)
+    def define(self, definition: ast.Definition | ast.Function) -> None:
+        earlier = self.definitions.get(definition.name) or self.functions.get(definition.name)
         if earlier is not None:
             self.diagnostics.append(error(
                 f"'{definition.name}' is already defined at {earlier.name_span}", definition.name_span))
             return
-        self.definitions[definition.name] = definition
+        if isinstance(definition, ast.Function):
+            self.functions[definition.name] = definition
+        else:
+            self.definitions[definition.name] = definition
 
 
 def _key(file: str) -> Path:

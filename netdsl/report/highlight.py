@@ -16,15 +16,16 @@ from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace
 
 from netdsl.checker.ops import OPS
+from netdsl.checker.values import BUILTINS
 
 CONTROL = ("repeat", "for", "in", "as", "seq", "if", "else")
 STATEMENTS = ("input", "let", "import")
 LOGIC = ("and", "or", "not")
-CONSTANTS = ("true", "false")
-DECLARATIONS = ("network", "block")
+CONSTANTS = ("true", "false", "none")  # none: the layer that is no layer (`act=none`)
+DECLARATIONS = ("network", "block", "def", "inline")
 LABEL = r"[A-Za-z_][A-Za-z0-9_]*(?=\s*:(?!=))|[0-9]+(?=\s*:(?!=))"
 FLOAT = r"[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?"
-OPERATOR = r"->|==|!=|<=|>=|//|[-+*/%<>=@]"
+OPERATOR = r"->|==|!=|<=|>=|//|\*\*|[-+*/%<>=@]"
 INPUT_VALUE = r"\bin(?=\s*\.)"
 
 
@@ -42,6 +43,7 @@ class NetdslLexer(RegexLexer):
             (r"#.*?$", Comment.Single),
             (r'"', String.Double, "string"),
             (r"\b(network|block)(\s+)([A-Za-z_][A-Za-z0-9_]*)", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (r"\b(def)(\s+)([A-Za-z_][A-Za-z0-9_]*)", bygroups(Keyword.Declaration, Whitespace, Name.Function)),
             (INPUT_VALUE, Name.Builtin.Pseudo),  # `in.channels`: the block's input, not the keyword
             (words(DECLARATIONS, prefix=r"\b", suffix=r"\b"), Keyword.Declaration),
             (words(("import",), prefix=r"\b", suffix=r"\b"), Keyword.Namespace),
@@ -50,6 +52,7 @@ class NetdslLexer(RegexLexer):
             (words(LOGIC, prefix=r"\b", suffix=r"\b"), Operator.Word),
             (LABEL, Name.Label),
             (words(tuple(OPS), prefix=r"\b", suffix=r"\b"), Name.Builtin),
+            (words(BUILTINS, prefix=r"\b", suffix=r"\b"), Name.Builtin),
             (r"[A-Z][A-Za-z0-9_]*", Name.Class),
             (r"[A-Za-z_][A-Za-z0-9_]*", Name),
             (FLOAT, Number.Float),
@@ -88,6 +91,7 @@ def textmate_grammar() -> dict[str, Any]:
                 "keyword",
                 "label",
                 "op",
+                "builtin",
                 "block",
                 "number",
                 "operator",
@@ -105,8 +109,19 @@ def textmate_grammar() -> dict[str, Any]:
                 ],
             },
             "declaration": {
-                "match": r"\b(network|block)\s+([A-Za-z_][A-Za-z0-9_]*)",
-                "captures": {"1": {"name": "storage.type.netdsl"}, "2": {"name": "entity.name.type.netdsl"}},
+                "patterns": [
+                    {
+                        "match": r"\b(network|block)\s+([A-Za-z_][A-Za-z0-9_]*)",
+                        "captures": {"1": {"name": "storage.type.netdsl"}, "2": {"name": "entity.name.type.netdsl"}},
+                    },
+                    {
+                        "match": r"\b(def)\s+([A-Za-z_][A-Za-z0-9_]*)",
+                        "captures": {
+                            "1": {"name": "storage.type.function.netdsl"},
+                            "2": {"name": "entity.name.function.netdsl"},
+                        },
+                    },
+                ]
             },
             "input": {"name": "variable.language.input.netdsl", "match": INPUT_VALUE},
             "keyword": {
@@ -120,13 +135,14 @@ def textmate_grammar() -> dict[str, Any]:
             },
             "label": {"name": "entity.name.tag.label.netdsl", "match": LABEL},
             "op": {"name": "support.function.op.netdsl", "match": _words(list(OPS))},
+            "builtin": {"name": "support.function.builtin.netdsl", "match": _words(list(BUILTINS))},
             "block": {"name": "entity.name.type.block.netdsl", "match": r"\b[A-Z][A-Za-z0-9_]*\b"},
             "number": {"name": "constant.numeric.netdsl", "match": rf"(?:{FLOAT})|\b[0-9]+\b"},
             "operator": {
                 "patterns": [
                     {"name": "keyword.operator.arrow.netdsl", "match": "->"},
                     {"name": "keyword.operator.assert.netdsl", "match": "@"},
-                    {"name": "keyword.operator.netdsl", "match": r"==|!=|<=|>=|//|[-+*/%<>=]"},
+                    {"name": "keyword.operator.netdsl", "match": r"==|!=|<=|>=|//|\*\*|[-+*/%<>=]"},
                 ]
             },
         },

@@ -110,6 +110,8 @@ def _conv_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
 
 def _pool(op_type: str, **extra: Any) -> Callable[[Emit, Node, list[str], str], None]:
     def emit(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+        if "count_include_pad" in node.attrs:  # avgpool: PyTorch counts the padding unless told not to
+            extra["count_include_pad"] = int(node.attrs["count_include_pad"])
         shape = e.shape_of(node.inputs[0])
         window = OPS[node.op].window(node.attrs, shape)  # type: ignore[misc]
         _, h, w = shape
@@ -280,6 +282,11 @@ def _scale_tensors(node: Node, inputs: tuple[Shape, ...]) -> dict[str, Shape]:
     return {"": (channels, 1, 1) if len(inputs[0]) == 3 else (channels,)}
 
 
+def _slice(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    starts, ends = e.constant(f"{out}/starts", [node.attrs["start"]]), e.constant(f"{out}/ends", [node.attrs["stop"]])
+    e.node("Slice", [inputs[0], starts, ends, e.constant("netdsl/axis1", [1])], out)
+
+
 def _chunk(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     size = e.shape_of(node.inputs[0])[0] // node.attrs["parts"]
     start = node.attrs["index"] * size
@@ -414,6 +421,7 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "scale": OnnxLowering(_scale, _scale_tensors),
     "stochastic_depth": _simple("Identity", passes_through=True),  # inference: every sample kept; no ONNX op
     "chunk": OnnxLowering(_chunk),
+    "slice": OnnxLowering(_slice),
     "channel_shuffle": OnnxLowering(_channel_shuffle),
     "permute": OnnxLowering(_permute),
     "add": OnnxLowering(_chain("Add")),  # Add, not Sum: quantizers and fusers know Add

@@ -24,14 +24,17 @@ from netdsl.backends.pytorch.scope import (
     Value,
     Writer,
     free_names,
+    kind_of,
     read_binds,
     reserve_names,
     value_refs,
 )
 from netdsl.backends.pytorch.seq import SeqSteps
 from netdsl.checker.calls import pair_args
+from netdsl.checker.layers import Layer, layer_params, to_layer
 from netdsl.checker.naming import Scope, labels, single_instance, snake
 from netdsl.checker.ops import OPS, REQUIRED
+from netdsl.checker.values import EvalError
 from netdsl.language import ast
 
 
@@ -90,6 +93,20 @@ class BodyWriter(SeqSteps):
         return value
 
     def step(self, step: ast.Step, ctx: Context, value: Value, target: Value) -> Value:
+        if (
+            isinstance(step, ast.Call)
+            and isinstance(ctx.known.get(step.name), Layer)
+            or (
+                isinstance(step, ast.Call)
+                and step.name not in ctx.values
+                and step.name not in OPS
+                and step.name not in self.writer.program.definitions
+            )
+        ):
+            return self.given_layer(step, ctx, value, target)
+        definition = self.writer.program.definitions.get(step.name) if isinstance(step, ast.Call) else None
+        if definition is not None and definition.inline and step.name not in ctx.values:
+            return self.inline_block(step, definition, ctx, value, target)  # type: ignore[arg-type]
         if ctx.seq is not None:
             return self.in_seq(step, ctx, value, target)
         if isinstance(step, ast.If):
@@ -105,6 +122,51 @@ class BodyWriter(SeqSteps):
         if step.name in OPS:
             return self.op(step, ctx, value, target)
         return self.instance(step, ctx, value, target)
+
+    def given_layer(self, step: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
+        """`-> act`, a layer given as an argument: a class is written for each layer given (its
+        modules and names are the layer's), so the layer is known here and written in place."""
+        layer = ctx.known.get(step.name)
+        if not isinstance(layer, Layer):
+            raise NotImplementedError(f"block {self.owner} takes the layer '{step.name}' ({step.span})")
+        if layer.args is None and layer.name == "none":
+            return value
+        return self.step(layer.call(step), ctx, value, target)
+
+    def inline_block(
+        self, call: ast.Call, definition: ast.Definition, ctx: Context, value: Value, target: Value
+    ) -> Value:
+        """An `inline block`: its statements written here, in this class's scope, each parameter a
+        local of __init__ (as a let is) and the block's `in` the value it is called on."""
+        layered = layer_params(definition, self.writer.program.definitions)
+        matched, _ = pair_args(call.args or (), [p.name for p in definition.params], call.name)
+        if "in" in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
+            kept = Value(
+                self.fwd_names.fresh(f"{snake(call.name)}_in"), self.init_names.fresh(f"{snake(call.name)}_in")
+            )
+            self.fwd.add(f"{kept.var} = {value.var}")
+            self.init.add(f"{kept.shape} = {value.shape}", stores=kept.shape)
+            value = kept
+        inner = ctx.child(values={"in": value}, consts={}, known={}, inlined={}, kinds={})
+        for param in definition.params:
+            given = matched.get(param.name)
+            source = ctx if given is not None else inner
+            expr = given.value if given is not None else param.default
+            assert expr is not None
+            if param.name in layered:
+                layer = self.layer_value(expr, source, source.known)
+                if layer is UNKNOWN:
+                    raise NotImplementedError(f"the layers given to block {call.name} ({call.span}) are not known here")
+                inner.known[param.name] = layer
+                continue
+            known = source.value_of(expr)
+            local = self.init_names.fresh(param.name)
+            self.init.add(f"{local} = {self.expr(expr, source)}", stores=local)
+            inner.consts[param.name] = local
+            inner.kinds[param.name] = "int" if known is UNKNOWN else kind_of(known)
+            if known is not UNKNOWN:
+                inner.known[param.name] = known
+        return self.body(definition.body.statements, inner, value, target)
 
     def op(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
         """Any op, merges included: its module (if it has one), shape and forward, as its lowering says."""
@@ -156,10 +218,16 @@ class BodyWriter(SeqSteps):
         """`Block(shape, args...)`, the arguments written as the spec wrote them (by keyword where
         the block's constructor takes keywords only)."""
         cls = self.block_class(call, ctx)
-        names = [p.name for p in self.writer.program.definitions[call.name].params]
-        keywords = self.writer.keyword_only(call.name)
+        definition = self.writer.program.definitions[call.name]
+        names = [p.name for p in definition.params]
+        layered = layer_params(
+            definition, self.writer.program.definitions
+        )  # no constructor argument: the class is written for the layer
+        keywords = self.writer.keyword_only(call.name) or bool(layered)
         parts = [shape]
         for n, arg in enumerate(call.args or ()):
+            if (arg.name or names[n]) in layered:
+                continue
             text = self.expr(arg.value, ctx)
             name = arg.name or (names[n] if keywords else None)
             parts.append(text if name is None else f"{param_name(name)}={text}")
@@ -170,8 +238,9 @@ class BodyWriter(SeqSteps):
         of its parameters, the one written for this instance's arguments (known as the file is
         written: else this class cannot be written either, and its own caller tries the same)."""
         name = call.name
+        layers = self.layer_values(call, ctx)
         if name not in self.writer.specialized:
-            written = self.writer.attempt(lambda: self.writer.block_class(name))
+            written = self.writer.attempt(lambda: self.writer.block_class(name, layers or None))
             if written is not None:
                 return written
             self.writer.specialized.add(name)
@@ -183,14 +252,29 @@ class BodyWriter(SeqSteps):
             )
         return self.writer.block_class(name, values)
 
-    def argument_values(self, call: ast.Call, ctx: Context) -> dict[str, Any] | None:
+    def layer_values(self, call: ast.Call, ctx: Context) -> dict[str, Any]:
+        """The layers a block instance is given (a class is written for each): {} for a block that
+        takes none; NotImplementedError where one is known only when the module is built."""
+        if not layer_params(self.writer.program.definitions[call.name], self.writer.program.definitions):
+            return {}
+        values = self.argument_values(call, ctx, layers_only=True)
+        if values is None:
+            raise NotImplementedError(f"the layers given to block {call.name} ({call.span}) are not known here")
+        return values
+
+    def argument_values(self, call: ast.Call, ctx: Context, layers_only: bool = False) -> dict[str, Any] | None:
         """The values of a block instance's parameters, defaults included, where all are known."""
-        params = self.writer.program.definitions[call.name].params
+        definition = self.writer.program.definitions[call.name]
+        params, layered = definition.params, layer_params(definition, self.writer.program.definitions)
         matched, _ = pair_args(call.args or (), [p.name for p in params], call.name)
         values: dict[str, Any] = {}
         for param in params:
             given = matched.get(param.name)
-            if given is not None:
+            if param.name in layered:
+                value = self.layer_value(given.value if given else param.default, ctx if given else None, values)
+            elif layers_only:
+                continue
+            elif given is not None:
                 value = ctx.value_of(given.value)
             elif param.default is not None:  # a default reads the parameters before it
                 value = Context({}, {}, ctx.scope, None, known=dict(values)).value_of(param.default)
@@ -200,6 +284,15 @@ class BodyWriter(SeqSteps):
                 return None
             values[param.name] = value
         return values
+
+    def layer_value(self, expr: ast.Expr | None, ctx: Context | None, earlier: dict[str, Any]) -> Any:
+        """A layer argument's value as the file is written (UNKNOWN where a parameter decides it)."""
+        blocks = [n for n, d in self.writer.program.definitions.items() if d.kind == "block"]
+        env = ctx.known if ctx is not None else earlier
+        try:
+            return UNKNOWN if expr is None else to_layer(expr, env, blocks)
+        except (EvalError, ArithmeticError, TypeError, ValueError):
+            return UNKNOWN
 
     def if_(self, step: ast.If, ctx: Context, value: Value, target: Value) -> Value:
         """`self.condN = <condition>` in __init__; the same `if` in __init__ and forward. A branch

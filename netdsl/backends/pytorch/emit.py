@@ -38,8 +38,11 @@ from netdsl.backends.pytorch.scope import (
     value_source,
 )
 from netdsl.checker.analyze import Checked
+from netdsl.checker.functions import inline
+from netdsl.checker.layers import Layer, layer_params
 from netdsl.checker.naming import Scope, labels
 from netdsl.checker.ops import Shape
+from netdsl.checker.values import functions_in_scope
 from netdsl.core.version import __version__
 from netdsl.language import ast
 from netdsl.language.program import Program
@@ -61,6 +64,13 @@ def emit_torch(
 ) -> TorchSource:
     """The Python source of the network's module: deterministic, and needing only torch.
     Overridden network parameters become the written defaults."""
+    with functions_in_scope(program.functions):  # what is known as the file is written may call them
+        return _emit(program, checked, input_shape, overrides)
+
+
+def _emit(
+    program: Program, checked: Checked, input_shape: tuple[int, ...] | None, overrides: Mapping[str, Any] | None
+) -> TorchSource:
     writer = FileWriter(program, checked)
     network = program.definitions[checked.graph.network]
     first, *statements = network.body.statements
@@ -92,6 +102,10 @@ def emit_torch(
     if writer.attempt(write) is None:  # layers named after a parameter's value: a class for these values
         write(dict(values))
     return TorchSource(writer.assemble(cls), cls)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
 
 
 def _for(args: Mapping[str, Any], values: dict[str, Any] | None) -> bool:
@@ -148,12 +162,16 @@ class FileWriter:
         for those values of its parameters (for a block whose layers' names depend on them)."""
         key = name if values is None else f"{name} {sorted(values.items())!r}"
         if key not in self.blocks:
-            self.blocks[key] = self.class_name(name)
+            layers = [str(v).split("(")[0] for v in (values or {}).values() if isinstance(v, Layer)]
+            self.blocks[key] = self.class_name(name + "".join(_pascal(n) for n in layers))
             block = self.program.definitions[name]
             first = next((i for i in self.graph.instances if i.block == name and _for(i.args, values)), None)
             prefix = first.path if first else None
             args = dict(first.args) if first else {}
-            params = tuple(Param(p.name, p.default, kind_of(args.get(p.name, 0))) for p in block.params)
+            layered = layer_params(block, self.program.definitions)  # a class per layer given: no constructor argument
+            params = tuple(
+                Param(p.name, p.default, kind_of(args.get(p.name, 0))) for p in block.params if p.name not in layered
+            )
             used = f"`{'.'.join(prefix)}`" if prefix else "nowhere"
             doc = f"block {name}, {block.name_span}. Shape comments are those of its first use, {used}."
             scope = Scope((), labels(block.body.statements), seq=block.seq)
@@ -175,7 +193,9 @@ class FileWriter:
     def keyword_only(self, block: str) -> bool:
         """Whether a required parameter of `block` follows one with a default, which Python allows
         only for keyword-only parameters (so every call passes that block's arguments by name)."""
-        defaults = [p.default is not None for p in self.program.definitions[block].params]
+        definition = self.program.definitions[block]
+        layered = layer_params(definition, self.program.definitions)
+        defaults = [p.default is not None for p in definition.params if p.name not in layered]
         return any(defaults[i] and not defaults[j] for i in range(len(defaults)) for j in range(i, len(defaults)))
 
     def write_class(
@@ -273,6 +293,7 @@ class FileWriter:
     def expr(
         self, expr: ast.Expr, consts: dict[str, str], values: dict[str, Value], literals: dict[str, Any] | None = None
     ) -> str:
+        expr = inline(expr, self.program.functions)  # a function's call: its expression, written in place
         return python_expr(expr, consts, lambda name: values[name].shape, literals)
 
     def shape_at(self, ctx: Context, local: str) -> Shape | None:

@@ -92,9 +92,10 @@ def _conv_after(module: str, a: Args) -> list[str]:
     return []
 
 
-def _pool(cls: str) -> Callable[[Args, str, int], str]:
+def _pool(cls: str, more: dict[str, str] | None = None) -> Callable[[Args, str, int], str]:
     def build(a: Args, shape: str, rank: int) -> str:
-        extra = _keywords(a, {"stride": "None", "padding": "0", "ceil": "False"}, {"ceil": "ceil_mode"})
+        defaults = {"stride": "None", "padding": "0", "ceil": "False"} | (more or {})
+        extra = _keywords(a, defaults, {"ceil": "ceil_mode"})
         return f"nn.{cls}({a['kernel']}{extra})"
 
     return build
@@ -119,7 +120,7 @@ def _fixed(text: str) -> Callable[[Args, str, int], str]:
 LOWERINGS: dict[str, Lowering] = {
     "conv": Lowering(_conv, after=_conv_after),
     "maxpool": Lowering(_pool("MaxPool2d")),
-    "avgpool": Lowering(_pool("AvgPool2d")),
+    "avgpool": Lowering(_pool("AvgPool2d", {"count_include_pad": "True"})),
     "adaptive_avgpool": Lowering(lambda a, s, r: f"nn.AdaptiveAvgPool2d({a['output']})"),
     "adaptive_maxpool": Lowering(lambda a, s, r: f"nn.AdaptiveMaxPool2d({a['output']})"),
     "global_avgpool": Lowering(_fixed("nn.AdaptiveAvgPool2d(1)")),
@@ -154,6 +155,7 @@ LOWERINGS: dict[str, Lowering] = {
     ),
     "stochastic_depth": _same(lambda a, s, r: f"StochasticDepth({a['p']}, {a['mode']})"),
     "chunk": Lowering(lambda a, s, r: f"Chunk({a['parts']}, {a['index']})"),
+    "slice": Lowering(lambda a, s, r: f"ChannelSlice({a['start']}, {a['stop']})"),
     "channel_shuffle": _same(lambda a, s, r: f"nn.ChannelShuffle({a['groups']})"),
     "permute": Lowering(lambda a, s, r: f"Permute({a['order']})"),
     "coral": Lowering(lambda a, s, r: f"CoralHead({s}[0], {a['classes']})"),
@@ -245,6 +247,15 @@ PRELUDE: dict[str, str] = {
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.chunk(self.parts, dim=1)[self.index]''',
+    "ChannelSlice": '''class ChannelSlice(nn.Module):
+    """Channels `start` up to `stop` (GhostNet's unequal split: x[:, start:stop])."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start : self.stop]''',
     "Permute": '''class Permute(nn.Module):
     """Reorders the axes of each sample (the batch axis stays first): (1, 2, 0) moves channels last."""
 

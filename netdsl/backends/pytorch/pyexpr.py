@@ -12,6 +12,8 @@ rewrites keep every value the module computes.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -35,7 +37,10 @@ _LEVEL = {
     "*": 6,
     "//": 6,
     "%": 6,
+    "**": 8,
 }  # Python's precedence; unary minus 7, atoms 9
+_MATH = frozenset({"floor", "ceil", "log", "sqrt"})  # the spec's builtins that are math's in Python
+_BUILTINS = frozenset(dir(builtins)) | {"math", "exact_div", "torch", "nn"}
 _INDEX = {"channels": "[0]", "height": "[1]", "width": "[2]"}
 _NEGATED = {"==": "!=", "!=": "=="}
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -100,8 +105,19 @@ class _Writer:
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")", 9
         if isinstance(expr, ast.Index):
             return f"{self.emit(expr.value, 9)}[{self.emit(expr.index, 0)}]", 9
+        if isinstance(expr, ast.Slice):
+            start = "" if expr.start is None else self.emit(expr.start, 0)
+            stop = "" if expr.stop is None else self.emit(expr.stop, 0)
+            return f"{self.emit(expr.value, 9)}[{start}:{stop}]", 9
+        if isinstance(expr, ast.ListComp):
+            return self.comprehension(expr), 9
+        if isinstance(expr, ast.FuncCall) and expr.name == "log" and len(expr.args) == 2:
+            # the very quotient math.log(x, base) computes, which ruff (FURB163) would have as log2
+            x, base = (self.emit(a.value, 0) for a in expr.args)
+            return f"math.log({x}) / math.log({base})", 6
         if isinstance(expr, ast.FuncCall):  # builtins, which no generated name shadows
-            call = f"{expr.name}({', '.join(self.emit(a.value, 0) for a in expr.args)})"
+            name = f"math.{expr.name}" if expr.name in _MATH else expr.name
+            call = f"{name}({', '.join(self.emit(a.value, 0) for a in expr.args)})"
             return (f"tuple({call})" if expr.name == "range" else call), 9  # a spec's range is a list
         if isinstance(expr, ast.Ternary):
             return f"{self.emit(expr.then, 1)} if {self.emit(expr.condition, 1)} else {self.emit(expr.orelse, 0)}", 0
@@ -114,12 +130,44 @@ class _Writer:
             ), 4
         if expr.op == "/":  # the spec's division: an integer when exact
             return f"exact_div({self.emit(expr.left, 0)}, {self.emit(expr.right, 0)})", 9
+        if expr.op == "**":  # right-associative, and tighter than a unary minus on its left
+            left, right = self.emit(expr.left, 9), self.emit(expr.right, 7)
+            return f"{left}{' ** ' if not (_simple(expr.left) and _simple(expr.right)) else '**'}{right}", 8
         level = _LEVEL[expr.op]
         left = self.emit(expr.left, level + 1 if level == 4 else level)
         return f"{left} {expr.op} {self.emit(expr.right, level + 1)}", level
 
+    def comprehension(self, expr: ast.ListComp) -> str:
+        """`[f(x) for x in xs if c]` as a tuple, as every spec list is in Python; the loop's names
+        are the spec's where no constant's source and no builtin already uses them."""
+        taken = set(self.consts.values()) | _BUILTINS
+        local = {
+            n: n if n not in taken and n.isidentifier() and not keyword.iskeyword(n) else f"{n}_" for n in expr.names
+        }
+        inner = _Writer(self.consts | local, self.shape_of)
+        condition = "" if expr.condition is None else f" if {inner.emit(expr.condition, 1)}"
+        targets = ", ".join(local[n] for n in expr.names)
+        iterable = expr.iterable
+        if isinstance(iterable, ast.FuncCall) and iterable.name == "range":  # Python's own range
+            source = "range(" + ", ".join(self.emit(a.value, 0) for a in iterable.args) + ")"
+        else:
+            source = self.emit(iterable, 1)
+        return f"tuple({inner.emit(expr.item, 0)} for {targets} in {source}{condition})"
+
     def negative(self, expr: ast.UnaryOp) -> str:
+        if isinstance(expr.operand, ast.BinOp) and expr.operand.op == "**":  # as ruff writes it: -(2**2)
+            return f"-({self.emit(expr.operand, 0)})"
         return f"-{self.emit(expr.operand, 7)}"
+
+
+def _simple(expr: ast.Expr) -> bool:
+    """An operand that ruff writes `**` against without spaces: a name, a number, an attribute
+    (or one of these negated)."""
+    if isinstance(expr, ast.UnaryOp) and expr.op == "-":
+        return _simple(expr.operand)
+    return isinstance(expr, ast.Name) or (
+        isinstance(expr, ast.Literal) and isinstance(expr.value, (int, float)) and not isinstance(expr.value, bool)
+    )
 
 
 # ---- rewrites -----------------------------------------------------------------------------------
@@ -139,7 +187,7 @@ def simplify(expr: ast.Expr) -> ast.Expr:
     """`expr` with the spellings that ruff flags rewritten, children first (a folded comparison
     can make its parent foldable: `c and 1 == 2` → `c and False` → `False`)."""
     expr = _map_children(expr, simplify)
-    for rule in (_constant_comparison, _negation, _boolean, _chain, _conditional):
+    for rule in (_constant_comparison, _negation, _boolean, _chain, _conditional, _redundant_int):
         expr = rule(expr)
     return expr
 
@@ -160,14 +208,29 @@ def _map_children(expr: ast.Expr, function: Callable[[ast.Expr], ast.Expr]) -> a
                 ast.ListExpr,
                 ast.Index,
                 ast.FuncCall,
+                ast.Slice,
+                ast.ListComp,
             ),
         ):
             changes[field.name] = function(value)
         elif isinstance(value, tuple) and value and isinstance(value[0], ast.Arg):
             changes[field.name] = tuple(replace(a, value=function(a.value)) for a in value)
-        elif isinstance(value, tuple):
+        elif isinstance(value, tuple) and not any(isinstance(v, str) for v in value):
             changes[field.name] = tuple(function(v) for v in value)
     return replace(expr, **changes) if changes else expr  # type: ignore[type-var]
+
+
+def _redundant_int(expr: ast.Expr) -> ast.Expr:
+    """RUF046: `int(ceil(x))` is `ceil(x)`, already an integer (so are floor, round of one argument,
+    int and len)."""
+    if not (isinstance(expr, ast.FuncCall) and expr.name == "int" and len(expr.args) == 1):
+        return expr
+    inner = expr.args[0].value
+    if isinstance(inner, ast.FuncCall) and (
+        inner.name in ("floor", "ceil", "int", "len") or (inner.name == "round" and len(inner.args) == 1)
+    ):
+        return inner
+    return expr
 
 
 def _same(a: ast.Expr, b: ast.Expr) -> bool:

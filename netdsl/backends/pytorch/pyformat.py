@@ -261,6 +261,8 @@ class _Layout:
             return self.bracketed(
                 left, lambda inner: self.commas([self.expr(e, inner) for e in node.elts]), right, level
             )
+        if _hugged_power(node):  # ruff's `2**k`: a power of simple operands takes no spaces
+            return text(f"{self.segment(node.left)}**{self.segment(node.right)}")  # type: ignore[attr-defined]
         if isinstance(node, (ast.BinOp, ast.BoolOp, ast.Compare)):
             return _in_parentheses_group(self.chain(self.flat_chain(node), level), level)
         if isinstance(node, ast.UnaryOp):
@@ -279,6 +281,9 @@ class _Layout:
         if not call.args and not call.keywords:
             return text("()")
 
+        if len(call.args) == 1 and not call.keywords and isinstance(call.args[0], ast.GeneratorExp):
+            return self.bracketed("(", lambda inner: self.generator(call.args[0], inner), ")", level)  # type: ignore[arg-type]
+
         def content(inner: Level) -> Doc:
             if len(call.args) == 1 and not call.keywords:  # `f((x))` keeps its second parentheses
                 double = self.code[call.args[0].end_col_offset : call.end_col_offset].replace(" ", "").startswith("))")
@@ -296,6 +301,18 @@ class _Layout:
             )
 
         return self.bracketed("(", content, ")", level)
+
+    def generator(self, node: ast.GeneratorExp, level: Level) -> Doc:
+        """`x for x in xs if c`, the sole argument of a call: its clauses on lines of their own
+        when it does not fit on one (as ruff writes a comprehension)."""
+        parts = [self.expr(node.elt, level)]
+        for comp in node.generators:
+            parts.append([*text(f"for {self.segment(comp.target)} in "), *self.expr(comp.iter, level)])
+            parts += [[*text("if "), *self.expr(test, level)] for test in comp.ifs]
+        out: Doc = []
+        for n, part in enumerate(parts):
+            out += [*(line("space") if n else []), *part]
+        return group(out)
 
     def commas(self, entries: list[Doc]) -> Doc:
         """ruff's join_comma_separated: a trailing comma once the enclosing group breaks."""
@@ -331,7 +348,7 @@ class _Layout:
     def flat_chain(self, node: ast.expr, root: bool = True) -> list:
         """Operands and (symbol, precedence) operators of a chain of unparenthesized binary,
         comparison and boolean operations, left to right (ruff's FlatBinaryExpression)."""
-        if not root and self.parenthesized(node):
+        if (not root and self.parenthesized(node)) or _hugged_power(node):
             return [node]
         if isinstance(node, ast.BinOp):
             op = (_SYMBOLS[type(node.op)], _PRECEDENCE[type(node.op)])
@@ -375,6 +392,19 @@ class _Layout:
 
     def segment(self, node: ast.AST) -> str:
         return self.code[node.col_offset : node.end_col_offset]  # type: ignore[misc]
+
+
+def _hugged_power(node: ast.expr) -> bool:
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and _simple(node.left) and _simple(node.right)
+
+
+def _simple(node: ast.expr) -> bool:
+    """ruff's is_simple_power_operand: a name, a number, an attribute chain, or one negated."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _simple(node.operand)
+    if isinstance(node, ast.Attribute):
+        return _simple(node.value) and isinstance(node.value, (ast.Name, ast.Attribute))
+    return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and isinstance(node.value, (int, float)))
 
 
 def _in_parentheses_line(level: Level) -> Doc:

@@ -91,7 +91,8 @@ class Context:
     def value_of(self, expr: ast.Expr) -> Any:
         """`expr`'s value where it is known as the file is written (a literal, a let of literals, a
         loop's item); `UNKNOWN` where it depends on a parameter or a shape."""
-        if free_names(expr) - set(self.known) or reads_shape(expr):
+        bound = set(self.consts) | set(self.values)  # any other name is a word (`relu` in a list)
+        if (free_names(expr) & bound) - set(self.known) or reads_shape(expr):
             return UNKNOWN
         try:
             return evaluate(expr, self.known)
@@ -177,7 +178,11 @@ def value_source(value: Any) -> str:
 
 
 def reserve_names(
-    statements: tuple[ast.Statement, ...], scope: Scope, shared: frozenset[str], program: Program
+    statements: tuple[ast.Statement, ...],
+    scope: Scope,
+    shared: frozenset[str],
+    program: Program,
+    inlined: frozenset[str] = frozenset(),
 ) -> None:
     """Spend the automatic names of a branch not written, as elaboration does for a branch not taken."""
     for stmt in statements:
@@ -196,6 +201,9 @@ def reserve_names(
                 scope.name(label, "repeat" if isinstance(step, ast.Repeat) else "seq")
             elif step.name in OPS:
                 scope.name(label, step.name)
+            elif (block := program.definitions.get(step.name)) is not None and block.inline:
+                if step.name not in inlined:  # an inline block spends its layers' names here
+                    reserve_names(block.body.statements, scope, shared, program, inlined | {step.name})
             elif getattr(program.definitions.get(step.name), "kind", None) == "block":
                 scope.name(label, snake(step.name))
 

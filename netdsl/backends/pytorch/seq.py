@@ -22,6 +22,7 @@ from netdsl.backends.pytorch.scope import (
     kind_of,
     value_source,
 )
+from netdsl.checker.layers import layer_params
 from netdsl.checker.naming import Scope, labels
 from netdsl.checker.ops import OPS
 from netdsl.checker.values import Symbol
@@ -53,7 +54,8 @@ class SeqSteps:
         self.lets[id(stmt)] = local
         self.init.add(f"{local} = {self.expr(stmt.value, ctx)}", stores=local)
         ctx.consts[stmt.name] = local
-        ctx.kinds[stmt.name] = "int" if value is UNKNOWN else kind_of(value)
+        listed = isinstance(stmt.value, (ast.ListExpr, ast.ListComp, ast.Slice))
+        ctx.kinds[stmt.name] = ("tuple" if listed else "int") if value is UNKNOWN else kind_of(value)
 
     def scoped_name(self, label: ast.Label | None, base: str, ctx: Context) -> str:
         """A layer's name in this class's scope: its label (a computed one worked out now), or the
@@ -234,7 +236,16 @@ class SeqSteps:
         return Value(target.var, target.shape)
 
     def seq_loop(self, step: ast.Repeat | ast.For, ctx: Context, value: Value, target: Value) -> Value:
-        """A repeat or for loop inside a seq: a Python loop in __init__ that appends as it goes."""
+        """A repeat or for loop inside a seq: a Python loop in __init__ that appends as it goes; a
+        for loop whose body gives layers to blocks, over a list known here, is written out."""
+        items = ctx.value_of(step.iterable) if isinstance(step, ast.For) else UNKNOWN
+        if items is not UNKNOWN and self.gives_layers(step.body.statements):
+            for item in items:
+                inner = ctx.child()
+                for name, part in zip(step.names, [item] if len(step.names) == 1 else item, strict=True):
+                    inner.known[name], inner.consts[name], inner.inlined[name] = part, value_source(part), part
+                value = self.body(step.body.statements, inner, value, target)
+            return value
         if ctx.seq is not None:
             ctx.seq.track[0] = None  # positions from here on depend on the count
         inner = ctx.child()
@@ -256,6 +267,16 @@ class SeqSteps:
             if result.shape != target.shape:
                 self.init.add(f"{target.shape} = {result.shape}", stores=target.shape)
         return Value(target.var, target.shape)
+
+    def gives_layers(self, statements: tuple[ast.Statement, ...]) -> bool:
+        """Whether a body calls a block that takes a layer (whose class depends on the layer given)."""
+        definitions = self.writer.program.definitions
+        return any(
+            isinstance(step, ast.Call)
+            and step.name in definitions
+            and layer_params(definitions[step.name], self.writer.program.definitions)
+            for step in ast.nested_steps(statements)
+        )
 
     def iterable_source(self, iterable: ast.Expr, ctx: Context) -> str:
         """What a loop goes through: `range(n)` as Python's own range, any other list as a tuple."""
