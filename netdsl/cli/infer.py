@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         return error(err, str(exc))
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
+    if session.placement:
+        err.print(f"netdsl: warning: {session.placement}", markup=False, soft_wrap=True)
     unnormalized = normalization_warning(session, args.inputs)
     if unnormalized:
         err.print(f"netdsl: warning: {unnormalized}", markup=False, soft_wrap=True)
