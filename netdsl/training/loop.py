@@ -629,7 +629,8 @@ class _Run:
             metadata["netdsl.resize"] = "x".join(str(n) for n in self.augment.size)
         try:
             weights = {k: v.contiguous() for k, v in state.items()}  # channels_last on CUDA: plain layout
-            parts = self.spec.onnx_parts(weights, opset=self.config.opset, metadata=metadata)
+            target = "cuda" if self.device.type == "cuda" else "cpu"  # built for where it was trained
+            parts = self.spec.onnx_parts(weights, opset=self.config.opset, metadata=metadata, target=target)
             parts.save(self.out / "model.onnx")
         except (WeightsError, OSError, ValueError) as exc:
             self.reporter.note(f"model.onnx not written: {exc}")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdsl import __version__
-from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, conv_batchnorm
+from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, TARGETS, conv_batchnorm, lowering_for
 from netdsl.backends.pytorch.names import state_prefix
 from netdsl.checker.analyze import Checked
 from netdsl.checker.heads import head_kind
@@ -157,6 +157,7 @@ class _Emitter:
     sources: Mapping[str, str]
     spec_file: str
     training: bool
+    target: str = "cpu"
 
     def __post_init__(self) -> None:
         import onnx
@@ -230,7 +231,7 @@ class _Emitter:
             batchnorm = plan.folded.get(node.id)
             if batchnorm is None:
                 self.layers = (node,)
-                ONNX_LOWERINGS[node.op].emit(self, node, inputs, self.names[node.id])
+                lowering_for(node.op, self.target).emit(self, node, inputs, self.names[node.id])
             else:
                 self.layers = (node, nodes[batchnorm])
                 conv_batchnorm(self, node, nodes[batchnorm], inputs, self.names[batchnorm])
@@ -309,6 +310,7 @@ def emit_onnx_parts(
     spec_file: str = "",
     metadata: Mapping[str, str] | None = None,
     graph: str = "inference",
+    target: str = "cpu",
 ) -> OnnxParts:
     """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`); `metadata`
     adds model properties (training writes the input normalization as netdsl.mean/netdsl.std)."""
@@ -317,10 +319,12 @@ def emit_onnx_parts(
 
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is older than netdsl supports ({MIN_OPSET})")
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: netdsl builds for {' or '.join(TARGETS)}")
     plan = plan_graph(checked, graph)
     check_weights(checked, weights)
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
-    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training")
+    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training", target)
     emitter.write(plan)
     ir = checked.graph
     first, last = ir.input, ir.nodes[ir.output]
@@ -344,6 +348,7 @@ def emit_onnx_parts(
         "netdsl.graph": graph,
         "netdsl.head": head_kind(checked),
         "netdsl.input_shape": ",".join(map(str, first.shape)),
+        "netdsl.for": target,
         **(metadata or {}),
     }
     onnx.helper.set_model_props(model, props)

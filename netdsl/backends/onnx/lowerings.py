@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 class Emit(Protocol):
     opset: int
     training: bool  # the training graph (BatchNorm and Dropout kept) rather than the inference graph
+    target: str  # the provider the model is built for: "cpu" or "cuda" (see TARGET_LOWERINGS)
 
     def node(self, op_type: str, inputs: list[str], output: str, **attrs: Any) -> None: ...
 
@@ -350,6 +351,25 @@ def _lrn(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     e.node("Div", [inputs[0], f"{out}/divisor"], out)
 
 
+def _lrn_native(e: Emit, node: Node, inputs: list[str], out: str) -> None:
+    """LRN as ONNX's own LRN op: a candidate for CUDA, whose provider has an LRN kernel of its own
+    (cuDNN's). ONNX's window is (n-1)//2 channels before and n//2 after, PyTorch's the reverse:
+    they agree for odd n only, so an even n keeps the Conv lowering."""
+    size = node.attrs["size"]
+    if size % 2 == 0:
+        _lrn(e, node, inputs, out)
+        return
+    e.node(
+        "LRN",
+        [inputs[0]],
+        out,
+        size=size,
+        alpha=float(node.attrs["alpha"]),
+        beta=float(node.attrs["beta"]),
+        bias=float(node.attrs["k"]),
+    )
+
+
 def _coral(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     e.node("Gemm", [inputs[0], e.weight("fc.weight")], f"{out}/shared", transB=1)
     e.node("Add", [f"{out}/shared", e.weight("bias")], out)
@@ -422,3 +442,14 @@ ONNX_LOWERINGS: dict[str, OnnxLowering] = {
     "coral": OnnxLowering(_coral, _coral_tensors),
     "ordinal": OnnxLowering(_ordinal, _ordinal_tensors),
 }
+
+# Lowerings that differ by the provider a model is built for (`netdsl build --for`): (target, op) →
+# lowering, in place of ONNX_LOWERINGS[op]. The CPU takes the table above.
+TARGETS = ("cpu", "cuda")
+TARGET_LOWERINGS: dict[tuple[str, str], OnnxLowering] = {
+    ("cuda", "lrn"): OnnxLowering(_lrn_native),
+}
+
+
+def lowering_for(op: str, target: str = "cpu") -> OnnxLowering:
+    return TARGET_LOWERINGS.get((target, op), ONNX_LOWERINGS[op])
