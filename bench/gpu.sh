@@ -79,9 +79,9 @@ else
     --rounds 10 --opsets 18 21 22 "$newest" --for cpu cuda
   part train 45 $py bench/train_speed.py --device cuda --only coral_cnn --batch 256 --rounds 3 --steps 10
   part stream 60 $py bench/train_speed.py --device cuda --streaming --files 3000 --batch 256 --batches 4 \
-    --rounds 2 --workers 0 8 15 --folder "$logs/faces"
+    --rounds 2 --workers 0 8 15 --folder "${TMPDIR:-/tmp}/netdsl-faces"
   part cli 45 $py -m netdsl train specs/ordinal_synth.net --network CORAL --data ordinal-synth --epochs 2 \
-    --batch-size 256 --device cuda --precision bf16 --out "$logs/run-bf16" --no-color
+    --batch-size 256 --device cuda --precision bf16 --out "$logs/run-bf16" --no-color --quiet
   ignore=()
   $py -c 'import pygls' 2>/dev/null || ignore+=(--ignore=tests/lsp)
   part tests 150 $py -m pytest -q -x -p no:cacheprovider "${ignore[@]}"
