@@ -163,11 +163,37 @@ class Session:
     placement: str | None = None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's output for `batch`, as numpy. On CUDA through I/O binding: the input is
+        copied to the GPU once, the output back once."""
         import numpy as np
 
         check_batch(batch, self.input_shape)
+        if self.provider == CUDA:
+            return np.asarray(self.bound_run(batch, "cuda", keep_output=False))
         outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})
         return np.asarray(outputs[0])
+
+    def run_on_device(self, batch: np.ndarray) -> Any:
+        """The output left where the session computed it (an onnxruntime `OrtValue`: on the GPU
+        for a CUDA session), for a caller that feeds it on without a copy back; `.numpy()` reads it."""
+        check_batch(batch, self.input_shape)
+        return self.bound_run(batch, "cuda" if self.provider == CUDA else "cpu", keep_output=True)
+
+    def bound_run(self, batch: np.ndarray, device: str, keep_output: bool) -> Any:
+        """One run through onnxruntime's I/O binding on `device` ("cuda" or "cpu"): the input
+        copied there once; the output left there (an OrtValue) or copied to numpy."""
+        import numpy as np
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(batch), device, 0)
+        binding.bind_ortvalue_input(self.input_name, value)
+        output = self.session.get_outputs()[0].name
+        binding.bind_output(output, device if keep_output else "cpu")
+        self.session.run_with_iobinding(binding)
+        if keep_output:
+            return binding.get_outputs()[0]
+        return binding.copy_outputs_to_cpu()[0]
 
 
 def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "auto") -> Session:

@@ -99,12 +99,20 @@ def test_a_cuda_session_with_nodes_on_the_cpu_says_so_in_infer(
                 Sub(CPU, ["MaxPool", "MaxPool"]),
             ]
 
-        def run(self, *args: Any) -> Any:
-            return self.inner.run(*args)
+        def __getattr__(self, name: str) -> Any:  # io_binding, get_outputs, run_with_iobinding …
+            return getattr(self.inner, name)
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
     monkeypatch.setattr(ort, "InferenceSession", FakeCuda)
     monkeypatch.setattr(runtime, "_preload_cuda", lambda ort: None)
+    bound: list[str] = []
+    real_bound = runtime.Session.bound_run
+
+    def bound_run(self: runtime.Session, batch: Any, device: str, keep_output: bool) -> Any:
+        bound.append(device)  # a CUDA session runs through I/O binding: here on the CPU's memory
+        return real_bound(self, batch, "cpu", keep_output)
+
+    monkeypatch.setattr(runtime.Session, "bound_run", bound_run)
     model = tmp_path / "m.onnx"
     assert (
         main(
@@ -141,3 +149,19 @@ def test_a_cuda_session_with_nodes_on_the_cpu_says_so_in_infer(
         "netdsl: warning: 2 of 5 nodes run on the CPU: MaxPool-22 has no CUDA kernel (2 nodes); build with "
         "--opset 21 or lower" in err
     )
+    assert bound == ["cuda"]
+
+
+def test_io_binding_gives_the_plain_run_s_outputs() -> None:
+    """Session.run on CUDA goes through I/O binding; the CPU provider runs the same binding path."""
+    import numpy as np
+
+    session = runtime.open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx(), "cpu")
+    x = np.random.default_rng(0).standard_normal((4, 1, 32, 32)).astype(np.float32)
+    plain = session.run(x)
+    bound = session.bound_run(x, "cpu", keep_output=False)
+    assert bound.shape == (4, 10) and np.array_equal(bound, plain)
+    kept = session.run_on_device(x)
+    assert kept.device_name().lower() == "cpu" and np.array_equal(kept.numpy(), plain)
+    with pytest.raises(runtime.RuntimeUsageError, match="the model takes"):
+        session.run_on_device(x[:, :, :16])
