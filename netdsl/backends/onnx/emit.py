@@ -237,6 +237,37 @@ class _Emitter:
                 conv_batchnorm(self, node, nodes[batchnorm], inputs, self.names[batchnorm])
 
 
+def _merge_concats(nodes: list[onnx.NodeProto]) -> None:
+    """A Concat whose only reader is a Concat on the same axis is spliced into it, in place:
+    one Concat of all the inputs (Inception-V3's Mixed_7b/7c: one six-input Concat instead of
+    nested ones). The graph's output is never an inner Concat: its reader would be outside."""
+    readers: dict[str, int] = {}
+    for node in nodes:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    producers = {node.output[0]: node for node in nodes if node.op_type == "Concat"}
+
+    def axis(node: onnx.NodeProto) -> int:
+        return next(a.i for a in node.attribute if a.name == "axis")
+
+    merged: set[int] = set()
+    for node in nodes:
+        if node.op_type != "Concat":
+            continue
+        inputs: list[str] = []
+        for name in node.input:
+            inner = producers.get(name)
+            if inner is not None and readers.get(name) == 1 and axis(inner) == axis(node) and id(inner) not in merged:
+                inputs.extend(inner.input)
+                merged.add(id(inner))
+                node.doc_string = "\n".join(filter(None, (inner.doc_string, node.doc_string)))
+            else:
+                inputs.append(name)
+        del node.input[:]
+        node.input.extend(inputs)
+    nodes[:] = [node for node in nodes if id(node) not in merged]
+
+
 def recorded_path(file: str, spec_file: str) -> str:
     """A source file as the model records it: relative to the main spec's folder, '/'-separated
     (the main spec is its file name), so that the bytes do not depend on the current folder or
@@ -326,6 +357,8 @@ def emit_onnx_parts(
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
     emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training", target)
     emitter.write(plan)
+    if graph == "inference":
+        _merge_concats(emitter.nodes)
     ir = checked.graph
     first, last = ir.input, ir.nodes[ir.output]
     model_graph = onnx.helper.make_graph(

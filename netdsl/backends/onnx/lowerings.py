@@ -212,9 +212,15 @@ def _linear(e: Emit, node: Node, inputs: list[str], out: str) -> None:
     if len(e.shape_of(node.inputs[0])) == 1:
         e.node("Gemm", [inputs[0], e.weight("weight"), *bias], out, transB=1)
         return
-    # on the last axis of [H, W, C] (channels moved last): x · Wᵀ + b, as nn.Linear computes it
-    e.node("Transpose", [e.weight("weight")], f"{out}/weight_t", perm=[1, 0])
-    e.node("MatMul", [inputs[0], f"{out}/weight_t"], f"{out}/product" if bias else out)
+    # on the last axis of [H, W, C] (channels moved last): x · Wᵀ + b, as nn.Linear computes it. The
+    # inference graph holds Wᵀ, transposed once here (ConvNeXt-Tiny: 36 Transpose nodes fewer); the
+    # training graph keeps the state_dict's W, which fine-tuning tools update, and a Transpose
+    if e.training:
+        e.node("Transpose", [e.weight("weight")], f"{out}/weight_t", perm=[1, 0])
+        transposed = f"{out}/weight_t"
+    else:
+        transposed = e.tensor("weight_t", e.array(node, "weight").T.copy())
+    e.node("MatMul", [inputs[0], transposed], f"{out}/product" if bias else out)
     if bias:
         e.node("Add", [f"{out}/product", *bias], out)
 
