@@ -157,6 +157,12 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
     origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {seed}"
     files = "standard output" if args.output == STDOUT else ", ".join(map(str, written))
     err.print(f"wrote {files}: {spec.network}, opset {opset}{kind}, {origin}", markup=False, soft_wrap=True)
+    if args.quantize:
+        from netdsl.runtime.quantize import int8_expectation
+
+        expectation = int8_expectation(spec.checked)
+        if expectation:
+            err.print(f"netdsl: note: {expectation}", markup=False, soft_wrap=True)
     return EXIT_OK
 
 
