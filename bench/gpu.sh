@@ -52,22 +52,14 @@ part() {  # part NAME SECONDS COMMAND...: run it under `timeout`, its output in 
 }
 
 newest=$($py -c 'from netdsl.runtime.session import max_opset; print(max_opset())' 2>/dev/null || echo 21)
-part env 30 $py -c "
-import sys, torch, onnx, onnxruntime as ort
-print('python', sys.version.split()[0], '| torch', torch.__version__, '| onnx', onnx.__version__, '| onnxruntime', ort.__version__, ort.get_available_providers())
-print('cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')
-try:
-    import onnxscript; print('onnxscript', onnxscript.__version__)
-except ImportError:
-    print('onnxscript missing: the dynamo exporter is skipped (carry its wheels and onnx_ir in .gpu/)')
-"
+part env 30 $py bench/gpu/versions.py
 
 if [ $smoke = 1 ]; then
   part placement 60 $py bench/gpu/placement.py --specs lenet5 --opsets 18 22
   part onnx 120 $py bench/onnx_speed.py --device cpu --specs lenet5 --batches 1 --rounds 1 --opsets 18 22 --for cpu cuda
   part train 60 $py bench/train_speed.py --device cpu --only ordinal_synth --rounds 1 --steps 2
   part stream 90 $py bench/train_speed.py --device cpu --streaming --files 240 --batch 16 --batches 2 --rounds 1 \
-    --workers 0 --folder "$logs/faces"
+    --workers 0 --folder "${TMPDIR:-/tmp}/netdsl-faces-smoke"
   part check 120 $py bench/gpu/gpu_check.py --quick --only lenet5
   part cli 120 $py -m netdsl train specs/lenet5.net --data digits --epochs 1 --batch-size 256 --device cpu \
     --precision bf16 --out "$logs/run-bf16" --no-color
@@ -75,16 +67,16 @@ if [ $smoke = 1 ]; then
     tests/runtime/test_placement.py tests/backends/test_onnx_targets.py
 else
   part placement 40 $py bench/gpu/placement.py --specs resnet18 alexnet coral_cnn --opsets 18 21 22 "$newest"
-  part onnx 130 $py bench/onnx_speed.py --device cuda --specs alexnet resnet18 coral_cnn --batches 1 32 256 \
+  part onnx 120 $py bench/onnx_speed.py --device cuda --specs alexnet resnet18 coral_cnn --batches 1 32 256 \
     --rounds 10 --opsets 18 21 22 "$newest" --for cpu cuda
   part train 45 $py bench/train_speed.py --device cuda --only coral_cnn --batch 256 --rounds 3 --steps 10
-  part stream 60 $py bench/train_speed.py --device cuda --streaming --files 3000 --batch 256 --batches 4 \
+  part stream 50 $py bench/train_speed.py --device cuda --streaming --files 3000 --batch 256 --batches 4 \
     --rounds 2 --workers 0 8 15 --folder "${TMPDIR:-/tmp}/netdsl-faces"
-  part cli 45 $py -m netdsl train specs/ordinal_synth.net --network CORAL --data ordinal-synth --epochs 2 \
+  part cli 40 $py -m netdsl train specs/ordinal_synth.net --network CORAL --data ordinal-synth --epochs 2 \
     --batch-size 256 --device cuda --precision bf16 --out "$logs/run-bf16" --no-color --quiet
   ignore=()
   $py -c 'import pygls' 2>/dev/null || ignore+=(--ignore=tests/lsp)
-  part tests 150 $py -m pytest -q -x -p no:cacheprovider "${ignore[@]}"
-  part check 50 $py bench/gpu/gpu_check.py --quick --only alexnet resnet18 coral
+  part tests 120 $py -m pytest -q -x -p no:cacheprovider "${ignore[@]}"
+  part check 40 $py bench/gpu/gpu_check.py --quick --only alexnet resnet18 coral
 fi
 echo "logs in $logs"
