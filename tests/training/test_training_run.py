@@ -179,6 +179,7 @@ def test_each_head_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str], ne
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     common = ["train", LENET, "--data", "digits", "--epochs", "4", "--batch-size", "64", "--seed", "3", "--quiet"]
+    common += ["--device", "cpu"]  # bit-identical: the CPU's promise, GPU or not
     whole = run_cli(*common, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     killed = tmp_path / "killed"
