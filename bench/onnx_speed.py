@@ -23,7 +23,10 @@ first in turn), and torch eager afterwards, on its own.
 
 Run: python bench/onnx_speed.py [--rounds N] [--emission-rounds N]
                                 [--specs lenet5 alexnet googlenet resnet18 coral_cnn] [--batches 1 32]
-                                [--device cpu|cuda]
+                                [--device cpu|cuda] [--opsets 18 21 22 26] [--for cpu cuda] [--no-emission]
+--opsets: netdsl's graph at each (default: 18 and the newest onnxruntime runs); --for: netdsl's graph
+built for each target (`netdsl build --for`: on CUDA, LRN as ONNX's LRN op), named netdsl-cuda@N.
+Every batch also prints images/s, and torch bf16 (autocast, channels_last) beside torch eager.
 With --device cuda (a machine with an NVIDIA GPU and `pip install "netdsl[cuda]"`), torch runs on
 the GPU and onnxruntime on its CUDA execution provider; it stops if CUDA does not really start.
 """
@@ -92,19 +95,32 @@ def export(module: torch.nn.Module, x: torch.Tensor, path: Path, dynamo: bool) -
             )
 
 
-def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: int) -> dict[str, Path]:
+def emission(
+    spec: netdsl.Spec,
+    module: torch.nn.Module,
+    folder: Path,
+    rounds: int,
+    opsets: list[int] | None = None,
+    targets: tuple[str, ...] = ("cpu",),
+) -> dict[str, Path]:
     """Time the emission of netdsl's default graph against the exporters'; write every graph
-    compared: netdsl's at the default and at the newest opset, the exporters'."""
+    compared: netdsl's at each opset (default: the default and the newest) and target, the exporters'."""
     import torch
 
     state = module.state_dict()
     x = torch.randn(1, *spec.checked.input_shape)
-    newest = max_opset()
+    opsets = opsets or [DEFAULT_OPSET, max_opset()]
     paths = {"netdsl": folder / "netdsl.onnx", "torchscript": folder / "ts.onnx", "dynamo": folder / "dynamo.onnx"}
     arrays = {k: v.detach().numpy() for k, v in state.items()}
-    # the same spec at the newest opset onnxruntime runs (the inference graph; the training graph
+    # the same spec at the other opsets and targets (the inference graph; the training graph
     # only for its node count)
-    emit_onnx_parts(spec.checked, arrays, newest).save(folder / "netdsl_newest.onnx")
+    graphs: dict[str, Path] = {}
+    for target in targets:
+        for opset in opsets:
+            name = f"netdsl{'' if target == 'cpu' else '-' + target}@{opset}"
+            graphs[name] = paths["netdsl"] if (target, opset) == ("cpu", DEFAULT_OPSET) else folder / f"{name}.onnx"
+            if graphs[name] != paths["netdsl"]:
+                emit_onnx_parts(spec.checked, arrays, opset, target=target).save(graphs[name])
     emit_onnx_parts(spec.checked, arrays, DEFAULT_OPSET, graph="training").save(folder / "netdsl_training.onnx")
     try:
         import onnxscript  # noqa: F401
@@ -140,7 +156,7 @@ def emission(spec: netdsl.Spec, module: torch.nn.Module, folder: Path, rounds: i
         print("      dynamo       skipped: pip install onnxscript")
     spent = ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in parts.items())
     print(f"   where netdsl's time goes: {spent}")
-    compared = {f"netdsl@{DEFAULT_OPSET}": paths["netdsl"], f"netdsl@{newest}": folder / "netdsl_newest.onnx"}
+    compared = {f"netdsl@{DEFAULT_OPSET}": paths["netdsl"], **graphs}
     node_counts(compared | {"netdsl training": folder / "netdsl_training.onnx"} | paths)
     return compared | {k: v for k, v in paths.items() if k != "netdsl"}
 
@@ -168,8 +184,12 @@ def inference(
             np.save(Path(folder) / "x.npy", x.numpy())
             med, got = ort_child(paths, Path(folder), rounds, device)
         eager, expected = time_eager(module, x.to(device), rounds)  # alone: the child process has ended
+        bf16 = time_bf16(module, x.to(device), rounds)
         line = ", ".join(f"ort {name} {t * 1000:.2f} ms" for name, t in med.items())
-        print(f"   batch {batch:>2}: {line}; torch eager {eager * 1000:.2f} ms")
+        print(f"   batch {batch:>2}: {line}; torch eager {eager * 1000:.2f} ms; torch bf16 {bf16 * 1000:.2f} ms")
+        rates = {**{f"ort {name}": batch / t for name, t in med.items()}, "torch eager": batch / eager}
+        rates["torch bf16"] = batch / bf16
+        print("            images/s: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items()))
         exporters = [name for name in med if not name.startswith("netdsl")]
         for ours in (name for name in med if name.startswith("netdsl")):
             ratios = ", ".join(f"/ ort {name} {med[ours] / med[name]:.3f}" for name in exporters)
@@ -191,6 +211,27 @@ def time_eager(module: torch.nn.Module, x: torch.Tensor, rounds: int) -> tuple[f
     with torch.no_grad():
         expected = run().cpu().numpy()  # also the warm-up
         return statistics.median(clock(run) for _ in range(rounds)), expected
+
+
+def time_bf16(module: torch.nn.Module, x: torch.Tensor, rounds: int) -> float:
+    """torch's median time on `x` under bf16 autocast with channels_last (module and input), as
+    `netdsl train --precision bf16` runs its forward pass on CUDA."""
+    import copy
+
+    import torch
+
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    fast = copy.deepcopy(module).to(memory_format=torch.channels_last)
+    xl = x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+    def run() -> None:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            fast(xl)
+        sync()
+
+    with torch.no_grad():
+        run()  # the warm-up
+        return statistics.median(clock(run) for _ in range(rounds))
 
 
 def ort_child(paths: dict[str, Path], folder: Path, rounds: int, device: str) -> tuple[dict[str, float], np.ndarray]:
@@ -250,6 +291,8 @@ def main() -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--emission-rounds", type=int, default=1, help="rounds of the emission timing (default 1)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--opsets", nargs="+", type=int, help="netdsl's opsets (default: 18 and the newest)")
+    parser.add_argument("--for", dest="targets", nargs="+", choices=("cpu", "cuda"), default=["cpu"])
     parser.add_argument("--ort-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ort_child:
@@ -272,7 +315,7 @@ def main() -> None:
         megabytes = spec.checked.total_params * 4 / 1e6
         print(f"{spec.network}: {spec.checked.total_params:,} parameters ({megabytes:.0f} MB)")
         with tempfile.TemporaryDirectory() as folder:
-            paths = emission(spec, module, Path(folder), args.emission_rounds)
+            paths = emission(spec, module, Path(folder), args.emission_rounds, args.opsets, tuple(args.targets))
             inference(spec, module, paths, args.rounds, args.device, args.batches)
 
 

@@ -12,7 +12,9 @@ Make the checkpoints first (a few minutes on 2 cores):
     netdsl train specs/lenet5.net --data digits --epochs 10 --out runs/lenet5
     netdsl train specs/ordinal_synth.net --network CORAL --data ordinal-synth --epochs 10 --out runs/coral
 Run: python bench/quantize_speed.py [--lenet runs/lenet5/best.pt] [--coral runs/coral/best.pt]
-                                    [--rounds N] [--batches 1 32]
+                                    [--rounds N] [--batches 1 32] [--large resnet18 coral_cnn] [--large-rounds N]
+--large: networks where int8 is expected to pay (millions of MACs, ReLU), size and latency only:
+their initial weights (seed 0), calibrated on digits read at their input size.
 On a machine whose cores are shared with other work, read the ratios rather than the times.
 """
 
@@ -35,11 +37,13 @@ from netdsl.runtime.session import read_normalization
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build(spec: str, network: str, weights: str, source: str, target: Path, int8: bool) -> None:
+def build(spec: str, network: str, weights: str | None, source: str, target: Path, int8: bool) -> None:
     quantize = ["--quantize", "int8", "--calibrate", source] if int8 else []
-    command = [sys.executable, "-m", "netdsl", "build", spec, "--network", network, "--target", "onnx"]
+    command = [sys.executable, "-m", "netdsl", "build", spec, *(["--network", network] if network else []), "--target"]
+    command.append("onnx")
+    given = ["--weights", weights] if weights else ["--seed", "0"]
     result = subprocess.run(
-        [*command, "--weights", weights, *quantize, "-o", str(target)], capture_output=True, text=True, check=False
+        [*command, *given, *quantize, "-o", str(target)], capture_output=True, text=True, check=False
     )
     if result.returncode:
         sys.exit(f"netdsl build failed:\n{result.stderr}")
@@ -130,18 +134,59 @@ def report(spec: str, network: str, weights: str, source: str, args: argparse.Na
             )
 
 
+def report_large(name: str, args: argparse.Namespace) -> None:
+    """Size and latency, float against int8, of a network with initial weights (no accuracy)."""
+    import onnx
+
+    spec = str(ROOT / "specs" / f"{name}.net")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = {"float": Path(folder) / "float.onnx", "int8": Path(folder) / "int8.onnx"}
+        for kind, path in paths.items():
+            build(spec, "", None, "digits", path, kind == "int8")
+        proto = onnx.load(str(paths["float"]), load_external_data=False)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        network = meta["netdsl.network"]
+        shape = tuple(int(d) for d in meta["netdsl.input_shape"].split(","))
+        sizes = {kind: path.stat().st_size for kind, path in paths.items()}
+        print(
+            f"{network} ({name}.net), initial weights: size float {sizes['float'] / 1e6:,.1f} MB, int8 "
+            f"{sizes['int8'] / 1e6:,.1f} MB"
+        )
+        sessions = {kind: session(path) for kind, path in paths.items()}
+        runs = {kind: (lambda x, s=s: s.run(None, {s.get_inputs()[0].name: x})[0]) for kind, s in sessions.items()}
+        rng = np.random.default_rng(0)
+        for batch in args.large_batches:
+            x = rng.standard_normal((batch, *shape)).astype(np.float32)
+            med = latency(runs, x, args.large_rounds)
+            print(
+                f"   batch {batch:>3}: float {med['float'] * 1000:.2f} ms, int8 {med['int8'] * 1000:.2f} ms, "
+                f"int8 / float {med['int8'] / med['float']:.3f} (median of {args.large_rounds}, alternated)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lenet", default="runs/lenet5/best.pt", help="LeNet-5's checkpoint (trained on digits)")
     parser.add_argument("--coral", default="runs/coral/best.pt", help="CORAL's checkpoint (trained on ordinal-synth)")
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--large", nargs="*", default=["resnet18", "coral_cnn"], help="latency-only networks")
+    parser.add_argument("--large-batches", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--large-rounds", type=int, default=10)
     args = parser.parse_args()
     import onnxruntime as ort
 
     print(f"onnxruntime {ort.__version__}, CPU; int8: QDQ, per-channel int8 weights, uint8 activations")
-    report(str(ROOT / "specs/lenet5.net"), "LeNet5", args.lenet, "digits", args)
-    report(str(ROOT / "specs/ordinal_synth.net"), "CORAL", args.coral, "ordinal-synth", args)
+    for spec, network, weights, source in (
+        ("lenet5", "LeNet5", args.lenet, "digits"),
+        ("ordinal_synth", "CORAL", args.coral, "ordinal-synth"),
+    ):
+        if Path(weights).exists():
+            report(str(ROOT / "specs" / f"{spec}.net"), network, weights, source, args)
+        else:
+            print(f"{network}: no checkpoint {weights} (train it first: see this file's docstring); skipped")
+    for name in args.large:
+        report_large(name, args)
     assert "torch" not in sys.modules
 
 

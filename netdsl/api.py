@@ -76,14 +76,16 @@ class Spec:
         return {k: _array(v) for k, v in state.items()}
 
     def to_onnx(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
-                graph: str = "inference") -> onnx.ModelProto:
+                graph: str = "inference", target: str = "cpu") -> onnx.ModelProto:
         """The ONNX model, emitted from the checked graph (see `weights` for where weights come from):
         the inference graph (batchnorms folded into their convs, dropout left out) or, with
-        graph="training", every layer; at netdsl.backends.onnx.emit.DEFAULT_OPSET unless `opset` is given."""
-        return self.onnx_parts(weights, seed, opset, graph=graph).proto()
+        graph="training", every layer; at netdsl.backends.onnx.emit.DEFAULT_OPSET unless `opset` is given;
+        `target` ("cpu" or "cuda"): the provider whose faster lowerings it takes (netdsl.for)."""
+        return self.onnx_parts(weights, seed, opset, graph=graph, target=target).proto()
 
     def onnx_parts(self, weights: Weights = None, seed: int = 0, opset: int | None = None,
-                   metadata: Mapping[str, str] | None = None, graph: str = "inference") -> OnnxParts:
+                   metadata: Mapping[str, str] | None = None, graph: str = "inference",
+                   target: str = "cpu") -> OnnxParts:
         """The ONNX model as skeleton and weights, whose `save(path)` streams it to disk;
         `metadata`: extra model properties."""
         from netdsl.backends.onnx.emit import DEFAULT_OPSET, emit_onnx_parts
@@ -92,7 +94,7 @@ class Spec:
             weights, found = read_weights(weights)
             metadata = found | dict(metadata or {})
         return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or DEFAULT_OPSET,
-                               self.program.sources, self.program.main.file, metadata, graph)
+                               self.program.sources, self.program.main.file, metadata, graph, target)
 
 
 def load(spec: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, /, *,

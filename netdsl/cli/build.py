@@ -39,6 +39,14 @@ def add_arguments(build: argparse.ArgumentParser) -> None:
         choices=("inference", "training"),
         help="ONNX: inference (default: batchnorms folded into their convs, no dropout) or training (every layer)",
     )
+    # the choices of netdsl.backends.onnx.lowerings.TARGETS
+    build.add_argument(
+        "--for",
+        dest="target_for",
+        choices=("cpu", "cuda"),
+        help="ONNX: the onnxruntime provider to build for, whose faster lowerings it takes (default cpu); "
+        "written into the model as netdsl.for",
+    )
     build.add_argument("--quantize", choices=("int8",), help="ONNX: static int8 quantization (QDQ), see --calibrate")
     build.add_argument(
         "--calibrate", metavar="SOURCE", help="images to calibrate --quantize on: a data source of netdsl train"
@@ -93,6 +101,7 @@ def _idle_build_option(args: argparse.Namespace) -> str | None:
         if args.opset is not None:
             return "--opset applies to --target onnx; the torch target writes Python source"
         given = [f"--{o}" for o in ("graph", "quantize", "calibrate") if getattr(args, o) is not None]
+        given += ["--for"] if args.target_for is not None else []
         if given:
             return f"{given[0]} applies to --target onnx; the torch target writes Python source"
     return seed_with_weights(args) or _idle_quantize_option(args)
@@ -106,6 +115,8 @@ def _idle_quantize_option(args: argparse.Namespace) -> str | None:
             "--quantize int8 needs --calibrate SOURCE: images read as netdsl train reads them (digits, "
             "ordinal-synth, a folder of class folders, a CSV manifest), with the normalization of --weights"
         )
+    if args.quantize is not None and args.target_for == "cuda":
+        return "--quantize int8 writes a model for onnxruntime's CPU provider: leave out --for cuda"
     if args.quantize is not None and args.graph == "training":
         return "--quantize writes a model for inference, from the inference graph: leave out --graph training"
     return None
@@ -130,8 +141,11 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
             "output cannot have; give -o FILE.onnx",
         )
     from netdsl.runtime.quantize import QuantizeError
+    from netdsl.runtime.session import cuda_opset_warning
 
     seed = 0 if args.seed is None else args.seed
+    if args.target_for == "cuda" and cuda_opset_warning(args.opset):
+        err.print(f"netdsl: warning: {cuda_opset_warning(args.opset)}", markup=False, soft_wrap=True)
     try:
         opset, written, kind = _write_onnx(spec, args, seed)
     except WeightsError as exc:
@@ -143,6 +157,12 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
     origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {seed}"
     files = "standard output" if args.output == STDOUT else ", ".join(map(str, written))
     err.print(f"wrote {files}: {spec.network}, opset {opset}{kind}, {origin}", markup=False, soft_wrap=True)
+    if args.quantize:
+        from netdsl.runtime.quantize import int8_expectation
+
+        expectation = int8_expectation(spec.checked)
+        if expectation:
+            err.print(f"netdsl: note: {expectation}", markup=False, soft_wrap=True)
     return EXIT_OK
 
 
@@ -155,6 +175,7 @@ def _write_onnx(spec: Spec, args: argparse.Namespace, seed: int) -> tuple[int, l
         quantized = quantize_spec(spec, args.calibrate, args.weights, seed, args.opset)
         kind = f", int8 (QDQ) calibrated on {quantized.images} images of {args.calibrate}"
         return quantized.model.opset_import[0].version, save_model(quantized.model, args.output), kind
-    parts = spec.onnx_parts(args.weights, seed, args.opset, graph=args.graph or "inference")
-    kind = ", training graph" if args.graph == "training" else ""
+    target = args.target_for or "cpu"
+    parts = spec.onnx_parts(args.weights, seed, args.opset, graph=args.graph or "inference", target=target)
+    kind = (", training graph" if args.graph == "training" else "") + (", for CUDA" if target == "cuda" else "")
     return parts.skeleton.opset_import[0].version, parts.save(args.output), kind

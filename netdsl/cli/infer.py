@@ -45,7 +45,14 @@ def add_arguments(infer: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netdsl.backends.onnx.emit import WeightsError
-    from netdsl.runtime.session import RuntimeUsageError, interpret, normalization_warning, open_session, read_inputs
+    from netdsl.runtime.session import (
+        CUDA,
+        RuntimeUsageError,
+        interpret,
+        normalization_warning,
+        open_session,
+        read_inputs,
+    )
 
     out, err = consoles(args)
     idle = _idle_infer_option(args)
@@ -64,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(spec, int):
                 return spec
             seed = 0 if args.seed is None else args.seed
-            session = open_session(spec.to_onnx(args.weights, seed), args.provider)
+            target = "cuda" if args.provider == "cuda" else "cpu"
+            session = open_session(spec.to_onnx(args.weights, seed, target=target), args.provider)
+            if session.provider == CUDA and target == "cpu":  # auto found CUDA working: built again for it
+                session = open_session(spec.to_onnx(args.weights, seed, target="cuda"), args.provider)
         batch, labels = read_inputs(args.inputs, session.input_shape, session.normalize)
         outputs = session.run(batch)
     except WeightsError as exc:
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return error(err, str(exc))
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
+    if session.placement:
+        err.print(f"netdsl: warning: {session.placement}", markup=False, soft_wrap=True)
     unnormalized = normalization_warning(session, args.inputs)
     if unnormalized:
         err.print(f"netdsl: warning: {unnormalized}", markup=False, soft_wrap=True)

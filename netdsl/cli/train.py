@@ -89,6 +89,18 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
         help="auto: CUDA where PyTorch sees a GPU, else the CPU",
     )
     command.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="the training step's arithmetic: bf16 autocast, or fp32 (auto: bf16 on a CUDA GPU that supports it, "
+        "fp32 on the CPU)",
+    )
+    command.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the network before training (its compile time is reported apart from the epochs')",
+    )
+    command.add_argument(
         "--label-offset",
         type=int,
         default=0,
@@ -130,7 +142,10 @@ def _training_arguments(command: argparse.ArgumentParser) -> None:
         "would take more than a quarter of the memory)",
     )
     command.add_argument(
-        "--workers", type=non_negative_int, metavar="N", help="streaming: decoding processes (default: CPUs - 1, ≤ 8)"
+        "--workers",
+        type=non_negative_int,
+        metavar="N",
+        help="streaming: decoding processes (default: CPUs - 1, ≤ 8 on the CPU, ≤ 16 on CUDA)",
     )
     add_opset(command, "opset of model.onnx (default 18)", metavar="N")
 

@@ -60,6 +60,8 @@ def config_of(args: argparse.Namespace, out: str, seed: int | None = None) -> Tr
         flip=args.flip,
         loader=args.loader,
         workers=args.workers,
+        precision=args.precision,
+        compile=args.compile,
     )
 
 

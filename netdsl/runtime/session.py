@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import onnx
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+# The newest opset whose ops onnxruntime's CUDA provider all runs: onnxruntime-gpu 1.31.1 has no
+# MaxPool-22 kernel (measured on an H200), so from opset 22 on the max pooling runs on the CPU.
+CUDA_MAX_OPSET = 21
 
 
 class RuntimeUsageError(Exception):
@@ -77,12 +80,68 @@ def check_opset(opset: int) -> str | None:
     return None
 
 
-def _quiet_options() -> Any:
+def cuda_opset_warning(opset: int | None) -> str | None:
+    """A line for the user when a model built for CUDA at `opset` would run some nodes on the CPU."""
+    if opset is None or opset <= CUDA_MAX_OPSET:
+        return None
+    return (
+        f"--opset {opset}: onnxruntime's CUDA provider has no kernels for some ops of opset {CUDA_MAX_OPSET + 1} and "
+        f"later (MaxPool-22): they run on the CPU, with copies around them; --opset {CUDA_MAX_OPSET} or lower keeps "
+        f"every node on the GPU"
+    )
+
+
+def node_placement(session: Any) -> list[tuple[str, str, str]]:
+    """(provider, op type, node name) of every node of the session's optimized graph, as
+    onnxruntime assigned them (recorded when the session was made with `_quiet_options(True)`),
+    the copies it inserts between providers left out."""
+    return [
+        (subgraph.ep_name, node.op_type, node.name)
+        for subgraph in session.get_provider_graph_assignment_info()
+        for node in subgraph.get_nodes()
+        if not node.op_type.startswith("Memcpy")
+    ]
+
+
+def placement_notice(placement: list[tuple[str, str, str]], opset: int) -> str | None:
+    """One line when a CUDA session left nodes on the CPU: how many, which ops and why, and the
+    opset that keeps them on the GPU where a newer op version is the cause. None when all run on CUDA."""
+    import onnx
+
+    from netdsl.backends.onnx.emit import MIN_OPSET
+
+    on_cpu = [op for provider, op, _ in placement if provider == CPU]
+    if not on_cpu:
+        return None
+    counts: dict[str, int] = {}
+    for op in on_cpu:
+        counts[op] = counts.get(op, 0) + 1
+    newer, kept = [], []
+    lowest = None
+    for op, n in counts.items():
+        try:
+            since = onnx.defs.get_schema(op, opset).since_version
+        except Exception:  # noqa: BLE001 - a contrib op (com.microsoft): no opset to change
+            since = 0
+        times = f" ({n} nodes)" if n > 1 else ""
+        if since > CUDA_MAX_OPSET and since - 1 >= MIN_OPSET:
+            newer.append(f"{op}-{since} has no CUDA kernel{times}")
+            lowest = since - 1 if lowest is None else min(lowest, since - 1)
+        else:
+            kept.append(f"{op}{times}")
+    parts = newer + ([f"onnxruntime keeps {', '.join(kept)} there"] if kept else [])
+    advice = f"; build with --opset {lowest} or lower" if lowest is not None else ""
+    return f"{len(on_cpu)} of {len(placement)} nodes run on the CPU: {', '.join(parts)}{advice}"
+
+
+def _quiet_options(record_placement: bool = False) -> Any:
     import onnxruntime as ort
 
     ort.set_default_logger_severity(4)  # FATAL only: provider load failures are said our way
     options = ort.SessionOptions()
     options.log_severity_level = 4
+    if record_placement:
+        options.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
     return options
 
 
@@ -100,13 +159,41 @@ class Session:
     normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     # its weights came from a bare state_dict, which does not say how images were normalized
     normalize_unknown: bool = False
+    # on CUDA: one line when some nodes run on the CPU all the same (how many, why), else None
+    placement: str | None = None
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model's output for `batch`, as numpy. On CUDA through I/O binding: the input is
+        copied to the GPU once, the output back once."""
         import numpy as np
 
         check_batch(batch, self.input_shape)
+        if self.provider == CUDA:
+            return np.asarray(self.bound_run(batch, "cuda", keep_output=False))
         outputs = self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})
         return np.asarray(outputs[0])
+
+    def run_on_device(self, batch: np.ndarray) -> Any:
+        """The output left where the session computed it (an onnxruntime `OrtValue`: on the GPU
+        for a CUDA session), for a caller that feeds it on without a copy back; `.numpy()` reads it."""
+        check_batch(batch, self.input_shape)
+        return self.bound_run(batch, "cuda" if self.provider == CUDA else "cpu", keep_output=True)
+
+    def bound_run(self, batch: np.ndarray, device: str, keep_output: bool) -> Any:
+        """One run through onnxruntime's I/O binding on `device` ("cuda" or "cpu"): the input
+        copied there once; the output left there (an OrtValue) or copied to numpy."""
+        import numpy as np
+        import onnxruntime as ort
+
+        binding = self.session.io_binding()
+        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(batch), device, 0)
+        binding.bind_ortvalue_input(self.input_name, value)
+        output = self.session.get_outputs()[0].name
+        binding.bind_output(output, device if keep_output else "cpu")
+        self.session.run_with_iobinding(binding)
+        if keep_output:
+            return binding.get_outputs()[0]
+        return binding.copy_outputs_to_cpu()[0]
 
 
 def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "auto") -> Session:
@@ -137,7 +224,9 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     if wants_cuda:
         _preload_cuda(ort)
     try:
-        session = ort.InferenceSession(source, _quiet_options(), providers=[CUDA, CPU] if wants_cuda else [CPU])
+        session = ort.InferenceSession(
+            source, _quiet_options(record_placement=wants_cuda), providers=[CUDA, CPU] if wants_cuda else [CPU]
+        )
     except Exception as exc:  # noqa: BLE001 - onnxruntime refuses the model: say why, plainly
         raise RuntimeUsageError(f"onnxruntime cannot load {shown}: {str(exc).splitlines()[0][:300]}") from None
     actual = session.get_providers()[0]
@@ -158,8 +247,20 @@ def open_session(model: onnx.ModelProto | bytes | str | Path, provider: str = "a
     )
     normalize = read_normalization(meta, shown)
     unknown = normalize is None and meta.get("netdsl.normalize") == "unknown"
+    placement = None
+    if actual == CUDA:
+        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+        placement = placement_notice(node_placement(session), opset)
     return Session(
-        session, actual, notice, graph_input.name, shape, meta.get("netdsl.head", "logits"), normalize, unknown
+        session,
+        actual,
+        notice,
+        graph_input.name,
+        shape,
+        meta.get("netdsl.head", "logits"),
+        normalize,
+        unknown,
+        placement,
     )
 
 

@@ -90,6 +90,8 @@ class TrainConfig:
     select: str = "auto"  # which validation figure picks the best epoch: auto | accuracy | mae | loss
     opset: int | None = None
     export: bool = True
+    precision: str = "auto"  # auto (bf16 on a CUDA GPU that supports it, else fp32) | fp32 | bf16: autocast's
+    compile: bool = False  # torch.compile the module that trains (its compile time reported apart)
 
     @property
     def learning_rate(self) -> float:
@@ -101,7 +103,7 @@ class TrainConfig:
     def settings(self) -> dict[str, Any]:
         """What decides a run's outcome (not where it is written, how it is resumed, nor how its
         images reach the network: both loaders give the same batches), as JSON holds it."""
-        ignored = ("out", "resume", "device", "export", "opset", "loader", "workers")
+        ignored = ("out", "resume", "device", "export", "opset", "loader", "workers", "precision", "compile")
         settings: dict[str, Any] = json.loads(json.dumps({k: v for k, v in asdict(self).items() if k not in ignored}))
         return settings
 
@@ -121,6 +123,7 @@ class RunInfo:
     out: Path
     workers: int | None = None  # None: images held in memory; else streamed by this many DataLoader workers
     augment: str = ""  # what training does to the images ("random 120×120 crops of 128×128, flips"), or ""
+    precision: str = "fp32"  # what ran: fp32, or bf16 (autocast); "+ channels_last" on CUDA
 
 
 @dataclass
@@ -138,6 +141,10 @@ class Result:
     settings: dict[str, Any] = field(default_factory=dict)
     architecture: str = ""
     coral_gaps: list[float] = field(default_factory=list)  # the best checkpoint's, b_k - b_(k+1)
+    device: str = ""
+    precision: str = ""  # fp32 or bf16: what the training steps ran in
+    channels_last: bool = False
+    compile_s: float | None = None  # --compile: the first step's seconds (compiling), left out of the epochs'
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,12 +220,35 @@ def pick_device(choice: str, dist: _Distributed) -> torch.device:
     return torch.device("cpu")
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether autocast to bfloat16 runs natively here (a CPU without AVX-512 BF16 / AMX would emulate it)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def pick_precision(choice: str, device: torch.device) -> str:
+    """fp32 or bf16: `auto` is bf16 on a CUDA device that supports it, fp32 elsewhere (the CPU's default)."""
+    if choice == "auto":
+        return "bf16" if device.type == "cuda" and bf16_supported(device) else "fp32"
+    if choice == "bf16" and not bf16_supported(device):
+        where = "this GPU" if device.type == "cuda" else "this CPU"
+        raise TrainError(f"--precision bf16: {where} has no native bfloat16 support; use --precision fp32")
+    if choice not in ("fp32", "bf16"):
+        raise TrainError(f"--precision {choice}: choose auto, fp32 or bf16")
+    return choice
+
+
 def train(spec: Spec, data: Dataset, config: TrainConfig, reporter: Reporter | None = None) -> Result:
     """Train, checkpointing every epoch, then evaluate the best checkpoint on the test split
     and export it to ONNX. Under torchrun, every process calls this; rank 0 returns the result."""
     reporter = reporter or Quiet()
     dist = distributed_from_env()
     device = pick_device(config.device, dist)
+    pick_precision(config.precision, device)  # refused before anything is allocated
     if dist.world > 1 and not torch.distributed.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -272,6 +302,9 @@ class _Run:
                 f"input is cropped from the images, so they must be at least as large"
             )
         self.augment = Augment(size, crop, config.flip)  # type: ignore[arg-type]
+        self.precision = pick_precision(config.precision, device)
+        self.channels_last = device.type == "cuda" and len(spec.checked.input_shape) == 3
+        self.compile_s: float | None = None
         self.feed = make_feed(data, self.augment, device, config.workers)
         self.splits = {"train": data.train, "val": data.val, "test": data.test}
 
@@ -282,6 +315,8 @@ class _Run:
         start = time.perf_counter()
         torch.manual_seed(config.seed)
         self.model = self.spec.to_torch().to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.biases = head_biases(self.model, self.head)
         if self.biases is not None and config.head_bias_init == "prior":
             set_prior(self.biases, self.head, self.data.train.labels)
@@ -292,6 +327,8 @@ class _Run:
             module = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+        if config.compile:
+            module = torch.compile(module)  # type: ignore[assignment]  # compiled at the first step
         params = sum(p.numel() for p in self.model.parameters())
         self.reporter.start(
             RunInfo(
@@ -308,12 +345,15 @@ class _Run:
                 self.out,
                 self.feed.workers if isinstance(self.feed, StreamFeed) else None,
                 self.augment.describe(),
+                self.precision + (" + channels_last" if self.channels_last else ""),
             )
         )
         seen, busy = 0, 0.0
         for epoch in range(start_epoch, config.epochs):
             epoch_start = time.perf_counter()
             train_loss, train_metric, images = self._train_epoch(module, epoch)
+            if self.compile_s is not None and epoch == start_epoch:  # the first step compiled: timed apart
+                epoch_start += self.compile_s
             busy += time.perf_counter() - epoch_start
             seen += images
             if self.dist.main:
@@ -385,7 +425,8 @@ class _Run:
         cannot be decoded (streaming) stops the run, naming it."""
         try:
             for images, labels in self.feed.batches(split, plan, size):
-                yield (images.float().div_(255.0) - self.mean) / self.std, labels
+                x = (images.float().div_(255.0) - self.mean) / self.std
+                yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), labels
         except DataError as exc:
             raise TrainError(str(exc)) from None
 
@@ -427,19 +468,29 @@ class _Run:
         """One optimization step; PyTorch's failures become errors that say what to change."""
         try:
             self.optimizer.zero_grad(set_to_none=True)
-            outputs = module(x)
-            loss = self.head.loss(outputs, y, self.importance)
+            first = self.config.compile and self.compile_s is None
+            began = time.perf_counter()
+            with self._autocast():
+                outputs = module(x)
+                loss = self.head.loss(outputs.float(), y, self.importance)
             if not torch.isfinite(loss):
                 raise TrainError(f"{where}: the loss is {loss.item()} — lower --lr (now {self.config.learning_rate:g})")
             loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
+            if first:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                self.compile_s = time.perf_counter() - began
         except torch.cuda.OutOfMemoryError:
             raise TrainError(
                 f"{where}: out of memory on {self.device} — lower --batch-size (now {self.config.batch_size})"
             ) from None
         except RuntimeError as exc:
             raise TrainError(f"{where}: PyTorch failed: {str(exc).splitlines()[0][:300]}") from None
-        return outputs, loss
+        return outputs.float(), loss
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def evaluate(self, split: str) -> tuple[dict[str, float], np.ndarray]:
         """Loss and metrics of the plain (not DDP-wrapped) model on a split, and its outputs."""
@@ -449,7 +500,8 @@ class _Run:
         outputs, total = [], 0.0
         with torch.no_grad():
             for x, y in self._batches(split, eval_plan(n, self.augment), EVAL_BATCH):
-                out = self.model(x)
+                with self._autocast():
+                    out = self.model(x).float()
                 total += self.head.loss(out, y, self.importance, reduction="sum").item()
                 outputs.append(out)
         every = torch.cat(outputs)
@@ -554,6 +606,10 @@ class _Run:
             self.config.settings(),
             self.hash,
             threshold_gaps(self.biases) if self.head.kind == "coral" and self.biases is not None else [],
+            str(self.device),
+            self.precision,
+            self.channels_last,
+            self.compile_s,
         )
         write_atomic(self.out / "result.json", json.dumps(result.to_json(), indent=2) + "\n")
         self.reporter.finish(result, self.history)
@@ -562,7 +618,7 @@ class _Run:
     def _export(self, state: Mapping[str, torch.Tensor], outputs: np.ndarray) -> dict[str, Any]:
         """model.onnx with the best weights, and how far onnxruntime agrees with torch on the test split."""
         from netdsl.backends.onnx.emit import WeightsError
-        from netdsl.runtime.session import RuntimeUsageError, max_opset, open_session
+        from netdsl.runtime.session import RuntimeUsageError, cuda_opset_warning, max_opset, open_session
 
         metadata = {
             "netdsl.mean": ",".join(f"{m:.9g}" for m in self.data.mean),
@@ -572,7 +628,9 @@ class _Run:
         if self.augment.size != self.augment.crop:  # evaluation read images at this size and took the centre crop
             metadata["netdsl.resize"] = "x".join(str(n) for n in self.augment.size)
         try:
-            parts = self.spec.onnx_parts(dict(state), opset=self.config.opset, metadata=metadata)
+            weights = {k: v.contiguous() for k, v in state.items()}  # channels_last on CUDA: plain layout
+            target = "cuda" if self.device.type == "cuda" else "cpu"  # built for where it was trained
+            parts = self.spec.onnx_parts(weights, opset=self.config.opset, metadata=metadata, target=target)
             parts.save(self.out / "model.onnx")
         except (WeightsError, OSError, ValueError) as exc:
             self.reporter.note(f"model.onnx not written: {exc}")
@@ -581,12 +639,16 @@ class _Run:
             note = f"opset {self.config.opset} is past what the installed onnxruntime runs"
             self.reporter.note(f"model.onnx written; {note}: not checked against torch")
             return {"unchecked": note}
+        if self.device.type == "cuda" and cuda_opset_warning(self.config.opset):
+            self.reporter.note(f"warning: {cuda_opset_warning(self.config.opset)}")
         try:
             session = open_session(self.out / "model.onnx", "auto")
+            if session.placement:
+                self.reporter.note(f"warning: {session.placement}")
             n = len(self.data.test)
             got = []
             for x, _ in self._batches("test", eval_plan(n, self.augment), EVAL_BATCH):
-                got.append(session.run(x.cpu().numpy()))
+                got.append(session.run(np.ascontiguousarray(x.cpu().numpy())))
         except (RuntimeUsageError, OSError, ValueError) as exc:
             self.reporter.note(f"model.onnx written, but onnxruntime cannot run it: {exc}")
             return {"error": str(exc)}

@@ -74,7 +74,8 @@ class RichReporter:
             again = f", resuming after epoch {info.start_epoch}" if info.start_epoch else ""
             self.console.print(
                 f"training {info.network} ({info.params:,} parameters, {info.head.loss_name} loss) on "
-                f"{info.device}{procs}: {info.train:,} training / {info.val:,} validation / {info.test:,} test "
+                f"{info.device}{procs} in {info.precision}: {info.train:,} training / {info.val:,} validation / "
+                f"{info.test:,} test "
                 f"images → {info.out}{again}",
                 markup=False,
                 highlight=False,
@@ -142,6 +143,8 @@ class RichReporter:
             table.add_row("onnx", f"not exported: {onnx['error']}")
         elif "unchecked" in onnx:
             table.add_row("onnx", f"not checked against torch: {onnx['unchecked']}")
+        compiled = f"; torch.compile: {result.compile_s:.1f} s at the first step" if result.compile_s else ""
+        table.add_row("precision", f"{result.precision}{' + channels_last' if result.channels_last else ''}{compiled}")
         table.add_row("wall time", f"{result.wall_s:.1f} s ({result.images_per_s:,.0f} training images/s)")
         assert self.info is not None
         table.add_row("files", f"{self.info.out}/: " + ", ".join(result.files))

@@ -76,14 +76,16 @@ def test_train_writes_a_complete_run(tmp_path: Path, capsys: pytest.CaptureFixtu
             "8",
             "--out",
             str(out),
+            "--device",
+            "cpu",  # the figures read below are the CPU's, on a machine with a GPU too
             "--no-color",
         ]
     )
     printed = capsys.readouterr()
     assert status == 0, printed.err
     assert (
-        "training LeNet5 (61,111 parameters, cross-entropy loss) on cpu: 27 training / 3 validation / 6 test"
-        in printed.out
+        "training LeNet5 (61,111 parameters, cross-entropy loss) on cpu in fp32: 27 training / 3 validation / 6 "
+        "test" in printed.out
     )
     assert sorted(p.name for p in out.iterdir()) == [
         "best.pt",
@@ -109,6 +111,12 @@ def test_train_writes_a_complete_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     ]
     result = json.loads((out / "result.json").read_text())
     assert result["epochs"] == 3 and result["selected_by"] == "accuracy"
+    assert (result["device"], result["precision"], result["channels_last"], result["compile_s"]) == (
+        "cpu",
+        "fp32",
+        False,
+        None,
+    )
     assert result["onnx"]["agree"] == result["onnx"]["of"] == 6 and result["onnx"]["max_abs_diff"] < 1e-4
     checkpoint = state(out / "last.pt")
     assert checkpoint["epoch"] == 3 and checkpoint["network"] == "LeNet5"
@@ -171,6 +179,7 @@ def test_each_head_trains(tmp_path: Path, capsys: pytest.CaptureFixture[str], ne
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     common = ["train", LENET, "--data", "digits", "--epochs", "4", "--batch-size", "64", "--seed", "3", "--quiet"]
+    common += ["--device", "cpu"]  # bit-identical: the CPU's promise, GPU or not
     whole = run_cli(*common, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr
     killed = tmp_path / "killed"
@@ -217,6 +226,7 @@ def test_resume_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     data = shapes_folder(tmp_path / "data")
     out = str(tmp_path / "run")
     base = ["train", LENET, "--set", "classes=3", "--data", str(data), "--epochs", "1", "--batch-size", "8"]
+    base += ["--device", "cpu"]  # where the loss turns NaN is the CPU's (batch 3 on CUDA)
     assert main([*base, "--out", out, "--quiet"]) == 0
     capsys.readouterr()
     assert main([*base, "--out", out]) == 2
@@ -229,7 +239,7 @@ def test_resume_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main([*base, "--out", str(tmp_path / "fresh"), "--resume"]) == 2
     assert "fresh/last.pt' does not exist" in capsys.readouterr().err
     if not torch.cuda.is_available():
-        assert main([*base, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
+        assert main([*base[:-2], "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
         assert "--device cuda: this PyTorch sees no CUDA device" in capsys.readouterr().err
     assert (
         main([*base, "--out", str(tmp_path / "hot"), "--optimizer", "sgd", "--lr", "1e38", "--schedule", "constant"])
@@ -359,7 +369,7 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert "on cpu × 2 processes: 30 training" in ddp.stdout
+    assert "on cpu × 2 processes in fp32: 30 training" in ddp.stdout
     assert ddp.stdout.count("epoch   2:") == 1  # rank 0 alone reports
     assert len(rows(tmp_path / "two" / "metrics.csv")) == 2
     a, b = state(tmp_path / "one" / "last.pt"), state(tmp_path / "two" / "last.pt")

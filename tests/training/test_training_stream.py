@@ -83,7 +83,7 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
 ) -> None:
     spec = tiny(tmp_path)
     options = ["--data", str(faces), "--label-offset", "16", "--resize", "20", "--flip", "--epochs", "2",
-               "--batch-size", "128"]  # fmt: skip
+               "--batch-size", "128", "--device", "cpu"]  # fmt: skip  # bit-identical: the CPU's promise
     out = tmp_path / "streamed"
     status = main(["train", str(tmp_path / "tiny.net"), *options, "--loader", "stream", "--workers", "2",
                    "--out", str(out), "--quiet"])  # fmt: skip
@@ -99,7 +99,7 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
     assert meta["netdsl.resize"] == "20x20"  # how evaluation read the images before its centre crop
     held = load_data(str(faces), spec.checked.input_shape, 8, label_offset=16, size=(20, 20), loader="memory")
     config = TrainConfig(data=str(faces), out=str(tmp_path / "held"), epochs=2, batch_size=128, label_offset=16,
-                         resize=(20, 20), flip=True, loader="memory", export=False)  # fmt: skip
+                         resize=(20, 20), flip=True, loader="memory", export=False, device="cpu")  # fmt: skip
     watch = StopAfter(0)
     result = train(spec, held, config, watch)
     assert watch.info is not None and watch.info.workers is None  # held in memory
@@ -111,7 +111,8 @@ def test_streamed_and_held_runs_agree_and_resume_bit_identically(
     data = load_data(str(faces), spec.checked.input_shape, 8, label_offset=16, size=(20, 20), loader="stream")
     assert data.streamed and data.train.images is None and len(data.train) == 1680
     config = TrainConfig(data=str(faces), out=str(tmp_path / "resumed"), epochs=2, batch_size=128, label_offset=16,
-                         resize=(20, 20), flip=True, loader="stream", workers=1, export=False)  # fmt: skip
+                         resize=(20, 20), flip=True, loader="stream", workers=1, export=False,
+                         device="cpu")  # fmt: skip
     stop = StopAfter(1)
     with pytest.raises(KeyboardInterrupt):
         train(spec, data, config, stop)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, conv_batchnorm
+from netdsl.backends.onnx.lowerings import ONNX_LOWERINGS, TARGETS, conv_batchnorm, lowering_for
 from netdsl.backends.pytorch.names import state_prefix
 from netdsl.checker.analyze import Checked
 from netdsl.checker.heads import head_kind
@@ -157,6 +157,7 @@ class _Emitter:
     sources: Mapping[str, str]
     spec_file: str
     training: bool
+    target: str = "cpu"
 
     def __post_init__(self) -> None:
         import onnx
@@ -230,10 +231,41 @@ class _Emitter:
             batchnorm = plan.folded.get(node.id)
             if batchnorm is None:
                 self.layers = (node,)
-                ONNX_LOWERINGS[node.op].emit(self, node, inputs, self.names[node.id])
+                lowering_for(node.op, self.target).emit(self, node, inputs, self.names[node.id])
             else:
                 self.layers = (node, nodes[batchnorm])
                 conv_batchnorm(self, node, nodes[batchnorm], inputs, self.names[batchnorm])
+
+
+def _merge_concats(nodes: list[onnx.NodeProto]) -> None:
+    """A Concat whose only reader is a Concat on the same axis is spliced into it, in place:
+    one Concat of all the inputs (Inception-V3's Mixed_7b/7c: one six-input Concat instead of
+    nested ones). The graph's output is never an inner Concat: its reader would be outside."""
+    readers: dict[str, int] = {}
+    for node in nodes:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    producers = {node.output[0]: node for node in nodes if node.op_type == "Concat"}
+
+    def axis(node: onnx.NodeProto) -> int:
+        return next(a.i for a in node.attribute if a.name == "axis")
+
+    merged: set[int] = set()
+    for node in nodes:
+        if node.op_type != "Concat":
+            continue
+        inputs: list[str] = []
+        for name in node.input:
+            inner = producers.get(name)
+            if inner is not None and readers.get(name) == 1 and axis(inner) == axis(node) and id(inner) not in merged:
+                inputs.extend(inner.input)
+                merged.add(id(inner))
+                node.doc_string = "\n".join(filter(None, (inner.doc_string, node.doc_string)))
+            else:
+                inputs.append(name)
+        del node.input[:]
+        node.input.extend(inputs)
+    nodes[:] = [node for node in nodes if id(node) not in merged]
 
 
 def recorded_path(file: str, spec_file: str) -> str:
@@ -309,6 +341,7 @@ def emit_onnx_parts(
     spec_file: str = "",
     metadata: Mapping[str, str] | None = None,
     graph: str = "inference",
+    target: str = "cpu",
 ) -> OnnxParts:
     """`emit_onnx`, with the weights kept apart from the graph (see `OnnxParts`); `metadata`
     adds model properties (training writes the input normalization as netdsl.mean/netdsl.std)."""
@@ -317,11 +350,15 @@ def emit_onnx_parts(
 
     if opset < MIN_OPSET:
         raise ValueError(f"opset {opset} is older than netdsl supports ({MIN_OPSET})")
+    if target not in TARGETS:
+        raise ValueError(f"target {target!r}: netdsl builds for {' or '.join(TARGETS)}")
     plan = plan_graph(checked, graph)
     check_weights(checked, weights)
     weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if not k.endswith("num_batches_tracked")}
-    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training")
+    emitter = _Emitter(checked, weights, opset, sources or {}, spec_file, graph == "training", target)
     emitter.write(plan)
+    if graph == "inference":
+        _merge_concats(emitter.nodes)
     ir = checked.graph
     first, last = ir.input, ir.nodes[ir.output]
     model_graph = onnx.helper.make_graph(
@@ -344,6 +381,7 @@ def emit_onnx_parts(
         "netdsl.graph": graph,
         "netdsl.head": head_kind(checked),
         "netdsl.input_shape": ",".join(map(str, first.shape)),
+        "netdsl.for": target,
         **(metadata or {}),
     }
     onnx.helper.set_model_props(model, props)
