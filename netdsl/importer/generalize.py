@@ -245,18 +245,30 @@ def generalize(instances: list[Instance]) -> list[str]:
     for inst in instances:
         if inst.cls not in order:
             order.append(inst.cls)
-    done: set[int] = set()
-    for cls in order:
+    pending = list(order)
+    while pending:
+        # a class is written once every block its instances call is: inner classes first
+        cls = next(c for c in pending if all(instances[j].call for i, inst in enumerate(instances)
+                                             if inst.cls is c for j in _calls_in(inst.body)))
+        pending.remove(cls)
         members = [i for i, inst in enumerate(instances) if inst.cls is cls]
-        # inner instances come before outer ones (post-order), so calls inside are known
         for i in members:
             _resolve_calls(instances[i].body, instances)
+            _number_runs(instances[i].body)
         groups = _groups(instances, members)
         for g, group in enumerate(groups):
             name = _block_name(cls.__name__ + ("" if g == 0 else str(g + 1)), used)
             blocks.append(_define(name, [instances[i] for i in group], cls))
-            done.update(group)
     return blocks
+
+
+def _calls_in(body: list[Stmt]) -> set[int]:
+    found: set[int] = set()
+    for stmt in body:
+        for part in stmt.parts:
+            found.update(int(m) for m in CALL.findall(part.text))
+            found |= _calls_in(part.children or [])
+    return found
 
 
 def _groups(instances: list[Instance], members: list[int]) -> list[list[int]]:
@@ -314,6 +326,33 @@ def _resolve_calls(body: list[Stmt], instances: list[Instance]) -> None:
                 _resolve_calls(part.children, instances)
 
 
+NUMBERED = re.compile(r"([A-Za-z_]\w*?)(\d+): (.*)", re.S)
+
+
+def _number_runs(body: list[Stmt]) -> None:
+    """`denselayer1: X -> denselayer2: X -> …` in one chain → `for i in range(n) { "denselayer{i + 1}": X }`."""
+    for stmt in body:
+        parts: list[Part] = []
+        for part in stmt.parts:
+            if part.children is not None:
+                _number_runs(part.children)
+            match = NUMBERED.fullmatch(part.text) if part.children is None else None
+            last = parts[-1].extra if parts else None
+            if (match and last and last["prefix"] == match.group(1) and last["rest"] == match.group(3)
+                    and int(match.group(2)) == last["start"] + last["count"]):
+                last["count"] += 1
+                continue
+            part.extra = {"prefix": match.group(1), "rest": match.group(3), "start": int(match.group(2)),
+                          "count": 1} if match else None
+            parts.append(part)
+        for part in parts:
+            if part.extra and part.extra["count"] > 1:
+                e = part.extra
+                start = f"i + {e['start']}" if e["start"] else "i"
+                part.text = f'for i in range({slot("n", e["count"])}) {{ "{e["prefix"]}{{{start}}}": {e["rest"]} }}'
+        stmt.parts = parts
+
+
 # ---- the network --------------------------------------------------------------------------
 
 
@@ -368,6 +407,7 @@ def write_spec(instances: list[Instance], body: list[Stmt], network: str, input_
 
     blocks = generalize(instances)
     _resolve_calls(body, instances)
+    _number_runs(body)
     shape = ", ".join(str(d) for d in input_shape)
     lines = [f"# {comment}", ""]
     for block in blocks:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 SLOT = re.compile("\x00([A-Za-z_]\\w*)\x01([^\x02]*)\x02")
 CALL = re.compile("\x03(\\d+)\x04")
@@ -53,6 +54,7 @@ class Part:
 
     text: str
     children: list[Stmt] | None = None
+    extra: dict[str, Any] | None = None
 
     def skeleton(self) -> str:
         if self.children is None:

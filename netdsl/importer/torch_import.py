@@ -18,7 +18,7 @@ from typing import Any
 
 from netdsl.importer.generalize import Instance, write_spec
 from netdsl.importer.refusal import ImportRefused, UsageError
-from netdsl.importer.stmts import Part, Stmt
+from netdsl.importer.stmts import Part, Stmt, slot
 from netdsl.importer.torch_ops import ALIASES, MERGES, function_table, module_table
 
 RESERVED = {"in", "if", "else", "for", "seq", "let", "repeat", "input", "network", "block", "true",
@@ -120,23 +120,29 @@ class _Walker:
         from torch import nn
 
         if isinstance(module, nn.Sequential):
-            return [Stmt([self.call(child, _join(path, key), None)]) for key, child in module.named_children()]
+            return [Stmt([self.call(child, _join(path, key), None if key.isdigit() else key)])
+                    for key, child in module.named_children()]
         return self.traced(module, path)
 
     def call(self, child: Any, path: str, label: str | None) -> Part:
         """The step that calls `child` (a leaf layer, a seq, or a block instance)."""
         from torch import nn
 
-        head = f"{label}: " if label else ""
+        head = "" if not label else f"{label}: " if _bare(label) else f'"{label}": '
         lower = self.modules.get(type(child))
         if lower is not None:
             try:
                 text = lower(child)
-                if label == text:  # `relu: relu`: the label adds nothing a parameterless layer needs
-                    head = ""
+                if label and re.fullmatch(rf"{re.escape(text)}(_\d+)?", label):
+                    head = ""  # `relu: relu`, `relu_2: relu`: a parameterless layer's automatic name
                 return Part(head + text)
             except ImportRefused as refusal:
                 raise ImportRefused(refusal.message, f"{path or 'the model'} ({type(child).__name__})") from None
+        prelude = _prelude(child)
+        if prelude is not None:
+            if type(child).__name__ == "Chain":
+                return Part(head, self.chain(child, path))
+            return Part(head + prelude)
         if type(child) is nn.Sequential:
             return Part(head, self.body(child, path))
         if type(child).forward is nn.Module.forward or isinstance(child, (nn.ModuleList, nn.ModuleDict)):
@@ -146,6 +152,21 @@ class _Walker:
         body = self.body(child, path)
         self.instances.append(Instance(type(child), path, body, isinstance(child, nn.Sequential)))
         return Part(head + f"\x03{len(self.instances) - 1}\x04")
+
+    def chain(self, module: Any, path: str) -> list[Stmt]:
+        """netdsl's Chain: a seq whose items are modules or a layer scale (a parameter)."""
+        from torch import nn
+
+        items = []
+        for key in module.order:
+            item = getattr(module, key)
+            if isinstance(item, nn.Parameter):
+                init = float(f"{float(item.detach().flatten()[0]):.7g}") if item.numel() else 1.0
+                label = "" if key.isdigit() else f"{key}: "
+                items.append(Stmt([Part(f"{label}scale({slot('init', init)})")]))
+            else:
+                items.append(Stmt([self.call(item, _join(path, key), None if key.isdigit() else key)]))
+        return items
 
     def traced(self, module: Any, path: str) -> list[Stmt]:
         graph = _trace(module, path)
@@ -195,7 +216,8 @@ class _Walker:
                 step.container, step.index = container, int(index)
             return step
         if node.op == "get_attr":
-            raise ImportRefused(f"a tensor attribute '{node.target}' used directly in forward", where)
+            return ("param", node.target, module.get_parameter(node.target) if "." not in node.target
+                    and node.target in dict(module.named_parameters(recurse=False)) else None)
         return self.function(node, env, where)
 
     def function(self, node: Any, env: dict[Any, Any], where: str) -> Any:
@@ -218,6 +240,10 @@ class _Walker:
                 raise ImportRefused(f"cat over dim={dim} (netdsl's concat joins channels, dim=1)", where)
             return self._merge("concat", list(tensors), env, where)
         merge = MERGES.get(key) or {torch.add: "add", torch.mul: "mul"}.get(key)
+        if merge == "mul":
+            scaled = self._scale(node, env, where)
+            if scaled is not None:
+                return scaled
         if merge:
             if node.kwargs.get("alpha", 1) != 1:
                 raise ImportRefused("add with alpha", where)
@@ -240,6 +266,19 @@ class _Walker:
         if text == "identity":
             return self._tensor(node.args[0], env, where)
         return _Step(Part(text), [self._tensor(node.args[0], env, where)])
+
+    def _scale(self, node: Any, env: dict[Any, Any], where: str) -> _Step | None:
+        """`x * self.layer_scale`, a parameter of shape [C, 1, 1]: netdsl's `scale`."""
+        held = [env.get(a) if hasattr(a, "op") else a for a in node.args[:2]]
+        params = [h for h in held if isinstance(h, tuple) and h[0] == "param"]
+        if not params:
+            return None
+        name, value = params[0][1], params[0][2]
+        if value is None or value.dim() != 3 or tuple(value.shape[1:]) != (1, 1) or len(params) > 1:
+            raise ImportRefused(f"'{name}' multiplies as a tensor, not a layer scale of shape [C, 1, 1]", where)
+        other = node.args[1] if held[0] is params[0] else node.args[0]
+        init = float(f"{float(value.detach().flatten()[0]):.7g}")
+        return _Step(Part(f"{name}: scale({slot('init', init)})"), [self._tensor(other, env, where)])
 
     def _getitem(self, node: Any, env: dict[Any, Any], where: str) -> Any:
         held = env.get(node.args[0])
@@ -266,9 +305,38 @@ class _Walker:
 
     def _tensor(self, arg: Any, env: dict[Any, Any], where: str) -> Any:
         held = env.get(arg) if hasattr(arg, "op") else None
+        if isinstance(held, tuple) and held[0] == "param":
+            raise ImportRefused(f"the tensor attribute '{held[1]}' used directly in forward", where)
         if not isinstance(held, (str, _Step)):
             raise ImportRefused(f"an operation on a constant or a shape ({arg!r}), not a tensor", where)
         return held
+
+
+def _prelude(module: Any) -> str | None:
+    """The op of a class from netdsl's own generated prelude (a module built by netdsl)."""
+    if not type(module).__module__.startswith("netdsl_generated"):
+        return None
+    name = type(module).__name__
+    if name == "CoralHead":
+        return f"coral({slot('classes', module.bias.numel() + 1)})"
+    if name == "OrdinalHead":
+        return f"ordinal({slot('classes', module.fc.out_features // 2 + 1)})"
+    if name == "LayerNorm2d":
+        return f"layernorm2d(eps={slot('eps', module.eps)})"
+    if name == "StochasticDepth":
+        return f"stochastic_depth({slot('p', module.p)}, mode={module.mode})"
+    if name == "Chunk":
+        return f"chunk({slot('parts', module.parts)}, {slot('index', module.index)})"
+    if name == "Permute":
+        return f"permute({slot('order', list(module.order))})"
+    if name == "Chain":
+        return ""
+    return None
+
+
+def _bare(label: str) -> bool:
+    """A label written without quotes: a name that the lexer does not read as `block…`/`network…`."""
+    return label.isidentifier() and not re.match(r"(block|network)\w", label)
 
 
 def _is_torch_layer(module: Any) -> bool:

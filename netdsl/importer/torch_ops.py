@@ -46,19 +46,22 @@ def _pool(op: str) -> Callable[[Any], str]:
             raise ImportRefused("AvgPool2d(count_include_pad=False or divisor_override) has no netdsl avgpool")
         stride = m.stride if m.stride is not None else m.kernel_size
         kernel = _pair(m.kernel_size)
-        text = f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(stride))}"
+        text = f"{op}({slot('kernel', kernel)}"
+        if _pair(stride) != kernel:  # a pool's stride defaults to its kernel
+            text += f", stride={slot('stride', _pair(stride))}"
         return text + _kw("padding", m.padding, 0) + (", ceil=true" if m.ceil_mode else "") + ")"
 
     return lower
 
 
-DEFAULTS = re.compile(r", (?:stride|dilation|groups)=1(?=[,)])|, padding=(?:0|valid)(?=[,)])")
-POOL_STRIDE = re.compile(r"\b((?:max|avg)pool)\((\w+), stride=\2(?=[,)])")
+CONV = re.compile(r"\bconv\([^()]*\)")
+CONV_DEFAULTS = re.compile(r", (?:stride|dilation|groups)=1(?=[,)])")
+PADDING = re.compile(r", padding=(?:0|valid)(?=[,)])")
 
 
 def drop_defaults(text: str) -> str:
-    """Spec text without the arguments left at their defaults (a pool's stride equal to its kernel)."""
-    return POOL_STRIDE.sub(r"\1(\2", DEFAULTS.sub("", text))
+    """Spec text without the arguments left at their defaults."""
+    return PADDING.sub("", CONV.sub(lambda m: CONV_DEFAULTS.sub("", m.group(0)), text))
 
 
 def _batchnorm(m: Any) -> str:
@@ -100,6 +103,12 @@ def _lrn(m: Any) -> str:
             f"k={slot('k', m.k)})")
 
 
+def _layernorm(m: Any) -> str:
+    if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
+        raise ImportRefused("LayerNorm over more than the last axis, or without affine weights and bias")
+    return f"layernorm(eps={slot('eps', m.eps)})"
+
+
 def _fixed(text: str) -> Callable[[Any], str]:
     return lambda m: text
 
@@ -131,6 +140,7 @@ def module_table() -> dict[type, Callable[[Any], str]]:
         nn.Softmax: _dim1("softmax"),
         nn.LogSoftmax: _dim1("log_softmax"),
         nn.LocalResponseNorm: _lrn,
+        nn.LayerNorm: _layernorm,
         nn.ChannelShuffle: lambda m: f"channel_shuffle({slot('groups', m.groups)})",
     }
 
@@ -160,7 +170,9 @@ def _fpool(op: str) -> Callable[[Any], str]:
         if op == "avgpool" and (_arg(node, 5, "count_include_pad", True) is not True
                                 or _arg(node, 6, "divisor_override", None) is not None):
             raise ImportRefused("avg_pool2d(count_include_pad=False or divisor_override) has no netdsl avgpool")
-        text = f"{op}({slot('kernel', kernel)}, stride={slot('stride', stride)}"
+        text = f"{op}({slot('kernel', kernel)}"
+        if stride != kernel:
+            text += f", stride={slot('stride', stride)}"
         return text + _kw("padding", padding, 0) + (", ceil=true" if ceil else "") + ")"
 
     return lower
