@@ -10,7 +10,21 @@ May import: api, backends, checker, format, language, core. torch is imported in
 
 from __future__ import annotations
 
-from netdsl.importer.refusal import ImportRefused
-from netdsl.importer.torch_import import from_torch, load_factory
+from typing import Any
 
-__all__ = ["ImportRefused", "from_torch", "load_factory"]
+from netdsl.importer.refusal import ImportRefused, UsageError
+
+__all__ = ["ImportRefused", "UsageError", "from_onnx", "from_torch", "load_factory"]
+
+
+def __getattr__(name: str) -> Any:
+    """The importers, loaded when first used (`netdsl check x.net` loads the refusal types only)."""
+    if name in ("from_torch", "load_factory"):
+        from netdsl.importer import torch_import
+
+        return getattr(torch_import, name)
+    if name == "from_onnx":
+        from netdsl.importer import onnx_import
+
+        return onnx_import.from_onnx
+    raise AttributeError(name)

@@ -303,7 +303,7 @@ def _define(name: str, group: list[Instance], cls: type) -> str:
         args += [slot(n, bool(v[k])) for n, v in params.flags]
         inst.call = name + (f"({', '.join(args)})" if args else "")
     kind = "seq block" if group[0].is_seq else "block"
-    where = f"{cls.__module__}.{cls.__qualname__}"
+    where = f"{cls.__module__.removeprefix('_netdsl_import_')}.{cls.__qualname__}"
     head = f"# {where}" + (f" ({len(group)} instances)" if len(group) > 1 else "")
     return "\n".join([head, f"{kind} {name}{signature} {{", *lines, "}"])
 
