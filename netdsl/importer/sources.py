@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ def is_import_source(path: str) -> bool:
     if path.lower().endswith(".onnx"):
         return True
     head, sep, tail = path.rpartition(":")
-    return bool(sep and head and tail and not os.path.exists(path) and (head.endswith(".py") or "." in head
-                                                                         or head.isidentifier()))
+    if not sep or not tail or os.path.exists(path):
+        return False
+    # FILE.py:Factory, or package.module:Factory (a dotted name; SPEC.net:NETWORK is compare's)
+    return head.endswith(".py") or (re.fullmatch(r"[A-Za-z_][\w.]*", head) is not None and not head.endswith(".net"))
 
 
 @dataclass(frozen=True)

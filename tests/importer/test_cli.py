@@ -62,3 +62,23 @@ def test_check_takes_a_factory(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_refuses_what_import_refuses(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", f"{MODELS}:Unknown", "--input", "3x8x8"]) == 1
     assert "cumsum has no netdsl op" in capsys.readouterr().err
+
+
+def test_compare_takes_a_factory_beside_a_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    zoo = Path(__file__).parents[2] / "specs" / "zoo" / "resnet50.net"
+    assert main(["compare", f"{MODELS}:resnet50", str(zoo)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "25,557,032 | 4,089,184,256" in line]
+    assert len(rows) == 2
+
+
+def test_draw_takes_a_factory(tmp_path: Path) -> None:
+    out = tmp_path / "branches.svg"
+    assert main(["draw", f"{MODELS}:Branches", "--input", "3x8x8", "-o", str(out)]) == 0
+    assert "features.1" in out.read_text()
+
+
+def test_spec_network_stays_compares_syntax() -> None:
+    from netdsl.importer.sources import is_import_source
+
+    assert is_import_source("model.onnx") and is_import_source("net.py:Net") and is_import_source("pkg.mod:make")
+    assert not is_import_source("specs/zoo/resnet50.net:ResNet50") and not is_import_source("lenet5.net")
