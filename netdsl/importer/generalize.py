@@ -137,6 +137,13 @@ class Params:
 
     def value(self, hint: str, vector: tuple[str | None, ...]) -> str:
         known = {v for v in vector if v is not None}
+        if len(known) == 1 and None in vector:
+            # a statement only some instances have: a parameter that agrees with it reads better
+            # than the literal (`conv(out, 1, stride=stride)` in an optional shortcut)
+            for name, have in sorted(self.slots, key=lambda s: s[0].rstrip("0123456789") != hint):
+                if len({a for a in have if a is not None}) > 1 and all(
+                        a is None or b is None or a == b for a, b in zip(have, vector, strict=True)):
+                    return name
         if len(known) == 1:
             return known.pop()
         for name, have in self.slots:
