@@ -87,7 +87,15 @@ class _Reader:
     def walk(self) -> Any:
         from onnx import numpy_helper
 
-        for node in self.graph.node:
+        nodes = list(self.graph.node)
+        k = 0
+        while k < len(nodes):
+            group = _group(nodes, k)
+            if len(group) > 1 and self._pattern(group):
+                k += len(group)
+                continue
+            node = nodes[k]
+            k += 1
             where = f"node '{node.name or node.output[0]}' ({node.op_type})"
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
@@ -109,6 +117,57 @@ class _Reader:
         if not (self.env.get(out) == "in" or _is_step(self.env.get(out))):
             raise ImportRefused(f"the output '{out}' is not computed from the input")
         return self.env[out]
+
+    # ---- netdsl's own multi-node lowerings: nodes `P/…` then the node that gives `P` ------
+
+    def _pattern(self, group: list[Any]) -> bool:
+        """One layer that netdsl lowered to several nodes (backends/onnx/lowerings.py) as its op."""
+        from netdsl.importer.torch_import import _Step
+
+        kinds = [n.op_type for n in group]
+        out = group[-1].output[0]
+        where = f"node '{out}' ({'+'.join(kinds)})"
+        get = self.consts.get
+        if kinds == ["Mul", "Unsqueeze", "Conv", "Squeeze", "Add", "Pow", "Div"]:
+            window = get(group[2].input[1])
+            k, beta = get(group[4].input[1]), get(group[5].input[1])
+            if window is None or k is None or beta is None:
+                return False
+            size = window.shape[2]
+            alpha = float(window.flatten()[0]) * size
+            text = (f"lrn({slot('size', size)}, alpha={slot('alpha', _round(alpha))}, "
+                    f"beta={slot('beta', _round(float(beta)))}, k={slot('k', _round(float(k)))})")
+            step = self.step(group[0], text, group[0].input[0], where)
+        elif kinds == ["MatMul", "MatMul"] and all(get(n) is not None for n in (group[0].input[1], group[1].input[0])):
+            rows, cols = get(group[1].input[0]), get(group[0].input[1])
+            output = _pair([rows.shape[0], cols.shape[1]])
+            step = self.step(group[0], f"adaptive_avgpool({slot('output', output)})", group[0].input[0], where)
+        elif kinds == ["Gemm", "Add"] and get(group[0].input[1]) is not None and get(group[1].input[1]) is not None:
+            weight, bias = get(group[0].input[1]), get(group[1].input[1])
+            if weight.shape[0] != 1:
+                return False
+            node = group[-1]
+            label = self._label(node)
+            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.bias"] = weight, bias
+            step = _Step(Part(f"{label}: coral({slot('classes', bias.shape[0] + 1)})"),
+                         [self.tensor(group[0].input[0], where)])
+        elif kinds == ["Gemm", "Reshape"] and get(group[1].input[1]) is not None:
+            weight, bias = get(group[0].input[1]), get(group[0].input[2])
+            label = self._label(group[-1])
+            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.fc.bias"] = weight, bias
+            step = _Step(Part(f"{label}: ordinal({slot('classes', weight.shape[0] // 2 + 1)})"),
+                         [self.tensor(group[0].input[0], where)])
+        elif kinds == ["Reshape", "Transpose", "Reshape"] and get(group[0].input[1]) is not None:
+            groups = int(get(group[0].input[1])[1])
+            step = self.step(group[0], f"channel_shuffle({slot('groups', groups)})", group[0].input[0], where)
+        elif kinds == ["Div", "Erf", "Add", "Mul", "Mul"]:
+            step = self.step(group[0], "gelu", group[0].input[0], where)
+        else:
+            return False
+        step.name = out
+        self.env[out] = step
+        self.steps.append(step)
+        return True
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -364,6 +423,20 @@ class _Reader:
         text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
                 f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
         return self.step(node, text, node.input[0], where)
+
+
+def _group(nodes: list[Any], k: int) -> list[Any]:
+    """The nodes from k whose outputs are `P/…`, with the one after that gives `P` (else [node])."""
+    first = nodes[k].output[0] if nodes[k].output else ""
+    if "/" not in first:
+        return [nodes[k]]
+    prefix = first.split("/")[0]
+    end = k
+    while end < len(nodes) and nodes[end].output and nodes[end].output[0].startswith(prefix + "/"):
+        end += 1
+    if end < len(nodes) and nodes[end].output and nodes[end].output[0] == prefix:
+        return nodes[k:end + 1]
+    return [nodes[k]]
 
 
 def _operands(count: int) -> str:

@@ -34,10 +34,25 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
+SMALL = """
+network Small {
+    input image: [3, 16, 16]
+    conv(8, 3) -> lrn(5, alpha=0.001, k=2) -> relu -> adaptive_avgpool(3) -> flatten -> gelu -> coral(5)
+}
+"""
+HEAVY = {"alexnet.net", "coral_cnn.net", "zoo/squeezenet1_1.net"}  # 2-6 s each: with -m slow
+
+
 @pytest.mark.parametrize("graph", ["inference", "training"])
-@pytest.mark.parametrize("name", ["lenet5.net", "resnet18.net", "zoo/squeezenet1_1.net", "zoo/mobilenet_v3_small.net"])
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ())
+     for n in ["small", "lenet5.net", "alexnet.net", "coral_cnn.net", "ordinal_synth.net", "resnet18.net",
+               "zoo/squeezenet1_1.net", "zoo/mobilenet_v3_small.net"]],
+)
 def test_netdsl_graphs(name: str, graph: str) -> None:
-    spec = netdsl.load(SPECS / name)
+    # small: netdsl's LRN (a 3-D Conv over squares), adaptive pooling's MatMuls, GELU's Erf, CORAL's Gemm + Add
+    spec = netdsl.load(SMALL) if name == "small" else netdsl.load(SPECS / name)
     model = spec.to_onnx(graph=graph, opset=18)
     imported = from_onnx(model)
     again = netdsl.load(imported.text)
@@ -48,6 +63,12 @@ def test_netdsl_graphs(name: str, graph: str) -> None:
     with torch.no_grad():
         have = _module(imported)(torch.from_numpy(x)).numpy()
     assert np.abs(_run(model, x) - have).max() <= 1e-5
+
+
+def test_lowerings_come_back_as_ops() -> None:
+    text = from_onnx(netdsl.load(SMALL).to_onnx()).text
+    assert "conv_1: conv(8, 3) -> lrn(5, alpha=0.001, beta=0.75, k=2.0) -> relu -> adaptive_avgpool(3)" in text
+    assert "-> flatten -> gelu -> coral_1: coral(5)" in text
 
 
 def test_folded_batchnorm_is_a_conv_with_bias() -> None:
