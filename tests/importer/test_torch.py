@@ -66,8 +66,11 @@ def test_mobilenet_v2_is_one_inverted_residual_block() -> None:
     text, made = imported(source, (3, 224, 224))
     assert text.count("block InvertedResidual(") == 1 and text.count("seq block ConvBNReLU(") == 1
     assert "if has_add { add(in, conv_2) } else { conv_2 }" in text
+    # the seven stages of the paper's Table 2 as a table: first block's width and stride, then the rest's
+    assert "        [96, 144, 2, 24, true, 2],\n" in text
+    assert "for out0, out, stride0, out2, has_ConvBNReLU, count in stages {" in text
     hand = len((ZOO / "mobilenet_v2.net").read_text().splitlines())
-    assert len(text.splitlines()) <= 1.5 * hand
+    assert len(text.splitlines()) == 52 <= 1.5 * hand
     assert_same(source, made, (3, 64, 64))
 
 
