@@ -32,14 +32,14 @@ def from_onnx_file(path: str, input_shape: tuple[int, ...] | None, name: str | N
 def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None,
               source: str | None = None) -> Any:
     """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
-    from netdsl.importer.generalize import write_spec
+    from netdsl.importer.chains import linearize
     from netdsl.importer.sources import Imported
-    from netdsl.importer.torch_import import _linearize
+    from netdsl.importer.write import write_spec
 
     reader = _Reader(model)
     shape = reader.input_shape(input_shape)
     output = reader.walk()
-    body = _linearize(reader.steps, output)
+    body = linearize(reader.steps, output)
     network = name or _name(model.graph.name)
     comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
     if reader.folded:
@@ -122,7 +122,7 @@ class _Reader:
 
     def _pattern(self, group: list[Any]) -> bool:
         """One layer that netdsl lowered to several nodes (backends/onnx/lowerings.py) as its op."""
-        from netdsl.importer.torch_import import _Step
+        from netdsl.importer.chains import Step
 
         kinds = [n.op_type for n in group]
         out = group[-1].output[0]
@@ -149,13 +149,13 @@ class _Reader:
             node = group[-1]
             label = self._label(node)
             self.weights[f"{label}.fc.weight"], self.weights[f"{label}.bias"] = weight, bias
-            step = _Step(Part(f"{label}: coral({slot('classes', bias.shape[0] + 1)})"),
+            step = Step(Part(f"{label}: coral({slot('classes', bias.shape[0] + 1)})"),
                          [self.tensor(group[0].input[0], where)])
         elif kinds == ["Gemm", "Reshape"] and get(group[1].input[1]) is not None:
             weight, bias = get(group[0].input[1]), get(group[0].input[2])
             label = self._label(group[-1])
             self.weights[f"{label}.fc.weight"], self.weights[f"{label}.fc.bias"] = weight, bias
-            step = _Step(Part(f"{label}: ordinal({slot('classes', weight.shape[0] // 2 + 1)})"),
+            step = Step(Part(f"{label}: ordinal({slot('classes', weight.shape[0] // 2 + 1)})"),
                          [self.tensor(group[0].input[0], where)])
         elif kinds == ["Reshape", "Transpose", "Reshape"] and get(group[0].input[1]) is not None:
             groups = int(get(group[0].input[1])[1])
@@ -183,7 +183,7 @@ class _Reader:
         raise ImportRefused(f"'{name}' is computed at run time (a dynamic shape or weight)", where)
 
     def step(self, node: Any, text: str, source: str, where: str, **tensors: Any) -> Any:
-        from netdsl.importer.torch_import import _Step
+        from netdsl.importer.chains import Step
 
         label = None
         if tensors:
@@ -191,7 +191,7 @@ class _Reader:
             for key, value in tensors.items():
                 self.weights[f"{label}.{key}"] = value
         head = f"{label}: " if label else ""
-        return _Step(Part(head + text), [self.tensor(source, where)])
+        return Step(Part(head + text), [self.tensor(source, where)])
 
     def _label(self, node: Any) -> str:
         raw = (node.name or node.output[0]).split("+")[0]
@@ -273,7 +273,7 @@ class _Reader:
         return self._binary(node, "mul", where)
 
     def _binary(self, node: Any, op: str, where: str) -> Any:
-        from netdsl.importer.torch_import import _Step
+        from netdsl.importer.chains import Step
 
         left, right = node.input[0], node.input[1]
         if left in self.consts:
@@ -292,10 +292,10 @@ class _Reader:
                                  **{"": value})
             raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
         inputs = [self.tensor(n, where) for n in node.input]
-        return _Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
+        return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
 
     def _Concat(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        from netdsl.importer.torch_import import _Step
+        from netdsl.importer.chains import Step
 
         if all(n in self.consts or isinstance(self.env.get(n), tuple) for n in node.input):
             self.env[node.output[0]] = ("shape", [self.env.get(n, self.consts.get(n)) for n in node.input])
@@ -303,7 +303,7 @@ class _Reader:
         if a.get("axis") != 1:
             raise ImportRefused(f"Concat on axis {a.get('axis')} (netdsl's concat joins channels)", where)
         inputs = [self.tensor(n, where) for n in node.input]
-        return _Step(Part(f"concat({_operands(len(inputs))})"), inputs, merge="concat")
+        return Step(Part(f"concat({_operands(len(inputs))})"), inputs, merge="concat")
 
     def _pool(self, node: Any, a: dict[str, Any], op: str, where: str) -> Any:
         kernel = _pair(a["kernel_shape"])

@@ -12,17 +12,15 @@ import inspect
 import re
 import sys
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netdsl.importer.generalize import Instance, write_spec
+from netdsl.importer.chains import Step, linearize
+from netdsl.importer.generalize import Instance
 from netdsl.importer.refusal import ImportRefused, UsageError
 from netdsl.importer.stmts import Part, Stmt, slot
 from netdsl.importer.torch_ops import ALIASES, MERGES, function_table, module_table
-
-RESERVED = {"in", "if", "else", "for", "seq", "let", "repeat", "input", "network", "block", "true",
-            "false", "not", "and", "or", "import", "as", "len", "range", "min", "max", "abs"}
+from netdsl.importer.write import write_spec
 
 
 def load_factory(source: str) -> tuple[Any, str]:
@@ -96,19 +94,6 @@ def from_torch(module: Any, input_shape: tuple[int, ...], name: str | None = Non
 # ---- walking the module tree --------------------------------------------------------------
 
 
-@dataclass
-class _Step:
-    """One traced operation: its text ({0}, {1} … stand for merge operands), its inputs."""
-
-    part: Part
-    inputs: list[Any]
-    merge: str | None = None
-    container: str | None = None  # a ModuleList's name, for `blocks.0`, `blocks.1`
-    index: int = 0
-    name: str = ""
-    users: list[_Step] = field(default_factory=list)
-
-
 class _Walker:
     def __init__(self, root: Any):
         self.root = root
@@ -170,7 +155,7 @@ class _Walker:
 
     def traced(self, module: Any, path: str) -> list[Stmt]:
         graph = _trace(module, path)
-        steps: list[_Step] = []
+        steps: list[Step] = []
         env: dict[Any, Any] = {}
         counts: dict[str, int] = {}
         for node in graph.nodes:
@@ -183,12 +168,12 @@ class _Walker:
                 env[node] = "in"
             elif node.op == "output":
                 result = node.args[0]
-                if not hasattr(result, "op") or not isinstance(env.get(result), (str, _Step)):
+                if not hasattr(result, "op") or not isinstance(env.get(result), (str, Step)):
                     raise ImportRefused("a forward that returns more than one tensor", _where(module, path))
-                return _linearize(steps, env[result])
+                return linearize(steps, env[result])
             else:
                 env[node] = self.node(module, path, node, env, counts)
-                if isinstance(env[node], _Step) and not any(s is env[node] for s in steps):
+                if isinstance(env[node], Step) and not any(s is env[node] for s in steps):
                     env[node].name = node.name
                     steps.append(env[node])
         raise AssertionError("an fx graph without output")
@@ -207,7 +192,7 @@ class _Walker:
             if "." in container:
                 raise ImportRefused(f"'{node.target}': a module nested in containers (netdsl names one level)", where)
             part = self.call(child, full, label)
-            step = _Step(part, [self._tensor(node.args[0], env, where)])
+            step = Step(part, [self._tensor(node.args[0], env, where)])
             if len(node.args) != 1 or node.kwargs:
                 raise ImportRefused(f"'{node.target}' is called with more than one argument", where)
             if container:
@@ -265,9 +250,9 @@ class _Walker:
             raise ImportRefused(refusal.message, where) from None
         if text == "identity":
             return self._tensor(node.args[0], env, where)
-        return _Step(Part(text), [self._tensor(node.args[0], env, where)])
+        return Step(Part(text), [self._tensor(node.args[0], env, where)])
 
-    def _scale(self, node: Any, env: dict[Any, Any], where: str) -> _Step | None:
+    def _scale(self, node: Any, env: dict[Any, Any], where: str) -> Step | None:
         """`x * self.layer_scale`, a parameter of shape [C, 1, 1]: netdsl's `scale`."""
         held = [env.get(a) if hasattr(a, "op") else a for a in node.args[:2]]
         params = [h for h in held if isinstance(h, tuple) and h[0] == "param"]
@@ -278,12 +263,12 @@ class _Walker:
             raise ImportRefused(f"'{name}' multiplies as a tensor, not a layer scale of shape [C, 1, 1]", where)
         other = node.args[1] if held[0] is params[0] else node.args[0]
         init = float(f"{float(value.detach().flatten()[0]):.7g}")
-        return _Step(Part(f"{name}: scale({slot('init', init)})"), [self._tensor(other, env, where)])
+        return Step(Part(f"{name}: scale({slot('init', init)})"), [self._tensor(other, env, where)])
 
     def _getitem(self, node: Any, env: dict[Any, Any], where: str) -> Any:
         held = env.get(node.args[0])
         if isinstance(held, tuple) and held[0] == "chunk":
-            return _Step(Part(f"chunk({held[2]}, {node.args[1]})"), [held[1]])
+            return Step(Part(f"chunk({held[2]}, {node.args[1]})"), [held[1]])
         if isinstance(held, tuple) and held[0] == "size":
             return ("size", held[1], node.args[1])
         raise ImportRefused("indexing a tensor (netdsl has no slicing op)", where)
@@ -294,20 +279,20 @@ class _Walker:
         first = env.get(shape[0]) if hasattr(shape[0], "op") else shape[0]
         batch = isinstance(first, tuple) and first[0] == "size" and first[-1] == 0
         if len(shape) == 2 and shape[1] == -1 and batch:
-            return _Step(Part("flatten"), [self._tensor(node.args[0], env, where)])
+            return Step(Part("flatten"), [self._tensor(node.args[0], env, where)])
         raise ImportRefused(f"{node.target}({', '.join(map(str, shape))}): only x.{node.target}(x.size(0), -1) "
                             "(a flatten) has a netdsl op", where)
 
-    def _merge(self, op: str, args: list[Any], env: dict[Any, Any], where: str) -> _Step:
+    def _merge(self, op: str, args: list[Any], env: dict[Any, Any], where: str) -> Step:
         inputs = [self._tensor(a, env, where) for a in args]
         operands = ", ".join(f"{{{i}}}" for i in range(len(inputs)))
-        return _Step(Part(f"{op}({operands})"), inputs, merge=op)
+        return Step(Part(f"{op}({operands})"), inputs, merge=op)
 
     def _tensor(self, arg: Any, env: dict[Any, Any], where: str) -> Any:
         held = env.get(arg) if hasattr(arg, "op") else None
         if isinstance(held, tuple) and held[0] == "param":
             raise ImportRefused(f"the tensor attribute '{held[1]}' used directly in forward", where)
-        if not isinstance(held, (str, _Step)):
+        if not isinstance(held, (str, Step)):
             raise ImportRefused(f"an operation on a constant or a shape ({arg!r}), not a tensor", where)
         return held
 
@@ -392,97 +377,3 @@ def _user_line(error: BaseException, module: Any) -> str:
         return ""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == file]
     return f", {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-
-
-# ---- steps → statements -------------------------------------------------------------------
-
-
-def _linearize(steps: list[_Step], output: Any) -> list[Stmt]:
-    """Chains of steps, one statement each; a value read elsewhere than by the next step gets a name."""
-    _group_containers(steps)
-    steps = [s for s in steps if s.part is not None]
-    for step in steps:
-        for source in step.inputs:
-            if isinstance(source, _Step):
-                source.users.append(step)
-    chains: list[list[_Step]] = []
-    for step in steps:
-        last = chains[-1][-1] if chains else None
-        if (last is not None and step.merge is None and step.inputs == [last] and last.users == [step]):
-            chains[-1].append(step)
-        else:
-            chains.append([step])
-    names: dict[int, str] = {}
-    taken = set(RESERVED)
-    for k, chain in enumerate(chains):
-        end = chain[-1]
-        follows = k + 1 < len(chains) and chains[k + 1][0].inputs == [end] and chains[k + 1][0].merge is None
-        alone = end.users == [chains[k + 1][0]] if follows else False
-        if not (alone or (end is output and k == len(chains) - 1)):
-            names[id(end)] = _fresh(end.name, taken)
-    stmts: list[Stmt] = []
-    current: Any = "in"
-    for chain in chains:
-        head, end = chain[0], chain[-1]
-        stmt = Stmt([s.part for s in chain])
-        if head.merge:
-            refs = [_ref(s, names) for s in head.inputs]
-            stmt.parts[0] = Part(head.part.text.format(*refs))
-            stmt.source = None
-        else:
-            source = head.inputs[0]
-            stmt.source = _ref(source, names) if (source == "in" or id(source) in names) else None
-            if source is not current:
-                stmt.prefix = _ref(source, names)
-        if id(end) in names:
-            stmt.name = names[id(end)]
-        else:
-            current = end
-        stmts.append(stmt)
-    if output == "in" or id(output) in names:
-        stmts.append(Stmt([Part(_ref(output, names))]))
-    return stmts
-
-
-def _ref(source: Any, names: dict[int, str]) -> str:
-    if source == "in":
-        return "in"
-    if id(source) not in names:
-        raise ImportRefused("a value read where netdsl cannot name it")
-    return names[id(source)]
-
-
-def _fresh(name: str, taken: set[str]) -> str:
-    from netdsl.checker.ops import OPS
-
-    base = re.sub(r"\W", "_", name) or "v"
-    candidate, n = base, 1
-    while candidate in taken or candidate in OPS:
-        n += 1
-        candidate = f"{base}_{n}"
-    taken.add(candidate)
-    return candidate
-
-
-def _group_containers(steps: list[_Step]) -> None:
-    """Consecutive calls of `blocks.0`, `blocks.1` … (a ModuleList) become one `blocks: seq` step."""
-    k = 0
-    while k < len(steps):
-        step = steps[k]
-        if step.container is None:
-            k += 1
-            continue
-        run = [step]
-        while (k + len(run) < len(steps) and steps[k + len(run)].container == step.container
-               and steps[k + len(run)].inputs == [run[-1]]):
-            run.append(steps[k + len(run)])
-        if [s.index for s in run] != list(range(len(run))):
-            raise ImportRefused(f"'{step.container}' is called out of order or in pieces (netdsl names a "
-                                "ModuleList as one seq, called in order)")
-        step.part = Part(f"{step.container}: ", [Stmt([s.part]) for s in run])
-        for later in steps[k + len(run):]:
-            later.inputs = [step if i is run[-1] else i for i in later.inputs]
-        step.name = run[-1].name
-        for s in run[1:]:
-            s.part = None  # type: ignore[assignment]
-        k += len(run)
