@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "run_experiment",
         "train specs under several seeds; a table of test MAE/RMSE",
     ),
+    "import": ("imports", "add_arguments", "run", "a PyTorch module (FILE.py:Factory) or an ONNX model as a spec"),
     "fmt": ("fmt", "add_arguments", "run_command", "lay specs out in the one canonical layout (comments kept)"),
     "lsp": ("fmt", "", "run_lsp", "the language server, over standard input and output (editors start it)"),
     "draw": ("pictures", "add_draw_arguments", "run", "draw a spec's network: boxes and arrows, or LeNet-5's planes"),

@@ -108,13 +108,15 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
 
 def _jobs(items: list[str], check: Checker) -> list[Spec] | int:
     """The networks named on the command line: SPEC (every network in it) or SPEC:NETWORK."""
+    from netdsl.importer.sources import is_import_source
     from netdsl.language.program import load
 
     jobs: list[Spec] = []
     for item in items:
-        path, _, network = item.partition(":") if not Path(item).exists() else (item, "", "")
+        whole = Path(item).exists() or is_import_source(item)  # FILE.py:Factory is imported, not split
+        path, _, network = (item, "", "") if whole else item.partition(":")
         try:
-            names = [network] if network else load(path).networks()
+            names = [network] if network or is_import_source(path) else load(path).networks()
         except (OSError, UnicodeDecodeError, ValueError):
             names = [""]  # the check says what is wrong
         for name in names or [""]:

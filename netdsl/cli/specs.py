@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from netdsl.cli.common import EXIT_SPEC, error
+from netdsl.cli.common import EXIT_SPEC, EXIT_USAGE, error
+from netdsl.importer.refusal import ImportRefused
+from netdsl.importer.refusal import UsageError as ImportUsage
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +35,7 @@ def check_spec(
     from netdsl.language.program import load
 
     try:
-        program = load(path)
+        program = _imported(path, input_shape) or load(path)
         return program, check_program(program, network, dict(args.overrides), input_shape)
     except UnicodeDecodeError as exc:
         where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
@@ -43,6 +45,16 @@ def check_spec(
         return error(err, f"cannot read '{path}': {reason}")
     except UsageError as exc:
         return error(err, str(exc))
+    except ImportRefused as exc:  # an .onnx or FILE.py:Factory netdsl cannot say (its usage errors: 2)
+        return error(err, f"cannot import {path}: {exc}", EXIT_USAGE if isinstance(exc, ImportUsage) else EXIT_SPEC)
+
+
+def _imported(path: str, input_shape: tuple[int, ...] | None) -> Program | None:
+    """An .onnx file or FILE.py:Factory, imported in memory (the importer, and torch or onnx with it,
+    loaded only then: `netdsl check x.net` loads neither)."""
+    from netdsl.importer.sources import import_program, is_import_source
+
+    return import_program(path, input_shape) if is_import_source(path) else None
 
 
 def load_spec(

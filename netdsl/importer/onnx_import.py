@@ -1,0 +1,474 @@
+"""ONNX → statements: each node (or the few nodes netdsl's and the exporters' lowerings make of
+one layer) back to an op of the table, its initializers to weights named as the spec's module
+names them. The network is flat: ONNX keeps no module hierarchy, so layers are labelled after
+their nodes (`layer1.0.conv1` → `layer1_0_conv1`).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from typing import Any
+
+from netdsl.importer.refusal import ImportRefused, UsageError
+from netdsl.importer.stmts import Part, slot
+
+CONTROL = {"Loop", "If", "Scan"}
+SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "Gelu": "gelu"}
+
+
+def from_onnx_file(path: str, input_shape: tuple[int, ...] | None, name: str | None) -> Any:
+    import onnx
+
+    try:
+        model = onnx.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except Exception as error:
+        raise UsageError(f"{path} is not an ONNX model ({type(error).__name__}: {error})") from None
+    return from_onnx(model, input_shape, name, path)
+
+
+def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None,
+              source: str | None = None) -> Any:
+    """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
+    from netdsl.importer.chains import linearize
+    from netdsl.importer.refusal import Imported
+    from netdsl.importer.write import write_spec
+
+    reader = _Reader(model)
+    shape = reader.input_shape(input_shape)
+    output = reader.walk()
+    body = linearize(reader.steps, output)
+    network = name or _name(model.graph.name)
+    comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
+    if reader.folded:
+        note = ("The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
+                "convs with a bias: " + ", ".join(reader.folded) + ".")
+        comment += "\n# " + "\n# ".join(textwrap.wrap(note, 92))
+    text = write_spec([], body, network, shape, comment)
+    return Imported(text, reader.weights)
+
+
+def _name(graph_name: str) -> str:
+    name = re.sub(r"\W", "_", graph_name or "")
+    return name if name.isidentifier() and name[0].isupper() else "Imported"
+
+
+class _Reader:
+    def __init__(self, model: Any):
+        from onnx import numpy_helper
+
+        self.graph = model.graph
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        self.consts: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+        self.env: dict[str, Any] = {}
+        self.steps: list[Any] = []
+        self.weights: dict[str, Any] = {}
+        self.labels: set[str] = set()
+        self.folded: list[str] = []
+
+    def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
+        inputs = [i for i in self.graph.input if i.name not in self.consts]
+        if len(inputs) != 1 or len(self.graph.output) != 1:
+            raise ImportRefused(f"a model of {len(inputs)} inputs and {len(self.graph.output)} outputs "
+                                "(netdsl networks take one and give one)")
+        dims = inputs[0].type.tensor_type.shape.dim
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in list(dims)[1:])
+        self.env[inputs[0].name] = "in"
+        if given is not None:
+            return given
+        if not 1 <= len(shape) <= 3 or None in shape:
+            names = [str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?" for d in list(dims)[1:]]
+            raise ImportRefused(f"input '{inputs[0].name}' has a dynamic shape [{', '.join(names)}] "
+                                "(give one with --input CxHxW)")
+        return shape  # type: ignore[return-value]
+
+    def walk(self) -> Any:
+        from onnx import numpy_helper
+
+        nodes = list(self.graph.node)
+        k = 0
+        while k < len(nodes):
+            group = _group(nodes, k)
+            if len(group) > 1 and self._pattern(group):
+                k += len(group)
+                continue
+            node = nodes[k]
+            k += 1
+            where = f"node '{node.name or node.output[0]}' ({node.op_type})"
+            if node.op_type == "Constant":
+                self.consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+                continue
+            if node.domain not in ("", "ai.onnx"):
+                raise ImportRefused(f"an op of domain '{node.domain}' has no netdsl op", where)
+            if node.op_type in CONTROL:
+                raise ImportRefused(f"control flow (ONNX {node.op_type}) has no netdsl form", where)
+            handler = getattr(self, f"_{node.op_type}", None)
+            if handler is None:
+                raise ImportRefused(f"ONNX {node.op_type} has no netdsl op", where)
+            result = handler(node, _attrs(node), where)
+            if result is not None:
+                self.env[node.output[0]] = result
+                if _is_step(result) and not any(s is result for s in self.steps):
+                    result.name = node.output[0]
+                    self.steps.append(result)
+        out = self.graph.output[0].name
+        if not (self.env.get(out) == "in" or _is_step(self.env.get(out))):
+            raise ImportRefused(f"the output '{out}' is not computed from the input")
+        return self.env[out]
+
+    # ---- netdsl's own multi-node lowerings: nodes `P/…` then the node that gives `P` ------
+
+    def _pattern(self, group: list[Any]) -> bool:
+        """One layer that netdsl lowered to several nodes (backends/onnx/lowerings.py) as its op."""
+        from netdsl.importer.chains import Step
+
+        kinds = [n.op_type for n in group]
+        out = group[-1].output[0]
+        where = f"node '{out}' ({'+'.join(kinds)})"
+        get = self.consts.get
+        if kinds == ["Mul", "Unsqueeze", "Conv", "Squeeze", "Add", "Pow", "Div"]:
+            window = get(group[2].input[1])
+            k, beta = get(group[4].input[1]), get(group[5].input[1])
+            if window is None or k is None or beta is None:
+                return False
+            size = window.shape[2]
+            alpha = float(window.flatten()[0]) * size
+            text = (f"lrn({slot('size', size)}, alpha={slot('alpha', _round(alpha))}, "
+                    f"beta={slot('beta', _round(float(beta)))}, k={slot('k', _round(float(k)))})")
+            step = self.step(group[0], text, group[0].input[0], where)
+        elif kinds == ["MatMul", "MatMul"] and all(get(n) is not None for n in (group[0].input[1], group[1].input[0])):
+            rows, cols = get(group[1].input[0]), get(group[0].input[1])
+            output = _pair([rows.shape[0], cols.shape[1]])
+            step = self.step(group[0], f"adaptive_avgpool({slot('output', output)})", group[0].input[0], where)
+        elif kinds == ["Gemm", "Add"] and get(group[0].input[1]) is not None and get(group[1].input[1]) is not None:
+            weight, bias = get(group[0].input[1]), get(group[1].input[1])
+            if weight.shape[0] != 1:
+                return False
+            node = group[-1]
+            label = self._label(node)
+            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.bias"] = weight, bias
+            step = Step(Part(f"{label}: coral({slot('classes', bias.shape[0] + 1)})"),
+                         [self.tensor(group[0].input[0], where)])
+        elif kinds == ["Gemm", "Reshape"] and get(group[1].input[1]) is not None:
+            weight, bias = get(group[0].input[1]), get(group[0].input[2])
+            label = self._label(group[-1])
+            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.fc.bias"] = weight, bias
+            step = Step(Part(f"{label}: ordinal({slot('classes', weight.shape[0] // 2 + 1)})"),
+                         [self.tensor(group[0].input[0], where)])
+        elif kinds == ["Reshape", "Transpose", "Reshape"] and get(group[0].input[1]) is not None:
+            groups = int(get(group[0].input[1])[1])
+            step = self.step(group[0], f"channel_shuffle({slot('groups', groups)})", group[0].input[0], where)
+        elif kinds == ["Div", "Erf", "Add", "Mul", "Mul"]:
+            step = self.step(group[0], "gelu", group[0].input[0], where)
+        else:
+            return False
+        step.name = out
+        self.env[out] = step
+        self.steps.append(step)
+        return True
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def tensor(self, name: str, where: str) -> Any:
+        held = self.env.get(name)
+        if held == "in" or _is_step(held):
+            return held
+        raise ImportRefused(f"'{name}' is not a value computed from the input (a constant or a shape)", where)
+
+    def const(self, name: str, where: str) -> Any:
+        if name in self.consts:
+            return self.consts[name]
+        raise ImportRefused(f"'{name}' is computed at run time (a dynamic shape or weight)", where)
+
+    def step(self, node: Any, text: str, source: str, where: str, **tensors: Any) -> Any:
+        from netdsl.importer.chains import Step
+
+        label = None
+        if tensors:
+            label = self._label(node)
+            for key, value in tensors.items():
+                self.weights[f"{label}.{key}"] = value
+        head = f"{label}: " if label else ""
+        return Step(Part(head + text), [self.tensor(source, where)])
+
+    def _label(self, node: Any) -> str:
+        raw = (node.name or node.output[0]).split("+")[0]
+        base = re.sub(r"\W", "_", raw).strip("_") or node.op_type.lower()
+        if not base[0].isalpha() or re.match(r"(block|network)\w", base):
+            base = f"l_{base}"
+        label, n = base, 1
+        while label in self.labels:
+            n += 1
+            label = f"{base}_{n}"
+        self.labels.add(label)
+        if "+" in (node.name or "") and node.op_type == "Conv":
+            self.folded.append(label)
+        return label
+
+    # ---- one method per ONNX op ---------------------------------------------------------
+
+    def _Conv(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        weight = self.const(node.input[1], where)
+        if weight.ndim != 4:
+            raise ImportRefused(f"a {weight.ndim - 2}-D convolution (netdsl's conv is 2-D)", where)
+        pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
+        text = (f"conv({slot('out', weight.shape[0])}, {slot('kernel', _pair(weight.shape[2:]))}, "
+                f"stride={slot('stride', _pair(a.get('strides', [1, 1])))}, padding={slot('padding', pads)}, "
+                f"dilation={slot('dilation', _pair(a.get('dilations', [1, 1])))}, "
+                f"groups={slot('groups', a.get('group', 1))}")
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise ImportRefused("auto_pad (netdsl writes padding out)", where)
+        tensors = {"weight": weight}
+        if len(node.input) > 2 and node.input[2]:
+            tensors["bias"] = self.const(node.input[2], where)
+        else:
+            text += ", bias=false"
+        return self.step(node, text + ")", node.input[0], where, **tensors)
+
+    def _BatchNormalization(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        import numpy as np
+
+        scale, bias, mean, var = (self.const(n, where) for n in node.input[1:5])
+        eps, momentum = a.get("epsilon", 1e-5), 1.0 - a.get("momentum", 0.9)
+        text = f"batchnorm(eps={slot('eps', _round(eps))}, momentum={slot('momentum', _round(momentum))})"
+        return self.step(node, text, node.input[0], where, weight=scale, bias=bias, running_mean=mean,
+                         running_var=var, num_batches_tracked=np.array(0, dtype=np.int64))
+
+    def _Gemm(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
+            raise ImportRefused("Gemm with alpha, beta or transA (netdsl's linear is x·Wᵀ + b)", where)
+        weight = self.const(node.input[1], where)
+        weight = weight if a.get("transB", 0) else weight.T
+        bias = self.const(node.input[2], where) if len(node.input) > 2 and node.input[2] else None
+        return self._linear(node, weight, bias, where)
+
+    def _linear(self, node: Any, weight: Any, bias: Any, where: str) -> Any:
+        tensors = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
+        text = f"linear({slot('out', weight.shape[0])}{'' if bias is not None else ', bias=false'})"
+        return self.step(node, text, node.input[0], where, **tensors)
+
+    def _MatMul(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        weight = self.const(node.input[1], where)
+        if weight.ndim != 2:
+            raise ImportRefused("MatMul by a tensor that is no [in, out] matrix", where)
+        step = self._linear(node, weight.T.copy(), None, where)
+        step.pending = True  # an Add of a vector may follow: the bias
+        return step
+
+    def _Transpose(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if node.input[0] in self.consts:
+            self.consts[node.output[0]] = self.consts[node.input[0]].transpose(a.get("perm"))
+            return None
+        perm = list(a.get("perm", []))
+        if perm[:1] != [0]:
+            raise ImportRefused(f"Transpose(perm={perm}) moves the batch axis", where)
+        return self.step(node, f"permute({slot('order', [p - 1 for p in perm[1:]])})", node.input[0], where)
+
+    def _Add(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self._binary(node, "add", where)
+
+    def _Mul(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self._binary(node, "mul", where)
+
+    def _binary(self, node: Any, op: str, where: str) -> Any:
+        from netdsl.importer.chains import Step
+
+        left, right = node.input[0], node.input[1]
+        if left in self.consts:
+            left, right = right, left
+        if right in self.consts:
+            value = self.consts[right]
+            held = self.env.get(left)
+            if op == "add" and getattr(held, "pending", False) and value.ndim == 1:
+                held.pending = False  # MatMul + Add: one linear with a bias
+                held.part = Part(held.part.text.replace(", bias=false)", ")"))
+                label = held.part.text.split(":")[0]
+                self.weights[f"{label}.bias"] = value
+                return held
+            if op == "mul" and value.ndim == 3 and value.shape[1:] == (1, 1):
+                return self.step(node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where,
+                                 **{"": value})
+            raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
+        inputs = [self.tensor(n, where) for n in node.input]
+        return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
+
+    def _Concat(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        from netdsl.importer.chains import Step
+
+        if all(n in self.consts or isinstance(self.env.get(n), tuple) for n in node.input):
+            self.env[node.output[0]] = ("shape", [self.env.get(n, self.consts.get(n)) for n in node.input])
+            return self.env[node.output[0]]
+        if a.get("axis") != 1:
+            raise ImportRefused(f"Concat on axis {a.get('axis')} (netdsl's concat joins channels)", where)
+        inputs = [self.tensor(n, where) for n in node.input]
+        return Step(Part(f"concat({_operands(len(inputs))})"), inputs, merge="concat")
+
+    def _pool(self, node: Any, a: dict[str, Any], op: str, where: str) -> Any:
+        kernel = _pair(a["kernel_shape"])
+        pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
+        if _pair(a.get("dilations", [1, 1])) != 1:
+            raise ImportRefused("pooling with dilation", where)
+        text = (f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(a.get('strides', [1, 1])))}, "
+                f"padding={slot('padding', pads)}{', ceil=true' if a.get('ceil_mode') else ''})")
+        return self.step(node, text, node.input[0], where)
+
+    def _MaxPool(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self._pool(node, a, "maxpool", where)
+
+    def _AveragePool(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if not a.get("count_include_pad", 0) and any(a.get("pads", [0])):
+            raise ImportRefused("AveragePool that leaves padding out of the count (count_include_pad=0)", where)
+        return self._pool(node, a, "avgpool", where)
+
+    def _GlobalAveragePool(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "global_avgpool", node.input[0], where)
+
+    def _GlobalMaxPool(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "adaptive_maxpool(1)", node.input[0], where)
+
+    def _ReduceMean(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        axes = a.get("axes") or (list(self.const(node.input[1], where)) if len(node.input) > 1 else None)
+        if sorted(int(x) % 4 for x in axes or []) != [2, 3]:
+            raise ImportRefused(f"ReduceMean over axes {axes} (netdsl averages H and W)", where)
+        text = "global_avgpool" if a.get("keepdims", 1) else "global_avgpool -> flatten"
+        return self.step(node, text, node.input[0], where)
+
+    def _Flatten(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if a.get("axis", 1) != 1:
+            raise ImportRefused(f"Flatten on axis {a.get('axis')} (netdsl flattens from axis 1)", where)
+        return self.step(node, "flatten", node.input[0], where)
+
+    def _Reshape(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        shape = self.consts.get(node.input[1])
+        held = self.env.get(node.input[1])
+        flat = shape is not None and len(shape) == 2 and int(shape[1]) == -1 and int(shape[0]) in (0, 1, -1)
+        flat = flat or (isinstance(held, tuple) and held[0] == "shape" and _batch_then_minus_one(held[1]))
+        if not flat:
+            raise ImportRefused("Reshape to a shape other than [N, -1] (a flatten), or computed at run time", where)
+        return self.step(node, "flatten", node.input[0], where)
+
+    def _Shape(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return ("dims", self.tensor(node.input[0], where))
+
+    def _Gather(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        held = self.env.get(node.input[0])
+        if isinstance(held, tuple) and held[0] == "dims" and int(self.const(node.input[1], where)) == 0:
+            return ("batch",)
+        raise ImportRefused("Gather (netdsl has no indexing op)", where)
+
+    def _Unsqueeze(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        held = self.env.get(node.input[0])
+        if isinstance(held, tuple) and held[0] == "batch":
+            return held
+        raise ImportRefused("Unsqueeze of a tensor", where)
+
+    def _Relu(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "relu", node.input[0], where)
+
+    def _Sigmoid(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "sigmoid", node.input[0], where)
+
+    def _Tanh(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "tanh", node.input[0], where)
+
+    def _HardSwish(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, "hardswish", node.input[0], where)
+
+    def _HardSigmoid(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if abs(a.get("alpha", 0.2) - 1 / 6) > 1e-6 or a.get("beta", 0.5) != 0.5:
+            raise ImportRefused("HardSigmoid other than PyTorch's (alpha 1/6, beta 0.5)", where)
+        return self.step(node, "hardsigmoid", node.input[0], where)
+
+    def _LeakyRelu(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self.step(node, f"leaky_relu({slot('negative_slope', _round(a.get('alpha', 0.01)))})",
+                         node.input[0], where)
+
+    def _Clip(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        low = a.get("min", float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1] else None)
+        high = a.get("max", float(self.const(node.input[2], where)) if len(node.input) > 2 and node.input[2] else None)
+        if (low, high) != (0.0, 6.0):
+            raise ImportRefused(f"Clip to [{low}, {high}] (netdsl has relu6: [0, 6])", where)
+        return self.step(node, "relu6", node.input[0], where)
+
+    def _Softmax(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self._softmax(node, a, "softmax", where)
+
+    def _LogSoftmax(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        return self._softmax(node, a, "log_softmax", where)
+
+    def _softmax(self, node: Any, a: dict[str, Any], op: str, where: str) -> Any:
+        if a.get("axis", -1) not in (1, -3) and not (a.get("axis", -1) == -1 and self._flat(node.input[0])):
+            raise ImportRefused(f"{op} on axis {a.get('axis', -1)} (netdsl's is over channels)", where)
+        return self.step(node, op, node.input[0], where)
+
+    def _flat(self, name: str) -> bool:
+        held = self.env.get(name)
+        text = held.part.text if _is_step(held) else ""
+        return bool(re.search(r"linear\(|flatten", text))
+
+    def _Dropout(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        ratio = a.get("ratio") or (float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1]
+                                   else 0.5)
+        return self.step(node, f"dropout({slot('p', _round(ratio))})", node.input[0], where)
+
+    def _Identity(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if node.input[0] in self.consts:  # the TorchScript exporter shares equal weights this way
+            self.consts[node.output[0]] = self.consts[node.input[0]]
+            return None
+        return self.tensor(node.input[0], where)
+
+    def _LRN(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
+                f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
+        return self.step(node, text, node.input[0], where)
+
+
+def _group(nodes: list[Any], k: int) -> list[Any]:
+    """The nodes from k whose outputs are `P/…`, with the one after that gives `P` (else [node])."""
+    first = nodes[k].output[0] if nodes[k].output else ""
+    if "/" not in first:
+        return [nodes[k]]
+    prefix = first.split("/")[0]
+    end = k
+    while end < len(nodes) and nodes[end].output and nodes[end].output[0].startswith(prefix + "/"):
+        end += 1
+    if end < len(nodes) and nodes[end].output and nodes[end].output[0] == prefix:
+        return nodes[k:end + 1]
+    return [nodes[k]]
+
+
+def _operands(count: int) -> str:
+    return ", ".join(f"{{{i}}}" for i in range(count))
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _is_step(value: Any) -> bool:
+    return hasattr(value, "part") and hasattr(value, "inputs")
+
+
+def _pair(values: Any) -> Any:
+    values = [int(v) for v in values]
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _pads(pads: Any, where: str) -> Any:
+    pads = [int(p) for p in pads]
+    if pads[:2] != pads[2:]:
+        raise ImportRefused(f"asymmetric padding {pads} (netdsl pads both sides alike)", where)
+    return _pair(pads[:2])
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.7g}")
+
+
+def _batch_then_minus_one(parts: list[Any]) -> bool:
+    return (len(parts) == 2 and isinstance(parts[0], tuple) and parts[0][0] == "batch"
+            and not isinstance(parts[1], tuple) and [int(x) for x in parts[1].flatten()] == [-1])
