@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from netdsl.cli.common import (
     EXIT_OK,
-    EXIT_SPEC,
     add_opset,
     add_spec_arguments,
     add_weights,
@@ -18,6 +17,7 @@ from netdsl.cli.common import (
     error,
     refused_opset,
     seed_with_weights,
+    weights_status,
 )
 from netdsl.cli.specs import load_spec
 
@@ -30,16 +30,9 @@ if TYPE_CHECKING:
 def add_arguments(build: argparse.ArgumentParser) -> None:
     add_spec_arguments(build)
     build.add_argument(
-        "--target",
-        choices=("torch", "onnx"),
-        help="what to build (default: onnx for -o FILE.onnx, else torch)",
+        "--target", choices=("torch", "onnx"), help="what to build (default: onnx for -o FILE.onnx, else torch)"
     )
-    build.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write here (torch: default standard output)",
-    )
+    build.add_argument("-o", "--output", metavar="FILE", help="write here (torch: default standard output)")
     add_weights(build)
     add_opset(build, "ONNX opset (default 18; 17 up to the newest onnx knows)")
     # the choices of netdsl.backends.onnx.emit.GRAPHS and netdsl.runtime.quantize.FORMATS (check imports no backend)
@@ -48,15 +41,9 @@ def add_arguments(build: argparse.ArgumentParser) -> None:
         choices=("inference", "training"),
         help="ONNX: inference (default: batchnorms folded into their convs, no dropout) or training (every layer)",
     )
+    build.add_argument("--quantize", choices=("int8",), help="ONNX: static int8 quantization (QDQ), see --calibrate")
     build.add_argument(
-        "--quantize",
-        choices=("int8",),
-        help="ONNX: static int8 quantization (QDQ), see --calibrate",
-    )
-    build.add_argument(
-        "--calibrate",
-        metavar="SOURCE",
-        help="images to calibrate --quantize on: a data source of netdsl train",
+        "--calibrate", metavar="SOURCE", help="images to calibrate --quantize on: a data source of netdsl train"
     )
 
 
@@ -73,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     refused = refused_opset(args.opset, err)
     if refused is not None:
         return refused
-    spec = load_spec(
-        args, err, args.spec, args.network, args.input_shape, "nothing written"
-    )
+    spec = load_spec(args, err, args.spec, args.network, args.input_shape, "nothing written")
     if isinstance(spec, int):
         return spec
     if args.target == "onnx":
@@ -110,10 +95,11 @@ def _resolve_target(args: argparse.Namespace) -> str | None:
         args.target = implied or "torch"
         return None
     if implied is not None and implied != args.target:
+        writes = "an ONNX model" if args.target == "onnx" else "Python source"
         other = ".onnx" if args.target == "onnx" else ".py"
         return (
-            f"--target {args.target} writes {'an ONNX model' if args.target == 'onnx' else 'Python source'}, "
-            f"but -o {args.output} ends in {suffix}: give -o FILE{other}, or leave out --target"
+            f"--target {args.target} writes {writes}, but -o {args.output} ends in {suffix}: "
+            f"give -o FILE{other}, or leave out --target"
         )
     return None
 
@@ -134,11 +120,7 @@ def _idle_build_option(args: argparse.Namespace) -> str | None:
             )
         if args.opset is not None:
             return "--opset applies to --target onnx; the torch target writes Python source"
-        given = [
-            f"--{o}"
-            for o in ("graph", "quantize", "calibrate")
-            if getattr(args, o) is not None
-        ]
+        given = [f"--{o}" for o in ("graph", "quantize", "calibrate") if getattr(args, o) is not None]
         if given:
             return f"{given[0]} applies to --target onnx; the torch target writes Python source"
     return seed_with_weights(args) or _idle_quantize_option(args)
@@ -162,9 +144,7 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
     from netdsl.core.files import STDOUT
 
     if args.output is None:
-        return error(
-            err, "--target onnx needs -o FILE.onnx (or -o - for standard output)"
-        )
+        return error(err, "--target onnx needs -o FILE.onnx (or -o - for standard output)")
     if args.output == STDOUT and sys.stdout.isatty():
         return error(
             err,
@@ -183,42 +163,26 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
     try:
         opset, written, kind = _write_onnx(spec, args, seed)
     except WeightsError as exc:
-        return error(err, f"{exc}; nothing written", EXIT_SPEC)
+        return error(err, f"{exc}; nothing written", weights_status(exc))
     except QuantizeError as exc:
         return error(err, f"{exc}; nothing written")
     except OSError as exc:
         return cannot_write(err, args.output, exc)
-    origin = (
-        f"weights {args.weights}" if args.weights else f"initial weights, seed {seed}"
-    )
+    origin = f"weights {args.weights}" if args.weights else f"initial weights, seed {seed}"
     files = "standard output" if args.output == STDOUT else ", ".join(map(str, written))
-    err.print(
-        f"wrote {files}: {spec.network}, opset {opset}{kind}, {origin}",
-        markup=False,
-        soft_wrap=True,
-    )
+    err.print(f"wrote {files}: {spec.network}, opset {opset}{kind}, {origin}", markup=False, soft_wrap=True)
     return EXIT_OK
 
 
-def _write_onnx(
-    spec: Spec, args: argparse.Namespace, seed: int
-) -> tuple[int, list[Any], str]:
+def _write_onnx(spec: Spec, args: argparse.Namespace, seed: int) -> tuple[int, list[Any], str]:
     """Write the model: its opset, the files written, and what it is beyond a float inference graph."""
     from netdsl.backends.onnx.emit import save_model
     from netdsl.runtime.quantize import quantize_spec
 
     if args.quantize:
         quantized = quantize_spec(spec, args.calibrate, args.weights, seed, args.opset)
-        kind = (
-            f", int8 (QDQ) calibrated on {quantized.images} images of {args.calibrate}"
-        )
-        return (
-            quantized.model.opset_import[0].version,
-            save_model(quantized.model, args.output),
-            kind,
-        )
-    parts = spec.onnx_parts(
-        args.weights, seed, args.opset, graph=args.graph or "inference"
-    )
+        kind = f", int8 (QDQ) calibrated on {quantized.images} images of {args.calibrate}"
+        return quantized.model.opset_import[0].version, save_model(quantized.model, args.output), kind
+    parts = spec.onnx_parts(args.weights, seed, args.opset, graph=args.graph or "inference")
     kind = ", training graph" if args.graph == "training" else ""
     return parts.skeleton.opset_import[0].version, parts.save(args.output), kind

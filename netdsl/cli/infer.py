@@ -7,7 +7,6 @@ import argparse
 
 from netdsl.cli.common import (
     EXIT_OK,
-    EXIT_SPEC,
     add_network,
     add_no_color,
     add_set,
@@ -17,6 +16,7 @@ from netdsl.cli.common import (
     error,
     positive,
     seed_with_weights,
+    weights_status,
 )
 from netdsl.cli.specs import load_spec
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         batch, labels = read_inputs(args.inputs, session.input_shape, session.normalize)
         outputs = session.run(batch)
     except WeightsError as exc:
-        return error(err, str(exc), EXIT_SPEC)
+        return error(err, str(exc), weights_status(exc))
     except RuntimeUsageError as exc:
         return error(err, str(exc))
     if session.notice:

@@ -204,7 +204,7 @@ def test_misfit_weights_file_writes_nothing(tmp_path: Path) -> None:
         "junk.pt",
         cwd=tmp_path,
     )
-    assert result.returncode == 1 and "cannot read weights 'junk.pt'" in result.stderr
+    assert result.returncode == 2 and "cannot read weights 'junk.pt': it is a text file (it begins 'not a" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "m.onnx").exists()
 
 

@@ -13,9 +13,7 @@ from conftest import SPECS
 LENET = str(SPECS / "lenet5.net")
 
 
-def test_build_target_follows_the_extension(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_build_target_follows_the_extension(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tmp_path / "lenet.onnx"
     assert main(["build", LENET, "-o", str(model), "--no-color"]) == 0
     import onnx
@@ -26,9 +24,7 @@ def test_build_target_follows_the_extension(
     assert "class LeNet5" in source.read_text()
 
 
-def test_build_refuses_a_target_the_extension_contradicts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_build_refuses_a_target_the_extension_contradicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert (
         main(
@@ -45,9 +41,7 @@ def test_build_refuses_a_target_the_extension_contradicts(
         == 2
     )
     err = capsys.readouterr().err
-    assert (
-        "--target torch writes Python source, but -o" in err and "ends in .onnx" in err
-    )
+    assert "--target torch writes Python source, but -o" in err and "ends in .onnx" in err
     assert not (tmp_path / "x.onnx").exists()
     assert (
         main(
@@ -64,3 +58,57 @@ def test_build_refuses_a_target_the_extension_contradicts(
         == 2
     )
     assert "--target onnx writes an ONNX model" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def wrong_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    import netdsl
+
+    folder = tmp_path_factory.mktemp("weights")
+    (folder / "metrics.csv").write_text("epoch,loss\n1,0.5\n")
+    assert main(["build", LENET, "-o", str(folder / "lenet.onnx"), "--no-color"]) == 0
+    alexnet = netdsl.load(SPECS / "alexnet.net")
+    state = alexnet.to_torch().state_dict()
+    # what netdsl train writes (training/loop.py's _checkpoint): the network's name beside its state
+    torch.save({"format": 1, "network": alexnet.network, "model": state}, folder / "best.pt")
+    torch.save(state, folder / "state.pt")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "message"),
+    [
+        ("missing.pt", 2, "cannot read weights '{dir}/missing.pt': no such file"),
+        (
+            "metrics.csv",
+            2,
+            "cannot read weights '{dir}/metrics.csv': it is a text file (it begins 'epoch,loss'), not weights",
+        ),
+        ("lenet.onnx", 2, "cannot read weights '{dir}/lenet.onnx': it is an ONNX model, not PyTorch weights"),
+        (
+            "best.pt",
+            1,
+            "'{dir}/best.pt' is a netdsl checkpoint of AlexNet, not of LeNet5: the weights have no tensor "
+            "'C1.weight' (shape [6, 1, 5, 5])",
+        ),
+        ("state.pt", 1, "'{dir}/state.pt' is a state_dict that does not fit LeNet5: the weights have no tensor"),
+    ],
+)
+@pytest.mark.parametrize("command", ["build", "infer"])
+def test_wrong_weights_files_say_what_they_are(
+    wrong_files: Path, capsys: pytest.CaptureFixture[str], command: str, name: str, status: int, message: str
+) -> None:
+    weights = str(wrong_files / name)
+    if command == "build":
+        argv = ["build", LENET, "--weights", weights, "-o", str(wrong_files / "out.onnx")]
+    else:
+        argv = ["infer", LENET, "--weights", weights, "--input", str(SPECS / "lenet5.net")]
+    capsys.readouterr()
+    assert main([*argv, "--no-color"]) == status
+    err = capsys.readouterr().err.replace("\n", "")
+    assert message.format(dir=wrong_files) in err
+    for torch_text in ("Please file an issue", "pop from empty list", "Error:"):
+        assert torch_text not in err
+    assert not (wrong_files / "out.onnx").exists()
