@@ -71,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
         return error(err, str(exc), weights_status(exc))
     except RuntimeUsageError as exc:
         return error(err, str(exc))
+    if not args.model.endswith(".onnx") and args.weights is None:
+        err.print(
+            f"netdsl: warning: no --weights: these are the outputs of untrained weights (seed {args.seed or 0}); "
+            "give --weights runs/NAME/best.pt for a trained network",
+            markup=False,
+            soft_wrap=True,
+        )
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
     unnormalized = normalization_warning(session, args.inputs)

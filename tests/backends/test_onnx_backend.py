@@ -303,7 +303,11 @@ def test_infer_on_a_spec_with_images_and_npy(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["a.png", "b.jpg", "batch.npy[0]", "batch.npy[1]"]
     assert all(line.count("(") == 3 for line in lines)
-    assert result.stderr == ""  # --provider cpu: no notice, no onnxruntime noise
+    # --provider cpu: no notice, no onnxruntime noise; only that the weights are untrained
+    assert result.stderr.splitlines() == [
+        "netdsl: warning: no --weights: these are the outputs of untrained weights (seed 0); give --weights "
+        "runs/NAME/best.pt for a trained network"
+    ]
 
 
 def test_infer_reports_the_rank_of_ordinal_heads(tmp_path: Path) -> None:

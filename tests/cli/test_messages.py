@@ -112,3 +112,33 @@ def test_wrong_weights_files_say_what_they_are(
     for torch_text in ("Please file an issue", "pop from empty list", "Error:"):
         assert torch_text not in err
     assert not (wrong_files / "out.onnx").exists()
+
+
+def test_infer_without_weights_warns_that_they_are_untrained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((1, 32, 32), np.float32))
+    capsys.readouterr()
+    assert main(["infer", LENET, "--input", str(tmp_path / "x.npy"), "--top-k", "2", "--no-color"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("x.npy: ") == 1
+    assert "netdsl: warning: no --weights: these are the outputs of untrained weights (seed 0)" in captured.err
+
+
+def test_infer_refuses_nan_and_inf_inputs_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    batch = np.zeros((2, 1, 32, 32), np.float32)
+    batch[1, 0, 3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", batch)
+    batch[0, 0, 0, 0] = np.inf
+    np.save(tmp_path / "both.npy", batch)
+    capsys.readouterr()
+    assert main(["infer", LENET, "--input", str(tmp_path / "nan.npy"), "--no-color"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"'{tmp_path / 'nan.npy'}' holds 1 NaN value (the first at index [1, 0, 3, 4])" in captured.err
+    assert main(["infer", LENET, "--input", str(tmp_path / "both.npy"), "--no-color"]) == 2
+    assert "holds 2 NaN and infinite values (the first at index [0, 0, 0, 0])" in capsys.readouterr().err
