@@ -51,7 +51,7 @@ def human_bytes(count: int) -> str:
 def diagnostic_text(diagnostic: Diagnostic, sources: Mapping[str, str]) -> Text:
     span = diagnostic.span
     text = Text()
-    text.append(f"{span}: ", style="bold")
+    text.append(f"{span if span.line else span.file}: ", style="bold")  # line 0: a flag or a file
     text.append(f"{diagnostic.severity}: ", style=_STYLE[diagnostic.severity])
     text.append(diagnostic.message + "\n", style="bold")
     lines = source_lines(sources.get(span.file, ""))

@@ -142,3 +142,25 @@ def test_infer_refuses_nan_and_inf_inputs_naming_the_file(tmp_path: Path, capsys
     assert f"'{tmp_path / 'nan.npy'}' holds 1 NaN value (the first at index [1, 0, 3, 4])" in captured.err
     assert main(["infer", LENET, "--input", str(tmp_path / "both.npy"), "--no-color"]) == 2
     assert "holds 2 NaN and infinite values (the first at index [0, 0, 0, 0])" in capsys.readouterr().err
+
+
+def test_errors_under_input_say_the_shape_is_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", LENET, "--input", "1x16x16", "--no-color"]) == 1
+    err = capsys.readouterr().err
+    assert err.count(": error: ") == 5
+    assert (
+        "--input 1x16x16: note: the input shape is this flag's (the spec's is 1×32×32): the errors above follow "
+        "from it\n" in err
+    )
+    assert err.index("--input 1x16x16: note") > err.rindex(": error: ")
+    assert err.endswith("lenet5.net: 5 errors, 0 warnings\n")
+
+
+def test_a_bad_set_value_is_blamed_on_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", LENET, "--set", "classes=2.5", "--no-color"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "--set classes=2.5: error: linear argument 'out' expects a positive integer, got 2.5"
+    assert lines[1] == f"      = hint: classes is used at {LENET}:15:17"
+    assert lines[2].endswith("lenet5.net: 1 error, 0 warnings")
