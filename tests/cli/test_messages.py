@@ -164,3 +164,52 @@ def test_a_bad_set_value_is_blamed_on_the_flag(capsys: pytest.CaptureFixture[str
     assert lines[0] == "--set classes=2.5: error: linear argument 'out' expects a positive integer, got 2.5"
     assert lines[1] == f"      = hint: classes is used at {LENET}:15:17"
     assert lines[2].endswith("lenet5.net: 1 error, 0 warnings")
+
+
+def test_diagnostics_wrap_between_words_at_80_columns_and_keep_the_caret() -> None:
+    import io
+
+    from rich.console import Console
+
+    from netdsl.checker.check import check_program
+    from netdsl.language.program import load
+    from netdsl.report.render import print_diagnostics
+
+    program = load(SPECS / "alexnet.net")
+    outcome = check_program(program, None, {}, (3, 224, 224))
+    console = Console(file=io.StringIO(), width=80, force_terminal=True, color_system=None, highlight=False)
+    print_diagnostics(console, outcome.diagnostics, program.sources)
+    lines = [line.rstrip() for line in console.file.getvalue().splitlines()]
+    source = next(i for i, line in enumerate(lines) if line.startswith("   13 | "))
+    message = " ".join(lines[:source])
+    assert message.startswith(f"{SPECS / 'alexnet.net'}:13:5: warning: conv1 drops input pixels: (W - K +")
+    assert "= (224 - 11 + 0) / 4 is not whole" in message  # no line broken inside a number or a word
+    assert len(lines[:source]) == 4 and all(len(line) <= 80 for line in lines[:source])
+    assert lines[source + 1] == "      |     ^" + "~" * 35
+    assert lines[source + 2] == "      = hint: an input of 227×227 would tile exactly"
+
+
+def test_check_keeps_the_op_column_before_the_macs(capsys: pytest.CaptureFixture[str]) -> None:
+    import netdsl
+    from netdsl.checker.tree import resolve_depth
+    from netdsl.report.render import report
+
+    def dropped(name: str) -> tuple[str, ...]:
+        spec = netdsl.load(SPECS / name)
+        return report(spec.checked, resolve_depth("auto", spec.checked), 80).dropped
+
+    assert dropped("zoo/squeezenet1_0.net") == ("MACs", "RF", "jump")  # features.0 stays a conv
+    assert dropped("zoo/densenet121.net") == ("op", "RF", "jump")  # the MACs are not enough: op, MACs back
+    assert dropped("zoo/regnet_y_400mf.net") == ("op", "MACs", "RF", "jump")
+    assert dropped("resnet50.net") == ("RF", "jump")
+
+
+def test_one_warning_for_pixels_dropped_by_one_cause(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", str(SPECS / "alexnet.net"), "--input", "3x224x224", "--no-color"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1
+    assert (
+        "conv1 drops input pixels: (W - K + 2P) / S = (224 - 11 + 0) / 4 is not whole, so the last 1 row and the "
+        "last 1 column of its 224×224 input are never seen; downstream, pool1, pool2 and pool5 drop pixels too\n" in err
+    )
