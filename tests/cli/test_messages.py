@@ -213,3 +213,13 @@ def test_one_warning_for_pixels_dropped_by_one_cause(capsys: pytest.CaptureFixtu
         "conv1 drops input pixels: (W - K + 2P) / S = (224 - 11 + 0) / 4 is not whole, so the last 1 row and the "
         "last 1 column of its 224×224 input are never seen; downstream, pool1, pool2 and pool5 drop pixels too\n" in err
     )
+
+
+def test_an_unknown_option_shows_the_commands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["train", LENET, "--data", "digits", "--sett", "x=1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: netdsl train [-h]")
+    assert err.endswith("netdsl train: error: unrecognized arguments: --sett x=1\n")
