@@ -336,11 +336,13 @@ def test_auto_provider_says_in_one_line_which_provider_ran(tmp_path: Path) -> No
     result = run("infer", str(ROOT / "specs/lenet5.net"), "--input", "x.npy", cwd=tmp_path)
     assert result.returncode == 0
     session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx())
+    untrained = result.stderr.splitlines()[0]  # a spec without --weights: said first
+    assert untrained.startswith("netdsl: warning: no --weights: these are the outputs of untrained weights")
     if session.provider == "CUDAExecutionProvider":
-        assert result.stderr == ""
+        assert result.stderr.splitlines() == [untrained]
     else:
-        assert result.stderr.splitlines() == [f"netdsl: {session.notice}"]
-        assert result.stderr.startswith("netdsl: running on the CPU: ")
+        assert result.stderr.splitlines() == [untrained, f"netdsl: {session.notice}"]
+        assert result.stderr.splitlines()[1].startswith("netdsl: running on the CPU: ")
 
 
 @pytest.mark.parametrize(
