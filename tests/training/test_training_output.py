@@ -159,24 +159,8 @@ def test_train_says_the_class_counts_and_quiet_writes_no_blank_line(
         (data / name).mkdir(parents=True)
         for i in range(count):
             Image.fromarray(np.full((32, 32), 20 * i, dtype=np.uint8)).save(data / name / f"{i}.png")
-    assert (
-        main(
-            [
-                "train",
-                str(SPECS / "lenet5.net"),
-                "--data",
-                str(data),
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-                "--out",
-                str(tmp_path / "run"),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert main(["train", str(SPECS / "lenet5.net"), "--data", str(data), "--epochs", "1", "--batch-size", "4",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("netdsl: warning: the spec's head has 10 classes, but 8 of them have no image in")
     assert "\n\n" not in err and not err.startswith("\n")
