@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netdsl.backends.onnx.emit import WeightsError
+from netdsl.backends.onnx.emit import WeightsError, WeightsFileError
 from netdsl.backends.pytorch.emit import TorchSource, emit_torch, param_name
 from netdsl.checker.analyze import Checked
 from netdsl.checker.check import check_program
@@ -90,11 +90,24 @@ class Spec:
         `metadata`: extra model properties."""
         from netdsl.backends.onnx.emit import DEFAULT_OPSET, emit_onnx_parts
 
+        path, trained_for = None, None
         if weights is not None and not isinstance(weights, Mapping):  # a file: its normalization comes along
-            weights, found = read_weights(weights)
+            path = weights
+            weights, found, trained_for = _read_weights(path)
             metadata = found | dict(metadata or {})
-        return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or DEFAULT_OPSET,
-                               self.program.sources, self.program.main.file, metadata, graph, target)
+        try:
+            return emit_onnx_parts(self.checked, self.weights(weights, seed), opset or DEFAULT_OPSET,
+                                   self.program.sources, self.program.main.file, metadata, graph, target)
+        except WeightsFileError:
+            raise
+        except WeightsError as exc:
+            if path is None:
+                raise
+            if trained_for and trained_for != self.network:
+                raise WeightsError(f"'{path}' is a netdsl checkpoint of {trained_for}, not of {self.network}: "
+                                   f"{exc}") from None
+            kind = "a netdsl checkpoint" if trained_for else "a state_dict"
+            raise WeightsError(f"'{path}' is {kind} that does not fit {self.network}: {exc}") from None
 
 
 def load(spec: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, /, *,
@@ -124,15 +137,22 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], dict[
     """The state_dict of a weights file, and ONNX metadata for its input normalization: a netdsl
     checkpoint's mean and std (images are read as in training), or, for a bare state_dict,
     that it is unknown (infer then warns when it reads images)."""
+    return _read_weights(path)[:2]
+
+
+def _read_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], dict[str, str], str | None]:
+    """As `read_weights`, and the network a netdsl checkpoint was trained for (None for a bare state_dict)."""
     state, checkpoint = _load_weights(path)
+    network = checkpoint.get("network") if checkpoint else None
+    network = network if isinstance(network, str) else None
     normalize = checkpoint.get("normalize") if checkpoint else None
     if not isinstance(normalize, Mapping) or not {"mean", "std"} <= set(normalize):
-        return state, dict(UNNORMALIZED)
+        return state, dict(UNNORMALIZED), network
     metadata = {"netdsl.mean": ",".join(f"{float(m):.9g}" for m in normalize["mean"]),
                 "netdsl.std": ",".join(f"{float(s):.9g}" for s in normalize["std"])}
     if isinstance(checkpoint.get("source"), str):
         metadata["netdsl.trained_on"] = checkpoint["source"]
-    return state, metadata
+    return state, metadata, network
 
 
 def _load_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
@@ -142,15 +162,58 @@ def _load_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, Any], Mapp
     try:
         loaded = torch.load(Path(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise WeightsError(f"cannot read weights '{path}': no such file") from None
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file: say so plainly
-        raise WeightsError(f"cannot read weights '{path}': {type(exc).__name__}: {exc}") from None
+        raise WeightsFileError(f"cannot read weights '{path}': no such file") from None
+    except IsADirectoryError:
+        raise WeightsFileError(f"cannot read weights '{path}': it is a folder") from None
+    except Exception:  # noqa: BLE001 - a corrupt or foreign file: say what it is, never torch's text
+        raise WeightsFileError(f"cannot read weights '{path}': {_what_file(Path(path))}") from None
     checkpoint = None
     if isinstance(loaded, Mapping) and isinstance(loaded.get("model"), Mapping):
         checkpoint, loaded = loaded, loaded["model"]  # a netdsl checkpoint
     if not isinstance(loaded, Mapping):
-        raise WeightsError(f"'{path}' holds a {type(loaded).__name__}, not a state_dict")
+        raise WeightsFileError(f"'{path}' holds a {type(loaded).__name__}, not a state_dict")
     return loaded, checkpoint
+
+
+_WEIGHTS_HINT = "give a state_dict saved with torch.save or a checkpoint of netdsl train (runs/NAME/best.pt)"
+
+
+def _what_file(path: Path) -> str:
+    """What a file torch.load cannot read is, said for a user."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not head:
+        return f"the file is empty; {_WEIGHTS_HINT}"
+    if _is_onnx(path, head):
+        return f"it is an ONNX model, not PyTorch weights; run it with netdsl infer {path} --input IMAGE"
+    if b"\0" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None:
+            first = text.splitlines()[0][:40] if text.strip() else ""
+            return f"it is a text file (it begins '{first}'), not weights; {_WEIGHTS_HINT}"
+    if head.startswith(b"PK"):
+        return f"a zip archive torch cannot read as tensors (damaged, or objects other than tensors); {_WEIGHTS_HINT}"
+    return f"it is not a file saved with torch.save; {_WEIGHTS_HINT}"
+
+
+def _is_onnx(path: Path, head: bytes) -> bool:
+    if path.suffix.lower() == ".onnx":
+        return True
+    if not head.startswith(b"\x08"):  # ModelProto's first field: ir_version
+        return False
+    try:
+        import onnx
+
+        onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - not a model
+        return False
+    return True
 
 
 def _array(value: Any) -> np.ndarray:

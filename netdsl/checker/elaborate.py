@@ -135,6 +135,9 @@ class _Builder:
         self.reached: set[str] = set()
         self.outputs: dict[str, int] = {}
         self.iterations = 0  # repeat iterations walked: each costs as much as a layer
+        # dropped pixels, one warning per cause: the input node of a layer that drops pixels ->
+        # (its warning's index, its message, the layers downstream that drop pixels too)
+        self.dropping: dict[int, tuple[int, str, list[str]]] = {}
 
     # ---- diagnostics
     def error(self, message: str, span: Span, hint: str | None = None) -> ValueRef:
@@ -556,8 +559,33 @@ class _Builder:
                    f"so {' and '.join(words)} of its {shape[1]}×{shape[2]} input are never seen")
         fits = [shape[1 + x] + (window.stride[x] - (shape[1 + x] + sum(window.pads[x]) - window.effective(x))
                                 % window.stride[x]) if lost[x] else shape[1 + x] for x in (0, 1)]
+        cause = self.dropping_upstream(source.node)
+        if cause is not None:  # a consequence of an earlier layer's sizes: said in that layer's warning
+            index, first, followers = self.dropping[cause]
+            followers.append(name)
+            names = ", ".join(followers[:-1]) + (" and " if len(followers) > 1 else "") + followers[-1]
+            old = self.diagnostics[index]
+            more = f"; downstream, {names} drop{'s' * (len(followers) == 1)} pixels too"
+            self.diagnostics[index] = warning(first + more, old.span, old.hint)
+            return
         what = "an input" if self.nodes[source.node].op == "input" else "a previous output"
+        self.dropping[source.node] = (len(self.diagnostics), message, [])
         self.diagnostics.append(warning(message, call.span, f"{what} of {fits[0]}×{fits[1]} would tile exactly"))
+
+    def dropping_upstream(self, node: int) -> int | None:
+        """The input node of an earlier layer that drops pixels, at or upstream of `node`."""
+        if not self.dropping:
+            return None
+        seen, todo = {node}, [node]
+        while todo:
+            current = todo.pop()
+            if current in self.dropping:
+                return current
+            for parent in self.nodes[current].inputs:
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
+        return None
 
     # ---- blocks
     def instance(self, call: ast.Call, block: ast.Definition, scope: Scope, env: dict[str, Any],

@@ -53,8 +53,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netdsl {__version__}")
     # prog given, as argparse would work it out: it would build a help formatter (and import shutil)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, prog="netdsl")
+    parser.commands = {}  # type: ignore[attr-defined]
     for name, (_, adder, _, help) in COMMANDS.items():
         command = commands.add_parser(name, help=help)
+        parser.commands[name] = command  # type: ignore[attr-defined]
         if adder and only in (None, name):
             getattr(_module(name), adder)(command)
     return parser
@@ -78,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str], asked: str | None) -> int:
-    args = build_parser(asked).parse_args(argv)
+    parser = build_parser(asked)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's parser, with its usage (argparse would leave it to the top one)
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")  # type: ignore[attr-defined]
     try:
         status = getattr(_module(args.command), COMMANDS[args.command][2])(args)
         sys.stdout.flush()  # a reader gone shows here, in the handler below, not at interpreter exit

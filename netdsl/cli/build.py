@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from netdsl.cli.common import (
     EXIT_OK,
-    EXIT_SPEC,
     add_opset,
     add_spec_arguments,
     add_weights,
@@ -18,6 +17,7 @@ from netdsl.cli.common import (
     error,
     refused_opset,
     seed_with_weights,
+    weights_status,
 )
 from netdsl.cli.specs import load_spec
 
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 def add_arguments(build: argparse.ArgumentParser) -> None:
     add_spec_arguments(build)
-    build.add_argument("--target", choices=("torch", "onnx"), default="torch", help="what to build (default: torch)")
+    build.add_argument(
+        "--target", choices=("torch", "onnx"), help="what to build (default: onnx for -o FILE.onnx, else torch)"
+    )
     build.add_argument("-o", "--output", metavar="FILE", help="write here (torch: default standard output)")
     add_weights(build)
     add_opset(build, "ONNX opset (default 18; 17 up to the newest onnx knows)")
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from netdsl.core.files import STDOUT, write_atomic
 
     _, err = consoles(args)
+    mismatch = _resolve_target(args)
+    if mismatch:
+        return error(err, mismatch)
     idle = _idle_build_option(args)
     if idle:
         return error(err, idle)
@@ -82,6 +87,29 @@ def run(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     return EXIT_OK
+
+
+_SUFFIXES = {".onnx": "onnx", ".py": "torch"}
+
+
+def _resolve_target(args: argparse.Namespace) -> str | None:
+    """Set args.target from -o's extension when not given (.onnx: onnx, else torch); a target
+    that contradicts the extension is refused, said with what to do instead."""
+    from pathlib import PurePath
+
+    suffix = PurePath(args.output).suffix.lower() if args.output else ""
+    implied = _SUFFIXES.get(suffix)
+    if args.target is None:
+        args.target = implied or "torch"
+        return None
+    if implied is not None and implied != args.target:
+        writes = "an ONNX model" if args.target == "onnx" else "Python source"
+        other = ".onnx" if args.target == "onnx" else ".py"
+        return (
+            f"--target {args.target} writes {writes}, but -o {args.output} ends in {suffix}: "
+            f"give -o FILE{other}, or leave out --target"
+        )
+    return None
 
 
 def _idle_build_option(args: argparse.Namespace) -> str | None:
@@ -149,7 +177,7 @@ def _build_onnx(spec: Spec, args: argparse.Namespace, err: Console) -> int:
     try:
         opset, written, kind = _write_onnx(spec, args, seed)
     except WeightsError as exc:
-        return error(err, f"{exc}; nothing written", EXIT_SPEC)
+        return error(err, f"{exc}; nothing written", weights_status(exc))
     except QuantizeError as exc:
         return error(err, f"{exc}; nothing written")
     except OSError as exc:

@@ -227,6 +227,14 @@ def reader_gone() -> int:
     return EXIT_PIPE
 
 
+def weights_status(exc: Exception) -> int:
+    """A weights file that is missing or holds no weights is a usage error (2); weights that do
+    not fit the spec, an error in it (1)."""
+    from netdsl.backends.onnx.emit import WeightsFileError
+
+    return EXIT_USAGE if isinstance(exc, WeightsFileError) else EXIT_SPEC
+
+
 def seed_with_weights(args: argparse.Namespace) -> str | None:
     if args.weights is not None and args.seed is not None:
         return "--seed draws initial weights; with --weights it does nothing: give one of them"

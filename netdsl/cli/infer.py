@@ -7,7 +7,6 @@ import argparse
 
 from netdsl.cli.common import (
     EXIT_OK,
-    EXIT_SPEC,
     add_network,
     add_no_color,
     add_set,
@@ -17,6 +16,7 @@ from netdsl.cli.common import (
     error,
     positive,
     seed_with_weights,
+    weights_status,
 )
 from netdsl.cli.specs import load_spec
 
@@ -78,9 +78,16 @@ def run(args: argparse.Namespace) -> int:
         batch, labels = read_inputs(args.inputs, session.input_shape, session.normalize)
         outputs = session.run(batch)
     except WeightsError as exc:
-        return error(err, str(exc), EXIT_SPEC)
+        return error(err, str(exc), weights_status(exc))
     except RuntimeUsageError as exc:
         return error(err, str(exc))
+    if not args.model.endswith(".onnx") and args.weights is None:
+        err.print(
+            f"netdsl: warning: no --weights: these are the outputs of untrained weights (seed {args.seed or 0}); "
+            "give --weights runs/NAME/best.pt for a trained network",
+            markup=False,
+            soft_wrap=True,
+        )
     if session.notice:
         err.print(f"netdsl: {session.notice}", markup=False, soft_wrap=True)
     if session.placement:

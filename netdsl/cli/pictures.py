@@ -22,6 +22,7 @@ from netdsl.cli.common import (
     add_weights,
     consoles,
     positive,
+    weights_status,
 )
 from netdsl.cli.specs import load_spec
 from netdsl.core.files import STDOUT, write_atomic
@@ -183,7 +184,7 @@ def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
     except features.FeatureError as exc:
         return _error(err, str(exc))
     except WeightsError as exc:
-        return _error(err, str(exc), EXIT_SPEC)
+        return _error(err, str(exc), weights_status(exc))
     except RuntimeUsageError as exc:
         return _error(err, str(exc))
     data = features.draw(maps, spec.network, kind, args.max_maps)

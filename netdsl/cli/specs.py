@@ -36,7 +36,8 @@ def check_spec(
 
     try:
         program = _imported(path, input_shape) or load(path)
-        return program, check_program(program, network, dict(args.overrides), input_shape)
+        outcome = check_program(program, network, dict(args.overrides), input_shape)
+        return program, blame_flags(outcome, program, network, args.overrides, input_shape)
     except UnicodeDecodeError as exc:
         where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}"
         return error(err, f"'{path}' is not {not_text[0]} (not UTF-8 text: {where}); {not_text[1]}")
@@ -55,6 +56,46 @@ def _imported(path: str, input_shape: tuple[int, ...] | None) -> Program | None:
     from netdsl.importer.sources import import_program, is_import_source
 
     return import_program(path, input_shape) if is_import_source(path) else None
+
+
+def blame_flags(
+    outcome: Outcome,
+    program: Program,
+    network: str | None,
+    overrides: list[tuple[str, object]],
+    input_shape: tuple[int, ...] | None,
+) -> Outcome:
+    """The diagnostics said of the flags that caused them: an error whose span is the name of a
+    parameter given by --set is the flag's (`--set classes=2.5: ...`, the use named in a hint);
+    errors under --input get a note that the input shape is the flag's, and the spec's own."""
+    import dataclasses
+
+    from netdsl.checker.check import check_program
+    from netdsl.core.diagnostics import Diagnostic, Span, source_line
+
+    if outcome.ok:
+        return outcome
+    given = {name: value for name, value in overrides}
+    diagnostics = []
+    for d in outcome.diagnostics:
+        span = d.span
+        line = source_line(program.sources.get(span.file, ""), span.line) if span.line == span.end_line else ""
+        name = line[span.column - 1 : span.end_column - 1]
+        if d.severity == "error" and name in given:
+            flag = f"--set {name}={_flag_value(given[name])}"
+            d = Diagnostic(d.severity, d.message, Span(flag, 0, 0, 0, 0), f"{name} is used at {span}")
+        diagnostics.append(d)
+    if input_shape is not None:
+        flag = f"--input {'x'.join(map(str, input_shape))}"
+        declared = check_program(program, network, dict(overrides), None).checked
+        own = f" (the spec's is {'×'.join(map(str, declared.graph.nodes[0].shape))})" if declared else ""
+        message = f"the input shape is this flag's{own}: the errors above follow from it"
+        diagnostics.append(Diagnostic("note", message, Span(flag, 0, 0, 0, 0)))
+    return dataclasses.replace(outcome, diagnostics=tuple(diagnostics))
+
+
+def _flag_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def load_spec(

@@ -279,7 +279,11 @@ def _ages(source: str, root: Path, reader: _Reader, classes: int, offset: int) -
             continue
         match = AGE_NAME.match(path.name)
         if match is None:
-            raise DataError(f"'{path}': the file name does not start with the age (like 23_1_0_2017.jpg)")
+            raise DataError(
+                f"'{path}': the file name does not start with the age (like 23_1_0_2017.jpg), as in a folder "
+                f"of images labelled by age; for classes, give '{root}' one sub-folder of images per class "
+                f"({root / 'CLASS_A' / 'IMAGE.png'}, {root / 'CLASS_B' / '…'})"
+            )
         label = int(match.group(1)) - offset
         if not 0 <= label < classes:
             raise DataError(
@@ -429,6 +433,33 @@ def stratified_indices(labels: np.ndarray, fraction: float, seed: int) -> np.nda
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
+def _label_counts(splits: Sequence[Split]) -> str:
+    """How many images each label has, and how many the three splits need of one label."""
+    labels = np.concatenate([s.labels for s in splits])
+    values, counts = (a.tolist() for a in np.unique(labels, return_counts=True))
+    total = f"{len(labels)} image{'s' * (len(labels) != 1)} in all"
+    if len(set(counts)) == 1:
+        each = f"{counts[0]} image{'s' * (counts[0] != 1)}"
+        have = f"each of its {len(values)} label{'s' * (len(values) != 1)} has {each} ({total})"
+    else:
+        listed = ", ".join(f"{v}: {c}" for v, c in list(zip(values, counts, strict=True))[:8])
+        have = f"its labels have {min(counts)} to {max(counts)} images ({listed}{', …' * (len(values) > 8)}; {total})"
+    return (
+        f"{have}; the training, validation and test splits need at least {_fewest_per_label()} images of a label "
+        "(stratified: each split takes its share of every label)"
+    )
+
+
+def _fewest_per_label() -> int:
+    """The fewest images of one label that give every split at least one."""
+    for count in range(1, 1000):
+        labels = np.zeros(count, dtype=np.int64)
+        names = tuple(map(str, range(count)))
+        if all(len(s) for s in _stratified(None, labels, names)):
+            return count
+    raise AssertionError("no split sizes fit")  # pragma: no cover
+
+
 def _take(images: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
     return None if images is None else images[index]
 
@@ -457,10 +488,7 @@ def _finish(
     train, val, test = splits
     for name, split in (("training", train), ("validation", val), ("test", test)):
         if not len(split):
-            raise DataError(
-                f"'{source}': too few images for a {name} split ({len(train) + len(val) + len(test)} "
-                f"in all; give at least two of each label)"
-            )
+            raise DataError(f"'{source}': too few images for a {name} split: {_label_counts(splits)}")
     top = int(max(s.labels.max() for s in splits))
     if top >= classes or min(int(s.labels.min()) for s in splits) < 0:
         raise DataError(

@@ -49,11 +49,20 @@ def human_bytes(count: int) -> str:
 
 
 def diagnostic_text(diagnostic: Diagnostic, sources: Mapping[str, str]) -> Text:
+    return Text("").join(part for part in diagnostic_parts(diagnostic, sources) if part is not None)
+
+
+def diagnostic_parts(
+    diagnostic: Diagnostic, sources: Mapping[str, str]
+) -> tuple[Text, Text | None, Text | None]:
+    """A diagnostic as its message (place, severity, text), its source line with the caret
+    (None without a line), and its hint (None without one), each ending in a line break."""
     span = diagnostic.span
-    text = Text()
-    text.append(f"{span}: ", style="bold")
-    text.append(f"{diagnostic.severity}: ", style=_STYLE[diagnostic.severity])
-    text.append(diagnostic.message + "\n", style="bold")
+    head = Text()
+    head.append(f"{span if span.line else span.file}: ", style="bold")  # line 0: a flag or a file
+    head.append(f"{diagnostic.severity}: ", style=_STYLE[diagnostic.severity])
+    head.append(diagnostic.message + "\n", style="bold")
+    source_text = None
     lines = source_lines(sources.get(span.file, ""))
     if 1 <= span.line <= len(lines):
         # one character, one column: tabs and invisible characters show as one space each
@@ -61,19 +70,34 @@ def diagnostic_text(diagnostic: Diagnostic, sources: Mapping[str, str]) -> Text:
         end = span.end_column if span.end_line == span.line else len(source) + 1
         width = max(1, min(end, len(source) + 1) - span.column)
         gutter = f"{span.line:>5} | "
-        text.append(gutter, style="dim")
-        text.append(source + "\n")
-        text.append(" " * (len(gutter) - 2) + "| ", style="dim")
-        text.append(" " * (span.column - 1) + "^" + "~" * (width - 1) + "\n", style=_STYLE[diagnostic.severity])
+        source_text = Text()
+        source_text.append(gutter, style="dim")
+        source_text.append(source + "\n")
+        source_text.append(" " * (len(gutter) - 2) + "| ", style="dim")
+        source_text.append(
+            " " * (span.column - 1) + "^" + "~" * (width - 1) + "\n", style=_STYLE[diagnostic.severity]
+        )
+    hint = None
     if diagnostic.hint:
-        text.append("      = hint: ", style="bold cyan")
-        text.append(diagnostic.hint + "\n")
-    return text
+        hint = Text()
+        hint.append("      = hint: ", style="bold cyan")
+        hint.append(diagnostic.hint + "\n")
+    return head, source_text, hint
 
 
 def print_diagnostics(console: Console, diagnostics: Iterable[Diagnostic], sources: Mapping[str, str]) -> None:
+    """Print the diagnostics; on a terminal, messages and hints wrap at its width between words
+    (never inside a number), while a source line and its caret keep their columns. A pipe or a
+    file gets each on one line."""
     for diagnostic in diagnostics:
-        console.print(diagnostic_text(diagnostic, sources), end="", highlight=False, soft_wrap=True)
+        for part, prose in zip(diagnostic_parts(diagnostic, sources), (True, False, True), strict=True):
+            if part is None:
+                continue
+            if prose and console.is_terminal:
+                part.rstrip()
+                console.print(part, highlight=False, overflow="fold")
+            else:
+                console.print(part, end="", highlight=False, soft_wrap=True)
 
 
 def summary_line(diagnostics: Iterable[Diagnostic]) -> str:
@@ -86,10 +110,11 @@ def summary_line(diagnostics: Iterable[Diagnostic]) -> str:
 # ---- reports ------------------------------------------------------------------------------
 
 # The table's columns, and the order in which they give way when the terminal is too narrow:
-# the jump first, then the receptive field, the op (a layer's name usually says it) and the
-# MACs; the layer, its output shape and its parameters always stay.
+# the jump first, then the receptive field, the MACs (their total stays under the table) and
+# last the op, which says what a layer is where its name does not (`features.0.0`); the layer,
+# its output shape and its parameters always stay.
 COLUMNS = ("layer", "op", "output", "params", "MACs", "RF", "jump")
-DROP_ORDER = ("jump", "RF", "op", "MACs")
+DROP_ORDER = ("jump", "RF", "MACs", "op")
 _TITLES = {"RF": "receptive field"}
 WRAP_SHARE = 0.1  # at most this share of the rows may have their name wrapped to keep a column
 
@@ -114,8 +139,11 @@ def report(checked: Checked, depth: int | None = None, width: int | None = None)
     names = [row.name for row in rows]
     shortest = max((len(word) for name in names + ["layer", "total"] for word in _words(name)), default=1)
     chosen = None
-    for count in range(len(DROP_ORDER) + 1):
-        columns = [c for c in COLUMNS if c not in DROP_ORDER[:count]]
+    # left out in DROP_ORDER; where the MACs are not enough, the op goes and the MACs come back
+    drops = [DROP_ORDER[:count] for count in range(len(DROP_ORDER) + 1)]
+    drops.insert(len(DROP_ORDER), (*DROP_ORDER[:-2], DROP_ORDER[-1]))
+    for drop in drops:
+        columns = [c for c in COLUMNS if c not in drop]
         table = _table(checked, rows, columns, None)
         needed = table_width(table)
         if width is None or needed <= width:

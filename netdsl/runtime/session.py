@@ -370,6 +370,14 @@ def _read_npy(file: Path, shape: tuple[int, ...]) -> np.ndarray:
         )
     if len(array) == 0:
         raise RuntimeUsageError(f"'{file}' is an empty batch (shape {list(array.shape)}): no sample to run")
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        kinds = " and ".join(k for k, f in (("NaN", np.isnan), ("infinite", np.isinf)) if f(array).any())
+        raise RuntimeUsageError(
+            f"'{file}' holds {int((~finite).sum()):,} {kinds} value{'s' * int((~finite).sum() != 1)} "
+            f"(the first at index {list(map(int, bad))}): the model takes finite numbers"
+        )
     return array.astype(np.float32)
 
 

@@ -21,8 +21,7 @@ CLASSIFIER_COLUMNS: tuple[Column, ...] = (
     ("val loss", 8, "val_loss", "{:.4f}"),
     ("train acc", 9, "train_accuracy", "{:.1%}"),
     ("val acc", 7, "val_accuracy", "{:.1%}"),
-    ("val MAE", 7, "val_mae", "{:.3f}"),
-)
+)  # no MAE: a class index is no quantity (digits: 7 is not "closer" to 8 than to 1); ordinal heads have it
 ORDINAL_COLUMNS: tuple[Column, ...] = (
     ("train loss", 10, "train_loss", "{:.4f}"),
     ("val loss", 8, "val_loss", "{:.4f}"),
@@ -130,7 +129,8 @@ class RichReporter:
         table.add_column("")
         table.add_row("best epoch", f"{result.best_epoch} of {result.epochs} (by validation {result.selected_by})")
         table.add_row("test accuracy", f"{result.test['accuracy']:.2%}")
-        table.add_row("test MAE / RMSE", f"{result.test['mae']:.3f} / {result.test['rmse']:.3f}")
+        if self.info is None or self.info.head.ordinal:
+            table.add_row("test MAE / RMSE", f"{result.test['mae']:.3f} / {result.test['rmse']:.3f}")
         table.add_row("test loss", f"{result.test['loss']:.4f}")
         onnx = result.onnx
         if "agree" in onnx:

@@ -204,7 +204,7 @@ def test_misfit_weights_file_writes_nothing(tmp_path: Path) -> None:
         "junk.pt",
         cwd=tmp_path,
     )
-    assert result.returncode == 1 and "cannot read weights 'junk.pt'" in result.stderr
+    assert result.returncode == 2 and "cannot read weights 'junk.pt': it is a text file (it begins 'not a" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "m.onnx").exists()
 
 
@@ -303,7 +303,11 @@ def test_infer_on_a_spec_with_images_and_npy(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == ["a.png", "b.jpg", "batch.npy[0]", "batch.npy[1]"]
     assert all(line.count("(") == 3 for line in lines)
-    assert result.stderr == ""  # --provider cpu: no notice, no onnxruntime noise
+    # --provider cpu: no notice, no onnxruntime noise; only that the weights are untrained
+    assert result.stderr.splitlines() == [
+        "netdsl: warning: no --weights: these are the outputs of untrained weights (seed 0); give --weights "
+        "runs/NAME/best.pt for a trained network"
+    ]
 
 
 def test_infer_reports_the_rank_of_ordinal_heads(tmp_path: Path) -> None:
@@ -332,11 +336,13 @@ def test_auto_provider_says_in_one_line_which_provider_ran(tmp_path: Path) -> No
     result = run("infer", str(ROOT / "specs/lenet5.net"), "--input", "x.npy", cwd=tmp_path)
     assert result.returncode == 0
     session = open_session(netdsl.load(ROOT / "specs/lenet5.net").to_onnx())
+    untrained = result.stderr.splitlines()[0]  # a spec without --weights: said first
+    assert untrained.startswith("netdsl: warning: no --weights: these are the outputs of untrained weights")
     if session.provider == "CUDAExecutionProvider":
-        assert result.stderr == ""
+        assert result.stderr.splitlines() == [untrained]
     else:
-        assert result.stderr.splitlines() == [f"netdsl: {session.notice}"]
-        assert result.stderr.startswith("netdsl: running on the CPU: ")
+        assert result.stderr.splitlines() == [untrained, f"netdsl: {session.notice}"]
+        assert result.stderr.splitlines()[1].startswith("netdsl: running on the CPU: ")
 
 
 @pytest.mark.parametrize(

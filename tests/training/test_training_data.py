@@ -174,3 +174,33 @@ def test_stratified_indices() -> None:
     chosen = stratified_indices(labels, 0.2, seed=3)
     assert Counter(int(labels[i]) for i in chosen) == {0: 2, 1: 1, 2: 1}
     assert np.array_equal(chosen, stratified_indices(labels, 0.2, seed=3))
+
+
+def test_too_few_images_say_how_many_each_label_has_and_needs(tmp_path: Path) -> None:
+    for name in ("cat", "dog"):
+        for i in range(2):
+            image(tmp_path / name / f"{i}.png", 40 * i)
+    with pytest.raises(DataError) as caught:
+        load_data(str(tmp_path), (3, 16, 16), 2)
+    assert str(caught.value) == (
+        f"'{tmp_path}': too few images for a validation split: each of its 2 labels has 2 images (4 images in "
+        "all); the training, validation and test splits need at least 3 images of a label (stratified: each split "
+        "takes its share of every label)"
+    )
+    image(tmp_path / "bird" / "0.png", 99)
+    with pytest.raises(DataError, match=r"its labels have 1 to 2 images \(0: 1, 1: 2, 2: 2; 5 images in all\)"):
+        load_data(str(tmp_path), (3, 16, 16), 3)
+    image(tmp_path / "dog" / "2.png", 7)
+    assert len(load_data(str(tmp_path), (3, 16, 16), 3).val.labels) == 1  # three of a label: every split has one
+
+
+def test_a_flat_folder_mentions_the_class_folder_layout(tmp_path: Path) -> None:
+    for i in range(3):
+        image(tmp_path / f"img{i}.png", 30 * i)
+    with pytest.raises(DataError) as caught:
+        load_data(str(tmp_path), (3, 16, 16), 2)
+    assert str(caught.value) == (
+        f"'{tmp_path / 'img0.png'}': the file name does not start with the age (like 23_1_0_2017.jpg), as in a "
+        f"folder of images labelled by age; for classes, give '{tmp_path}' one sub-folder of images per class "
+        f"({tmp_path / 'CLASS_A' / 'IMAGE.png'}, {tmp_path / 'CLASS_B' / '…'})"
+    )

@@ -49,8 +49,8 @@ def test_epoch_lines_fit_80_columns_under_one_header() -> None:
     reporter.epoch_end(ROW)
     reporter.epoch_end(ROW | {"epoch": 13})
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
-    assert lines[1] == "            train loss  val loss  train acc  val acc  val MAE  seconds  images/s"
-    assert lines[2] == "epoch  12:      0.1235    0.2346      98.8%    97.1%    0.071     12.3   123,457"
+    assert lines[1] == "            train loss  val loss  train acc  val acc  seconds  images/s"  # no MAE for classes
+    assert lines[2] == "epoch  12:      0.1235    0.2346      98.8%    97.1%     12.3   123,457"
     assert lines[3].startswith("epoch  13:") and len(lines) == 4  # the header once
     assert all(len(line) <= 80 and line == line.rstrip() for line in lines[1:])
 
@@ -164,3 +164,17 @@ def test_train_says_the_class_counts_and_quiet_writes_no_blank_line(
     err = capsys.readouterr().err
     assert err.startswith("netdsl: warning: the spec's head has 10 classes, but 8 of them have no image in")
     assert "\n\n" not in err and not err.startswith("\n")
+
+
+@pytest.mark.parametrize(("kind", "ordinal"), [("logits", False), ("coral", True)])
+def test_the_test_table_has_an_mae_for_ordinal_heads_only(kind: str, ordinal: bool) -> None:
+    from netdsl.training.loop import Result
+
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    reporter = RichReporter(console)
+    reporter.start(RunInfo("N", Head(kind, 5), 100, "cpu", 1, 10, 2, 2, 0, "accuracy", Path("runs/N")))
+    test = {"accuracy": 0.5, "mae": 0.75, "rmse": 1.25, "loss": 0.5}
+    reporter.finish(Result("N", 0, 3, 2, "accuracy", test), [])
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "test accuracy" in text and "50.00%" in text
+    assert ("test MAE / RMSE" in text) == ordinal and ("0.750 / 1.250" in text) == ordinal

@@ -51,6 +51,11 @@ class WeightsError(Exception):
     """Weights that do not fit the spec: the message names the first misfit."""
 
 
+class WeightsFileError(WeightsError):
+    """A weights file that is missing or holds no weights (an ONNX model, a text file): a usage
+    error (exit 2), where weights that do not fit the spec are an error in it (exit 1)."""
+
+
 def expected_tensors(checked: Checked) -> dict[str, Shape]:
     """Every weight tensor the spec needs, by state_dict key, with its shape."""
     graph = checked.graph
