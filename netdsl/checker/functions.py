@@ -49,14 +49,7 @@ def _path_back(
 
 
 def _calls(node: Any) -> Iterator[ast.FuncCall]:
-    if isinstance(node, ast.FuncCall):
-        yield node
-    if isinstance(node, tuple):
-        for item in node:
-            yield from _calls(item)
-    elif hasattr(node, "_names"):
-        for name in node._names:
-            yield from _calls(getattr(node, name))
+    return (n for n in ast.walk(node) if isinstance(n, ast.FuncCall))
 
 
 def inline(expr: Any, functions: Mapping[str, ast.Function]) -> Any:

@@ -10,7 +10,7 @@ as if it had been written there (`-> act` with act=hardswish is `-> hardswish`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,7 +161,7 @@ def compared_words(definition: ast.Definition) -> dict[str, frozenset[str]]:
     reads: dict[str, int] = {}
     words: dict[str, set[str]] = {}
     open_ended: set[str] = set()
-    for node in _nodes((definition.body, tuple(p.default for p in definition.params if p.default))):
+    for node in ast.walk((definition.body, tuple(p.default for p in definition.params if p.default))):
         if isinstance(node, ast.Name) and node.id in params:
             reads[node.id] = reads.get(node.id, 0) + 1
         elif isinstance(node, ast.Call) and node.name in params:
@@ -199,16 +199,6 @@ def _tested_branch(body: ast.Body, params: set[str]) -> str | None:
         return None
     tested = _tested(steps[0].condition, params)
     return None if tested is None else tested[0]
-
-
-def _nodes(node: Any) -> Iterator[Any]:
-    yield node
-    if isinstance(node, tuple):
-        for item in node:
-            yield from _nodes(item)
-    elif hasattr(node, "_names"):
-        for name in node._names:
-            yield from _nodes(getattr(node, name))
 
 
 def _word(expr: ast.Expr, params: set[str]) -> str | None:

@@ -361,6 +361,17 @@ class Module(_Node):
     functions: tuple[Function, ...] = ()
 
 
+def walk(node: Any) -> Iterator[Any]:
+    """`node` and every node and value inside it, depth first (tuples are walked through)."""
+    yield node
+    if isinstance(node, tuple):
+        for item in node:
+            yield from walk(item)
+    elif hasattr(node, "_names"):
+        for name in node._names:
+            yield from walk(getattr(node, name))
+
+
 def nested_statements(statements: tuple[Statement, ...]) -> Iterator[Statement]:
     """Every statement of a body, then those inside its `if` branches and `repeat` bodies."""
     for stmt in statements:
