@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the first image read: runtime.session imports the suffixes alone
+    import numpy as np
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
@@ -18,6 +20,7 @@ class DataError(Exception):
 def read_pixels(file: Path, shape: Sequence[int]) -> np.ndarray:
     """An image as uint8 [C, H, W]: its channels converted (grey, RGB or RGBA) and resized
     (bilinear) to H×W. Raises `DataError` naming the file when it cannot be read."""
+    import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     channels, height, width = shape
