@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from netdsl.checker.analyze import Checked
 from netdsl.checker.ir import Node
 from netdsl.pictures.canvas import Canvas, Curve, Label, Polygon, Rect, text_width
-from netdsl.pictures.graph import op_text
+from netdsl.pictures.units import op_text
 
 FONT = 12.0
 SCALE = 3.2  # pixels per input pixel of H and W, for the largest stage
