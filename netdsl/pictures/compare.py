@@ -35,7 +35,11 @@ class Entry:
 
 def entry(checked: Checked, spec: str) -> Entry:
     return Entry(
-        checked.graph.network, spec, checked.total_params, checked.total_macs, checked.activation_bytes,
+        checked.graph.network,
+        spec,
+        checked.total_params,
+        checked.total_macs,
+        checked.activation_bytes,
         checked.feature_field,
     )
 

@@ -43,6 +43,7 @@ FRAME_LABEL = 17.0  # room for a frame's label at its top
 MARGIN = 24.0
 TITLE = 40.0
 KEY = 18.0  # a line of the colour key
+HEADING = 320.0  # the title's network is wrapped to the drawing's width, or this
 
 # (fill, outline) by kind of box, and the name the key gives each kind
 COLOURS = {
@@ -122,6 +123,7 @@ class Layout:
     labels: list[str] = field(default_factory=list)  # every text drawn
     key: list[tuple[str, Rect, Rect]] = field(default_factory=list)  # (kind, swatch, where its name is)
     direction: str = "TB"
+    heading: list[str] = field(default_factory=list)  # the title's lines
 
 
 # ---- geometry, in flow coordinates ----------------------------------------------------------
@@ -220,10 +222,10 @@ class _Geometry:
         chains = [u.chain for u in self.graph.units]
         for path in sorted(paths, key=lambda p: -p.count(".")):
             inside = [self.rects[u] for u, chain in enumerate(chains) if chain and chain[-1] == path]
+            inside += [r for p, r in placed.items() if p.startswith(path + ".") and p.count(".") == path.count(".") + 1]
             inside += [
-                r for p, r in placed.items() if p.startswith(path + ".") and p.count(".") == path.count(".") + 1
+                _mark_room(self.rects[u]) for u, c in enumerate(chains) if path in c and self.graph.units[u].residual
             ]
-            inside += [_mark_room(self.rects[u]) for u, c in enumerate(chains) if path in c and self.graph.units[u].residual]
             around = bounds(inside)
             placed[path] = Rect(
                 around.x - FRAME - self.label_across,
@@ -323,15 +325,16 @@ def _framed(laid: Layout) -> Layout:
     y0 = min([r.y for r in content] + [y for _, y in points])
     x1 = max([r.right for r in content] + [x for x, _ in points])
     y1 = max([r.bottom for r in content] + [y for _, y in points])
-    name, _, figures = laid.title.partition(": ")
-    width = max(x1 - x0, text_width(name, 14.0), text_width(figures, 12.0))
+    heading = _heading(laid.title, max(x1 - x0, HEADING))
+    width = max(x1 - x0, *(text_width(t, 14.0) for t in heading))
     kinds = [k for k in COLOURS if any(b.kind == k for b in laid.boxes)]
     if any(b.shortcut for b in laid.boxes):
         kinds.append(SHORTCUT_KEY)
     key = _key(kinds, width)
-    header = TITLE + (max(r.bottom for _, _, r in key) + 12 if key else 0.0)
+    title = TITLE + 18 * (len(heading) - 2)
+    header = title + (max(r.bottom for _, _, r in key) + 12 if key else 0.0)
     dx, dy = MARGIN - x0, MARGIN + header - y0
-    key = [(k, _moved(s, MARGIN, MARGIN + TITLE), _moved(t, MARGIN, MARGIN + TITLE)) for k, s, t in key]
+    key = [(k, _moved(s, MARGIN, MARGIN + title), _moved(t, MARGIN, MARGIN + title)) for k, s, t in key]
     laid.boxes = [
         replace(b, rect=_moved(b.rect, dx, dy), shortcut=_moved_curve(b.shortcut, dx, dy) if b.shortcut else None)
         for b in laid.boxes
@@ -344,8 +347,24 @@ def _framed(laid: Layout) -> Layout:
     laid.width = MARGIN * 2 + max(width, max((t.right for _, _, t in key), default=0.0) - MARGIN)
     laid.height = MARGIN * 2 + header + (y1 - y0)
     laid.labels = [t for b in laid.boxes for t in b.lines] + [t for f in laid.frames for _, t in f.parts]
-    laid.labels += [name, figures] + [KIND_NAMES.get(k, k) for k, _, _ in key]
+    laid.heading = heading
+    laid.labels += heading + [KIND_NAMES.get(k, k) for k, _, _ in key]
     return laid
+
+
+def _heading(title: str, width: float = 0.0) -> list[str]:
+    """The title's lines: the network (its arguments wrapped to `width` when wider than the
+    drawing: no empty half beside a narrow network), its figures, and how deep its blocks are folded."""
+    name, _, figures = title.partition(": ")
+    figures, folded, depth = figures.partition(", blocks folded")
+    lines = [""]
+    for i, piece in enumerate(name.split(", ")):
+        piece += "," if i < name.count(", ") else ""
+        if lines[-1] and text_width(f"{lines[-1]} {piece}", 14.0) > width:
+            lines.append(piece)
+        else:
+            lines[-1] = f"{lines[-1]} {piece}" if lines[-1] else piece
+    return [*lines, figures] + ([f"blocks folded{depth}"] if folded else [])
 
 
 def _key(kinds: list[str], width: float) -> list[tuple[str, Rect, Rect]]:
@@ -514,8 +533,9 @@ def _longest(graph: Units) -> int:
 
 def draw(laid: Layout) -> Canvas:
     canvas = Canvas(laid.width, laid.height, title=laid.title)
-    name, _, figures = laid.title.partition(": ")
-    canvas.add(Label(MARGIN, MARGIN + 4, name, 14.0, bold=True), Label(MARGIN, MARGIN + 22, figures, 12.0))
+    names = len(laid.heading) - (2 if laid.heading[-1].startswith("blocks folded") else 1)
+    for i, line in enumerate(laid.heading):
+        canvas.add(Label(MARGIN, MARGIN + 4 + 18 * i, line, 14.0 if i < names else 12.0, bold=i < names))
     for kind, swatch, where in laid.key:
         if kind == SHORTCUT_KEY:
             s = swatch

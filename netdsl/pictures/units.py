@@ -106,17 +106,20 @@ def units(checked: Checked, depth: int | None, fold: bool = True) -> Units:
             and u != 0
         ):
             root[v] = root[u]
+    if fold:
+        _fold_forward(rows, succs, preds, chains, root)
     made: dict[int, int] = {}  # a root row → its unit
     out: list[Unit] = []
     for v, row in enumerate(rows):
         if root[v] != v:
             last = out[made[root[v]]]
+            leads = row.op not in FOLDED  # the layer that a dropout (or a bn and relu) before it joins
             out[made[root[v]]] = Unit(
                 last.name,
-                f"{last.op} · {FOLDED[row.op]}",
+                f"{last.op} · {op_text(nodes[row.nodes[0]]) if leads else FOLDED[row.op]}",
                 row.output_shape,
                 last.params + row.params,
-                last.kind,
+                row.op if leads else last.kind,
                 last.chain,
                 last.nodes + row.nodes,
             )
@@ -131,6 +134,24 @@ def units(checked: Checked, depth: int | None, fold: bool = True) -> Units:
     unit_of = {node: made[root[index]] for node, index in row_of.items()}
     succs, preds = _links(checked, unit_of, len(out))
     return Units(out, succs, preds, unit_of[checked.graph.output])
+
+
+def _fold_forward(
+    rows: list[tree.Row], succs: list[list[int]], preds: list[list[int]], chains: list[tuple[str, ...]], root: list[int]
+) -> None:
+    """A box of folded layers only (a dropout first in its seq, DenseNet's bn · relu before its
+    conv) joins the layer after it, when that one reads it alone in the same frames."""
+    for r in range(len(rows)):
+        if root[r] != r or rows[r].folded or rows[r].op not in FOLDED:
+            continue
+        last = max(v for v in range(len(rows)) if root[v] == r)
+        if len(succs[last]) != 1:
+            continue
+        w = succs[last][0]
+        if preds[w] == [last] and chains[w] == chains[r] and not rows[w].folded and root[w] == w:
+            for v in range(w, len(rows)):
+                if root[v] == w:
+                    root[v] = r
 
 
 def _chain(row: tree.Row, checked: Checked) -> tuple[str, ...]:
