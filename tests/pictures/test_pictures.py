@@ -13,20 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from netdsl.checker.analyze import Checked
-from netdsl.checker.check import check_program
 from netdsl.cli import main
-from netdsl.language.program import load
 
 from conftest import SPECS
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def spec(name: str, network: str | None = None) -> Checked:
-    outcome = check_program(load(SPECS / name), network, {}, None)
-    assert outcome.checked is not None
-    return outcome.checked
 
 
 def svg_texts(text: str) -> list[str]:
