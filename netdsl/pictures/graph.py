@@ -282,7 +282,7 @@ def layout(checked: Checked, depth: int | None, fold: bool = True, direction: st
     paths = sorted({g for u in graph.units for g in u.chain}, key=lambda p: (p.count("."), p))
     labels = {path: frame_label(found[path], found, tree.scope_paths(tuple(path.split(".")))[:-1]) for path in paths}
     # wide enough for each piece of a frame's label on one side of the arrow down the frame's middle
-    least = max([2 * text_width(t, FONT - 1) + 24 - 2 * FRAME for pair in labels.values() for t in pair], default=0.0)
+    least = max([2 * text_width(t, FONT - 1) + 28 - 2 * FRAME for pair in labels.values() for t in pair], default=0.0)
     widths = [max(2 * PAD_X + text_width(t, FONT) for t in ls) for ls in lines]
     heights = [2 * PAD_Y + LINE * len(ls) for ls in lines]
     if across:
@@ -440,7 +440,8 @@ def _edges(graph: Units, rects: dict[int, Rect], borders: list[float]) -> list[C
     edges = []
     for u, targets in enumerate(graph.succs):
         for v in targets:
-            edges.append(_edge(rects[u], rects[v], [r for k, r in rects.items() if k not in (u, v)], borders))
+            others = [r for k, r in rects.items() if k not in (u, v)]
+            edges.append(_edge(rects[u], rects[v], others, borders, fork=len(targets) > 1))
     return edges
 
 
@@ -451,16 +452,18 @@ def _shortcut(rect: Rect) -> Curve:
     return Curve(((x, a), (x + reach, a), (x + reach, b), (x + 1, b)), "#c96a2b", 1.4, cubic=True)
 
 
-def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = ()) -> Curve:
+def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = (), fork: bool = False) -> Curve:
     """From the bottom of `a` to the top of `b`: straight down, then an S-curve in the last gap
-    (a short branch into its join); or the S-curve first, then straight down; or one long
+    (a short branch into its join); or the S-curve first, then straight down (first choice out of
+    a fork: it turns above the branches' frames, never through their labels); or one long
     S-curve; or, when each of those would cross another box, an arc on the right past every box
     between."""
     x0, y0 = a.x + a.w / 2, a.bottom
     x1, y1 = b.x + b.w / 2, b.y
     if y1 > y0:
         band = min(y1 - y0, FORK + GAP_Y)
-        for turn_from, turn_to in ((y1 - band, y1), (y0, y0 + band), (y0, y1)):
+        late, early = (y1 - band, y1), (y0, y0 + band)
+        for turn_from, turn_to in (early, late, (y0, y1)) if fork else (late, early, (y0, y1)):
             middle = (turn_from + turn_to) / 2
             points: list[Point] = [(x0, y0)]
             if turn_from > y0:

@@ -187,6 +187,8 @@ def test_folding_never_hides_a_connection() -> None:
         ("coral_cnn.net", "CoralCNN", 3, True, "TB"),
         ("coral_cnn.net", "ORCNN", 2, True, "LR"),
         ("zoo/efficientnet_b0.net", None, 3, True, "TB"),
+        ("zoo/googlenet.net", None, None, True, "TB"),  # arrows out of a fork turn above the branches' frames
+        ("zoo/mobilenet_v3_small.net", None, 2, True, "TB"),  # a label just as wide as half its frame
     ],
 )
 def test_graph_layouts(name: str, network: str | None, depth: int | None, fold: bool, direction: str) -> None:
