@@ -19,7 +19,7 @@ from netdsl.checker.analyze import Checked
 from netdsl.checker.check import check_program
 from netdsl.cli import main
 from netdsl.language.program import load
-from netdsl.pictures import canvas, graph, planes, units
+from netdsl.pictures import canvas, flow, graph, planes, units
 
 from conftest import SPECS
 
@@ -202,7 +202,7 @@ def test_left_to_right() -> None:
     laid = graph.layout(spec("lenet5.net"), None, True, "LR")
     rects = [b.rect for b in laid.boxes]
     assert len({r.y for r in rects}) == 1 and len({r.h for r in rects}) == 1  # one row of one height
-    assert all(a.right + graph.GAP_Y == b.x for a, b in zip(rects, rects[1:], strict=False))
+    assert all(a.right + flow.GAP_Y == b.x for a, b in zip(rects, rects[1:], strict=False))
     for edge, (a, b) in zip(laid.edges, zip(rects, rects[1:], strict=False), strict=True):
         assert edge.points[0] == (a.right, a.y + a.h / 2) and edge.points[-1] == (b.x, b.y + b.h / 2)
     assert laid.width > 3 * laid.height
@@ -224,7 +224,7 @@ def test_frame_labels_at_the_top_left_to_right_too() -> None:
         frame = next(f for f in laid.frames if f.path == "layer2.0")
         assert frame.label == "layer2.0 · Basic"
         inner = [b.rect for b in laid.boxes if b.name.startswith("layer2.0.")]
-        assert min(r.y for r in inner) - frame.rect.y >= graph.FRAME + graph.FRAME_LABEL  # a band for the label
+        assert min(r.y for r in inner) - frame.rect.y >= flow.FRAME + flow.FRAME_LABEL  # a band for the label
 
 
 def test_inception_branches_side_by_side_and_joined() -> None:
