@@ -175,7 +175,7 @@ def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = (), f
                 points += [(x0, turn_from), (x0, turn_from), (x0, turn_from)]
             points += [(x0, middle), (x1, middle), (x1, turn_to)]
             if turn_to < y1:
-                points += [(x1, y1), (x1, y1), (x1, y1)]
+                points += [(x1, (turn_to + y1) / 2), (x1, y1 - 1), (x1, y1)]  # a tangent at the end, for the arrowhead
             curve = Curve(tuple(points), cubic=True)
             if not any(_crosses(curve, r) for r in others):
                 return curve
