@@ -59,7 +59,7 @@ class Layout:
     width: float
     height: float
     labels: list[str]
-    per_row: int = 0  # stages in a row (0: all in one)
+    rows: tuple[int, ...] = (0,)  # the first stage of each row
 
 
 def stages(checked: Checked) -> list[Stage]:
@@ -127,15 +127,27 @@ def layout(checked: Checked) -> Layout:
     row_height = tall + 44 + 16 + LINE * max(len(op_lines(s.op)) for s in found)
     title = f"{checked.graph.network}: {len(found)} stages, {checked.total_params:,} parameters"
     for count in range(1, len(found) + 1):  # the fewest rows that keep it at most ASPECT times as wide as tall
-        per_row = math.ceil(len(found) / count)
-        placed = _place(found, sides, depths, extents, gaps, (tall, row_height), per_row)
+        rows = _breaks(extents, gaps, count)
+        placed = _place(found, sides, depths, extents, gaps, (tall, row_height), rows)
         width = max(max(p.box.right for p in placed) + MARGIN, MARGIN * 2 + text_width(title, 14.0))
         height = placed[-1].box.bottom + 16 + LINE * max(len(op_lines(s.op)) for s in found) + MARGIN
         if width <= ASPECT * height:
             break
     labels = [t for p in placed for t in (p.stage.name, stage_text(p.stage))]
     labels += [t for p in placed[1:] for t in op_lines(p.stage.op)]
-    return Layout(title, placed, width, height, labels + [title], per_row)
+    return Layout(title, placed, width, height, labels + [title], rows)
+
+
+def _breaks(extents: list[float], gaps: list[float], count: int) -> tuple[int, ...]:
+    """Where each of `count` rows starts: at the stage whose middle passes the next equal share
+    of the one-row width, so that the rows come out about as wide as each other."""
+    starts, x = [0], 0.0
+    total = sum(extents) + sum(gaps)
+    for index, extent in enumerate(extents):
+        if index and len(starts) < count and x + extent / 2 > total * len(starts) / count:
+            starts.append(index)
+        x += extent + (gaps[index] if index < len(gaps) else 0.0)
+    return tuple(starts)
 
 
 def _place(
@@ -145,14 +157,14 @@ def _place(
     extents: list[float],
     gaps: list[float],
     heights: tuple[float, float],
-    per_row: int,
+    rows: tuple[int, ...],
 ) -> list[Placed]:
-    """The stages left to right, `per_row` in a row; `heights`: the tallest stack's, and a row's."""
+    """The stages left to right, a new row at each of `rows`; `heights`: the tallest stack's, and a row's."""
     tall, row_height = heights
     placed, x = [], MARGIN
     for index, (stage, (w, h), depth) in enumerate(zip(found, sides, depths, strict=True)):
-        row = index // per_row
-        if index and index % per_row == 0:
+        row = sum(start <= index for start in rows) - 1
+        if index and index in rows:
             x = MARGIN + gaps[index - 1]  # a new row: room on its left for the op that starts it
         middle = TOP + 20 + tall / 2 + row * (row_height + ROW_GAP)
         extent_w, extent_h = w + (depth - 1) * STEP, h + (depth - 1) * STEP

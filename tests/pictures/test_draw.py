@@ -362,7 +362,7 @@ def test_alexnet_planes_fit_a_slide() -> None:
     stage = {p.stage.name: p for p in laid.placed}
     assert planes.stage_text(stage["conv1"].stage) == "96@55×55"
     assert laid.width <= 2.5 * laid.height  # two rows, not one 6.4:1 strip
-    assert laid.per_row == 6 and stage["conv4"].box.y > stage["conv3"].box.bottom
+    assert laid.rows == (0, 5) and stage["conv3"].box.y > stage["pool2"].box.bottom
     assert stage["pool2"].planes[0].w - stage["pool5"].planes[0].w > 12  # 13×13 and 6×6 differ
     assert planes.op_lines(stage["conv2"].stage.op) == ["conv 5×5", "2 groups, relu, lrn"]
     for i, a in enumerate(laid.placed):
