@@ -201,7 +201,7 @@ def chart(entries: Sequence[Entry], metric: str | None, kind: str, dpi: float = 
     if not shown:
         raise CompareError("no network has a run in --results: nothing to chart")
     fig = figure(12, 7.5)
-    axes = fig.add_axes((0.075, 0.09, 0.76 if metric else 0.9, 0.83))
+    axes = fig.add_axes((0.075, 0.09, 0.72 if metric else 0.9, 0.83))
     xs = [max(e.macs, 1) for e in shown]
     largest = max(e.params for e in shown) or 1
     if metric:
@@ -210,7 +210,13 @@ def chart(entries: Sequence[Entry], metric: str | None, kind: str, dpi: float = 
     else:
         ys = [float(max(e.params, 1)) for e in shown]
         sizes = [DOT] * len(shown)
-    _axes(axes, xs, ys, metric)
+    spreads = [e.spread or 0.0 for e in shown]
+    _axes(
+        axes,
+        xs,
+        [y - d for y, d in zip(ys, spreads, strict=True)] + [y + d for y, d in zip(ys, spreads, strict=True)],
+        metric,
+    )
     for (colour, marker), x, y, size, e in sorted(
         zip(styles(len(shown)), xs, ys, sizes, shown, strict=True), key=lambda t: -t[3]
     ):  # the largest first: small blobs stay on top
@@ -227,7 +233,17 @@ def chart(entries: Sequence[Entry], metric: str | None, kind: str, dpi: float = 
             clip_on=False,
         )
         if e.spread is not None:
-            axes.errorbar([x], [y], yerr=[e.spread], fmt="none", ecolor="#222222", elinewidth=1, capsize=4, zorder=4)
+            axes.errorbar(
+                [x],
+                [y],
+                yerr=[e.spread],
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=1,
+                capsize=4,
+                zorder=4,
+                gid=f"spread-{e.network}",
+            )
     fig.suptitle(_title(shown, metric), x=0.075, ha="left", fontweight="bold", fontsize=12)
     if metric:
         _size_key(axes, largest)
@@ -262,7 +278,7 @@ def _axes(axes: Any, xs: list[float], ys: list[float], metric: str | None) -> No
         axes.set_ylabel("parameters (log scale)")
         return
     low, high = min(ys), max(ys)
-    pad = max((high - low) * 0.15, abs(high) * 0.02, 0.005)
+    pad = max((high - low) * 0.15, 0.005)
     top = high + pad
     if metric == "accuracy":
         top = min(top, 1.0)
@@ -311,9 +327,10 @@ def _size_key(axes: Any, largest: int) -> None:
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         frameon=False,
-        labelspacing=2.4,
-        borderpad=1.2,
-        handletextpad=1.6,
+        labelspacing=2.6,
+        borderpad=1.8,
+        handlelength=5.0,  # em: the largest blob fits beside its text
+        handletextpad=0.6,
     )
 
 
