@@ -50,7 +50,8 @@ def _format(path: str, err: Console, allowed: tuple[str, ...] = ("svg", "png")) 
     """The picture format of `-o`: by its suffix (standard output: SVG)."""
     kind = "svg" if path == STDOUT else picture_format(path)
     if kind not in allowed:
-        _error(err, f"-o {path}: give a file ending in {' or '.join('.' + a for a in allowed)}")
+        suffixes = [f".{a}" for a in allowed]
+        _error(err, f"-o {path}: give a file ending in {', '.join(suffixes[:-1])} or {suffixes[-1]}")
         return None
     return kind
 

@@ -18,7 +18,7 @@ DIRECTIONS = (
     + tuple(range(15, 360, 30))
     + tuple(d for d in range(10, 360, 10) if d % 15)
 )
-PASSES = 3  # orders tried when some label finds no free spot
+PASSES = 1  # orders tried when some label finds no free spot
 STEPS = (3, 12, 24, 38, 55, 75, 100, 130, 165, 205, 250, 300, 360, 430, 510, 600)  # pixels out from the edge
 
 
@@ -111,7 +111,89 @@ def place(points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: 
             break
         order = stuck + [i for i in order if i not in stuck]
     assert best is not None
-    return best[1]
+    return improve(points, sizes, frame, best[1])
+
+
+# ---- refinement: simulated annealing over each label's candidate spots ----------------------
+
+MOVES = 300  # tries per label
+# per blob covered, leader line through a label, pair of crossing leader lines, leader line,
+# and pixel of reach
+WEIGHTS = {"blob": 60.0, "through": 40.0, "cross": 15.0, "leader": 4.0, "reach": 0.02}
+
+
+def improve(
+    points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: Box, placed: list[Placed]
+) -> list[Placed]:
+    """Fewer labels over blobs, leader lines through labels and crossing leader lines: a label
+    moves to another of its spots when that lowers the cost (or, early on, raises it a little:
+    simulated annealing, seeded so the same chart comes out every time). No move makes two
+    labels overlap."""
+    import random
+
+    chooser = random.Random(0)
+    spots = [_candidates(points, i, sizes[i], frame) for i in range(len(points))]
+    current = list(placed)
+    own = [_spot_cost(spots[i], spot, points, i) for i, spot in enumerate(current)]
+    steps = MOVES * len(points)
+    for step in range(steps):
+        i = chooser.randrange(len(points))
+        if not spots[i]:
+            continue
+        spot, cost = spots[i][chooser.randrange(len(spots[i]))]
+        others = [c for j, c in enumerate(current) if j != i]
+        if any(overlaps(spot.box, other.box, GAP) for other in others):
+            continue
+        change = cost + _pair_cost(spot, others) - own[i] - _pair_cost(current[i], others)
+        heat = 20.0 * (0.002 ** (step / steps))  # from 20 down to 0.04
+        if change <= 0 or chooser.random() < math.exp(-change / heat):
+            current[i], own[i] = spot, cost
+    for _ in range(2):  # then each label to its best spot, the others staying put
+        for i in range(len(points)):
+            others = [c for j, c in enumerate(current) if j != i]
+            here = own[i] + _pair_cost(current[i], others)
+            for spot, cost in spots[i]:
+                if cost >= here:
+                    break  # sorted by cost: no later spot can do better
+                if not any(overlaps(spot.box, o.box, GAP) for o in others):
+                    total = cost + _pair_cost(spot, others)
+                    if total < here:
+                        current[i], own[i], here = spot, cost, total
+    return current
+
+
+def _candidates(points: Sequence[Point], i: int, size: tuple[float, float], frame: Box) -> list[tuple[Placed, float]]:
+    spots = []
+    for reach in STEPS:
+        for degrees in DIRECTIONS:
+            spot = _candidate(points[i], size, reach, degrees)
+            if _inside(spot.box, frame):  # the nearer and the earlier direction, the better, all else equal
+                spots.append((spot, _own_cost(points, i, spot) + 0.02 * reach + 0.01 * DIRECTIONS.index(degrees)))
+    return sorted(spots, key=lambda pair: pair[1])[:160]
+
+
+def _spot_cost(spots: list[tuple[Placed, float]], spot: Placed, points: Sequence[Point], i: int) -> float:
+    return next((cost for candidate, cost in spots if candidate == spot), _own_cost(points, i, spot) + 1.0)
+
+
+def _own_cost(points: Sequence[Point], i: int, spot: Placed) -> float:
+    """What a spot costs on its own: the blobs its label or leader line covers, and its reach."""
+    covered = sum(hits_circle(spot.box, q) for j, q in enumerate(points) if j != i)
+    reach = 0.0
+    if spot.leader is not None:
+        covered += sum(_leader_hits(spot.leader, q) for j, q in enumerate(points) if j != i)
+        (x0, y0), (x1, y1) = spot.leader
+        reach = WEIGHTS["leader"] / WEIGHTS["reach"] + math.hypot(x1 - x0, y1 - y0)
+    return WEIGHTS["blob"] * covered + WEIGHTS["reach"] * reach
+
+
+def _pair_cost(spot: Placed, others: list[Placed]) -> float:
+    through = sum(o.leader is not None and crosses(o.leader, spot.box) for o in others)
+    cross = 0
+    if spot.leader is not None:
+        through += sum(crosses(spot.leader, o.box) for o in others)
+        cross = sum(o.leader is not None and _intersect(spot.leader, o.leader) for o in others)
+    return WEIGHTS["through"] * through + WEIGHTS["cross"] * cross
 
 
 def _crowd(points: Sequence[Point], i: int) -> int:
@@ -154,11 +236,25 @@ def _free(spot: Placed, taken: list[Placed]) -> bool:
 
 
 def _crossings(spot: Placed, taken: list[Placed]) -> int:
-    """Leader lines through the spot's label, and labels its own leader line passes through."""
+    """Leader lines through the spot's label, labels its own leader line passes through, and
+    leader lines it crosses."""
     count = sum(other.leader is not None and crosses(other.leader, spot.box) for other in taken)
     if spot.leader is not None:
         count += sum(crosses(spot.leader, other.box) for other in taken)
+        count += sum(other.leader is not None and _intersect(spot.leader, other.leader) for other in taken)
     return count
+
+
+def _intersect(
+    a: tuple[tuple[float, float], tuple[float, float]], b: tuple[tuple[float, float], tuple[float, float]]
+) -> bool:
+    """Whether two segments cross (each one's ends on either side of the other)."""
+
+    def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    (p1, p2), (p3, p4) = a, b
+    return side(p3, p4, p1) * side(p3, p4, p2) < 0 and side(p1, p2, p3) * side(p1, p2, p4) < 0
 
 
 def _leader_hits(leader: tuple[tuple[float, float], tuple[float, float]], point: Point) -> bool:
