@@ -1,13 +1,15 @@
 """Labels for the points of a chart, placed so that none covers another label, a point or a
 leader line: pure geometry in display coordinates (pixels, y upwards, as matplotlib's), no
-drawing. A label sits next to its point when there is room, else further out along one of
-sixteen directions with a leader line from the point's edge to it.
+drawing. A label sits next to its point when there is room, else further out in one of 36
+directions with a leader line from the point's edge to it. Greedy placement, then seeded
+simulated annealing over each label's spots (as in Christensen, Marks and Shieber's map
+labelling): same points, same spots.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
@@ -18,7 +20,6 @@ DIRECTIONS = (
     + tuple(range(15, 360, 30))
     + tuple(d for d in range(10, 360, 10) if d % 15)
 )
-PASSES = 1  # orders tried when some label finds no free spot
 STEPS = (3, 12, 24, 38, 55, 75, 100, 130, 165, 205, 250, 300, 360, 430, 510, 600)  # pixels out from the edge
 
 
@@ -90,28 +91,16 @@ def _candidate(point: Point, size: tuple[float, float], reach: float, degrees: i
 
 
 def place(points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: Box) -> list[Placed]:
-    """A spot for each point's label (`sizes`: width and height) inside `frame`: the nearest one
-    that covers no other label, point or leader line. The most crowded points choose first;
-    where one finds no free spot, it chooses first in the next pass (the best pass is kept)."""
+    """A spot for each point's label (`sizes`: width and height) inside `frame`, never over another
+    label: first greedily, the most crowded points choosing first the nearest spot that covers no
+    label, point or leader line (or, where none is left, the one that covers fewest), then
+    refined by `improve`."""
     order = sorted(range(len(points)), key=lambda i: (-_crowd(points, i), i))
-    best: tuple[int, list[Placed]] | None = None
-    for _ in range(PASSES):
-        placed: dict[int, Placed] = {}
-        stuck = []
-        for i in order:
-            spot = _free_spot(points, i, sizes[i], frame, list(placed.values()))
-            if spot is None:
-                stuck.append(i)
-                spot = _fallback(points, i, sizes[i], frame, list(placed.values()))
-            placed[i] = spot
-        result = [placed[i] for i in range(len(points))]
-        if best is None or len(stuck) < best[0]:
-            best = (len(stuck), result)
-        if not stuck:
-            break
-        order = stuck + [i for i in order if i not in stuck]
-    assert best is not None
-    return improve(points, sizes, frame, best[1])
+    placed: dict[int, Placed] = {}
+    for i in order:
+        taken = list(placed.values())
+        placed[i] = _free_spot(points, i, sizes[i], frame, taken) or _fallback(points, i, sizes[i], frame, taken)
+    return improve(points, sizes, frame, [placed[i] for i in range(len(points))])
 
 
 # ---- refinement: simulated annealing over each label's candidate spots ----------------------
@@ -201,7 +190,9 @@ def _crowd(points: Sequence[Point], i: int) -> int:
     return sum(math.hypot(p.x - q.x, p.y - q.y) < 60 + q.radius + p.radius for q in points)
 
 
-def _spots(points: Sequence[Point], i: int, size: tuple[float, float], frame: Box, taken: list[Placed]):  # type: ignore[no-untyped-def]
+def _spots(
+    points: Sequence[Point], i: int, size: tuple[float, float], frame: Box, taken: list[Placed]
+) -> Iterator[tuple[int, Placed]]:
     """Spots inside the frame that cover no label, nearest first, with how many other blobs and
     leader lines each covers or crosses."""
     for reach in STEPS:
