@@ -157,8 +157,10 @@ def draw(
     for channel in range(shown):
         axes = fig.add_subplot(rows, columns, channel + 2)
         values = maps.maps[channel]
-        peak = float(np.abs(values).max()) or 1.0
-        shade = axes.imshow(values / peak, cmap=cmap, vmin=-1 if signed else 0, vmax=1, interpolation="nearest")
+        peak = float(np.abs(values).max())  # 0 for a map that is all zeros (a dead relu): drawn as 0
+        shade = axes.imshow(
+            values / (peak or 1.0), cmap=cmap, vmin=-1 if signed else 0, vmax=1, interpolation="nearest"
+        )
         _bare(axes, f"{titles[channel]}  ({'±' if signed else 'max '}{peak:.3g})")
     if shade is not None:
         top = axes.get_position()  # the last map's panel: the bar spans the grid's height

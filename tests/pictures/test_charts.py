@@ -230,3 +230,17 @@ def test_curves_are_large_and_the_best_label_is_inside(monkeypatch: pytest.Monke
             label = next(t for t in axes.texts if t.get_text() == f"best: {best}")
             box, frame = label.get_window_extent(renderer), axes.get_window_extent(renderer)
             assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def test_a_canvas_as_svg_png_or_pdf() -> None:
+    # the one path from a canvas (draw's pictures) to a file: draw's handler plugs in here
+    from netdsl.pictures import canvas
+
+    picture = canvas.Canvas(400, 100)
+    picture.add(canvas.Rect(10, 10, 100, 50, fill="#dbe8f5"), canvas.Label(20, 40, "conv1"))
+    assert canvas.encode(picture, "svg").startswith('<?xml version="1.0"')  # type: ignore[union-attr]
+    pdf = canvas.encode(picture, "pdf")
+    assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF") and b"MediaBox [ 0 0 288 72 ]" in pdf
+    for dpi, size in ((None, (600, 150)), (300, (1200, 300))):
+        with Image.open(io.BytesIO(canvas.encode(picture, "png", dpi))) as png:  # type: ignore[arg-type]
+            assert png.size == size
