@@ -9,8 +9,9 @@ labelling): same points, same spots.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 GAP = 2.0  # pixels kept free around every label
@@ -92,97 +93,160 @@ def _candidate(point: Point, size: tuple[float, float], reach: float, degrees: i
 
 def place(points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: Box) -> list[Placed]:
     """A spot for each point's label (`sizes`: width and height) inside `frame`, never over another
-    label: first greedily, the most crowded points choosing first the nearest spot that covers no
-    label, point or leader line (or, where none is left, the one that covers fewest), then
-    refined by `improve`."""
+    label: first greedily, the most crowded points choosing first the cheapest spot (see
+    `_candidates`) that covers no label nor leader line, or failing that no label, then refined
+    by `improve`."""
+    spots = [_candidates(points, i, sizes[i], frame) for i in range(len(points))]
     order = sorted(range(len(points)), key=lambda i: (-_crowd(points, i), i))
-    placed: dict[int, Placed] = {}
+    placed: dict[int, tuple[Placed, float]] = {}
     for i in order:
-        taken = list(placed.values())
-        placed[i] = _free_spot(points, i, sizes[i], frame, taken) or _fallback(points, i, sizes[i], frame, taken)
-    return improve(points, sizes, frame, [placed[i] for i in range(len(points))])
+        layout = _Layout([spot for spot, _ in placed.values()])
+        free = [(spot, cost) for spot, cost in spots[i] if not layout.overlaps(spot.box)]
+        clear = (pair for pair in free if layout.pair_cost(pair[0]) == 0)
+        placed[i] = next(clear, None) or (free[0] if free else (_candidate(points[i], sizes[i], STEPS[0], 0), 0.0))
+    return improve(spots, [placed[i] for i in range(len(points))])
 
 
 # ---- refinement: simulated annealing over each label's candidate spots ----------------------
 
-MOVES = 300  # tries per label
+MOVES = 1200  # tries per label
 # per blob covered, leader line through a label, pair of crossing leader lines, leader line,
 # and pixel of reach
 WEIGHTS = {"blob": 60.0, "through": 40.0, "cross": 15.0, "leader": 4.0, "reach": 0.02}
 
 
-def improve(
-    points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: Box, placed: list[Placed]
-) -> list[Placed]:
+class _Layout:
+    """The labels' boxes and leader lines, for a spot's costs against all of them; the box
+    around two things is compared before the exact test (most pairs are far apart)."""
+
+    def __init__(self, spots: Sequence[Placed]) -> None:
+        self.boxes = [s.box for s in spots]
+        self.leaders = [s.leader for s in spots]
+        self.skip = -1  # the label being moved: not its own neighbour
+
+    def set(self, i: int, spot: Placed) -> None:
+        self.boxes[i], self.leaders[i] = spot.box, spot.leader
+
+    def overlaps(self, box: Box) -> bool:
+        return any(j != self.skip and overlaps(box, other, GAP) for j, other in enumerate(self.boxes))
+
+    def pair_cost(self, spot: Placed) -> float:
+        through = cross = 0
+        box = spot.box
+        for j, leader in enumerate(self.leaders):
+            if leader is not None and j != self.skip and overlaps(_around(leader), box) and crosses(leader, box):
+                through += 1
+        if spot.leader is not None:
+            around = _around(spot.leader)
+            for j, (other, leader) in enumerate(zip(self.boxes, self.leaders, strict=True)):
+                if j == self.skip:
+                    continue
+                if overlaps(around, other) and crosses(spot.leader, other):
+                    through += 1
+                if leader is not None and overlaps(around, _around(leader)) and _intersect(spot.leader, leader):
+                    cross += 1
+        return WEIGHTS["through"] * through + WEIGHTS["cross"] * cross
+
+
+def _around(segment: tuple[tuple[float, float], tuple[float, float]]) -> Box:
+    (x0, y0), (x1, y1) = segment
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def improve(spots: list[list[tuple[Placed, float]]], placed: list[tuple[Placed, float]]) -> list[Placed]:
     """Fewer labels over blobs, leader lines through labels and crossing leader lines: a label
-    moves to another of its spots when that lowers the cost (or, early on, raises it a little:
-    simulated annealing, seeded so the same chart comes out every time). No move makes two
-    labels overlap."""
+    moves to another of its `spots` when that lowers the cost (or, early on, raises it a little:
+    simulated annealing, seeded so the same chart comes out every time), then each to its best
+    spot. No move makes two labels overlap."""
     import random
 
     chooser = random.Random(0)
-    spots = [_candidates(points, i, sizes[i], frame) for i in range(len(points))]
-    current = list(placed)
-    own = [_spot_cost(spots[i], spot, points, i) for i, spot in enumerate(current)]
-    steps = MOVES * len(points)
+    current = [spot for spot, _ in placed]
+    own = [cost for _, cost in placed]
+    layout = _Layout(current)
+    steps = MOVES * len(current)
+    version, known = 0, [(-1, 0.0)] * len(current)  # each label's pair cost, as of a version
     for step in range(steps):
-        i = chooser.randrange(len(points))
+        i = chooser.randrange(len(current))
         if not spots[i]:
             continue
         spot, cost = spots[i][chooser.randrange(len(spots[i]))]
-        others = [c for j, c in enumerate(current) if j != i]
-        if any(overlaps(spot.box, other.box, GAP) for other in others):
-            continue
-        change = cost + _pair_cost(spot, others) - own[i] - _pair_cost(current[i], others)
         heat = 20.0 * (0.002 ** (step / steps))  # from 20 down to 0.04
-        if change <= 0 or chooser.random() < math.exp(-change / heat):
+        bar = -heat * math.log(1.0 - chooser.random())  # accepted: a change below this (or ≤ 0)
+        layout.skip = i
+        if known[i][0] != version:
+            known[i] = (version, layout.pair_cost(current[i]))
+        floor = cost - own[i] - known[i][1]  # the change if the new spot crossed nothing
+        if floor > 0 and floor >= bar:
+            continue
+        if layout.overlaps(spot.box):
+            continue
+        change = floor + layout.pair_cost(spot)
+        if change <= 0 or change < bar:
             current[i], own[i] = spot, cost
+            layout.set(i, spot)
+            version += 1
     for _ in range(2):  # then each label to its best spot, the others staying put
-        for i in range(len(points)):
-            others = [c for j, c in enumerate(current) if j != i]
-            here = own[i] + _pair_cost(current[i], others)
+        for i in range(len(current)):
+            layout.skip = i
+            here = own[i] + layout.pair_cost(current[i])
             for spot, cost in spots[i]:
                 if cost >= here:
                     break  # sorted by cost: no later spot can do better
-                if not any(overlaps(spot.box, o.box, GAP) for o in others):
-                    total = cost + _pair_cost(spot, others)
+                if not layout.overlaps(spot.box):
+                    total = cost + layout.pair_cost(spot)
                     if total < here:
                         current[i], own[i], here = spot, cost, total
+                        layout.set(i, spot)
     return current
 
 
 def _candidates(points: Sequence[Point], i: int, size: tuple[float, float], frame: Box) -> list[tuple[Placed, float]]:
-    spots = []
-    for reach in STEPS:
-        for degrees in DIRECTIONS:
-            spot = _candidate(points[i], size, reach, degrees)
-            if _inside(spot.box, frame):  # the nearer and the earlier direction, the better, all else equal
-                spots.append((spot, _own_cost(points, i, spot) + 0.02 * reach + 0.01 * DIRECTIONS.index(degrees)))
-    return sorted(spots, key=lambda pair: pair[1])[:160]
+    """The label's spots inside the frame, cheapest first, with what each costs on its own: the
+    other blobs its label or leader line covers, a leader line, and its reach (the nearer and
+    the earlier direction, the better, all else equal)."""
+    import numpy as np
+
+    spots = [
+        (_candidate(points[i], size, reach, degrees), 0.02 * reach + 0.01 * rank)
+        for reach in STEPS
+        for rank, degrees in enumerate(DIRECTIONS)
+    ]
+    spots = [(spot, cost) for spot, cost in spots if _inside(spot.box, frame)]
+    if not spots:
+        return []
+    others = np.array([(q.x, q.y, q.radius) for j, q in enumerate(points) if j != i], dtype=float).reshape(-1, 3)
+    boxes = np.array([spot.box for spot, _ in spots], dtype=float)
+    nearest_x = np.clip(others[None, :, 0], boxes[:, None, 0], boxes[:, None, 2])
+    nearest_y = np.clip(others[None, :, 1], boxes[:, None, 1], boxes[:, None, 3])
+    covered = (np.hypot(others[None, :, 0] - nearest_x, others[None, :, 1] - nearest_y) < others[None, :, 2]).sum(1)
+    segments = np.array([_segment(spot) for spot, _ in spots], dtype=float)
+    under = (_distances(segments, others[:, :2]) < others[None, :, 2] * 0.8).sum(1)  # NaN leader: no blob
+    length = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
+    leader = np.where(np.isnan(length), 0.0, WEIGHTS["leader"] + WEIGHTS["reach"] * np.nan_to_num(length))
+    costs = WEIGHTS["blob"] * (covered + under) + leader + np.array([cost for _, cost in spots])
+    ranked = sorted(zip(costs.tolist(), range(len(spots)), strict=True))[:160]
+    return [(spots[k][0], cost) for cost, k in ranked]
 
 
-def _spot_cost(spots: list[tuple[Placed, float]], spot: Placed, points: Sequence[Point], i: int) -> float:
-    return next((cost for candidate, cost in spots if candidate == spot), _own_cost(points, i, spot) + 1.0)
+def _segment(spot: Placed) -> tuple[float, float, float, float]:
+    if spot.leader is None:
+        return (math.nan,) * 4  # type: ignore[return-value]
+    (x0, y0), (x1, y1) = spot.leader
+    return (x0, y0, x1, y1)
 
 
-def _own_cost(points: Sequence[Point], i: int, spot: Placed) -> float:
-    """What a spot costs on its own: the blobs its label or leader line covers, and its reach."""
-    covered = sum(hits_circle(spot.box, q) for j, q in enumerate(points) if j != i)
-    reach = 0.0
-    if spot.leader is not None:
-        covered += sum(_leader_hits(spot.leader, q) for j, q in enumerate(points) if j != i)
-        (x0, y0), (x1, y1) = spot.leader
-        reach = WEIGHTS["leader"] / WEIGHTS["reach"] + math.hypot(x1 - x0, y1 - y0)
-    return WEIGHTS["blob"] * covered + WEIGHTS["reach"] * reach
+def _distances(segments: Any, centres: Any) -> Any:
+    """[segments, centres]: from each centre to the nearest point of each segment (NaN: none)."""
+    import numpy as np
 
-
-def _pair_cost(spot: Placed, others: list[Placed]) -> float:
-    through = sum(o.leader is not None and crosses(o.leader, spot.box) for o in others)
-    cross = 0
-    if spot.leader is not None:
-        through += sum(crosses(spot.leader, o.box) for o in others)
-        cross = sum(o.leader is not None and _intersect(spot.leader, o.leader) for o in others)
-    return WEIGHTS["through"] * through + WEIGHTS["cross"] * cross
+    x0, y0 = segments[:, None, 0], segments[:, None, 1]
+    dx, dy = segments[:, None, 2] - x0, segments[:, None, 3] - y0
+    length = dx * dx + dy * dy
+    t = np.clip(
+        ((centres[None, :, 0] - x0) * dx + (centres[None, :, 1] - y0) * dy) / np.where(length > 0, length, 1), 0, 1
+    )
+    return np.hypot(x0 + t * dx - centres[None, :, 0], y0 + t * dy - centres[None, :, 1])
 
 
 def _crowd(points: Sequence[Point], i: int) -> int:
@@ -190,50 +254,8 @@ def _crowd(points: Sequence[Point], i: int) -> int:
     return sum(math.hypot(p.x - q.x, p.y - q.y) < 60 + q.radius + p.radius for q in points)
 
 
-def _spots(
-    points: Sequence[Point], i: int, size: tuple[float, float], frame: Box, taken: list[Placed]
-) -> Iterator[tuple[int, Placed]]:
-    """Spots inside the frame that cover no label, nearest first, with how many other blobs and
-    leader lines each covers or crosses."""
-    for reach in STEPS:
-        for degrees in DIRECTIONS:
-            spot = _candidate(points[i], size, reach, degrees)
-            if not _inside(spot.box, frame) or not _free(spot, taken):
-                continue
-            covered = sum(hits_circle(spot.box, q) for j, q in enumerate(points) if j != i)
-            if spot.leader is not None:
-                covered += sum(_leader_hits(spot.leader, q) for j, q in enumerate(points) if j != i)
-            yield covered + _crossings(spot, taken), spot
-
-
-def _free_spot(
-    points: Sequence[Point], i: int, size: tuple[float, float], frame: Box, taken: list[Placed]
-) -> Placed | None:
-    return next((spot for covered, spot in _spots(points, i, size, frame, taken) if covered == 0), None)
-
-
-def _fallback(points: Sequence[Point], i: int, size: tuple[float, float], frame: Box, taken: list[Placed]) -> Placed:
-    """The spot that covers the fewest blobs and leader lines (never a label), else beside the point."""
-    spots = sorted(_spots(points, i, size, frame, taken), key=lambda pair: pair[0])
-    return spots[0][1] if spots else _candidate(points[i], size, STEPS[0], 0)
-
-
 def _inside(box: Box, frame: Box) -> bool:
     return frame[0] <= box[0] and box[2] <= frame[2] and frame[1] <= box[1] and box[3] <= frame[3]
-
-
-def _free(spot: Placed, taken: list[Placed]) -> bool:
-    return not any(overlaps(spot.box, other.box, GAP) for other in taken)
-
-
-def _crossings(spot: Placed, taken: list[Placed]) -> int:
-    """Leader lines through the spot's label, labels its own leader line passes through, and
-    leader lines it crosses."""
-    count = sum(other.leader is not None and crosses(other.leader, spot.box) for other in taken)
-    if spot.leader is not None:
-        count += sum(crosses(spot.leader, other.box) for other in taken)
-        count += sum(other.leader is not None and _intersect(spot.leader, other.leader) for other in taken)
-    return count
 
 
 def _intersect(
@@ -246,8 +268,3 @@ def _intersect(
 
     (p1, p2), (p3, p4) = a, b
     return side(p3, p4, p1) * side(p3, p4, p2) < 0 and side(p1, p2, p3) * side(p1, p2, p4) < 0
-
-
-def _leader_hits(leader: tuple[tuple[float, float], tuple[float, float]], point: Point) -> bool:
-    """Whether a leader line passes over another blob (more than grazing it)."""
-    return distance(leader, point.x, point.y) < point.radius * 0.8
