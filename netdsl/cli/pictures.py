@@ -252,9 +252,19 @@ def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
     add_depth(draw, "boxes")
 
 
+MAX_DPI = 1200  # a 12-inch chart at 1200 dpi is 14,400 pixels wide: past that Agg runs out of room
+
+
+def _dpi(text: str) -> int:
+    value = positive(text)
+    if value > MAX_DPI:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DPI} pixels per inch, got {value}")
+    return value
+
+
 def add_dpi(command: argparse.ArgumentParser) -> None:
     command.add_argument(
-        "--dpi", type=positive, metavar="N", help=f"pixels per inch of a PNG (default {DPI}); SVG and PDF are vector"
+        "--dpi", type=_dpi, metavar="N", help=f"pixels per inch of a PNG (default {DPI}); SVG and PDF are vector"
     )
 
 

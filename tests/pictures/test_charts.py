@@ -249,3 +249,14 @@ def test_a_canvas_as_svg_png_or_pdf() -> None:
     for dpi, size in ((None, (600, 150)), (300, (1200, 300))):
         with Image.open(io.BytesIO(canvas.encode(picture, "png", dpi))) as png:  # type: ignore[arg-type]
             assert png.size == size
+
+
+def test_dpi_and_suffix_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lenet = str(SPECS / "lenet5.net")
+    with pytest.raises(SystemExit) as usage:  # argparse's own exit, as for every bad flag value
+        main(["compare", lenet, "-o", str(tmp_path / "c.png"), "--dpi", "5000"])
+    assert usage.value.code == 2
+    assert "argument --dpi: at most 1200 pixels per inch, got 5000" in capsys.readouterr().err
+    assert main(["compare", lenet, "-o", str(tmp_path / "c.gif")]) == 2
+    assert "-o " + str(tmp_path / "c.gif") + ": give a file ending in .svg, .png or .pdf" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists() and not (tmp_path / "c.gif").exists()
