@@ -28,12 +28,14 @@ from netdsl.cli.common import (
 )
 from netdsl.cli.specs import load_spec
 from netdsl.core.files import STDOUT, write_atomic
-from netdsl.pictures.plot import picture_format
+from netdsl.pictures.plot import DPI, picture_format
 
 if TYPE_CHECKING:
     from netdsl.api import Spec
+    from netdsl.pictures.compare import Entry
 
 Checker = Callable[[str, "str | None"], "Spec | int"]  # spec path, network → checked spec or an exit status
+PICTURES = ("svg", "png", "pdf")  # what every picture command writes
 
 
 def _say(err: Console, text: str) -> None:
@@ -49,7 +51,8 @@ def _format(path: str, err: Console, allowed: tuple[str, ...] = ("svg", "png")) 
     """The picture format of `-o`: by its suffix (standard output: SVG)."""
     kind = "svg" if path == STDOUT else picture_format(path)
     if kind not in allowed:
-        _error(err, f"-o {path}: give a file ending in {' or '.join('.' + a for a in allowed)}")
+        suffixes = [f".{a}" for a in allowed]
+        _error(err, f"-o {path}: give a file ending in {', '.join(suffixes[:-1])} or {suffixes[-1]}")
         return None
     return kind
 
@@ -78,7 +81,7 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
     from netdsl.checker import tree
     from netdsl.pictures import canvas, graph, planes
 
-    kind = _format(args.output, err)
+    kind = _format(args.output, err, PICTURES)
     if kind is None:
         return EXIT_USAGE
     spec = check(args.spec, args.network)
@@ -109,7 +112,7 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
         picture = graph.draw(laid)
         folded = f", blocks folded at depth {depth}" if any(b.kind == "block" for b in laid.boxes) else ""
         what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}"
-    data: bytes | str = canvas.to_svg(picture) if kind == "svg" else canvas.to_png(picture)
+    data = canvas.encode(picture, kind, args.dpi)
     if not _write(args.output, data, err):
         return EXIT_USAGE
     if args.output != STDOUT:
@@ -141,7 +144,7 @@ def _jobs(items: list[str], check: Checker) -> list[Spec] | int:
 def run_compare(args: argparse.Namespace, check: Checker, out: Console, err: Console) -> int:
     from netdsl.pictures import compare
 
-    kind = _format(args.output, err) if args.output else None
+    kind = _format(args.output, err, PICTURES) if args.output else None
     if args.output and kind is None:
         return EXIT_USAGE
     jobs = _jobs(args.specs, check)
@@ -156,12 +159,11 @@ def run_compare(args: argparse.Namespace, check: Checker, out: Console, err: Con
             missing = [e.network for e in entries if e.metric is None]
             if missing:
                 _say(err, f"netdsl: warning: no run of {', '.join(missing)} in --results: left out of the chart")
-        chart = compare.chart(entries, metric, kind) if kind else None
+        chart = compare.chart(entries, metric, kind, args.dpi or DPI) if kind else None
     except compare.CompareError as exc:
         return _error(err, str(exc))
-    table = compare.to_json(entries, metric) if args.format == "json" else compare.to_markdown(entries, metric)
     if args.output != STDOUT:
-        out.file.write(table)
+        _print_table(out, entries, metric, args.format)
     if chart is not None and args.output:
         if not _write(args.output, chart, err):
             return EXIT_USAGE
@@ -175,12 +177,49 @@ def run_compare(args: argparse.Namespace, check: Checker, out: Console, err: Con
     return EXIT_OK
 
 
+def _print_table(out: Console, entries: list[Entry], metric: str | None, form: str | None) -> None:
+    """JSON or markdown as asked; by default a table to a terminal and markdown to a pipe or file."""
+    from netdsl.pictures import compare
+
+    if form == "json":
+        out.file.write(compare.to_json(entries, metric))
+    elif form == "markdown" or (form is None and not out.is_terminal):
+        out.file.write(compare.to_markdown(entries, metric))
+    else:
+        out.print(_rich_table(entries, metric))
+
+
+def _rich_table(entries: list[Entry], metric: str | None) -> object:
+    """The comparison for a terminal: counts with SI prefixes and no spec paths (a name that two
+    specs give gains its folder or file, as on the chart), so that it fits 80 columns."""
+    from rich import box
+    from rich.table import Table
+
+    from netdsl.pictures.compare import metric_text, names, si
+    from netdsl.report.render import field_text, human_bytes
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold")
+    table.add_column("network", overflow="fold")
+    for name in ("params", "MACs", "memory", "field"):
+        table.add_column(name, justify="right", no_wrap=True)
+    if metric:
+        table.add_column("test acc." if metric == "accuracy" else f"test {metric}", justify="right", no_wrap=True)
+        table.add_column("runs", justify="right", no_wrap=True)
+    for e, name in zip(entries, names(entries), strict=True):  # a name two specs give: with its folder
+        row = [name, si(e.params), si(e.macs), human_bytes(e.activation_bytes)]
+        row.append(field_text(e.receptive_field))
+        if metric:
+            row += [metric_text(e.metric, metric, e.spread), str(e.runs)]
+        table.add_row(*row)
+    return table
+
+
 def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
     from netdsl.backends.onnx.emit import WeightsError
     from netdsl.pictures import features
     from netdsl.runtime.session import RuntimeUsageError
 
-    kind = _format(args.output, err)
+    kind = _format(args.output, err, PICTURES)
     if kind is None:
         return EXIT_USAGE
     if args.weights is not None and args.seed is not None:
@@ -197,7 +236,8 @@ def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
         return _error(err, str(exc), weights_status(exc))
     except RuntimeUsageError as exc:
         return _error(err, str(exc))
-    data = features.draw(maps, spec.network, kind, args.max_maps)
+    names = features.channel_names(spec.checked.graph, layer)
+    data = features.draw(maps, spec.network, kind, args.max_maps, names, args.dpi or DPI)
     if not _write(args.output, data, err):
         return EXIT_USAGE
     if args.weights is None and spec.checked.trainable_params:
@@ -217,7 +257,10 @@ def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
 
 def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
     add_spec_arguments(draw)
-    draw.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png (-: SVG to stdout)")
+    draw.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="FILE.svg, FILE.png or FILE.pdf (-: SVG to stdout)"
+    )
+    add_dpi(draw)
     draw.add_argument("--style", choices=("graph", "planes"), default="graph", help="default graph")
     draw.add_argument(
         "--depth",
@@ -238,13 +281,34 @@ def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_DPI = 1200  # a 12-inch chart at 1200 dpi is 14,400 pixels wide: past that Agg runs out of room
+
+
+def _dpi(text: str) -> int:
+    value = positive(text)
+    if value > MAX_DPI:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DPI} pixels per inch, got {value}")
+    return value
+
+
+def add_dpi(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--dpi", type=_dpi, metavar="N", help=f"pixels per inch of a PNG (default {DPI}); SVG and PDF are vector"
+    )
+
+
 def add_compare_arguments(compare: argparse.ArgumentParser) -> None:
     compare.add_argument("specs", nargs="+", metavar="SPEC[:NETWORK]", help="spec files, or SPEC:NETWORK for one")
     compare.add_argument(
         "--results", nargs="+", action="extend", metavar="DIR", help="run folders of netdsl train or experiment"
     )
-    compare.add_argument("-o", "--output", metavar="FILE", help="the chart: FILE.svg or FILE.png")
-    compare.add_argument("--format", choices=("markdown", "json"), default="markdown", help="the table's format")
+    compare.add_argument("-o", "--output", metavar="FILE", help="the chart: FILE.svg, FILE.png or FILE.pdf")
+    compare.add_argument(
+        "--format",
+        choices=("table", "markdown", "json"),
+        help="the table's format (default: a table on a terminal, markdown to a pipe or file)",
+    )
+    add_dpi(compare)
     add_set(compare, "override a parameter of every network")
     add_no_color(compare)
 
@@ -257,7 +321,8 @@ def add_features_arguments(features: argparse.ArgumentParser) -> None:
     # --input is the image here, as for infer (the input shape follows the spec and --set)
     features.add_argument("--input", required=True, metavar="IMAGE", help="an image, or a .npy array [C, H, W]")
     features.add_argument("--layer", help="the layer to show (default: the first conv)")
-    features.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png or FILE.svg")
+    features.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.png, FILE.svg or FILE.pdf")
+    add_dpi(features)
     features.add_argument("--max-maps", type=positive, default=64, metavar="N", help="show at most N maps (64)")
     add_weights(features)
 

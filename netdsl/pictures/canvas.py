@@ -181,8 +181,9 @@ def sample(curve: Curve, steps: int = 12) -> list[Point]:
 MAX_PIXELS = 60_000  # Agg draws at most 2^16 pixels a side; past this the picture is scaled down
 
 
-def to_png(canvas: Canvas, scale: float = 1.5) -> bytes:
-    """The canvas rasterized by matplotlib (Agg) at `scale` pixels per unit (less for huge canvases)."""
+def to_png(canvas: Canvas, scale: float = 1.5, kind: str = "png") -> bytes:
+    """The canvas rasterized by matplotlib (Agg) at `scale` pixels per unit (less for huge canvases);
+    with `kind` "pdf" the same drawing as a PDF (vector, `scale` then only sets its raster parts)."""
     from matplotlib.patches import FancyArrowPatch, PathPatch
     from matplotlib.patches import Polygon as MplPolygon
     from matplotlib.patches import Rectangle as MplRect
@@ -268,10 +269,18 @@ def to_png(canvas: Canvas, scale: float = 1.5) -> bytes:
                 va="baseline",
                 zorder=z,
             )
-    return render(fig, "png", dpi=dpi)
+    return render(fig, kind, dpi=dpi)
 
 
 def bounds(shapes: Sequence[Rect]) -> Rect:
     """The smallest rectangle around `shapes`."""
     x0, y0 = min(s.x for s in shapes), min(s.y for s in shapes)
     return Rect(x0, y0, max(s.right for s in shapes) - x0, max(s.bottom for s in shapes) - y0)
+
+
+def encode(canvas: Canvas, kind: str, dpi: float | None = None) -> bytes | str:
+    """The canvas as `kind` ('svg', 'png' or 'pdf'): the one path from a canvas to a file;
+    `dpi` for a PNG (default 150: 1.5 pixels per unit)."""
+    if kind == "svg":
+        return to_svg(canvas)
+    return to_png(canvas, (dpi or 150) / 100, kind)

@@ -31,6 +31,7 @@ class Entry:
     receptive_field: tuple[int, int] | None  # of the last layer with a feature map
     metric: float | None = None  # mean over the runs found (seeds)
     runs: int = 0
+    spread: float | None = None  # the standard deviation over those runs (two or more)
 
 
 def entry(checked: Checked, spec: str) -> Entry:
@@ -80,6 +81,7 @@ def with_results(entries: list[Entry], results: dict[str, list[float]]) -> list[
             e.receptive_field,
             statistics.fmean(results[e.network]) if e.network in results else None,
             len(results.get(e.network, [])),
+            statistics.stdev(results[e.network]) if len(results.get(e.network, [])) > 1 else None,
         )
         for e in entries
     ]
@@ -109,15 +111,18 @@ def to_markdown(entries: Sequence[Entry], metric: str | None) -> str:
             f"{_field(e.receptive_field)} |"
         )
         if metric:
-            line += f" {_metric_text(e.metric, metric)} | {e.runs} |"
+            line += f" {metric_text(e.metric, metric, e.spread)} | {e.runs} |"
         lines.append(line)
     return "\n".join(lines) + "\n"
 
 
-def _metric_text(value: float | None, metric: str) -> str:
+def metric_text(value: float | None, metric: str, spread: float | None = None) -> str:
+    """98.50%, or 98.50% ± 0.71% over several seeds (MAE: 0.412 ± 0.020)."""
     if value is None:
         return "-"
-    return f"{value:.2%}" if metric == "accuracy" else f"{value:.3f}"
+    if metric == "accuracy":
+        return f"{value:.2%}" + (f" ± {spread:.2%}" if spread is not None else "")
+    return f"{value:.3f}" + (f" ± {spread:.3f}" if spread is not None else "")
 
 
 def to_json(entries: Sequence[Entry], metric: str | None) -> str:
@@ -139,143 +144,218 @@ def to_json(entries: Sequence[Entry], metric: str | None) -> str:
 
 # ---- the chart ----------------------------------------------------------------------------
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-AREA = 2600.0  # points² of the largest blob
+AREA = 3000.0  # points² of the largest blob
+SMALLEST = 36.0  # points² of the smallest: a blob stays a visible dot
+DOT = 70.0  # points² of every dot when y is the parameters (an area would say it twice)
+MARKERS = ("o", "s", "D", "^")  # a new one after every palette's worth of networks
 
 
-def chart(entries: Sequence[Entry], metric: str | None, kind: str) -> bytes:
-    """The Canziani chart as SVG or PNG (`kind`): networks with a trained figure when `metric`
-    is given (the others are left out), else all, with parameters on y."""
-    from matplotlib.ticker import FuncFormatter
+def palette() -> list[str]:
+    """40 distinct colours: matplotlib's tab20 and tab20b, the strong shades first."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
+    tab20 = [to_hex(c) for c in colormaps["tab20"].colors]  # type: ignore[attr-defined]
+    tab20b = [to_hex(c) for c in colormaps["tab20b"].colors]  # type: ignore[attr-defined]
+    return tab20[0::2] + tab20b[0::4] + tab20b[2::4] + tab20[1::2] + tab20b[1::4] + tab20b[3::4]
+
+
+def styles(count: int) -> list[tuple[str, str]]:
+    """A (colour, marker) pair for each of `count` networks, no two alike."""
+    colours = palette()
+    return [(colours[i % len(colours)], MARKERS[i // len(colours) % len(MARKERS)]) for i in range(count)]
+
+
+def names(entries: Sequence[Entry]) -> list[str]:
+    """Each network's name on the chart; a name that several specs give gains its folder, or its
+    file where the folders are the same (`AlexNet (zoo)`, `ORCNN (coral_cnn.net)`)."""
+    specs: dict[str, set[str]] = {}
+    for e in entries:
+        specs.setdefault(e.network, set()).add(e.spec)
+    shown = []
+    for e in entries:
+        others = specs[e.network]
+        if len(others) == 1:
+            shown.append(e.network)
+            continue
+        folders = {Path(spec).parent.name for spec in others}
+        shown.append(f"{e.network} ({Path(e.spec).parent.name if len(folders) == len(others) else Path(e.spec).name})")
+    return shown
+
+
+def si(value: float) -> str:
+    """A count with an SI prefix: 18, 61.7k, 4.1M, 15.5G (three significant digits at most)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{prefix}"
+    return f"{value:.3g}"
+
+
+def chart(entries: Sequence[Entry], metric: str | None, kind: str, dpi: float = 150) -> bytes:
+    """Canziani's chart as SVG, PNG or PDF (`kind`): multiply-accumulates on a log x axis, and on y
+    the trained figure when `metric` is given (networks without one are left out) with blob
+    area = parameters, else the parameters on a log y axis with equal dots."""
     from netdsl.pictures.plot import figure, render
 
     shown = [e for e in entries if metric is None or e.metric is not None]
     if not shown:
         raise CompareError("no network has a run in --results: nothing to chart")
-    fig = figure(10, 6.4)
-    axes = fig.add_axes((0.08, 0.1, 0.78, 0.8))  # the size key on the right
-    xs = [e.macs / 1e9 for e in shown]
-    ys = [e.metric if metric else e.params / 1e6 for e in shown]  # type: ignore[misc]
+    fig = figure(12, 7.5)
+    axes = fig.add_axes((0.075, 0.09, 0.72 if metric else 0.9, 0.83))
+    xs = [max(e.macs, 1) for e in shown]
     largest = max(e.params for e in shown) or 1
-    sizes = [max(30.0, AREA * e.params / largest) for e in shown]
-    colours = [PALETTE[i % len(PALETTE)] for i in range(len(shown))]
-    axes.scatter(xs, ys, s=sizes, c=colours, alpha=0.55, edgecolors="black", linewidths=0.6, zorder=3)
-    log = min(xs) > 0 and max(xs) / min(xs) > 30
-    if log:
-        axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axes.set_xlabel("multiply-accumulates per image (G" + (", log scale)" if log else ")"))
-    if metric == "accuracy":
-        axes.yaxis.set_major_formatter(
-            FuncFormatter(lambda v, _: f"{v:.0%}" if v * 100 == round(v * 100) else f"{v:.1%}")
-        )
-    axes.set_ylabel(f"test {metric}" if metric else "parameters (M)")
-    _pad(axes, xs, ys, log)
-    title = "networks by operations" + (f" and test {metric}" if metric else " and parameters")
-    fig.suptitle(f"{title}; blob area: parameters", x=0.08, ha="left", fontweight="bold", fontsize=11)
-    _size_key(axes, largest)
-    _annotate(fig, axes, shown, xs, ys, sizes)
-    return render(fig, kind)
-
-
-def _pad(axes: Any, xs: list[float], ys: list[float], log: bool) -> None:
-    """Room around the blobs so that the largest is whole and labels fit."""
-    low, high = min(ys), max(ys)
-    span = (high - low) or abs(high) or 1.0
-    axes.set_ylim(low - 0.18 * span, high + 0.18 * span)
-    if log:
-        axes.set_xlim(min(xs) / 1.8, max(xs) * 1.8)
+    if metric:
+        ys = [float(e.metric) for e in shown]  # type: ignore[arg-type]
+        sizes = [max(SMALLEST, AREA * e.params / largest) for e in shown]
     else:
-        width = (max(xs) - min(xs)) or max(xs) or 1.0
-        axes.set_xlim(max(0.0, min(xs) - 0.12 * width), max(xs) + 0.15 * width)
+        ys = [float(max(e.params, 1)) for e in shown]
+        sizes = [DOT] * len(shown)
+    spreads = [e.spread or 0.0 for e in shown]
+    _axes(
+        axes,
+        xs,
+        [y - d for y, d in zip(ys, spreads, strict=True)] + [y + d for y, d in zip(ys, spreads, strict=True)],
+        metric,
+    )
+    for (colour, marker), x, y, size, e in sorted(
+        zip(styles(len(shown)), xs, ys, sizes, shown, strict=True), key=lambda t: -t[3]
+    ):  # the largest first: small blobs stay on top
+        axes.scatter(
+            [x],
+            [y],
+            s=size,
+            c=colour,
+            marker=marker,
+            alpha=0.7,
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=3,
+            clip_on=False,
+        )
+        if e.spread is not None:
+            axes.errorbar(
+                [x],
+                [y],
+                yerr=[e.spread],
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=1,
+                capsize=4,
+                zorder=4,
+                gid=f"spread-{e.network}",
+            )
+    fig.suptitle(_title(shown, metric), x=0.075, ha="left", fontweight="bold", fontsize=12)
+    if metric:
+        _size_key(axes, largest)
+    _annotate(fig, axes, names(shown), xs, ys, sizes)
+    return render(fig, kind, dpi=dpi)
+
+
+def _title(shown: Sequence[Entry], metric: str | None) -> str:
+    if not metric:
+        return "networks by operations and parameters (both log scale)"
+    bars = " ± one standard deviation over seeds," if any(e.spread is not None for e in shown) else ""
+    return f"networks by operations and test {metric};{bars} blob area: parameters"
+
+
+def _axes(axes: Any, xs: list[float], ys: list[float], metric: str | None) -> None:
+    """Log x over whole decades; y the same for parameters, else a linear axis never below 0
+    (nor above 100% for accuracy) with ticks that all show the same number of decimals."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    axes.set_xscale("log")
+    axes.set_xlim(*_decades(xs))
+    axes.xaxis.set_major_locator(LogLocator(base=10, numticks=20))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.set_xlabel("multiply-accumulates per image (log scale)")
+    if metric is None:
+        axes.set_yscale("log")
+        axes.set_ylim(*_decades(ys))
+        axes.yaxis.set_major_locator(LogLocator(base=10, numticks=20))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
+        axes.yaxis.set_minor_formatter(NullFormatter())
+        axes.set_ylabel("parameters (log scale)")
+        return
+    low, high = min(ys), max(ys)
+    pad = max((high - low) * 0.15, 0.005)
+    top = high + pad
+    if metric == "accuracy":
+        top = min(top, 1.0)
+    bottom = max(0.0, low - pad)
+    axes.set_ylim(bottom, top)
+    locator = MaxNLocator(nbins=8, steps=[1, 2, 5, 10])
+    axes.yaxis.set_major_locator(locator)
+    scale, unit = (100, "%") if metric == "accuracy" else (1, "")
+    digits = decimals([v * scale for v in locator.tick_values(bottom, top)])
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * scale:.{digits}f}{unit}"))
+    axes.set_ylabel(f"test {metric}" + (" (higher is better)" if metric == "accuracy" else " (lower is better)"))
+
+
+def _decades(values: list[float]) -> tuple[float, float]:
+    """Whole decades around `values`, with room for a blob at either end."""
+    low = 10 ** math.floor(math.log10(min(values) / 1.6))
+    high = 10 ** math.ceil(math.log10(max(values) * 1.6))
+    return low, high
+
+
+def decimals(ticks: Sequence[float]) -> int:
+    """The fewest decimals that show every tick exactly, the same for all: 85, 90, 95 or 97.5,
+    98.0, 98.5 (never 85.0 beside 90)."""
+    return next((d for d in range(7) if all(abs(round(v, d) - v) < 1e-9 * max(1.0, abs(v)) for v in ticks)), 6)
+
+
+def nice(value: float) -> float:
+    """The largest of 1, 2, 2.5 or 5 times a power of ten that is at most `value` (≥ 1)."""
+    power = 10 ** math.floor(math.log10(max(value, 1)))
+    return max(m * power for m in (1, 2, 2.5, 5) if m * power <= max(value, 1))
 
 
 def _size_key(axes: Any, largest: int) -> None:
-    """Reference blobs for reading sizes: round parameter counts up to the largest."""
-    steps = [v for v in (1e6, 5e6, 10e6, 25e6, 50e6, 100e6, 150e6) if v <= largest] or [float(largest)]
-    picks = steps[-3:] if len(steps) > 3 else steps
+    """Reference blobs for reading sizes: up to three round parameter counts up to the largest."""
+    top = nice(largest)
+    picks = sorted({nice(v) for v in (top, top / 4, top / 10, top / 100)}, reverse=True)
+    picks = [v for v in picks if AREA * v / largest >= SMALLEST * 1.5] or [top]
     handles = [
-        axes.scatter([], [], s=max(30.0, AREA * v / largest), c="white", edgecolors="black", linewidths=0.6)
+        axes.scatter([], [], s=max(SMALLEST, AREA * v / largest), c="white", edgecolors="black", linewidths=0.6)
         for v in picks
     ]
     axes.legend(
         handles,
-        [f"{v / 1e6:g}M" for v in picks],
-        title="parameters",
+        [f"{si(v)} params" for v in picks],
+        title="blob area",
         loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
+        bbox_to_anchor=(1.01, 1.0),
         frameon=False,
-        labelspacing=2.2,
-        borderpad=1.2,
-        handletextpad=1.5,
+        labelspacing=2.6,
+        borderpad=1.8,
+        handlelength=5.0,  # em: the largest blob fits beside its text
+        handletextpad=0.6,
     )
 
 
-def _annotate(
-    fig: Any, axes: Any, shown: Sequence[Entry], xs: list[float], ys: list[float], sizes: list[float]
-) -> None:
-    """Each blob's name beside it, at the first of a few spots that covers no other name or blob."""
+def _annotate(fig: Any, axes: Any, labels: list[str], xs: list[float], ys: list[float], sizes: list[float]) -> None:
+    """Each blob's name where it covers no other name, blob or leader line (see labels.place)."""
+    from netdsl.pictures.labels import Point, place
+
     renderer = fig.canvas.get_renderer()
-    taken = []
+    points = []
     for x, y, size in zip(xs, ys, sizes, strict=True):
         cx, cy = axes.transData.transform((x, y))
-        radius = math.sqrt(size) / 2 * fig.dpi / 72
-        taken.append((cx - radius, cy - radius, cx + radius, cy + radius))
-    order = sorted(range(len(shown)), key=lambda i: -sizes[i])
-    for i in order:
-        radius = math.sqrt(sizes[i]) / 2 + 3
-        placed = False
-        for dx, dy, ha, va in _spots(radius):
-            text = axes.annotate(
-                shown[i].network,
-                (xs[i], ys[i]),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha=ha,
-                va=va,
-                fontsize=9,
-                zorder=4,
-            )
-            box = text.get_window_extent(renderer)
-            rect = (box.x0, box.y0, box.x1, box.y1)
-            inside = axes.get_window_extent(renderer)
-            fits = inside.x0 <= rect[0] and rect[2] <= inside.x1 and inside.y0 <= rect[1] and rect[3] <= inside.y1
-            if fits and not any(_hit(rect, t) for j, t in enumerate(taken) if j != i):  # its own blob may touch
-                taken.append(rect)
-                placed = True
-                break
-            text.remove()
-        if not placed:
-            text = axes.annotate(
-                shown[i].network,
-                (xs[i], ys[i]),
-                xytext=(radius, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                fontsize=9,
-                zorder=4,
-            )
-            box = text.get_window_extent(renderer)
-            taken.append((box.x0, box.y0, box.x1, box.y1))
-
-
-def _spots(radius: float) -> list[tuple[float, float, str, str]]:
-    spots = []
-    for reach in (radius, radius + 10, radius + 22, radius + 36):
-        spots += [
-            (reach, 0, "left", "center"),
-            (-reach, 0, "right", "center"),
-            (0, reach, "center", "bottom"),
-            (0, -reach, "center", "top"),
-            (reach * 0.75, reach * 0.75, "left", "bottom"),
-            (-reach * 0.75, reach * 0.75, "right", "bottom"),
-            (reach * 0.75, -reach * 0.75, "left", "top"),
-            (-reach * 0.75, -reach * 0.75, "right", "top"),
-        ]
-    return spots
-
-
-def _hit(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+        points.append(Point(cx, cy, math.sqrt(size) / 2 * fig.dpi / 72 + 1))
+    extents = []
+    for label in labels:
+        probe = fig.text(0, 0, label, fontsize=9)
+        box = probe.get_window_extent(renderer)
+        extents.append((box.width, box.height))
+        probe.remove()
+    frame = axes.get_window_extent(renderer)
+    spots = place(points, extents, (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2))
+    to_data = axes.transData.inverted()
+    for i, (label, spot) in enumerate(zip(labels, spots, strict=True)):
+        axes.annotate(
+            label, to_data.transform(spot.anchor), ha=spot.ha, va=spot.va, fontsize=9, zorder=5, gid=f"label-{i}"
+        )
+        if spot.leader is not None:
+            (x0, y0), (x1, y1) = to_data.transform(spot.leader[0]), to_data.transform(spot.leader[1])
+            axes.plot([x0, x1], [y0, y1], color="#888888", linewidth=0.7, zorder=2, gid=f"leader-{i}")

@@ -1,6 +1,8 @@
-"""`netdsl features`: what a layer makes of one image — its feature maps as a grid, each map
-scaled to its own range (so a weak map is as readable as a strong one), with its channel index,
-beside the input as the network saw it.
+"""`netdsl features`: what a layer makes of one image — its feature maps as a grid beside the
+input as the network saw it. Each map is scaled to its own largest |value| (so a weak map is as
+readable as a strong one; that value is in its title) on a diverging colour map centred on 0,
+with one colour bar: the sign of an edge stays readable. Maps are titled by the spec's labels
+where a channel has one (a concat of labelled one-channel convs), else by their index.
 
 The network runs through the ONNX backend and onnxruntime with the layer's value added as an
 output (every layer's value is named after it there), so any layer can be looked at, merges
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netdsl.checker.analyze import Checked
+from netdsl.checker.ir import Graph
 from netdsl.core.diagnostics import did_you_mean
 
 if TYPE_CHECKING:
@@ -84,43 +87,90 @@ def grid_shape(count: int) -> tuple[int, int]:
     return math.ceil(count / columns), columns
 
 
-def draw(maps: Maps, network: str, kind: str, limit: int = MAX_MAPS) -> bytes:
+KEEPS_CHANNELS = frozenset(
+    ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "identity", "dropout", "batchnorm", "maxpool", "avgpool")
+)
+
+
+def channel_names(graph: Graph, layer: str) -> list[str]:
+    """A title for each channel of `layer`: a one-channel layer's label, the labels of a concat's
+    parts, a channel-keeping op's input's; else the channel index."""
+    by_name = {node.name: node for node in graph.nodes}
+
+    def names(node_id: int) -> list[str] | None:
+        node = graph.nodes[node_id]
+        if node.op == "concat":
+            parts = [names(i) or [f"{node.name}[{k}]" for k in range(graph.nodes[i].shape[0])] for i in node.inputs]
+            return [name for part in parts for name in part]
+        if node.op in KEEPS_CHANNELS and len(node.inputs) == 1:
+            return names(node.inputs[0])
+        if len(node.shape) == 3 and node.shape[0] == 1 and node.op != "input":
+            return [node.name]
+        return None
+
+    node = by_name[layer]
+    found = names(node.id)
+    return found if found and len(found) == node.shape[0] else [str(k) for k in range(node.shape[0])]
+
+
+def draw(
+    maps: Maps,
+    network: str,
+    kind: str,
+    limit: int = MAX_MAPS,
+    titles: list[str] | None = None,
+    dpi: float = 150,
+) -> bytes:
     import numpy as np
 
     from netdsl.pictures.plot import figure, render
 
     channels = maps.maps.shape[0]
     shown = min(channels, limit)
+    titles = titles or [str(k) for k in range(channels)]
     rows, columns = grid_shape(shown + 1)  # the input first
-    panel, head = 1.35, 0.62  # inches: a map, and the two title lines
-    width, height = max(columns * panel, 5.2), rows * panel + head
+    panel, head, bar = (2.4, 0.9, 1.1) if shown <= 6 else (1.5, 0.8, 1.0)  # inches: a map, titles, colour bar
+    width, height = columns * panel + bar, rows * (panel + 0.25) + head
     fig = figure(width, height)
     some = f" (the first {shown})" if shown < channels else ""
     norm = "; the input normalized as in training" if maps.normalized else ""
-    fig.text(0.01, 1 - 0.1 / height, f"{network}: {maps.layer} ({maps.op})", fontsize=10, fontweight="bold", va="top")
+    signed = bool((maps.maps[:shown] < 0).any())
+    fig.text(0.01, 1 - 0.12 / height, f"{network}: {maps.layer} ({maps.op})", fontsize=12, fontweight="bold", va="top")
     fig.text(
         0.01,
-        1 - 0.32 / height,
+        1 - 0.42 / height,
         f"{channels} map{'s' * (channels != 1)} of {maps.maps.shape[1]}×"
-        f"{maps.maps.shape[2]}{some}, each scaled to its own range{norm}",
-        fontsize=8.5,
+        f"{maps.maps.shape[2]}{some}, each scaled to its own largest |value| (in its title)"
+        + ("; blue below 0, red above" if signed else "")
+        + norm,
+        fontsize=9.5,
         va="top",
     )
-    used = columns * panel / width
-    fig.subplots_adjust(
-        left=0.01, right=0.01 + used * 0.98, bottom=0.01, top=1 - head / height, wspace=0.08, hspace=0.22
-    )
+    right = (columns * panel) / width
+    fig.subplots_adjust(left=0.01, right=right - 0.01, bottom=0.02, top=1 - head / height, wspace=0.1, hspace=0.35)
     image = maps.image.transpose(1, 2, 0) if maps.image.shape[0] in (3, 4) else maps.image[0]
     axes = fig.add_subplot(rows, columns, 1)
     axes.imshow(np.clip(image, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     _bare(axes, "input")
+    cmap = "RdBu_r" if signed else "magma"
+    shade = None
     for channel in range(shown):
         axes = fig.add_subplot(rows, columns, channel + 2)
         values = maps.maps[channel]
-        low, high = float(values.min()), float(values.max())
-        axes.imshow(values, cmap="gray", vmin=low, vmax=high if high > low else low + 1, interpolation="nearest")
-        _bare(axes, str(channel))
-    return render(fig, kind, dpi=110)
+        peak = float(np.abs(values).max())  # 0 for a map that is all zeros (a dead relu): drawn as 0
+        shade = axes.imshow(
+            values / (peak or 1.0), cmap=cmap, vmin=-1 if signed else 0, vmax=1, interpolation="nearest"
+        )
+        _bare(axes, f"{titles[channel]}  ({'±' if signed else 'max '}{peak:.3g})")
+    if shade is not None:
+        top = axes.get_position()  # the last map's panel: the bar spans the grid's height
+        first = fig.axes[0].get_position()
+        holder = fig.add_axes((right + 0.12 / width, top.y0, 0.16 / width, first.y1 - top.y0))
+        colour_bar = fig.colorbar(shade, cax=holder)
+        colour_bar.set_ticks([-1, -0.5, 0, 0.5, 1] if signed else [0, 0.25, 0.5, 0.75, 1])
+        colour_bar.set_label("value ÷ the map's largest |value|", fontsize=9)
+        colour_bar.ax.tick_params(labelsize=8)
+    return render(fig, kind, dpi=dpi)
 
 
 def _bare(axes: object, title: str) -> None:
@@ -130,4 +180,4 @@ def _bare(axes: object, title: str) -> None:
     for spine in axes.spines.values():  # type: ignore[attr-defined]
         spine.set_visible(True)
         spine.set_color("#999999")
-    axes.set_title(title, fontsize=8, pad=2)  # type: ignore[attr-defined]
+    axes.set_title(title, fontsize=9, pad=3)  # type: ignore[attr-defined]

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-FORMATS = {".svg": "svg", ".png": "png"}
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+DPI = 150  # PNG pixels per inch unless --dpi says otherwise
 STYLE = {
     "font.size": 10,
     "axes.spines.top": False,
@@ -26,7 +27,7 @@ STYLE = {
 
 
 def picture_format(path: str | Path) -> str:
-    """'svg' or 'png' from a file name (an SVG for any other or no suffix is refused by the caller)."""
+    """'svg', 'png' or 'pdf' from a file name ('' for any other suffix: the caller refuses it)."""
     return FORMATS.get(Path(path).suffix.lower(), "")
 
 
@@ -43,8 +44,8 @@ def figure(width: float, height: float) -> Figure:
 
 
 def render(fig: Figure, kind: str, **options: Any) -> bytes:
-    """The figure as SVG or PNG bytes (dated nowhere: same figure, same bytes)."""
+    """The figure as SVG, PNG or PDF (vector) bytes, dated nowhere: same figure, same bytes."""
     buffer = io.BytesIO()
-    metadata = {"Date": None} if kind == "svg" else {"Software": None}
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(kind, {"Software": None})
     fig.savefig(buffer, format=kind, metadata=metadata, **options)
     return buffer.getvalue()

@@ -411,7 +411,17 @@ def test_draw_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(png)]) == 0
     with Image.open(png) as image:  # 1.5 pixels a unit
         laid = graph.layout(spec("lenet5.net"), None)
-        assert image.size == (round(laid.width * 1.5), round(laid.height * 1.5))
+        assert [abs(a - b * 1.5) < 1 for a, b in zip(image.size, (laid.width, laid.height), strict=True)] == [True] * 2
+    assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(png), "--dpi", "300"]) == 0
+    with Image.open(png) as image:  # 3 pixels a unit
+        assert [abs(a - b * 3) < 1 for a, b in zip(image.size, (laid.width, laid.height), strict=True)] == [True] * 2
+    pdf = tmp_path / "l.pdf"
+    assert main(["draw", str(SPECS / "alexnet.net"), "--style", "planes", "-o", str(pdf)]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    planes_laid = planes.layout(spec("alexnet.net"))  # a unit is 1/100 inch: 72/100 points
+    media = re.search(rb"MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", pdf.read_bytes())
+    assert media is not None
+    assert [float(m) for m in media.groups()] == pytest.approx([planes_laid.width * 0.72, planes_laid.height * 0.72])
     capsys.readouterr()
     for flag in (["--unfold"], ["--direction", "LR"], ["--depth", "2"]):
         assert main(["draw", str(SPECS / "lenet5.net"), "--style", "planes", *flag, "-o", str(svg)]) == 2

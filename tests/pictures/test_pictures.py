@@ -35,8 +35,8 @@ def test_draw_command_svg_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["draw", str(SPECS / "lenet5.net"), "--style", "planes", "-o", str(png)]) == 0
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size[0] > 2 * image.size[1] > 300
-    assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(tmp_path / "x.pdf")]) == 2
-    assert "give a file ending in .svg or .png" in capsys.readouterr().err
+    assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(tmp_path / "x.gif")]) == 2
+    assert "give a file ending in .svg, .png or .pdf" in capsys.readouterr().err
     assert main(["draw", str(SPECS / "resnet18.net"), "--style", "planes", "-o", str(png)]) == 1
 
 
@@ -46,7 +46,8 @@ def test_compare_table_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "| LeNet5 |" in out and "| 61,706 | 416,520 | 57.51 KiB | 32 |" in out
     texts = svg_texts(chart.read_text())
-    assert "LeNet5" in texts and "AlexNet" in texts and "parameters (M)" in texts
+    # parameters on a log axis since the chart's rework (issue 21): LeNet-5's 62k beside AlexNet's 61M
+    assert "LeNet5" in texts and "AlexNet" in texts and "parameters (log scale)" in texts
     for network, value in (("LeNet5", 0.98), ("AlexNet", 0.5)):
         for seed in (0, 1):
             run = tmp_path / "runs" / network / f"seed-{seed}"
@@ -81,7 +82,7 @@ def test_compare_table_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ("LeNet5", pytest.approx(0.985), 2),
         ("AlexNet", pytest.approx(0.505), 2),
     ]
-    assert "test accuracy" in svg_texts(chart.read_text())
+    assert "test accuracy (higher is better)" in svg_texts(chart.read_text())  # the axis says which way is up
     (tmp_path / "runs" / "x").mkdir()
     (tmp_path / "runs" / "x" / "result.json").write_text(
         json.dumps({"network": "X", "selected_by": "mae", "test": {"accuracy": 0.1, "mae": 2.0}})

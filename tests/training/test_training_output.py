@@ -81,7 +81,7 @@ def test_curves_png(tmp_path: Path) -> None:
         path = tmp_path / f"{select}.png"
         path.write_bytes(draw_curves(rows, "Net", select, best=5))
         with Image.open(path) as image:
-            assert image.size == (1000, 420) and image.format == "PNG"
+            assert image.size == (2000, 840) and image.format == "PNG"  # 200 dpi since issue 21
             pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
         # training in blue, validation in red: both drawn
         assert ((pixels == [31, 119, 180]).all(axis=1)).sum() > 200

@@ -123,7 +123,7 @@ def test_train_writes_a_complete_run(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert set(checkpoint) >= {"model", "optimizer", "rng", "architecture", "data", "history", "best", "normalize"}
     best = state(out / "best.pt")
     assert best["epoch"] == result["best_epoch"]
-    assert Image.open(out / "curves.png").size == (1000, 420)
+    assert Image.open(out / "curves.png").size == (2000, 840)  # 10 × 4.2 in at 200 dpi, for slides (issue 21)
     model = onnx.load(str(out / "model.onnx"))
     meta = {p.key: p.value for p in model.metadata_props}
     mean = [float(m) for m in meta["netdsl.mean"].split(",")]
