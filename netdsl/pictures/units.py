@@ -103,7 +103,7 @@ def units(checked: Checked, depth: int | None, fold: bool = True) -> Units:
             and not rows[u].folded
             and succs[u] == [v]
             and chains[u] == chains[v]
-            and u != 0
+            and u != 0  # the input keeps a box of its own
         ):
             root[v] = root[u]
     if fold:
