@@ -14,7 +14,6 @@ from netdsl.cli.common import (
     EXIT_OK,
     EXIT_SPEC,
     EXIT_USAGE,
-    add_depth,
     add_network,
     add_no_color,
     add_set,
@@ -23,6 +22,9 @@ from netdsl.cli.common import (
     consoles,
     positive,
     weights_status,
+)
+from netdsl.cli.common import (
+    depth as depth_argument,
 )
 from netdsl.cli.specs import load_spec
 from netdsl.core.files import STDOUT, write_atomic
@@ -33,8 +35,7 @@ if TYPE_CHECKING:
     from netdsl.pictures.compare import Entry
 
 Checker = Callable[[str, "str | None"], "Spec | int"]  # spec path, network → checked spec or an exit status
-PICTURES = ("svg", "png", "pdf")  # what compare and features write (draw: see canvas.encode)
-DRAW_ROWS = 150  # draw's default depth: the deepest with at most this many boxes (GoogLeNet's 143 all shown)
+PICTURES = ("svg", "png", "pdf")  # what every picture command writes
 
 
 def _say(err: Console, text: str) -> None:
@@ -80,7 +81,7 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
     from netdsl.checker import tree
     from netdsl.pictures import canvas, graph, planes
 
-    kind = _format(args.output, err)
+    kind = _format(args.output, err, PICTURES)
     if kind is None:
         return EXIT_USAGE
     spec = check(args.spec, args.network)
@@ -88,8 +89,13 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
         return spec
     checked = spec.checked
     if args.style == "planes":
-        if args.depth != "auto":
-            return _error(err, "--depth folds blocks in --style graph; the planes style draws every stage")
+        for flag, given in (
+            ("--depth", args.depth != "auto"),
+            ("--unfold", args.unfold),
+            ("--direction", args.direction != "TB"),
+        ):
+            if given:
+                return _error(err, f"{flag} is for --style graph; the planes style draws every stage, left to right")
         try:
             laid_planes = planes.layout(checked)
         except planes.NotAChain as exc:
@@ -97,12 +103,16 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
         picture = planes.draw(laid_planes)
         what = f"{len(laid_planes.placed)} stages"
     else:
-        depth = tree.auto_depth(checked, DRAW_ROWS) if args.depth == "auto" else tree.resolve_depth(args.depth, checked)
-        laid = graph.layout(checked, depth)
+        fold = not args.unfold
+        if args.depth == "auto":
+            depth = graph.fit_depth(checked, fold, args.direction)
+        else:
+            depth = tree.resolve_depth(args.depth, checked)
+        laid = graph.layout(checked, depth, fold, args.direction)
         picture = graph.draw(laid)
         folded = f", blocks folded at depth {depth}" if any(b.kind == "block" for b in laid.boxes) else ""
         what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}"
-    data: bytes | str = canvas.to_svg(picture) if kind == "svg" else canvas.to_png(picture)
+    data = canvas.encode(picture, kind, args.dpi)
     if not _write(args.output, data, err):
         return EXIT_USAGE
     if args.output != STDOUT:
@@ -247,9 +257,28 @@ def run_features(args: argparse.Namespace, check: Checker, err: Console) -> int:
 
 def add_draw_arguments(draw: argparse.ArgumentParser) -> None:
     add_spec_arguments(draw)
-    draw.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png (-: SVG to stdout)")
+    draw.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="FILE.svg, FILE.png or FILE.pdf (-: SVG to stdout)"
+    )
+    add_dpi(draw)
     draw.add_argument("--style", choices=("graph", "planes"), default="graph", help="default graph")
-    add_depth(draw, "boxes")
+    draw.add_argument(
+        "--depth",
+        type=depth_argument,
+        default="auto",
+        metavar="N|all",
+        help="fold blocks, repeats and seqs nested deeper than N into one box each; all: every block open "
+        "(default auto: the deepest whose picture fits 2.5 A4 pages)",
+    )
+    draw.add_argument(
+        "--unfold",
+        action="store_true",
+        help="a box for every layer (default: activations, normalizations, dropouts and flattens "
+        "join the box of the layer before them)",
+    )
+    draw.add_argument(
+        "--direction", choices=("TB", "LR"), default="TB", help="top to bottom (default) or left to right"
+    )
 
 
 MAX_DPI = 1200  # a 12-inch chart at 1200 dpi is 14,400 pixels wide: past that Agg runs out of room
