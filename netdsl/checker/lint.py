@@ -27,7 +27,8 @@ def lint(program: Program, reached: set[str]) -> list[Diagnostic]:
 
 
 def _definition(definition: ast.Definition, program: Program, blocks: list[str]) -> Iterator[Diagnostic]:
-    names = {"in"} | {p.name for p in definition.params}
+    tensors = {"in"} if definition.inputs is None else {p.name for p in definition.inputs}
+    names = tensors | {p.name for p in definition.params}
     yield from statements(definition.body.statements, program, names)
 
 
