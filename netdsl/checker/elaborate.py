@@ -614,11 +614,19 @@ class _Builder:
     # ---- blocks
     def instance(self, call: ast.Call, block: ast.Definition, scope: Scope, env: dict[str, Any],
                  value: ValueRef) -> ValueRef:
-        if len(self.stack) >= MAX_BLOCK_DEPTH:
+        if len(self.stack) >= MAX_BLOCK_DEPTH and not self.runaway:
+            self.runaway = True
             return self.error(f"blocks nest more than {MAX_BLOCK_DEPTH} deep here ({' → '.join(self.stack[:3])} → …)",
                               call.name_span)
+        for arg in call.inputs or ():  # read, even by a call that goes no further: no "never used" for them
+            if isinstance(found := env.get(getattr(arg.value, "id", "")), ValueRef):
+                self.used.add(found.node)
         if self.runaway:
             return POISON
+        if block.name in self.stack and self.stack[-1] != block.name:  # only a block's own body may call it again
+            cycle = " → ".join(self.stack[self.stack.index(block.name):] + [block.name])
+            return self.error(f"block '{block.name}' uses itself ({cycle})", call.name_span,
+                              "a block may call itself directly, with a condition that ends it; not through another")
         if self.stack.count(block.name) >= MAX_RECURSION:
             self.runaway = True  # each level may call the block again: stop the whole walk, not one branch
             return self.error(f"block '{block.name}' calls itself more than {MAX_RECURSION} deep here: no "
@@ -690,7 +698,12 @@ class _Builder:
             if arg.default is not None and not (isinstance(arg.default, ast.Name) and arg.default.id == "none"):
                 self.error(f"a tensor input's default can only be `none` (left out), as in ({names[0]}, "
                            f"{arg.name} = none)", arg.default.span)
-                return None
+        listed = ", ".join(n + (" = none" if q.default else "") for n, q in zip(names, block.inputs, strict=True))
+        plural = "s" * (len(names) != 1)
+        if call.inputs is not None and len(call.inputs) > len(names):
+            self.error(f"block '{block.name}' takes {len(names)} tensor input{plural} ({listed}), given "
+                       f"{len(call.inputs)}", call.inputs[len(names)].span.to(call.inputs[-1].span))
+            return None
         if call.inputs is not None:
             matched, problems = pair_args(call.inputs, names, f"block '{block.name}' (tensor inputs)")
             self.diagnostics.extend(problems)
@@ -701,8 +714,6 @@ class _Builder:
         for p in block.inputs:
             arg = given.get(p.name)
             if arg is None and p.default is None:
-                plural = "s" * (len(names) != 1)
-                listed = ", ".join(n + (" = none" if q.default else "") for n, q in zip(names, block.inputs))
                 self.error(f"block '{block.name}' takes {len(names)} tensor input{plural} ({listed}), given "
                            f"{len(given)}: '{p.name}' is missing", call.span)
                 return None
