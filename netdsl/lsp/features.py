@@ -252,6 +252,8 @@ def _totals(analysis: Analysis, definition: ast.Definition) -> str:
 def signature(definition: ast.Definition, lines: list[str]) -> str:
     params = ", ".join(_param_text(p, lines) for p in definition.params)
     head = f"{'seq ' if definition.seq else ''}{definition.kind} {definition.name}"
+    if definition.inputs is not None:  # `block Tree(levels)(x, skip)`: the tensor inputs' list too
+        return head + f"({params})(" + ", ".join(_param_text(p, lines) for p in definition.inputs) + ")"
     return head + (f"({params})" if definition.params else "")
 
 
