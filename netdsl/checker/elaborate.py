@@ -717,7 +717,8 @@ class _Builder:
                 self.error(f"block '{block.name}' takes {len(names)} tensor input{plural} ({listed}), given "
                            f"{len(given)}: '{p.name}' is missing", call.span)
                 return None
-            found = ABSENT if arg is None else self.tensor_arg(arg, p, block, env, value if call.inputs is None else None)
+            current = value if call.inputs is None else None
+            found = ABSENT if arg is None else self.tensor_arg(arg, p, block, env, current)
             if found is None:
                 return None
             tensors[p.name] = found

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_language_v3 import assert_both_backends
 
 import netdsl
 
 from conftest import ROOT
-from test_language_v3 import assert_both_backends
 
 torch = pytest.importorskip("torch")
 
@@ -51,14 +51,27 @@ def test_multi_input_blocks_in_both_backends(tmp_path: Path) -> None:
     spec = assert_both_backends(MULTI, tmp_path)
     names = [n.name for n in spec.checked.graph.nodes if n.op == "conv"]
     assert names == [
-        "stem", "side", "fuse.conv_1", "join_1.conv_1", "join_1.conv_2", "join_2.conv_1", "join_2.conv_2",
-        "tower.conv_1", "tower.deeper.conv_1", "tower.deeper.deeper.conv_1",
+        "stem",
+        "side",
+        "fuse.conv_1",
+        "join_1.conv_1",
+        "join_1.conv_2",
+        "join_2.conv_1",
+        "join_2.conv_2",
+        "tower.conv_1",
+        "tower.deeper.conv_1",
+        "tower.deeper.deeper.conv_1",
     ]
     module = spec.to_torch()
     keys = [k for k in module.state_dict() if k.startswith("tower")]
-    assert keys == ["tower.conv_1.weight", "tower.conv_1.bias", "tower.deeper.conv_1.weight",
-                    "tower.deeper.conv_1.bias", "tower.deeper.deeper.conv_1.weight",
-                    "tower.deeper.deeper.conv_1.bias"]
+    assert keys == [
+        "tower.conv_1.weight",
+        "tower.conv_1.bias",
+        "tower.deeper.conv_1.weight",
+        "tower.deeper.conv_1.bias",
+        "tower.deeper.deeper.conv_1.weight",
+        "tower.deeper.deeper.conv_1.bias",
+    ]
     # Join from the chain: concat(y, y) of 8 channels each; Join(a, b): concat(y, b, y), 24 channels
     join_1, join_2 = (spec.checked.graph.node(f"{j}.conv_2") for j in ("join_1", "join_2"))
     assert spec.checked.graph.nodes[join_1.inputs[0]].shape == (16, 16, 16)

@@ -60,7 +60,9 @@ def test_merge_inputs_are_the_named_tensors() -> None:
 def test_recursion_unrolls_to_the_given_depth() -> None:
     layers = _layers(TOWER, overrides={"depth": 4})
     assert [name for name in layers if name.endswith("conv_1")] == [
-        "tower_1.conv_1", "tower_1.tower_1.conv_1", "tower_1.tower_1.tower_1.conv_1",
+        "tower_1.conv_1",
+        "tower_1.tower_1.conv_1",
+        "tower_1.tower_1.tower_1.conv_1",
         "tower_1.tower_1.tower_1.tower_1.conv_1",
     ]
     assert layers["tower_1.tower_1.tower_1.tower_1.conv_1"].receptive_field == (9, 9)
