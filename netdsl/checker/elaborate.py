@@ -261,7 +261,10 @@ class _Builder:
     def checked(self, chain: ast.Chain, check: ast.ShapeCheck | None, scope: Scope,
                 env: dict[str, Any], current: ValueRef) -> ValueRef:
         value = current
-        for step in chain.steps:
+        for n, step in enumerate(chain.steps):
+            if n and isinstance(step, ast.Call) and step.inputs is not None:
+                self.error(f"a call with a list of tensor inputs starts a chain: the value before "
+                           f"'{step.name}' would be lost", step.span, "name that value and give it in the list")
             value = self.step(step, scope, env, value)
         if check is not None and value.shape is not None:
             want = [self.eval(e, env) for e in check.dims]
@@ -633,6 +636,9 @@ class _Builder:
                               "condition ends its recursion", call.name_span,
                               f"call it in an `if` whose condition turns false, as in "
                               f"`if levels > 1 {{ {block.name}(levels - 1, ...) }}`")
+        if scope.seq and block.inputs and (call.inputs is not None or any(p.default is None for p in block.inputs[1:])):
+            return self.error(f"a seq is a chain of layers: block '{block.name}', with several tensor inputs, "
+                              "belongs in a block", call.name_span)
         tensors = self.tensor_inputs(call, block, env, value)
         if tensors is None:
             return POISON

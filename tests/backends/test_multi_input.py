@@ -85,7 +85,9 @@ def test_generated_source_reads_as_written(tmp_path: Path) -> None:
     path.write_text(MULTI)
     text = netdsl.load(path).torch_source.text
     assert "def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:" in text
-    assert "def forward(self, x: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:" in text
+    assert (
+        "def forward(\n        self, x: torch.Tensor, extra: torch.Tensor | None = None\n    ) -> torch.Tensor:" in text
+    )
     assert "self.fuse = Fuse(a_shape, b_shape, 8)" in text
     assert "self.join_1(x, None)" in text and "self.join_2(a, b)" in text
     assert "self.deeper = Tower(shape, levels - 1, out)" in text  # one class, calling itself
@@ -94,6 +96,57 @@ def test_generated_source_reads_as_written(tmp_path: Path) -> None:
 def test_depth_override_recurses_further(tmp_path: Path) -> None:
     spec = assert_both_backends(MULTI, tmp_path, depth=5)
     assert sum(1 for n in spec.checked.graph.nodes if n.name.startswith("tower.") and n.op == "conv") == 5
+
+
+# a multi-input block repeated (its class takes the outer values), an inline block with inputs, and a
+# recursive block whose labels follow its argument (a class per level, as for any such block)
+FORMS = """
+block Fuse(out)(x, skip) {
+    conv(out, 3, padding=1) -> add(skip)
+}
+inline block IFuse(out)(x, skip) {
+    c: conv(out, 3, padding=1) -> add(skip)
+}
+block Named(levels)(x) {
+    "c{levels}": conv(4, 1)
+    if levels > 1 { Named(levels - 1) }
+}
+block Join(out)(x, extra = none) {
+    y = conv(out // 2, 1)
+    concat(y, extra, y) -> conv(out, 1)
+}
+network N {
+    input image: [3, 8, 8]
+    a = conv(4, 1)
+    b = conv(4, 1)
+    stage: repeat 2 { Fuse(4)(a, b) }
+    IFuse(4)(a, b)
+    Named(3)
+    joins: repeat 2 { Join(4) }
+    seq { Join(4) -> relu }
+}
+"""
+
+
+def test_repeated_inline_and_specialized_recursive_blocks(tmp_path: Path) -> None:
+    spec = assert_both_backends(FORMS, tmp_path)
+    keys = [k.rsplit(".", 1)[0] for k in spec.to_torch().state_dict() if k.endswith("weight")]
+    assert keys == [
+        "conv_1",
+        "conv_2",
+        "stage.0.fuse_1.conv_1",  # given tensors by name, an iteration is a scope of its own
+        "stage.1.fuse_1.conv_1",
+        "c",
+        "named_1.c3",
+        "named_1.named_1.c2",
+        "named_1.named_1.named_1.c1",
+        "joins.0.conv_1",  # a repeat of one block instance from the chain: each iteration is that instance
+        "joins.0.conv_2",
+        "joins.1.conv_1",
+        "joins.1.conv_2",
+        "seq_1.0.conv_1",
+        "seq_1.0.conv_2",
+    ]
 
 
 @pytest.mark.slow

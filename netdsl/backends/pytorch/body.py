@@ -140,16 +140,18 @@ class BodyWriter(SeqSteps):
         local of __init__ (as a let is) and the block's `in` the value it is called on."""
         layered = layer_params(definition, self.writer.program.definitions)
         matched, _ = pair_args(call.args or (), [p.name for p in definition.params], call.name)
-        if definition.inputs is not None:
-            raise NotImplementedError(f"inline block {call.name} declares tensor inputs ({call.span})")
-        if "in" in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
+        names = ["in"] if definition.inputs is None else [p.name for p in definition.inputs]
+        tensors = dict(zip(names, self.tensor_values(call, ctx, value), strict=True))
+        value = tensors[names[0]]
+        if names[0] in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
             kept = Value(
-                self.fwd_names.fresh(f"{snake(call.name)}_in"), self.init_names.fresh(f"{snake(call.name)}_in")
+                self.fwd_names.fresh(f"{snake(call.name)}_{names[0]}"),
+                self.init_names.fresh(f"{snake(call.name)}_{names[0]}"),
             )
             self.fwd.add(f"{kept.var} = {value.var}")
             self.init.add(f"{kept.shape} = {value.shape}", stores=kept.shape)
-            value = kept
-        inner = ctx.child(values={"in": value}, consts={}, known={}, inlined={}, kinds={})
+            tensors[names[0]] = value = kept
+        inner = ctx.child(values=tensors, consts={}, known={}, inlined={}, kinds={})
         for param in definition.params:
             given = matched.get(param.name)
             source = ctx if given is not None else inner
@@ -217,7 +219,7 @@ class BodyWriter(SeqSteps):
         local = self.scoped_name(call.label, snake(call.name), ctx)
         attr = self.attribute(local)
         given = self.tensor_values(call, ctx, value)
-        self.init.add(f"self.{attr} = {self.construct(call, ctx, ', '.join(v.shape for v in given))}")
+        self.init.add(f"self.{attr} = {self.construct(call, ctx, value.shape)}")
         self.init.add(f"{target.shape} = self.{attr}.out_shape", stores=target.shape)
         self.fwd.add(f"{target.var} = self.{attr}({', '.join(v.var for v in given)})", self.writer.comment(ctx, local))
         return Value(target.var, target.shape)
@@ -244,7 +246,7 @@ class BodyWriter(SeqSteps):
             definition, self.writer.program.definitions
         )  # no constructor argument: the class is written for the layer
         keywords = self.writer.keyword_only(call.name) or bool(layered)
-        parts = [shape]
+        parts = [v.shape for v in self.tensor_values(call, ctx, Value("", shape))]  # one per tensor input
         for n, arg in enumerate(call.args or ()):
             if (arg.name or names[n]) in layered:
                 continue

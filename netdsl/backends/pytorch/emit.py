@@ -244,9 +244,13 @@ class FileWriter:
         result = body.body(spec.statements, ctx, start, flow)
         init.add(f"self.out_shape = {result.shape}")
         fwd.add(f"return {result.var}")
+        given = [*(declared.values() or [start]), *(tensors[n] for n in spec.outer)]
+        # an input the call may leave out is None by default where only such inputs follow it (an
+        # nn.Sequential calls a module with its one input)
         inputs = ", ".join(
-            f"{v.var}: torch.Tensor{' | None' * v.optional}"
-            for v in (*(declared.values() or [start]), *(tensors[n] for n in spec.outer))
+            f"{v.var}: torch.Tensor"
+            + (" | None = None" if all(w.optional for w in given[i:]) else " | None" * v.optional)
+            for i, v in enumerate(given)
         )
         forward = (
             []
