@@ -285,8 +285,8 @@ class _Builder:
             return self.seq(step, scope, env, value)
         named = env.get(step.name)
         if named is ABSENT:
-            return self.error(f"tensor input '{step.name}' is left out of this call (= none): only "
-                              f"{' and '.join(MERGES_SKIPPING)} may name it, and they skip it", step.name_span)
+            return self.error(f"tensor input '{step.name}' was left out (= none): only "
+                              f"{' and '.join(MERGES_SKIPPING)} may name it (they skip it)", step.name_span)
         if isinstance(named, Layer):
             return self.layer(step, named, scope, env, value)
         if isinstance(named, ValueRef) and step.args is None and step.label is None:
@@ -694,8 +694,8 @@ class _Builder:
         if block.inputs is None:
             if call.inputs is not None:
                 at = call.inputs[0].span.to(call.inputs[-1].span) if call.inputs else call.span
-                self.error(f"block '{block.name}' takes one tensor input, the chain's value: it declares no list of "
-                           "tensor inputs", at, f"declare them as in `block {block.name}(...)(x, skip)`")
+                self.error(f"block '{block.name}' declares no tensor inputs: it takes the chain's value", at,
+                           f"declare them as in `block {block.name}(...)(x, skip)`")
                 return None
             return {"in": value}
         names = [p.name for p in block.inputs]
