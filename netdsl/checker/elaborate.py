@@ -18,7 +18,7 @@ from netdsl.checker.calls import pair_args
 from netdsl.checker.functions import recursion
 from netdsl.checker.ir import Graph, Instance, Node
 from netdsl.checker.layers import NONE, Layer, compared_words, layer_params, to_layer
-from netdsl.checker.lint import lint
+from netdsl.checker.lint import input_problems, lint
 from netdsl.checker.lint import statements as lint_statements
 from netdsl.checker.naming import Scope, labels, single_instance, snake
 from netdsl.checker.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
@@ -698,12 +698,12 @@ class _Builder:
                            f"declare them as in `block {block.name}(...)(x, skip)`")
                 return None
             return {"in": value}
+        problems = input_problems(block)
+        if problems:
+            self.diagnostics.extend(problems)
+            return None
         names = [p.name for p in block.inputs]
         given = {names[0]: ast.Arg(None, ast.Name("in", call.span), call.span)} if call.inputs is None else {}
-        for arg in block.inputs:
-            if arg.default is not None and not (isinstance(arg.default, ast.Name) and arg.default.id == "none"):
-                self.error(f"a tensor input's default can only be `none` (left out), as in ({names[0]}, "
-                           f"{arg.name} = none)", arg.default.span)
         listed = ", ".join(n + (" = none" if q.default else "") for n, q in zip(names, block.inputs, strict=True))
         plural = "s" * (len(names) != 1)
         if call.inputs is not None and len(call.inputs) > len(names):
