@@ -89,7 +89,7 @@ def test_generated_source_reads_as_written(tmp_path: Path) -> None:
         "def forward(\n        self, x: torch.Tensor, extra: torch.Tensor | None = None\n    ) -> torch.Tensor:" in text
     )
     assert "self.fuse = Fuse(a_shape, b_shape, 8)" in text
-    assert "self.join_1(x, None)" in text and "self.join_2(a, b)" in text
+    assert "x = self.join_1(x)" in text and "self.join_2(a, b)" in text  # `extra` left out: forward's default
     assert "self.deeper = Tower(shape, levels - 1, out)" in text  # one class, calling itself
 
 

@@ -221,6 +221,8 @@ class BodyWriter(SeqSteps):
         given = self.tensor_values(call, ctx, value)
         self.init.add(f"self.{attr} = {self.construct(call, ctx, value.shape)}")
         self.init.add(f"{target.shape} = self.{attr}.out_shape", stores=target.shape)
+        while len(given) > 1 and given[-1] is _NONE:  # left out at the end: forward's default, None
+            given.pop()
         self.fwd.add(f"{target.var} = self.{attr}({', '.join(v.var for v in given)})", self.writer.comment(ctx, local))
         return Value(target.var, target.shape)
 
