@@ -300,6 +300,11 @@ class _Builder:
         if definition is not None:
             return self.error(f"'{step.name}' is a network; only blocks can be used inside one",
                               step.name_span, f"declare it with 'block {step.name}(...)'")
+        inputs = self.program.definitions[self.stack[-1]].inputs if self.stack else None
+        if step.name == "in" and inputs:
+            names = ", ".join(p.name for p in inputs)
+            return self.error(f"block '{self.stack[-1]}' names its tensor inputs ({names}): it has no `in`",
+                              step.name_span, f"use {inputs[0].name}")
         choices = list(OPS) + [n for n, d in self.program.definitions.items() if d.kind == "block"]
         choices += [k for k, v in env.items() if isinstance(v, ValueRef)]
         return self.error(f"unknown op or block '{step.name}'", step.name_span, did_you_mean(step.name, choices))
