@@ -18,7 +18,7 @@ from netdsl.checker.calls import pair_args
 from netdsl.checker.functions import recursion
 from netdsl.checker.ir import Graph, Instance, Node
 from netdsl.checker.layers import NONE, Layer, compared_words, layer_params, to_layer
-from netdsl.checker.lint import lint
+from netdsl.checker.lint import input_problems, lint
 from netdsl.checker.lint import statements as lint_statements
 from netdsl.checker.naming import Scope, labels, single_instance, snake
 from netdsl.checker.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
@@ -45,7 +45,19 @@ MAX_LAYERS = 100_000
 # weight tensor with more elements cannot exist there, so the checker refuses it at its line.
 MAX_ELEMENTS = 2**63 - 1
 MAX_BLOCK_DEPTH = 64  # blocks using blocks: each level costs stack frames here and in the backends
+MAX_RECURSION = 32  # a block calling itself: past this depth its condition is taken never to end it
 POISON: Final[ValueRef] = ValueRef(-1, None)
+
+
+class _Absent:
+    """A block's tensor input declared `= none` and left out of the call: merges skip it."""
+
+    def __repr__(self) -> str:
+        return "none"
+
+
+ABSENT: Final = _Absent()
+MERGES_SKIPPING = ("add", "concat")  # the merges that may name a tensor input left out
 
 
 class UsageError(Exception):
@@ -135,6 +147,7 @@ class _Builder:
         self.reached: set[str] = set()
         self.outputs: dict[str, int] = {}
         self.iterations = 0  # repeat iterations walked: each costs as much as a layer
+        self.runaway = False  # a recursion went past its limit: no more blocks are walked
         # dropped pixels, one warning per cause: the input node of a layer that drops pixels ->
         # (its warning's index, its message, the layers downstream that drop pixels too)
         self.dropping: dict[int, tuple[int, str, list[str]]] = {}
@@ -248,7 +261,10 @@ class _Builder:
     def checked(self, chain: ast.Chain, check: ast.ShapeCheck | None, scope: Scope,
                 env: dict[str, Any], current: ValueRef) -> ValueRef:
         value = current
-        for step in chain.steps:
+        for n, step in enumerate(chain.steps):
+            if n and isinstance(step, ast.Call) and step.inputs is not None:
+                self.error(f"a call with a list of tensor inputs starts a chain: the value before "
+                           f"'{step.name}' would be lost", step.span, "name that value and give it in the list")
             value = self.step(step, scope, env, value)
         if check is not None and value.shape is not None:
             want = [self.eval(e, env) for e in check.dims]
@@ -268,6 +284,9 @@ class _Builder:
         if isinstance(step, ast.Seq):
             return self.seq(step, scope, env, value)
         named = env.get(step.name)
+        if named is ABSENT:
+            return self.error(f"tensor input '{step.name}' was left out (= none): only "
+                              f"{' and '.join(MERGES_SKIPPING)} may name it (they skip it)", step.name_span)
         if isinstance(named, Layer):
             return self.layer(step, named, scope, env, value)
         if isinstance(named, ValueRef) and step.args is None and step.label is None:
@@ -281,6 +300,11 @@ class _Builder:
         if definition is not None:
             return self.error(f"'{step.name}' is a network; only blocks can be used inside one",
                               step.name_span, f"declare it with 'block {step.name}(...)'")
+        inputs = self.program.definitions[self.stack[-1]].inputs if self.stack else None
+        if step.name == "in" and inputs:
+            names = ", ".join(p.name for p in inputs)
+            return self.error(f"block '{self.stack[-1]}' names its tensor inputs ({names}): it has no `in`",
+                              step.name_span, f"use {inputs[0].name}")
         choices = list(OPS) + [n for n, d in self.program.definitions.items() if d.kind == "block"]
         choices += [k for k, v in env.items() if isinstance(v, ValueRef)]
         return self.error(f"unknown op or block '{step.name}'", step.name_span, did_you_mean(step.name, choices))
@@ -481,6 +505,9 @@ class _Builder:
         if op.merge:
             attrs: dict[str, Any] | None = {}
             inputs = self.merge_inputs(call, op, env, value)
+            if len(inputs) == 1:  # the others were left out of the block's call: the one left is the result
+                self.name(call.label, op.name, scope, env)
+                return inputs[0]
         else:
             attrs, inputs = self.op_attrs(call, op, env), (value,)
         name = self.name(call.label, op.name, scope, env)
@@ -527,8 +554,12 @@ class _Builder:
 
     def merge_inputs(self, call: ast.Call, op: OpDef, env: Mapping[str, Any], value: ValueRef) -> tuple[ValueRef, ...]:
         values: list[ValueRef] = []
+        absent = False
         for arg in call.args or ():
             found = env.get(arg.value.id) if isinstance(arg.value, ast.Name) and arg.name is None else None
+            if found is ABSENT and op.name in MERGES_SKIPPING:
+                absent = True
+                continue
             if not isinstance(found, ValueRef):
                 self.error(f"{op.name} takes named values, as in {op.name}(main, skip)", arg.span,
                            did_you_mean(getattr(arg.value, "id", ""),
@@ -537,9 +568,10 @@ class _Builder:
             self.used.add(found.node)
             values.append(found)
         if not values:
-            self.error(f"{op.name} needs at least one named value, as in {op.name}(main, skip)", call.span)
+            what = "a value that is not left out" if absent else "one named value"
+            self.error(f"{op.name} needs at least {what}, as in {op.name}(main, skip)", call.span)
             return ()
-        return tuple(values) if len(values) > 1 else (value, values[0])
+        return tuple(values) if len(values) > 1 or absent else (value, values[0])
 
     def warn_dropped(self, op: OpDef, attrs: Mapping[str, Any], shape: Shape, source: ValueRef,
                      call: ast.Call, name: str) -> None:
@@ -590,12 +622,31 @@ class _Builder:
     # ---- blocks
     def instance(self, call: ast.Call, block: ast.Definition, scope: Scope, env: dict[str, Any],
                  value: ValueRef) -> ValueRef:
-        if len(self.stack) >= MAX_BLOCK_DEPTH:
+        if len(self.stack) >= MAX_BLOCK_DEPTH and not self.runaway:
+            self.runaway = True
             return self.error(f"blocks nest more than {MAX_BLOCK_DEPTH} deep here ({' → '.join(self.stack[:3])} → …)",
                               call.name_span)
-        if block.name in self.stack:
+        for arg in call.inputs or ():  # read, even by a call that goes no further: no "never used" for them
+            if isinstance(found := env.get(getattr(arg.value, "id", "")), ValueRef):
+                self.used.add(found.node)
+        if self.runaway:
+            return POISON
+        if block.name in self.stack and self.stack[-1] != block.name:  # only a block's own body may call it again
             cycle = " → ".join(self.stack[self.stack.index(block.name):] + [block.name])
-            return self.error(f"block '{block.name}' uses itself ({cycle})", call.name_span)
+            return self.error(f"block '{block.name}' uses itself ({cycle})", call.name_span,
+                              "a block may call itself directly, with a condition that ends it; not through another")
+        if self.stack.count(block.name) >= MAX_RECURSION:
+            self.runaway = True  # each level may call the block again: stop the whole walk, not one branch
+            return self.error(f"block '{block.name}' calls itself more than {MAX_RECURSION} deep here: no "
+                              "condition ends its recursion", call.name_span,
+                              f"call it in an `if` whose condition turns false, as in "
+                              f"`if levels > 1 {{ {block.name}(levels - 1, ...) }}`")
+        if scope.seq and block.inputs and (call.inputs is not None or any(p.default is None for p in block.inputs[1:])):
+            return self.error(f"a seq is a chain of layers: block '{block.name}', with several tensor inputs, "
+                              "belongs in a block", call.name_span)
+        tensors = self.tensor_inputs(call, block, env, value)
+        if tensors is None:
+            return POISON
         matched = self.match(call, [p.name for p in block.params], f"block '{block.name}'")
         if matched is None:
             return POISON
@@ -620,23 +671,101 @@ class _Builder:
                 return self.error(f"block '{block.name}' needs argument '{p.name}'", call.span)
             if _poisoned(inner[p.name]):
                 return POISON
+        first = next(iter(tensors.values()))
         if block.inline:
-            return self.inline_instance(call, block, scope, inner, value)
+            return self.inline_instance(call, block, scope, inner | tensors, first)
         if scope.collapse:
             path = scope.path
         else:
             path = scope.path + (self.name(call.label, snake(block.name), scope, env),)
         self.instances.append(Instance(path, block.name, MappingProxyType(dict(inner)), call.span))
         self.reached.add(block.name)
-        inner["in"] = value
+        inner |= tensors
         self.stack.append(block.name)
+        before = len(self.nodes)
         try:
             out = self.body(block.body.statements, Scope(path, labels(block.body.statements), seq=block.seq), inner,
-                            value)
+                            first)
         finally:
             self.stack.pop()
+        self.warn_unused_inputs(block, tensors, before, out)
         self.outputs[".".join(path)] = out.node
         return out
+
+    def tensor_inputs(self, call: ast.Call, block: ast.Definition, env: Mapping[str, Any],
+                      value: ValueRef) -> dict[str, Any] | None:
+        """The tensor inputs of a block instance by name (`in` for a block that declares none); a
+        call without a second list gives the chain's value as the first. None after an error."""
+        if block.inputs is None:
+            if call.inputs is not None:
+                at = call.inputs[0].span.to(call.inputs[-1].span) if call.inputs else call.span
+                self.error(f"block '{block.name}' declares no tensor inputs: it takes the chain's value", at,
+                           f"declare them as in `block {block.name}(...)(x, skip)`")
+                return None
+            return {"in": value}
+        problems = input_problems(block)
+        if problems:
+            self.diagnostics.extend(problems)
+            return None
+        names = [p.name for p in block.inputs]
+        given = {names[0]: ast.Arg(None, ast.Name("in", call.span), call.span)} if call.inputs is None else {}
+        listed = ", ".join(n + (" = none" if q.default else "") for n, q in zip(names, block.inputs, strict=True))
+        plural = "s" * (len(names) != 1)
+        if call.inputs is not None and len(call.inputs) > len(names):
+            self.error(f"block '{block.name}' takes {len(names)} tensor input{plural} ({listed}), given "
+                       f"{len(call.inputs)}", call.inputs[len(names)].span.to(call.inputs[-1].span))
+            return None
+        if call.inputs is not None:
+            matched, problems = pair_args(call.inputs, names, f"block '{block.name}' (tensor inputs)")
+            self.diagnostics.extend(problems)
+            if problems:
+                return None
+            given = matched
+        tensors: dict[str, Any] = {}
+        for p in block.inputs:
+            arg = given.get(p.name)
+            if arg is None and p.default is None:
+                self.error(f"block '{block.name}' takes {len(names)} tensor input{plural} ({listed}), given "
+                           f"{len(given)}: '{p.name}' is missing", call.span)
+                return None
+            current = value if call.inputs is None else None
+            found = ABSENT if arg is None else self.tensor_arg(arg, p, block, env, current)
+            if found is None:
+                return None
+            tensors[p.name] = found
+        return tensors
+
+    def tensor_arg(self, arg: ast.Arg, param: ast.Param, block: ast.Definition, env: Mapping[str, Any],
+                   current: ValueRef | None) -> Any:
+        """One tensor input given at a call: a named value (or one left out, for an input that may be)."""
+        if current is not None:
+            return current
+        found = env.get(arg.value.id) if isinstance(arg.value, ast.Name) else None
+        if found is ABSENT and param.default is not None:
+            return ABSENT
+        if found is ABSENT:
+            self.error(f"'{arg.value.id}' is left out of this call (= none), but block '{block.name}' needs its "
+                       f"input '{param.name}'", arg.value.span)
+            return None
+        if not isinstance(found, ValueRef):
+            names = [k for k, v in env.items() if isinstance(v, ValueRef)]
+            self.error(f"block '{block.name}' takes named tensor values as its inputs, as in "
+                       f"{block.name}(...)(x, skip)", arg.value.span, did_you_mean(getattr(arg.value, "id", ""), names))
+            return None
+        self.used.add(found.node)
+        return found
+
+    def warn_unused_inputs(self, block: ast.Definition, tensors: Mapping[str, Any], before: int,
+                           out: ValueRef) -> None:
+        """A declared tensor input that no layer of the instance reads and that is not its output."""
+        if block.inputs is None:
+            return
+        read = {i for node in self.nodes[before:] for i in node.inputs} | {out.node}
+        for p in block.inputs:
+            value = tensors.get(p.name)
+            if isinstance(value, ValueRef) and value is not POISON and value.node not in read:
+                self.diagnostics.append(warning(f"tensor input '{p.name}' of block '{block.name}' is never used",
+                                                p.span))
 
     def inline_instance(self, call: ast.Call, block: ast.Definition, scope: Scope, inner: dict[str, Any],
                         value: ValueRef) -> ValueRef:
@@ -645,7 +774,6 @@ class _Builder:
             return self.error(f"block '{block.name}' is inline: its layers join this scope, so the call takes no "
                               "label (label the layers in it)", call.label.span)
         self.reached.add(block.name)
-        inner["in"] = value
         self.stack.append(block.name)
         try:
             return self.body(block.body.statements, scope, inner, value)

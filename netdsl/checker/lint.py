@@ -27,8 +27,30 @@ def lint(program: Program, reached: set[str]) -> list[Diagnostic]:
 
 
 def _definition(definition: ast.Definition, program: Program, blocks: list[str]) -> Iterator[Diagnostic]:
-    names = {"in"} | {p.name for p in definition.params}
+    tensors = {"in"} if definition.inputs is None else {p.name for p in definition.inputs}
+    names = tensors | {p.name for p in definition.params}
+    yield from input_problems(definition)
     yield from statements(definition.body.statements, program, names)
+
+
+def input_problems(definition: ast.Definition) -> list[Diagnostic]:
+    """Mistakes in a block's list of tensor inputs: an empty list, a first input that may be left
+    out (the body starts from it), a default other than `none`."""
+    inputs = definition.inputs
+    if inputs is None:
+        return []
+    if not inputs:
+        return [error(f"block '{definition.name}' declares an empty list of tensor inputs: it names one or more, "
+                      "or the list is left out (one input, `in`)", definition.name_span)]
+    found = []
+    if inputs[0].default is not None:
+        found.append(error("the first tensor input is where the body starts: it cannot be left out (= none)",
+                           inputs[0].span))
+    for p in inputs[1:]:
+        if p.default is not None and not (isinstance(p.default, ast.Name) and p.default.id == "none"):
+            found.append(error(f"a tensor input's default can only be `none` (left out), as in ({inputs[0].name}, "
+                               f"{p.name} = none)", p.default.span))
+    return found
 
 
 def statements(body: tuple[ast.Statement, ...], program: Program, names: set[str]) -> Iterator[Diagnostic]:

@@ -44,6 +44,7 @@ def single_instance(body: ast.Body, definitions: Mapping[str, ast.Definition]) -
         return False
     steps = body.statements[0].chain.steps
     return (len(steps) == 1 and isinstance(steps[0], ast.Call) and steps[0].label is None
+            and steps[0].inputs is None  # given tensors by name: the iteration reads the scope around it
             and getattr(definitions.get(steps[0].name), "kind", None) == "block")
 
 

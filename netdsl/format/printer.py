@@ -148,10 +148,12 @@ class Printer:
 
     def visit_Definition(self, d: ast.Definition) -> Doc:
         head: list[Doc] = ["seq " if d.seq else "inline " if d.inline else "", d.kind, " ", d.name]
-        if d.params:
+        if d.params or d.inputs is not None:  # `block Tree()(x, skip)`: the parameters' list stays, if empty
             head.append(self.bracketed(d, "(", [self.node(p) for p in d.params], ")"))
         else:
             head += [Suffix("  " + c.text) for c in self.comments.of(d).dangling]
+        if d.inputs is not None:
+            head.append(self.bracketed(d.inputs, "(", [self.node(p) for p in d.inputs], ")"))
         return [head, " ", self.body(d.body, always_broken=True)]
 
     def visit_Function(self, f: ast.Function) -> Doc:
@@ -238,6 +240,8 @@ class Printer:
         doc: list[Doc] = [self.label(call.label), call.name]
         if call.args is not None:
             doc.append(self.bracketed(call, "(", [self.node(a) for a in call.args], ")"))
+            if call.inputs is not None:
+                doc.append(self.bracketed(call.inputs, "(", [self.node(a) for a in call.inputs], ")"))
         else:
             doc += [Suffix("  " + c.text) for c in self.comments.of(call).dangling]
         return doc

@@ -192,6 +192,7 @@ class Call(_Node):
     args: tuple[Arg, ...] | None  # None: written without parentheses
     span: Span
     name_span: Span
+    inputs: tuple[Arg, ...] | None = None  # `Tree(2, 128)(x, skip)`: the tensor inputs given; None: the chain's value
 
 
 @_node
@@ -329,6 +330,7 @@ class Definition(_Node):
     name_span: Span
     seq: bool = False  # `seq block`: its layers are named by position, as in nn.Sequential
     inline: bool = False  # `inline block`: its layers join the caller's scope (no name of its own)
+    inputs: tuple[Param, ...] | None = None  # `block Tree(levels)(x, skip)`: its tensor inputs; None: one, `in`
 
 
 @_node

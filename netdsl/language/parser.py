@@ -269,10 +269,14 @@ class _ToAst(Transformer[Any, Any]):
         return ast.Import(_unquote(c[1]), self._span(*c))
 
     def definition(self, c: list[Any]) -> ast.Definition:
-        mark, kind, name, params, body = c
+        mark, kind, name, params, inputs, body = c
         return ast.Definition(str(kind), str(name), params.items if params else (), body,
                               self._span(mark or kind, body), self._tspan(name),
-                              mark is not None and mark.type == "SEQ", mark is not None and mark.type == "INLINE")
+                              mark is not None and mark.type == "SEQ", mark is not None and mark.type == "INLINE",
+                              inputs.items if inputs else None)
+
+    def inputs(self, c: list[Any]) -> _Group:
+        return c[0]  # type: ignore[no-any-return]
 
     params = _group
 
@@ -340,8 +344,9 @@ class _ToAst(Transformer[Any, Any]):
         return tuple(parts)
 
     def call(self, c: list[Any]) -> ast.Call:
-        name, args = c
-        return ast.Call(None, str(name), args.items if args else None, self._span(name, args), self._tspan(name))
+        name, args, inputs = c
+        return ast.Call(None, str(name), args.items if args else None, self._span(name, args, inputs),
+                        self._tspan(name), inputs.items if inputs else None)
 
     call_args = _group
 

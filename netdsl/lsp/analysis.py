@@ -95,6 +95,7 @@ def load(text: str, file: str, cache: ImportCache) -> tuple[Program, Mapping[str
         loader.definitions,
         loader.sources,
         tuple(loader.diagnostics),
+        loader.functions,  # without them, every call of a `def` was an "unknown function" in the editor
     )
     return program, loader.origins
 

@@ -17,7 +17,7 @@ from lsprotocol import types as lsp
 from netdsl.checker.ops import OPS, REQUIRED
 from netdsl.language import ast
 from netdsl.lsp.analysis import Analysis
-from netdsl.lsp.features import _lines_of, _value_text, op_signature, signature
+from netdsl.lsp.features import _lines_of, _value_text, function_signature, op_signature, signature
 from netdsl.lsp.positions import Lines
 from netdsl.lsp.syntax import KEYWORDS, Pos, bindings, definition_at
 
@@ -79,6 +79,9 @@ def _arguments(analysis: Analysis, callee: str | None) -> list[tuple[str, str, s
             (a.name, "required" if a.default is REQUIRED else f"default {_value_text(a.default)}", a.kind)
             for a in op.args
         ]
+    function = analysis.program.functions.get(callee or "")
+    if function is not None:
+        return [(p.name, "required" if p.default is None else "optional", None) for p in function.params]
     block = analysis.program.definitions.get(callee or "")
     if block is None or block.kind != "block":
         return []
@@ -124,6 +127,10 @@ def _values(analysis: Analysis, lines: Lines, pos: Pos) -> list[lsp.CompletionIt
         b.name: lsp.CompletionItem(b.name, kind=lsp.CompletionItemKind.Variable, detail=b.kind)
         for b in bindings(home, list(lines.lines))
     }
+    for name, function in analysis.program.functions.items():  # callable wherever a value is
+        if name not in found:
+            detail = function_signature(function, analysis.program.sources.get(function.span.file, "").split("\n"))
+            found[name] = lsp.CompletionItem(name, kind=lsp.CompletionItemKind.Function, detail=detail)
     return list(found.values())
 
 
@@ -144,6 +151,10 @@ def signature_help(analysis: Analysis, lines: Lines, position: lsp.Position) -> 
         label, doc = op_signature(op), op.summary
     elif block is not None and block.kind == "block":
         label, doc = signature(block, _lines_of(analysis, block)), None
+    elif where.callee in analysis.program.functions:
+        function = analysis.program.functions[where.callee]
+        lines_of = analysis.program.sources.get(function.span.file, "").split("\n")
+        label, doc = function_signature(function, lines_of), "compile-time function"
     else:
         return None
     names = [n for n, _, _ in _arguments(analysis, where.callee)]

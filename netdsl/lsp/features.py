@@ -93,7 +93,7 @@ def hover(analysis: Analysis, lines: Lines, position: lsp.Position) -> lsp.Hover
     pos = lines.from_lsp(position)
     path = path_at(analysis.module, pos)
     definition = next((n for n in path if isinstance(n, ast.Definition)), None)
-    text = _hover_text(analysis, path, definition, pos)
+    text = _function_hover(analysis, pos) or _hover_text(analysis, path, definition, pos)
     return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text)) if text else None
 
 
@@ -118,6 +118,35 @@ def _hover_text(analysis: Analysis, path: list[object], definition: ast.Definiti
         return None
     title = _title(target)
     return _stats(analysis, target.span, definition, title, _in_loop(analysis, target))
+
+
+def _function_hover(analysis: Analysis, pos: Pos) -> str | None:
+    """A compile-time function's signature and comment, over its name: where it is defined (`def
+    make_divisible`) or called in an expression (`make_divisible(c * 1.2)`)."""
+    functions = analysis.program.functions
+    for node in ast.walk(analysis.module):
+        if isinstance(node, ast.Function) and contains(node.name_span, pos):
+            return function_doc(analysis, node)
+        if isinstance(node, ast.FuncCall) and node.name in functions:
+            s = node.span
+            if s.line == pos[0] and s.column <= pos[1] <= s.column + len(node.name):
+                return function_doc(analysis, functions[node.name])
+    return None
+
+
+def function_signature(function: ast.Function, lines: list[str]) -> str:
+    """`def make_divisible(v, d = 8) = max(d, ...)`, as written (its expression if on one line)."""
+    params = ", ".join(_param_text(p, lines) for p in function.params)
+    s = function.body.span
+    body = lines[s.line - 1][s.column - 1 : s.end_column - 1] if s.line == s.end_line <= len(lines) else "…"
+    return f"def {function.name}({params}) = {body}"
+
+
+def function_doc(analysis: Analysis, function: ast.Function) -> str:
+    lines = analysis.program.sources.get(function.span.file, "").split("\n")
+    comment = comment_above(function, lines)
+    doc = f"```netdsl\n{function_signature(function, lines)}\n```\n\ncompile-time function"
+    return doc + (f"\n\n{comment}" if comment else "")
 
 
 def _bound_value(analysis: Analysis, definition: ast.Definition, name: str, pos: Pos) -> ast.Bind | None:
@@ -252,6 +281,8 @@ def _totals(analysis: Analysis, definition: ast.Definition) -> str:
 def signature(definition: ast.Definition, lines: list[str]) -> str:
     params = ", ".join(_param_text(p, lines) for p in definition.params)
     head = f"{'seq ' if definition.seq else ''}{definition.kind} {definition.name}"
+    if definition.inputs is not None:  # `block Tree(levels)(x, skip)`: the tensor inputs' list too
+        return head + f"({params})(" + ", ".join(_param_text(p, lines) for p in definition.inputs) + ")"
     return head + (f"({params})" if definition.params else "")
 
 
@@ -263,7 +294,7 @@ def _param_text(p: ast.Param, lines: list[str]) -> str:
     return f"{p.name} = {default}"
 
 
-def comment_above(definition: ast.Definition, lines: list[str]) -> str:
+def comment_above(definition: ast.Definition | ast.Function, lines: list[str]) -> str:
     """The comment lines right above a definition, without their `#`."""
     found: list[str] = []
     number = definition.span.line - 1

@@ -47,7 +47,7 @@ def _defining_span(analysis: Analysis, lines: Lines, pos: Pos) -> Span | None:
     binding = visible(home, list(lines.lines), pos).get(word[0])
     if binding is not None:
         return binding.span
-    target = analysis.program.definitions.get(word[0])
+    target = analysis.program.definitions.get(word[0]) or analysis.program.functions.get(word[0])
     return target.name_span if target is not None else None
 
 

@@ -65,7 +65,7 @@ def symbol_at(analysis: Analysis, lines: Lines, pos: Pos) -> tuple[Symbol, Span]
     arg = next((n for n in reversed(path) if isinstance(n, ast.Arg)), None)
     if call is not None and arg is not None and arg.name == name and contains(_keyword(arg), pos):
         block = analysis.program.definitions.get(call.name)
-        param = next((p for p in block.params if p.name == name), None) if block is not None else None
+        param = next((p for p in (*block.params, *(block.inputs or ())) if p.name == name), None) if block else None
         return (Symbol("parameter", name, _param_span(param), block), span) if param else None
     near = [b for b in bindings(home, list(lines.lines)) if b.name == name]
     binding = next((b for b in near if contains(b.span, pos) or contains(b.scope, pos)), None)

@@ -105,6 +105,9 @@ def bindings(definition: ast.Definition, lines: list[str]) -> list[Binding]:
                 definition.span,
             )
         )
+    for p in definition.inputs or ():  # `block Tree(levels)(x, skip)`: named tensor values
+        span = Span(p.span.file, p.span.line, p.span.column, p.span.line, p.span.column + len(p.name))
+        found.append(Binding(p.name, "tensor input", span, definition.span))
     found.extend(_body_bindings(definition.body, lines))
     return found
 

@@ -140,14 +140,18 @@ class BodyWriter(SeqSteps):
         local of __init__ (as a let is) and the block's `in` the value it is called on."""
         layered = layer_params(definition, self.writer.program.definitions)
         matched, _ = pair_args(call.args or (), [p.name for p in definition.params], call.name)
-        if "in" in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
+        names = ["in"] if definition.inputs is None else [p.name for p in definition.inputs]
+        tensors = dict(zip(names, self.tensor_values(call, ctx, value), strict=True))
+        value = tensors[names[0]]
+        if names[0] in value_refs(definition.body.statements):  # kept apart from the flow, which the body advances
             kept = Value(
-                self.fwd_names.fresh(f"{snake(call.name)}_in"), self.init_names.fresh(f"{snake(call.name)}_in")
+                self.fwd_names.fresh(f"{snake(call.name)}_{names[0]}"),
+                self.init_names.fresh(f"{snake(call.name)}_{names[0]}"),
             )
             self.fwd.add(f"{kept.var} = {value.var}")
             self.init.add(f"{kept.shape} = {value.shape}", stores=kept.shape)
-            value = kept
-        inner = ctx.child(values={"in": value}, consts={}, known={}, inlined={}, kinds={})
+            tensors[names[0]] = value = kept
+        inner = ctx.child(values=tensors, consts={}, known={}, inlined={}, kinds={})
         for param in definition.params:
             given = matched.get(param.name)
             source = ctx if given is not None else inner
@@ -182,11 +186,16 @@ class BodyWriter(SeqSteps):
             for line in lowering.after(f"self.{attr}", args):
                 self.init.add(line)
             module = f"self.{attr}"
+        if any(v.optional for v in inputs):  # a tensor input the call may leave out: skipped where it is None
+            forward = lowering.forward(module, [_skipping(call.name, v) for v in inputs])
+            inputs = sorted(inputs, key=lambda v: v.optional)  # for the shape, a present one first: its sides
+            shapes = [f"({v.shape} or (0,))" if v.optional and call.name == "concat" else v.shape for v in inputs]
+        else:
+            forward, shapes = lowering.forward(module, [v.var for v in inputs]), [v.shape for v in inputs]
         shape = inputs[0].shape
         if lowering.shape is not None:
-            self.init.add(f"{target.shape} = {lowering.shape(module, [v.shape for v in inputs])}", stores=target.shape)
+            self.init.add(f"{target.shape} = {lowering.shape(module, shapes)}", stores=target.shape)
             shape = target.shape
-        forward = lowering.forward(module, [v.var for v in inputs])
         self.fwd.add(f"{target.var} = {forward}", self.writer.comment(ctx, local))
         return Value(target.var, shape)
 
@@ -209,10 +218,25 @@ class BodyWriter(SeqSteps):
     def instance(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
         local = self.scoped_name(call.label, snake(call.name), ctx)
         attr = self.attribute(local)
+        given = self.tensor_values(call, ctx, value)
         self.init.add(f"self.{attr} = {self.construct(call, ctx, value.shape)}")
         self.init.add(f"{target.shape} = self.{attr}.out_shape", stores=target.shape)
-        self.fwd.add(f"{target.var} = self.{attr}({value.var})", self.writer.comment(ctx, local))
+        while len(given) > 1 and given[-1] is _NONE:  # left out at the end: forward's default, None
+            given.pop()
+        self.fwd.add(f"{target.var} = self.{attr}({', '.join(v.var for v in given)})", self.writer.comment(ctx, local))
         return Value(target.var, target.shape)
+
+    def tensor_values(self, call: ast.Call, ctx: Context, value: Value) -> list[Value]:
+        """The tensors a block instance is given, one per declared input (`None` for one left out);
+        without a second list, the chain's value is the first."""
+        declared = self.writer.program.definitions[call.name].inputs
+        if declared is None:
+            return [value]
+        names = [p.name for p in declared]
+        matched, _ = pair_args(call.inputs or (), names, call.name)
+        given = {names[0]: value} if call.inputs is None else {}
+        given |= {name: ctx.values[arg.value.id] for name, arg in matched.items() if isinstance(arg.value, ast.Name)}
+        return [given.get(name, _NONE) for name in names]
 
     def construct(self, call: ast.Call, ctx: Context, shape: str) -> str:
         """`Block(shape, args...)`, the arguments written as the spec wrote them (by keyword where
@@ -224,7 +248,7 @@ class BodyWriter(SeqSteps):
             definition, self.writer.program.definitions
         )  # no constructor argument: the class is written for the layer
         keywords = self.writer.keyword_only(call.name) or bool(layered)
-        parts = [shape]
+        parts = [v.shape for v in self.tensor_values(call, ctx, Value("", shape))]  # one per tensor input
         for n, arg in enumerate(call.args or ()):
             if (arg.name or names[n]) in layered:
                 continue
@@ -419,6 +443,18 @@ class BodyWriter(SeqSteps):
         args = [shape] + [ctx.values[n].shape for n in (*outer, *shapes_only)]
         args += [f"{param_name(p.name)}={consts[p.name]}" for p in params]
         return f"{cls}({', '.join(args)})"
+
+
+_NONE = Value("None", "None", optional=True)  # a tensor input the call leaves out
+
+
+def _skipping(merge: str, value: Value) -> str:
+    """A merge's operand that may be None (a tensor input left out), which the merge then skips."""
+    if not value.optional:
+        return value.var
+    if merge == "concat":
+        return f"*([] if {value.var} is None else [{value.var}])"
+    return f"(0 if {value.var} is None else {value.var})"
 
 
 def _pascal(name: str) -> str:

@@ -185,6 +185,7 @@ class FileWriter:
                     prefix,
                     keyword_only=self.keyword_only(name),
                     seq=block.seq,
+                    inputs=block.inputs,
                 ),
                 values=values,
             )
@@ -212,20 +213,23 @@ class FileWriter:
         consts = {p.name: init_names.claim(param_name(p.name)) for p in spec.params}
         if values and guard:
             self.guard(spec, consts, values, init)
-        in_shape = init_names.fresh("in_shape") if network_input is None else None
+        declared = self.tensor_inputs(spec, init_names, fwd_names) if network_input is None else {}
+        in_shapes = [(v.shape, v.optional) for v in declared.values()]
         shapes = {n: init_names.fresh(f"{n}_shape") for n in (*spec.outer, *spec.outer_shapes)}
-        signature = self.signature(spec, consts, init, [in_shape] if in_shape else [], shapes)
+        signature = self.signature(spec, consts, init, in_shapes, shapes)
         if network_input is not None:  # forward(self, image): x = self.C1(image) ...
             init.add(f"self.input_shape = {network_input[1]}")
             start = Value(fwd_names.fresh(network_input[0]), "self.input_shape")
             flow = Value(fwd_names.fresh("x"), init_names.fresh("shape"))
-        else:  # forward(self, x): x = ..., or out = ... where the block reads `in` again later
-            start = Value(fwd_names.fresh("x"), in_shape or "")
-            reads_input = "in" in value_refs(spec.statements)
+        else:  # forward(self, x): x = ..., or out = ... where the block reads its input again later
+            first, start = next(iter(declared.items()))
+            reads_input = first in value_refs(spec.statements)
             flow = Value(fwd_names.fresh("out") if reads_input else start.var, init_names.fresh("shape"))
         chain = spec.seq and holds_parameters(spec.statements)
         base = "Chain" if chain else "nn.Sequential" if spec.seq else "nn.Module"
-        tensors = {"in": start} | {n: Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes}
+        tensors = (declared or {"in": start}) | {
+            n: Value(fwd_names.fresh(n) if n in spec.outer else "", shapes[n]) for n in shapes
+        }
         ctx = Context(
             consts,
             tensors,
@@ -240,7 +244,14 @@ class FileWriter:
         result = body.body(spec.statements, ctx, start, flow)
         init.add(f"self.out_shape = {result.shape}")
         fwd.add(f"return {result.var}")
-        inputs = ", ".join(f"{v.var}: torch.Tensor" for v in (start, *(tensors[n] for n in spec.outer)))
+        given = [*(declared.values() or [start]), *(tensors[n] for n in spec.outer)]
+        # an input the call may leave out is None by default where only such inputs follow it (an
+        # nn.Sequential calls a module with its one input)
+        inputs = ", ".join(
+            f"{v.var}: torch.Tensor"
+            + (" | None = None" if all(w.optional for w in given[i:]) else " | None" * v.optional)
+            for i, v in enumerate(given)
+        )
         forward = (
             []
             if spec.seq
@@ -262,6 +273,16 @@ class FileWriter:
             ]
         )
 
+    def tensor_inputs(self, spec: ClassSpec, init_names: Namespace, fwd_names: Namespace) -> dict[str, Value]:
+        """A block's tensor inputs: forward's arguments and __init__'s shape arguments (`x`, `x_shape`);
+        an input that may be left out is None in both where the call leaves it out."""
+        if spec.inputs is None:
+            return {"in": Value(fwd_names.fresh("x"), init_names.fresh("in_shape"))}
+        return {
+            p.name: Value(fwd_names.fresh(p.name), init_names.fresh(f"{p.name}_shape"), p.default is not None)
+            for p in spec.inputs
+        }
+
     def guard(self, spec: ClassSpec, consts: dict[str, str], values: dict[str, Any], init: Body) -> None:
         """`if (a, b) != (3, 4): raise ValueError(...)`: a class written for these values only."""
         names = [p.name for p in spec.params if p.name in values]
@@ -275,9 +296,15 @@ class FileWriter:
             init.add(f"raise ValueError({py_literal(_escape(message))})")
 
     def signature(
-        self, spec: ClassSpec, consts: dict[str, str], init: Body, in_shape: list[str], shapes: dict[str, str]
+        self,
+        spec: ClassSpec,
+        consts: dict[str, str],
+        init: Body,
+        in_shapes: list[tuple[str, bool]],
+        shapes: dict[str, str],
     ) -> str:
-        parts = ["self"] + [f"{name}: tuple[int, ...]" for name in (*in_shape, *shapes.values())]
+        parts = ["self"] + [f"{name}: tuple[int, ...]{' | None' * optional}" for name, optional in in_shapes]
+        parts += [f"{name}: tuple[int, ...]" for name in shapes.values()]
         parts += ["*"] if spec.keyword_only else []
         for param in spec.params:
             py = consts[param.name]

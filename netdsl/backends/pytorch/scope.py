@@ -25,6 +25,7 @@ class Value:
 
     var: str
     shape: str
+    optional: bool = False  # a block's tensor input declared `= none`: None where the call leaves it out
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ClassSpec:
     outer_shapes: tuple[str, ...] = ()  # values of an enclosing scope whose shapes only it reads
     keyword_only: bool = False  # a required parameter follows one with a default: `*` before them
     seq: bool = False  # a seq block: the class is an nn.Sequential, whose forward runs its layers
+    inputs: tuple[ast.Param, ...] | None = None  # a block's declared tensor inputs; None: one, `in`
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def step_reads(steps: Iterator[ast.Step]) -> set[str]:
                 found.add(step.name)
             if step.name in OPS and OPS[step.name].merge:
                 found |= {a.value.id for a in step.args or () if isinstance(a.value, ast.Name)}
+            found |= {a.value.id for a in step.inputs or () if isinstance(a.value, ast.Name)}
     return found
 
 
