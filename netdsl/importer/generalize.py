@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from netdsl.importer.stmts import CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
@@ -242,8 +243,10 @@ def _stmt_lines(m: Merged, params: Params, indent: str, bare: bool = False) -> l
 # ---- classes → blocks ---------------------------------------------------------------------
 
 
-def generalize(instances: list[Instance]) -> list[str]:
-    """Block definitions, inner classes first; each instance's `call` set."""
+def generalize(instances: list[Instance], single: Callable[[list[Stmt], bool], list[str]],
+               root: str = "") -> list[str]:
+    """Block definitions, inner classes first; each instance's `call` set. `single` writes the
+    body of a block with one instance (its runs as loops)."""
     blocks: list[str] = []
     used: set[str] = set()
     order: list[type] = []
@@ -263,7 +266,7 @@ def generalize(instances: list[Instance]) -> list[str]:
         groups = _groups(instances, members)
         for g, group in enumerate(groups):
             name = _block_name(cls.__name__ + ("" if g == 0 else str(g + 1)), used)
-            blocks.append(_define(name, [instances[i] for i in group], cls))
+            blocks.append(_define(name, [instances[i] for i in group], cls, single, root))
     return blocks
 
 
@@ -297,10 +300,13 @@ def _block_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _define(name: str, group: list[Instance], cls: type) -> str:
+def _define(name: str, group: list[Instance], cls: type,
+            single: Callable[[list[Stmt], bool], list[str]], root: str) -> str:
     params = Params(len(group))
-    merged = merge({k: inst.body for k, inst in enumerate(group)})
-    lines = render_merged(merged, params, "    ")
+    if len(group) == 1:
+        lines = single(group[0].body, group[0].is_seq)
+    else:
+        lines = render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    ")
     order = [n for n, _ in params.slots] + [n for n, _ in params.flags]
     signature = f"({', '.join(order)})" if order else ""
     for k, inst in enumerate(group):
@@ -308,9 +314,11 @@ def _define(name: str, group: list[Instance], cls: type) -> str:
         args += [slot(n, bool(v[k])) for n, v in params.flags]
         inst.call = name + (f"({', '.join(args)})" if args else "")
     kind = "seq block" if group[0].is_seq else "block"
+    # the class's origin, where the block's name does not say it (the file's first line names
+    # the model's module)
     where = f"{cls.__module__.removeprefix('_netdsl_import_')}.{cls.__qualname__}"
-    head = f"# {where}" + (f" ({len(group)} instances)" if len(group) > 1 else "")
-    return "\n".join([head, f"{kind} {name}{signature} {{", *lines, "}"])
+    head = [] if name == cls.__qualname__ and cls.__module__ == root else [f"# {where}"]
+    return "\n".join([*head, f"{kind} {name}{signature} {{", *lines, "}"])
 
 
 def _first(vector: tuple[str | None, ...], k: int) -> Any:

@@ -88,7 +88,8 @@ def from_torch(module: Any, input_shape: tuple[int, ...], name: str | None = Non
     body = walker.body(module, "")
     network = name or type(module).__name__
     origin = source or f"{type(module).__module__}.{type(module).__qualname__}"
-    return write_spec(walker.instances, body, network, input_shape, f"Imported from {origin} by netdsl import.")
+    return write_spec(walker.instances, body, network, input_shape, f"Imported from {origin} by netdsl import.",
+                      type(module).__module__)
 
 
 # ---- walking the module tree --------------------------------------------------------------

@@ -13,27 +13,143 @@ from netdsl.importer.torch_ops import drop_defaults
 
 def _runs(lines: list[Stmt], lets: list[str]) -> list[str]:
     """A seq's elements: a run of one block's calls as `repeat`s, one per stage (a first call, then
-    equal ones); three stages or more as a `for` over a `let` table (added to `lets`)."""
+    equal ones); three stages or more as a `for` over a `let` table (added to `lets`). A period of
+    runs that recurs (VGG's convolutions then a pooling, five times) is a `for` over a table too."""
+    runs = _group(_units(lines))
     out: list[str] = []
     k = 0
-    while k < len(lines):
-        run = [lines[k]]
-        skel = lines[k].skeleton()
-        while (k + len(run) < len(lines) and lines[k + len(run)].skeleton() == skel
-               and len(lines[k].parts) == 1 and lines[k].parts[0].children is None and not lines[k].name):
-            run.append(lines[k + len(run)])
-        k += len(run)
-        if len(run) < 2 or not re.search(r"\w\(", plain(run[0].parts[0].text)):
+    while k < len(runs):
+        period = _period(runs, k)
+        if period is not None:
+            size, times = period
+            out.append(_periodic(runs[k:k + size * times], size, lets))
+            k += size * times
+            continue
+        run = runs[k]
+        k += 1
+        if len(run) < 2 or not re.search(r"\w\(", _text(run[0])):
             out += [_concrete(s, lets) for s in run]
             continue
-        calls = [tuple(values(s.parts[0].text)) for s in run]
+        calls = [tuple(values(_text(s))) for s in run]
         stages = _stages(calls)
         if len(stages) >= 3:
-            out.append(_table(run[0].parts[0].text, stages, lets))
+            out.append(_table(_text(run[0]), stages, lets))
             continue
         for stage in stages:
-            out.append(_repeat(run[0].parts[0].text, stage))
+            out.append(_repeat(_text(run[0]), stage))
     return out
+
+
+# ops that read as the tail of the line before (`conv -> batchnorm -> relu`, `linear -> relu ->
+# dropout`); weighted layers, pools, merges and block calls start a line
+JOINERS = frozenset({"relu", "relu6", "tanh", "sigmoid", "leaky_relu", "gelu", "silu", "hardswish",
+                     "hardsigmoid", "softmax", "log_softmax", "identity", "batchnorm", "layernorm",
+                     "layernorm2d", "dropout", "flatten", "lrn", "channel_shuffle", "stochastic_depth"})
+_STEP = re.compile(r'(?:(?:[A-Za-z_]\w*|"[^"]*"): )?([a-z_0-9]+)(?:\(.*\))?', re.S)
+
+
+def joins(text: str) -> bool:
+    """Whether a step `text` reads as the tail of the chain before it."""
+    found = _STEP.fullmatch(text.strip())
+    return bool(found) and "->" not in text and found.group(1) in JOINERS
+
+
+def _simple(stmt: Stmt) -> bool:
+    return not stmt.name and not stmt.prefix and all(p.children is None for p in stmt.parts)
+
+
+def _units(lines: list[Stmt]) -> list[Stmt]:
+    """A seq's statements with each joiner appended to the statement before it."""
+    units: list[Stmt] = []
+    for stmt in lines:
+        if (units and _simple(units[-1]) and _simple(stmt) and len(stmt.parts) == 1
+                and joins(plain(stmt.parts[0].text)) and len(plain(_text(units[-1]))) < 70):
+            units[-1] = Stmt([*units[-1].parts, *stmt.parts])
+        else:
+            units.append(stmt)
+    return units
+
+
+def _text(stmt: Stmt) -> str:
+    return " -> ".join(p.text for p in stmt.parts)
+
+
+def _group(units: list[Stmt]) -> list[list[Stmt]]:
+    """Consecutive statements of one skeleton (slots aside), unnamed and without seqs."""
+    runs: list[list[Stmt]] = []
+    for stmt in units:
+        if runs and _simple(stmt) and _simple(runs[-1][0]) and runs[-1][0].skeleton() == stmt.skeleton():
+            runs[-1].append(stmt)
+        else:
+            runs.append([stmt])
+    return runs
+
+
+_LABEL = re.compile(r'(?:^|-> )(?:[A-Za-z_]\w*|"[^"]*"): ')
+
+
+def _uniform(run: list[Stmt]) -> bool:
+    """A run whose statements are all alike, unlabelled: one line, or one `repeat`."""
+    first = _text(run[0])
+    return _simple(run[0]) and not _LABEL.search(plain(first)) and all(_text(s) == first for s in run)
+
+
+def _period(runs: list[list[Stmt]], k: int) -> tuple[int, int] | None:
+    """(runs per period, periods) of the best table of recurring runs from `k`, if one saves lines."""
+    best: tuple[int, int, int] | None = None
+    for size in range(2, (len(runs) - k) // 2 + 1):
+        head = runs[k:k + size]
+        if not all(_uniform(r) for r in head):
+            continue
+        times = 1
+        while k + (times + 1) * size <= len(runs) and all(
+                _uniform(r) and r[0].skeleton() == h[0].skeleton()
+                for r, h in zip(runs[k + times * size:k + (times + 1) * size], head, strict=True)):
+            times += 1
+        saved = size * times - (size + 4)
+        if times >= 2 and saved > 0 and (best is None or saved > best[0]):
+            best = (saved, size, times)
+    return (best[1], best[2]) if best else None
+
+
+def _periodic(runs: list[list[Stmt]], size: int, lets: list[str]) -> str:
+    """`for` over a `let` table whose rows are the periods: a column for each slot or count that
+    differs between periods."""
+    periods = [runs[t:t + size] for t in range(0, len(runs), size)]
+    taken: set[str] = set()
+    names: list[str] = []
+    rows: list[list[str]] = [[] for _ in periods]
+    body: list[str] = []
+
+    def column(hint: str, cells: list[str]) -> str:
+        name, n = hint, 1
+        while name in taken:
+            n += 1
+            name = f"{hint}{n}"
+        taken.add(name)
+        names.append(name)
+        for row, cell in zip(rows, cells, strict=True):
+            row.append(cell)
+        return name
+
+    for q in range(size):
+        text = _text(periods[0][q][0])
+        hints = re.findall("\x00(\\w+)\x01", text)
+        each = []
+        for i, hint in enumerate(hints):
+            cells = [values(_text(p[q][0]))[i] for p in periods]
+            each.append(cells[0] if len(set(cells)) == 1 else column(hint, cells))
+        line = fill(text, each)
+        counts = [str(len(p[q])) for p in periods]
+        if len(set(counts)) > 1:
+            line = f"repeat {column('count', counts)} {{ {line} }}"
+        elif counts[0] != "1":
+            line = f"repeat {counts[0]} {{ {line} }}"
+        body.append(line)
+    table = f"stages{len(lets) + 1}" if lets else "stages"
+    lets.append(f"let {table} = [" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]")
+    header = ", ".join(names)
+    return f"# per stage: {header}\nfor {header} in {table} {{\n" + "\n".join(body) + "\n}"
 
 
 def _repeat(text: str, stage: list[tuple[str, ...]]) -> str:
@@ -154,10 +270,12 @@ def _concrete(stmt: Stmt, lets: list[str]) -> str:
 
 
 def write_spec(instances: list[Instance], body: list[Stmt], network: str, input_shape: Sequence[int],
-               comment: str) -> str:
+               comment: str, root: str = "") -> str:
+    """The spec: `comment` first, then the blocks (a class's origin named unless it is `root`,
+    the model's module), then the network."""
     from netdsl.format import format_text
 
-    blocks = generalize(instances)
+    blocks = generalize(instances, _single, root)
     resolve_calls(body, instances)
     number_runs(body)
     shape = ", ".join(str(d) for d in input_shape)
@@ -167,4 +285,39 @@ def write_spec(instances: list[Instance], body: list[Stmt], network: str, input_
     lets: list[str] = []
     statements = [_concrete(s, lets) for s in body]
     lines += [f"network {network} {{", f"input image: [{shape}]", *lets, *statements, "}"]
-    return format_text(drop_defaults("\n".join(lines) + "\n"))
+    return format_text(join_lines(format_text(drop_defaults("\n".join(lines) + "\n"))))
+
+
+def _single(body: list[Stmt], is_seq: bool) -> list[str]:
+    """The body of a block with one instance: literals, with runs as `repeat`s and `for`s."""
+    lets: list[str] = []
+    lines = _runs(body, lets) if is_seq else [_concrete(s, lets) for s in body]
+    return lets + lines
+
+
+_OPENS = ("#", "if ", "for ", "repeat ", "let ", "input ", "}", ")", "]", "->", "else", "seq block ",
+          "block ", "network ", "inline ")
+
+
+def join_lines(text: str) -> str:
+    """Formatted spec text with each joiner statement (`relu`, `batchnorm`, `dropout(0.5)`) moved
+    to the end of the statement before it, where that one is an unnamed one-line chain: the same
+    graph (a statement reads the output of the one before), laid out as people write it."""
+    from netdsl.format import WIDTH
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        if out and _joinable(out[-1], line, WIDTH):
+            out[-1] += " -> " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _joinable(before: str, line: str, width: int) -> bool:
+    head, step = before.strip(), line.strip()
+    indent = len(line) - len(line.lstrip())
+    return (bool(head) and indent == len(before) - len(before.lstrip()) and joins(step)
+            and not head.startswith(_OPENS) and not head.endswith(("{", "}", ",", "[", "("))
+            and not re.match(r"[A-Za-z_]\w* = ", head) and "#" not in head
+            and len(before) + 4 + len(step) <= width)
