@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from netdsl.importer.stmts import CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
+from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
 
 
 @dataclass
@@ -194,6 +194,12 @@ def render_merged(merged: list[Merged], params: Params, indent: str = "", scope:
             for m in run:
                 lines += _stmt_lines(m, params, indent)
             continue
+        if len(run) == 1 and not run[0].stmt.name and _act(run[0].stmt):
+            # an activation some instances lack: the layer parameter is `none` there
+            none = Stmt([Part(ACT_SLOT.sub(lambda m: m.group(0).replace(m.group(1), "none"), run[0].stmt.parts[0].text))])
+            copies = {i: run[0].copies.get(i, none) for i in scope}
+            lines += _stmt_lines(Merged(run[0].stmt, copies, run[0].children), params, indent)
+            continue
         flag = params.flag("has_" + _hint(run[0]), present)
         if len(run) == 1 and run[0].stmt.name:
             inner = _stmt_lines(run[0], params, indent + "    ", bare=True)
@@ -211,6 +217,10 @@ def render_merged(merged: list[Merged], params: Params, indent: str = "", scope:
     return lines
 
 
+def _act(stmt: Stmt) -> bool:
+    return len(stmt.parts) == 1 and stmt.parts[0].children is None and bool(ACT_SLOT.fullmatch(stmt.parts[0].text))
+
+
 def _presence(m: Merged, count: int, scope: set[int]) -> tuple[bool | None, ...]:
     return tuple((k in m.copies) if k in scope else None for k in range(count))
 
@@ -220,7 +230,15 @@ def _hint(m: Merged) -> str:
     if label:
         return label.group(1)
     word = re.match(r"\s*([A-Za-z_]\w*)", re.sub("\x03\\d+\x04", "block", plain(m.stmt.parts[0].text)))
-    return word.group(1) if word else "step"
+    return _short(word.group(1)) if word else "step"
+
+
+def _short(name: str) -> str:
+    """A block's name as a flag's: `ConvBNAct` → `conv_bn_act`; a long one by its initials
+    (`SqueezeExcitation` → `se`)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", _strip(name)) or [name]
+    snake = "_".join(w.lower() for w in words)
+    return snake if len(snake) <= 12 else "".join(w[0].lower() for w in words)
 
 
 def _stmt_lines(m: Merged, params: Params, indent: str, bare: bool = False) -> list[str]:
@@ -249,25 +267,59 @@ def generalize(instances: list[Instance], single: Callable[[list[Stmt], bool], l
     body of a block with one instance (its runs as loops)."""
     blocks: list[str] = []
     used: set[str] = set()
-    order: list[type] = []
+    order: list[tuple[str, bool]] = []
     for inst in instances:
-        if inst.cls not in order:
-            order.append(inst.cls)
+        if family(inst) not in order:
+            order.append(family(inst))
     pending = list(order)
     while pending:
-        # a class is written once every block its instances call is: inner classes first
-        cls = next(c for c in pending if all(instances[j].call for i, inst in enumerate(instances)
-                                             if inst.cls is c for j in _calls_in(inst.body)))
-        pending.remove(cls)
-        members = [i for i, inst in enumerate(instances) if inst.cls is cls]
+        # a family is written once every block its instances call is: inner classes first
+        key = next((f for f in pending if all(instances[j].call for inst in instances
+                                               if family(inst) == f for j in _calls_in(inst.body))), pending[0])
+        pending.remove(key)
+        members = [i for i, inst in enumerate(instances) if family(inst) == key]
         for i in members:
             resolve_calls(instances[i].body, instances)
             number_runs(instances[i].body)
-        groups = _groups(instances, members)
-        for g, group in enumerate(groups):
-            name = _block_name(cls.__name__ + ("" if g == 0 else str(g + 1)), used)
-            blocks.append(_define(name, [instances[i] for i in group], cls, single, root))
+        classes = list(dict.fromkeys(instances[i].cls for i in members))
+        if len(classes) > 1 and _merges(instances, members):
+            blocks.append(_define(_block_name(key[0], used), [instances[i] for i in members], classes, single, root))
+            continue
+        for cls in classes:
+            groups = _groups(instances, [i for i in members if instances[i].cls is cls])
+            for g, group in enumerate(groups):
+                base = key[0] if len(classes) == 1 else cls.__name__
+                name = _block_name(base + ("" if g == 0 else str(g + 1)), used)
+                blocks.append(_define(name, [instances[i] for i in group], [cls], single, root))
     return blocks
+
+
+def _pascal(op: str) -> str:
+    return "".join(w.capitalize() for w in op.split("_"))
+
+
+def family(inst: Instance) -> tuple[str, bool]:
+    """A class's name without the layers the PyTorch backend names it by (`ConvBNActHardswish`,
+    `ConvBNActNone` → `ConvBNAct`): classes of one family that line up make one block, the layer
+    a parameter."""
+    return _strip(inst.cls.__name__), inst.is_seq
+
+
+def _strip(name: str) -> str:
+    suffixes = sorted({_pascal(op) for op in ACTS} | {"None"}, key=len, reverse=True)
+    while True:
+        cut = next((x for x in suffixes if name.endswith(x) and len(name) > len(x)), None)
+        if cut is None:
+            return name
+        name = name[: -len(cut)]
+
+
+def _merges(instances: list[Instance], members: list[int]) -> bool:
+    try:
+        render_merged(merge({k: instances[i].body for k, i in enumerate(members)}), Params(len(members)))
+        return True
+    except Mismatch:
+        return False
 
 
 def _calls_in(body: list[Stmt]) -> set[int]:
@@ -300,13 +352,13 @@ def _block_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _define(name: str, group: list[Instance], cls: type,
+def _define(name: str, group: list[Instance], classes: list[type],
             single: Callable[[list[Stmt], bool], list[str]], root: str) -> str:
     params = Params(len(group))
     if len(group) == 1:
         lines = single(group[0].body, group[0].is_seq)
     else:
-        lines = render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    ")
+        lines = _derive(params, render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    "))
     order = [n for n, _ in params.slots] + [n for n, _ in params.flags]
     signature = f"({', '.join(order)})" if order else ""
     for k, inst in enumerate(group):
@@ -316,9 +368,27 @@ def _define(name: str, group: list[Instance], cls: type,
     kind = "seq block" if group[0].is_seq else "block"
     # the class's origin, where the block's name does not say it (the file's first line names
     # the model's module)
-    where = f"{cls.__module__.removeprefix('_netdsl_import_')}.{cls.__qualname__}"
-    head = [] if name == cls.__qualname__ and cls.__module__ == root else [f"# {where}"]
+    where = [c.__qualname__ if c.__module__ == root else f"{c.__module__.removeprefix('_netdsl_import_')}.{c.__qualname__}"
+             for c in classes]
+    head = [] if all(w.startswith(name.rstrip("0123456789_")) for w in where) else [f"# {', '.join(where)}"]
     return "\n".join([*head, f"{kind} {name}{signature} {{", *lines, "}"])
+
+
+def _derive(params: Params, lines: list[str]) -> list[str]:
+    """A padding parameter that is always `(kernel - 1) // 2` of a kernel parameter ("same"
+    padding, the usual convention) is written as that expression, not passed."""
+    for name, have in list(params.slots):
+        if not name.startswith("padding"):
+            continue
+        for kernel, ks in params.slots:
+            pairs = [(a, b) for a, b in zip(have, ks, strict=True) if a is not None or b is not None]
+            if kernel.startswith("kernel") and all(
+                    a is not None and b is not None and a.isdigit() and b.isdigit() and int(a) == (int(b) - 1) // 2
+                    for a, b in pairs):
+                params.slots.remove((name, have))
+                pattern = re.compile(rf"(?<![\w.]){name}(?![\w=]|\s*=[^=])")
+                return _derive(params, [pattern.sub(f"({kernel} - 1) // 2", line) for line in lines])
+    return lines
 
 
 def _first(vector: tuple[str | None, ...], k: int) -> Any:

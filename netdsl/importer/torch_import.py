@@ -18,7 +18,7 @@ from typing import Any
 from netdsl.importer.chains import Step, linearize
 from netdsl.importer.generalize import Instance
 from netdsl.importer.refusal import ImportRefused, UsageError
-from netdsl.importer.stmts import Part, Stmt, slot
+from netdsl.importer.stmts import ACTS, Part, Stmt, slot
 from netdsl.importer.torch_ops import ALIASES, MERGES, function_table, module_table
 from netdsl.importer.write import write_spec
 
@@ -121,7 +121,7 @@ class _Walker:
                 text = lower(child)
                 if label and re.fullmatch(rf"{re.escape(text)}(_\d+)?", label):
                     head = ""  # `relu: relu`, `relu_2: relu`: a parameterless layer's automatic name
-                return Part(head + text)
+                return Part(head + (slot("act", text) if text in ACTS else text))
             except ImportRefused as refusal:
                 raise ImportRefused(refusal.message, f"{path or 'the model'} ({type(child).__name__})") from None
         prelude = _prelude(child)

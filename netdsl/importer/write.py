@@ -4,7 +4,7 @@ calls as `repeat`s or as a `for` over a `let` table; laid out by `netdsl.format`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from netdsl.importer.generalize import Instance, generalize, number_runs, resolve_calls
 from netdsl.importer.stmts import Stmt, fill, plain, values
@@ -33,11 +33,58 @@ def _runs(lines: list[Stmt], lets: list[str]) -> list[str]:
         calls = [tuple(values(_text(s))) for s in run]
         stages = _stages(calls)
         if len(stages) >= 3:
-            out.append(_table(_text(run[0]), stages, lets))
+            out.append(_shortest(lets, [lambda trial: _table(_text(run[0]), stages, trial),
+                                        lambda trial: _rows(_text(run[0]), calls, trial)]))
             continue
         for stage in stages:
-            out.append(_repeat(_text(run[0]), stage))
+            if len(stage) == 2 and stage[0] != stage[1]:  # two calls read better than a repeat of two
+                out += [fill(_text(run[0]), list(call)) for call in stage]
+            else:
+                out.append(_repeat(_text(run[0]), stage))
     return out
+
+
+def _shortest(lets: list[str], writers: list[Callable[[list[str]], str]]) -> str:
+    """The loop, of those `writers` write, that takes the fewest lines laid out; its table joins
+    `lets`."""
+    from netdsl.format import format_text
+
+    best: tuple[int, str, str] | None = None
+    for write in writers:
+        trial = list(lets)
+        text = write(trial)
+        probe = f"network N {{\ninput image: [1]\n{trial[-1]}\nx: seq {{\n{text}\n}}\n}}\n"
+        height = len(format_text(drop_defaults(probe)).splitlines())
+        if best is None or height < best[0]:
+            best = (height, text, trial[-1])
+    assert best is not None
+    lets.append(best[2])
+    return best[1]
+
+
+def _rows(text: str, calls: list[tuple[str, ...]], lets: list[str]) -> str:
+    """A `for` over a table with a row per call: a column for each slot that differs."""
+    names: list[str] = []
+    columns: list[list[str]] = []
+    each: list[str] = []
+    for p, hint in enumerate(re.findall("\x00(\\w+)\x01", text)):
+        cells = [call[p] for call in calls]
+        if len(set(cells)) == 1:
+            each.append(cells[0])
+        elif cells in columns:
+            each.append(names[columns.index(cells)])
+        else:
+            name, n = hint, 1
+            while name in names:
+                n += 1
+                name = f"{hint}{n}"
+            names.append(name)
+            columns.append(cells)
+            each.append(name)
+    table = f"stages{len(lets) + 1}" if lets else "stages"
+    rows = ["[" + ", ".join(row) + "]" for row in zip(*columns, strict=True)]
+    lets.append(f"let {table} = [" + ", ".join(rows) + "]")
+    return f"for {', '.join(names)} in {table} {{ {fill(text, each)} }}"
 
 
 # ops that read as the tail of the line before (`conv -> batchnorm -> relu`, `linear -> relu ->
@@ -51,7 +98,9 @@ _STEP = re.compile(r'(?:(?:[A-Za-z_]\w*|"[^"]*"): )?([a-z_0-9]+)(?:\(.*\))?', re
 def joins(text: str) -> bool:
     """Whether a step `text` reads as the tail of the chain before it."""
     found = _STEP.fullmatch(text.strip())
-    return bool(found) and "->" not in text and found.group(1) in JOINERS
+    # `act`, `act2`: a block's layer parameter (an activation, see stmts.ACTS)
+    word = found.group(1) if found else ""
+    return "->" not in text and (word in JOINERS or bool(re.fullmatch(r"act\d*", word)))
 
 
 def _simple(stmt: Stmt) -> bool:
@@ -149,7 +198,7 @@ def _periodic(runs: list[list[Stmt]], size: int, lets: list[str]) -> str:
     table = f"stages{len(lets) + 1}" if lets else "stages"
     lets.append(f"let {table} = [" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]")
     header = ", ".join(names)
-    return f"# per stage: {header}\nfor {header} in {table} {{\n" + "\n".join(body) + "\n}"
+    return f"for {header} in {table} {{\n" + "\n".join(body) + "\n}"
 
 
 def _repeat(text: str, stage: list[tuple[str, ...]]) -> str:
@@ -184,8 +233,24 @@ def _stages(calls: list[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
                 break
             j += 1
 
+    greedy = _greedy(calls)
+    best = ((len(greedy), _columns(greedy)[0]), greedy)
     walk(0, [])
-    return best[1] if best else [[c] for c in calls]
+    return best[1]
+
+
+def _greedy(calls: list[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
+    """Stages as long as they go: a first call, then every call equal to the second (the walk's
+    starting point: ResNet-152's 36 blocks of one stage are too many splits to try them all)."""
+    stages: list[list[tuple[str, ...]]] = []
+    i = 0
+    while i < len(calls):
+        j = i + 1
+        while j < len(calls) and calls[j] == calls[i + 1]:
+            j += 1
+        stages.append(calls[i:j])
+        i = j
+    return stages
 
 
 def _columns(stages: list[list[tuple[str, ...]]]) -> tuple[int, list[tuple[str, str | None, str | None]]]:
@@ -242,8 +307,8 @@ def _table(text: str, stages: list[list[tuple[str, ...]]], lets: list[str]) -> s
     header = ", ".join([*names, "count"])
     split = [n for n in names if n.endswith("0") and n[:-1] in names]
     note = f" ({', '.join(split)}: the stage's first block's)" if split else ""
-    return (f"# per stage: {header}{note}\n"
-            f"for {header} in {table} {{ repeat count as i {{ {fill(text, each)} }} }}")
+    comment = f"# per stage: {header}{note}\n" if note else ""
+    return comment + f"for {header} in {table} {{ repeat count as i {{ {fill(text, each)} }} }}"
 
 
 def _first_only(first: str, rest: str) -> str:
