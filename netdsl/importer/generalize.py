@@ -22,6 +22,7 @@ class Instance:
     body: list[Stmt]
     is_seq: bool
     call: str = ""  # `Name(slots)` once its class is generalized
+    channels: int | None = None  # its input's channels, where a forward pass found them
 
 
 class Mismatch(Exception):
@@ -98,9 +99,15 @@ def _align(base: list[Stmt], other: list[Stmt]) -> list[int | None]:
 
 
 def _score(base: Stmt, other: Stmt) -> int:
+    """How alike two statements that fit are: literals that agree, and pairs of literals equal
+    in one where they are equal in the other (a depthwise conv's `groups` = `out`)."""
     pairs = zip(base.parts, other.parts, strict=True)
-    same = sum(a == b for p, q in pairs for a, b in zip(values(p.text), values(q.text), strict=True))
-    return 1000 + min(same, 999)
+    same = pattern = 0
+    for p, q in pairs:
+        a, b = values(p.text), values(q.text)
+        same += sum(x == y for x, y in zip(a, b, strict=True))
+        pattern += sum((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(i + 1, len(a)))
+    return 1000 + min(same + pattern, 999)
 
 
 def merge(bodies: dict[int, list[Stmt]]) -> list[Merged]:
@@ -359,6 +366,7 @@ def _define(name: str, group: list[Instance], classes: list[type],
         lines = single(group[0].body, group[0].is_seq)
     else:
         lines = _derive(params, render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    "))
+        lines = _conditions(params, lines, [inst.channels for inst in group])
     order = [n for n, _ in params.slots] + [n for n, _ in params.flags]
     signature = f"({', '.join(order)})" if order else ""
     for k, inst in enumerate(group):
@@ -388,6 +396,35 @@ def _derive(params: Params, lines: list[str]) -> list[str]:
                 params.slots.remove((name, have))
                 pattern = re.compile(rf"(?<![\w.]){name}(?![\w=]|\s*=[^=])")
                 return _derive(params, [pattern.sub(f"({kernel} - 1) // 2", line) for line in lines])
+    return lines
+
+
+def _conditions(params: Params, lines: list[str], channels: list[int | None]) -> list[str]:
+    """A flag that is a condition on the input's channels and the parameters (ResNet's
+    `stride != 1 or in.channels != out`, MobileNet's `stride == 1 and in.channels == out`) is
+    written as that condition, not passed."""
+    if None in channels:
+        return lines
+    ints = [(n, [int(x) for x in v]) for n, v in params.slots
+            if all(x is not None and re.fullmatch(r"-?\d+", x) for x in v)]
+    strides = [(n, v) for n, v in ints if n.startswith("stride")]
+    for flag, have in list(params.flags):
+        found = None
+        for name, v in ints:
+            tests = [(f"in.channels != {name}", [c != x for c, x in zip(channels, v, strict=True)]),
+                     (f"in.channels == {name}", [c == x for c, x in zip(channels, v, strict=True)])]
+            for st, sv in strides:
+                tests.append((f"{st} != 1 or in.channels != {name}",
+                              [s != 1 or c != x for c, x, s in zip(channels, v, sv, strict=True)]))
+                tests.append((f"{st} == 1 and in.channels == {name}",
+                              [s == 1 and c == x for c, x, s in zip(channels, v, sv, strict=True)]))
+            found = next((text for text, result in tests if tuple(result) == have), None)
+            if found:
+                break
+        if found:
+            params.flags.remove((flag, have))
+            pattern = re.compile(rf"(?<![\w.]){flag}(?!\w)")
+            lines = [pattern.sub(found, line) for line in lines]
     return lines
 
 

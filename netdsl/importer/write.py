@@ -37,7 +37,8 @@ def _runs(lines: list[Stmt], lets: list[str]) -> list[str]:
                                         lambda trial: _rows(_text(run[0]), calls, trial)]))
             continue
         for stage in stages:
-            if len(stage) == 2 and stage[0] != stage[1]:  # two calls read better than a repeat of two
+            differ = sum(a != b for a, b in zip(*stage, strict=True)) if len(stage) == 2 else 0
+            if differ > 2:  # two calls read better than a repeat of two with conditionals for all
                 out += [fill(_text(run[0]), list(call)) for call in stage]
             else:
                 out.append(_repeat(_text(run[0]), stage))
@@ -62,6 +63,13 @@ def _shortest(lets: list[str], writers: list[Callable[[list[str]], str]]) -> str
     return best[1]
 
 
+def _list(rows: list[list[str]]) -> str:
+    """A table's text: a list of rows, or of values where a row has one (`for out in [64, 128]`)."""
+    if all(len(row) == 1 for row in rows):
+        return "[" + ", ".join(row[0] for row in rows) + "]"
+    return "[" + ", ".join("[" + ", ".join(row) + "]" for row in rows) + "]"
+
+
 def _rows(text: str, calls: list[tuple[str, ...]], lets: list[str]) -> str:
     """A `for` over a table with a row per call: a column for each slot that differs."""
     names: list[str] = []
@@ -82,8 +90,7 @@ def _rows(text: str, calls: list[tuple[str, ...]], lets: list[str]) -> str:
             columns.append(cells)
             each.append(name)
     table = f"stages{len(lets) + 1}" if lets else "stages"
-    rows = ["[" + ", ".join(row) + "]" for row in zip(*columns, strict=True)]
-    lets.append(f"let {table} = [" + ", ".join(rows) + "]")
+    lets.append(f"let {table} = " + _list([list(row) for row in zip(*columns, strict=True)]))
     return f"for {', '.join(names)} in {table} {{ {fill(text, each)} }}"
 
 
@@ -112,10 +119,14 @@ def _units(lines: list[Stmt]) -> list[Stmt]:
     units: list[Stmt] = []
     for stmt in lines:
         if (units and _simple(units[-1]) and _simple(stmt) and len(stmt.parts) == 1
-                and joins(plain(stmt.parts[0].text)) and len(plain(_text(units[-1]))) < 70):
+                and joins(plain(stmt.parts[0].text)) and len(drop_defaults(plain(_text(units[-1])))) < 70):
             units[-1] = Stmt([*units[-1].parts, *stmt.parts])
         else:
             units.append(stmt)
+    whole = drop_defaults(" -> ".join(plain(_text(u)) for u in units))
+    calls = re.search(r"(?:^|-> )(?:\w+: )?[A-Z]", whole)  # a block call is a line of its own
+    if 1 < len(units) <= 4 and all(_simple(u) for u in units) and len(whole) <= 64 and not calls:
+        return [Stmt([p for u in units for p in u.parts])]  # a short seq on one line
     return units
 
 
@@ -196,7 +207,7 @@ def _periodic(runs: list[list[Stmt]], size: int, lets: list[str]) -> str:
             line = f"repeat {counts[0]} {{ {line} }}"
         body.append(line)
     table = f"stages{len(lets) + 1}" if lets else "stages"
-    lets.append(f"let {table} = [" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]")
+    lets.append(f"let {table} = " + _list(rows))
     header = ", ".join(names)
     return f"for {header} in {table} {{\n" + "\n".join(body) + "\n}"
 
