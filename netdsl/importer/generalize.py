@@ -298,7 +298,7 @@ def generalize(instances: list[Instance], single: Callable[[list[Stmt], bool], l
                 base = key[0] if len(classes) == 1 else cls.__name__
                 name = _block_name(base + ("" if g == 0 else str(g + 1)), used)
                 blocks.append(_define(name, [instances[i] for i in group], [cls], single, root))
-    return blocks
+    return [b for b in blocks if b]
 
 
 def _pascal(op: str) -> str:
@@ -364,6 +364,9 @@ def _define(name: str, group: list[Instance], classes: list[type],
     params = Params(len(group))
     if len(group) == 1:
         lines = single(group[0].body, group[0].is_seq)
+        if group[0].is_seq and len(lines) == 1 and "\n" not in lines[0] and len(lines[0]) <= 64:
+            group[0].call = f"seq {{ {lines[0]} }}"  # a short seq used once: written where it is used
+            return ""
     else:
         lines = _derive(params, render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    "))
         lines = _conditions(params, lines, [inst.channels for inst in group])

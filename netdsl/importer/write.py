@@ -124,8 +124,8 @@ def _units(lines: list[Stmt]) -> list[Stmt]:
         else:
             units.append(stmt)
     whole = drop_defaults(" -> ".join(plain(_text(u)) for u in units))
-    calls = re.search(r"(?:^|-> )(?:\w+: )?[A-Z]", whole)  # a block call is a line of its own
-    if 1 < len(units) <= 4 and all(_simple(u) for u in units) and len(whole) <= 64 and not calls:
+    runs = len(_group(units)) < len(units)  # a run of one skeleton is a `repeat`
+    if 1 < len(units) <= 4 and all(_simple(u) for u in units) and len(whole) <= 64 and not runs:
         return [Stmt([p for u in units for p in u.parts])]  # a short seq on one line
     return units
 
