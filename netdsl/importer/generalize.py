@@ -414,13 +414,18 @@ def _conditions(params: Params, lines: list[str], channels: list[int | None]) ->
     for flag, have in list(params.flags):
         found = None
         for name, v in ints:
-            tests = [(f"in.channels != {name}", [c != x for c, x in zip(channels, v, strict=True)]),
-                     (f"in.channels == {name}", [c == x for c, x in zip(channels, v, strict=True)])]
+            tests = []
             for st, sv in strides:
                 tests.append((f"{st} != 1 or in.channels != {name}",
                               [s != 1 or c != x for c, x, s in zip(channels, v, sv, strict=True)]))
                 tests.append((f"{st} == 1 and in.channels == {name}",
                               [s == 1 and c == x for c, x, s in zip(channels, v, sv, strict=True)]))
+            plain = [(f"in.channels != {name}", [c != x for c, x in zip(channels, v, strict=True)]),
+                     (f"in.channels == {name}", [c == x for c, x in zip(channels, v, strict=True)])]
+            # the condition the source most likely wrote, where the instances agree with both: a
+            # shortcut (a named value) or a residual `add` on the stride too, a layer on the width
+            shortcut = bool(re.search(rf"= if {flag} |if {flag} {{\s*add\(", "\n".join(lines)))
+            tests = tests + plain if shortcut else plain + tests
             found = next((text for text, result in tests if tuple(result) == have), None)
             if found:
                 break

@@ -38,7 +38,7 @@ def _runs(lines: list[Stmt], lets: list[str]) -> list[str]:
             continue
         for stage in stages:
             differ = sum(a != b for a, b in zip(*stage, strict=True)) if len(stage) == 2 else 0
-            if differ > 2:  # two calls read better than a repeat of two with conditionals for all
+            if differ > 1:  # two calls read better than a repeat of two with conditionals
                 out += [fill(_text(run[0]), list(call)) for call in stage]
             else:
                 out.append(_repeat(_text(run[0]), stage))
