@@ -8,8 +8,8 @@ longer, never wrong.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
@@ -203,7 +203,10 @@ def render_merged(merged: list[Merged], params: Params, indent: str = "", scope:
             continue
         if len(run) == 1 and not run[0].stmt.name and _act(run[0].stmt):
             # an activation some instances lack: the layer parameter is `none` there
-            none = Stmt([Part(ACT_SLOT.sub(lambda m: m.group(0).replace(m.group(1), "none"), run[0].stmt.parts[0].text))])
+            text = run[0].stmt.parts[0].text
+            found = ACT_SLOT.fullmatch(text)
+            assert found is not None
+            none = Stmt([Part(text[: found.start(1)] + "none" + text[found.end(1):])])
             copies = {i: run[0].copies.get(i, none) for i in scope}
             lines += _stmt_lines(Merged(run[0].stmt, copies, run[0].children), params, indent)
             continue
@@ -379,8 +382,8 @@ def _define(name: str, group: list[Instance], classes: list[type],
     kind = "seq block" if group[0].is_seq else "block"
     # the class's origin, where the block's name does not say it (the file's first line names
     # the model's module)
-    where = [c.__qualname__ if c.__module__ == root else f"{c.__module__.removeprefix('_netdsl_import_')}.{c.__qualname__}"
-             for c in classes]
+    where = [c.__qualname__ if c.__module__ == root
+             else f"{c.__module__.removeprefix('_netdsl_import_')}.{c.__qualname__}" for c in classes]
     head = [] if all(w.startswith(name.rstrip("0123456789_")) for w in where) else [f"# {', '.join(where)}"]
     return "\n".join([*head, f"{kind} {name}{signature} {{", *lines, "}"])
 

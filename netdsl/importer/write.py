@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from netdsl.importer.generalize import Instance, generalize, number_runs, resolve_calls
 from netdsl.importer.stmts import Stmt, fill, plain, values
@@ -33,8 +34,8 @@ def _runs(lines: list[Stmt], lets: list[str]) -> list[str]:
         calls = [tuple(values(_text(s))) for s in run]
         stages = _stages(calls)
         if len(stages) >= 3:
-            out.append(_shortest(lets, [lambda trial: _table(_text(run[0]), stages, trial),
-                                        lambda trial: _rows(_text(run[0]), calls, trial)]))
+            text = _text(run[0])
+            out.append(_shortest(lets, [partial(_table, text, stages), partial(_rows, text, calls)]))
             continue
         for stage in stages:
             differ = sum(a != b for a, b in zip(*stage, strict=True)) if len(stage) == 2 else 0

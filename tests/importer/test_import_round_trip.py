@@ -5,9 +5,8 @@ hand-written spec (non-blank lines, comments included, both ways)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import pytest
 import torch
