@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from netdsl.importer.derive import derive_flags, derive_padding
 from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
 
 
@@ -371,8 +372,9 @@ def _define(name: str, group: list[Instance], classes: list[type],
             group[0].call = f"seq {{ {lines[0]} }}"  # a short seq used once: written where it is used
             return ""
     else:
-        lines = _derive(params, render_merged(merge({k: inst.body for k, inst in enumerate(group)}), params, "    "))
-        lines = _conditions(params, lines, [inst.channels for inst in group])
+        merged = merge({k: inst.body for k, inst in enumerate(group)})
+        lines = derive_padding(params, render_merged(merged, params, "    "))
+        lines = derive_flags(params, lines, [inst.channels for inst in group])
     order = [n for n, _ in params.slots] + [n for n, _ in params.flags]
     signature = f"({', '.join(order)})" if order else ""
     for k, inst in enumerate(group):
@@ -386,57 +388,6 @@ def _define(name: str, group: list[Instance], classes: list[type],
              else f"{c.__module__.removeprefix('_netdsl_import_')}.{c.__qualname__}" for c in classes]
     head = [] if all(w.startswith(name.rstrip("0123456789_")) for w in where) else [f"# {', '.join(where)}"]
     return "\n".join([*head, f"{kind} {name}{signature} {{", *lines, "}"])
-
-
-def _derive(params: Params, lines: list[str]) -> list[str]:
-    """A padding parameter that is always `(kernel - 1) // 2` of a kernel parameter ("same"
-    padding, the usual convention) is written as that expression, not passed."""
-    for name, have in list(params.slots):
-        if not name.startswith("padding"):
-            continue
-        for kernel, ks in params.slots:
-            pairs = [(a, b) for a, b in zip(have, ks, strict=True) if a is not None or b is not None]
-            if kernel.startswith("kernel") and all(
-                    a is not None and b is not None and a.isdigit() and b.isdigit() and int(a) == (int(b) - 1) // 2
-                    for a, b in pairs):
-                params.slots.remove((name, have))
-                pattern = re.compile(rf"(?<![\w.]){name}(?![\w=]|\s*=[^=])")
-                return _derive(params, [pattern.sub(f"({kernel} - 1) // 2", line) for line in lines])
-    return lines
-
-
-def _conditions(params: Params, lines: list[str], channels: list[int | None]) -> list[str]:
-    """A flag that is a condition on the input's channels and the parameters (ResNet's
-    `stride != 1 or in.channels != out`, MobileNet's `stride == 1 and in.channels == out`) is
-    written as that condition, not passed."""
-    if None in channels:
-        return lines
-    ints = [(n, [int(x) for x in v]) for n, v in params.slots
-            if all(x is not None and re.fullmatch(r"-?\d+", x) for x in v)]
-    strides = [(n, v) for n, v in ints if n.startswith("stride")]
-    for flag, have in list(params.flags):
-        found = None
-        for name, v in ints:
-            tests = []
-            for st, sv in strides:
-                tests.append((f"{st} != 1 or in.channels != {name}",
-                              [s != 1 or c != x for c, x, s in zip(channels, v, sv, strict=True)]))
-                tests.append((f"{st} == 1 and in.channels == {name}",
-                              [s == 1 and c == x for c, x, s in zip(channels, v, sv, strict=True)]))
-            plain = [(f"in.channels != {name}", [c != x for c, x in zip(channels, v, strict=True)]),
-                     (f"in.channels == {name}", [c == x for c, x in zip(channels, v, strict=True)])]
-            # the condition the source most likely wrote, where the instances agree with both: a
-            # shortcut (a named value) or a residual `add` on the stride too, a layer on the width
-            shortcut = bool(re.search(rf"= if {flag} |if {flag} {{\s*add\(", "\n".join(lines)))
-            tests = tests + plain if shortcut else plain + tests
-            found = next((text for text, result in tests if tuple(result) == have), None)
-            if found:
-                break
-        if found:
-            params.flags.remove((flag, have))
-            pattern = re.compile(rf"(?<![\w.]){flag}(?!\w)")
-            lines = [pattern.sub(found, line) for line in lines]
-    return lines
 
 
 def _first(vector: tuple[str | None, ...], k: int) -> Any:
