@@ -49,7 +49,7 @@ def linearize(steps: list[Step], output: Any) -> list[Stmt]:
         follows = k + 1 < len(chains) and chains[k + 1][0].inputs == [end] and chains[k + 1][0].merge is None
         alone = end.users == [chains[k + 1][0]] if follows else False
         if not (alone or (end is output and k == len(chains) - 1)):
-            names[id(end)] = _fresh(end.name, taken)
+            names[id(end)] = _fresh(_value_name(end.name, taken), taken)
     stmts: list[Stmt] = []
     current: Any = "in"
     for chain in chains:
@@ -80,6 +80,15 @@ def _ref(source: Any, names: dict[int, str]) -> str:
     if id(source) not in names:
         raise ImportRefused("a value read where netdsl cannot name it")
     return names[id(source)]
+
+
+def _value_name(name: str, taken: set[str]) -> str:
+    """A value's name: its last layer's, less an `_activation` suffix where the rest is free
+    (`expand1x1_activation` → `expand1x1`)."""
+    from netdsl.checker.ops import OPS
+
+    short = re.sub(r"_(?:activation|act)$", "", name)
+    return short if short and short not in taken and short not in OPS else name
 
 
 def _fresh(name: str, taken: set[str]) -> str:

@@ -8,10 +8,12 @@ longer, never wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from netdsl.importer.stmts import CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
+from netdsl.importer.derive import derive_flags, derive_padding
+from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Instance:
     body: list[Stmt]
     is_seq: bool
     call: str = ""  # `Name(slots)` once its class is generalized
+    channels: int | None = None  # its input's channels, where a forward pass found them
 
 
 class Mismatch(Exception):
@@ -97,9 +100,15 @@ def _align(base: list[Stmt], other: list[Stmt]) -> list[int | None]:
 
 
 def _score(base: Stmt, other: Stmt) -> int:
+    """How alike two statements that fit are: literals that agree, and pairs of literals equal
+    in one where they are equal in the other (a depthwise conv's `groups` = `out`)."""
     pairs = zip(base.parts, other.parts, strict=True)
-    same = sum(a == b for p, q in pairs for a, b in zip(values(p.text), values(q.text), strict=True))
-    return 1000 + min(same, 999)
+    same = pattern = 0
+    for p, q in pairs:
+        a, b = values(p.text), values(q.text)
+        same += sum(x == y for x, y in zip(a, b, strict=True))
+        pattern += sum((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(i + 1, len(a)))
+    return 1000 + min(same + pattern, 999)
 
 
 def merge(bodies: dict[int, list[Stmt]]) -> list[Merged]:
@@ -193,6 +202,15 @@ def render_merged(merged: list[Merged], params: Params, indent: str = "", scope:
             for m in run:
                 lines += _stmt_lines(m, params, indent)
             continue
+        if len(run) == 1 and not run[0].stmt.name and _act(run[0].stmt):
+            # an activation some instances lack: the layer parameter is `none` there
+            text = run[0].stmt.parts[0].text
+            found = ACT_SLOT.fullmatch(text)
+            assert found is not None
+            none = Stmt([Part(text[: found.start(1)] + "none" + text[found.end(1):])])
+            copies = {i: run[0].copies.get(i, none) for i in scope}
+            lines += _stmt_lines(Merged(run[0].stmt, copies, run[0].children), params, indent)
+            continue
         flag = params.flag("has_" + _hint(run[0]), present)
         if len(run) == 1 and run[0].stmt.name:
             inner = _stmt_lines(run[0], params, indent + "    ", bare=True)
@@ -210,6 +228,10 @@ def render_merged(merged: list[Merged], params: Params, indent: str = "", scope:
     return lines
 
 
+def _act(stmt: Stmt) -> bool:
+    return len(stmt.parts) == 1 and stmt.parts[0].children is None and bool(ACT_SLOT.fullmatch(stmt.parts[0].text))
+
+
 def _presence(m: Merged, count: int, scope: set[int]) -> tuple[bool | None, ...]:
     return tuple((k in m.copies) if k in scope else None for k in range(count))
 
@@ -219,7 +241,15 @@ def _hint(m: Merged) -> str:
     if label:
         return label.group(1)
     word = re.match(r"\s*([A-Za-z_]\w*)", re.sub("\x03\\d+\x04", "block", plain(m.stmt.parts[0].text)))
-    return word.group(1) if word else "step"
+    return _short(word.group(1)) if word else "step"
+
+
+def _short(name: str) -> str:
+    """A block's name as a flag's: `ConvBNAct` → `conv_bn_act`; a long one by its initials
+    (`SqueezeExcitation` → `se`)."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", _strip(name)) or [name]
+    snake = "_".join(w.lower() for w in words)
+    return snake if len(snake) <= 12 else "".join(w[0].lower() for w in words)
 
 
 def _stmt_lines(m: Merged, params: Params, indent: str, bare: bool = False) -> list[str]:
@@ -242,29 +272,65 @@ def _stmt_lines(m: Merged, params: Params, indent: str, bare: bool = False) -> l
 # ---- classes → blocks ---------------------------------------------------------------------
 
 
-def generalize(instances: list[Instance]) -> list[str]:
-    """Block definitions, inner classes first; each instance's `call` set."""
+def generalize(instances: list[Instance], single: Callable[[list[Stmt], bool], list[str]],
+               root: str = "") -> list[str]:
+    """Block definitions, inner classes first; each instance's `call` set. `single` writes the
+    body of a block with one instance (its runs as loops)."""
     blocks: list[str] = []
     used: set[str] = set()
-    order: list[type] = []
+    order: list[tuple[str, bool]] = []
     for inst in instances:
-        if inst.cls not in order:
-            order.append(inst.cls)
+        if family(inst) not in order:
+            order.append(family(inst))
     pending = list(order)
     while pending:
-        # a class is written once every block its instances call is: inner classes first
-        cls = next(c for c in pending if all(instances[j].call for i, inst in enumerate(instances)
-                                             if inst.cls is c for j in _calls_in(inst.body)))
-        pending.remove(cls)
-        members = [i for i, inst in enumerate(instances) if inst.cls is cls]
+        # a family is written once every block its instances call is: inner classes first
+        key = next((f for f in pending if all(instances[j].call for inst in instances
+                                               if family(inst) == f for j in _calls_in(inst.body))), pending[0])
+        pending.remove(key)
+        members = [i for i, inst in enumerate(instances) if family(inst) == key]
         for i in members:
             resolve_calls(instances[i].body, instances)
             number_runs(instances[i].body)
-        groups = _groups(instances, members)
-        for g, group in enumerate(groups):
-            name = _block_name(cls.__name__ + ("" if g == 0 else str(g + 1)), used)
-            blocks.append(_define(name, [instances[i] for i in group], cls))
-    return blocks
+        classes = list(dict.fromkeys(instances[i].cls for i in members))
+        if len(classes) > 1 and _merges(instances, members):
+            blocks.append(_define(_block_name(key[0], used), [instances[i] for i in members], classes, single, root))
+            continue
+        for cls in classes:
+            groups = _groups(instances, [i for i in members if instances[i].cls is cls])
+            for g, group in enumerate(groups):
+                base = key[0] if len(classes) == 1 else cls.__name__
+                name = _block_name(base + ("" if g == 0 else str(g + 1)), used)
+                blocks.append(_define(name, [instances[i] for i in group], [cls], single, root))
+    return [b for b in blocks if b]
+
+
+def _pascal(op: str) -> str:
+    return "".join(w.capitalize() for w in op.split("_"))
+
+
+def family(inst: Instance) -> tuple[str, bool]:
+    """A class's name without the layers the PyTorch backend names it by (`ConvBNActHardswish`,
+    `ConvBNActNone` → `ConvBNAct`): classes of one family that line up make one block, the layer
+    a parameter."""
+    return _strip(inst.cls.__name__), inst.is_seq
+
+
+def _strip(name: str) -> str:
+    suffixes = sorted({_pascal(op) for op in ACTS} | {"None"}, key=len, reverse=True)
+    while True:
+        cut = next((x for x in suffixes if name.endswith(x) and len(name) > len(x)), None)
+        if cut is None:
+            return name
+        name = name[: -len(cut)]
+
+
+def _merges(instances: list[Instance], members: list[int]) -> bool:
+    try:
+        render_merged(merge({k: instances[i].body for k, i in enumerate(members)}), Params(len(members)))
+        return True
+    except Mismatch:
+        return False
 
 
 def _calls_in(body: list[Stmt]) -> set[int]:
@@ -297,10 +363,18 @@ def _block_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _define(name: str, group: list[Instance], cls: type) -> str:
+def _define(name: str, group: list[Instance], classes: list[type],
+            single: Callable[[list[Stmt], bool], list[str]], root: str) -> str:
     params = Params(len(group))
-    merged = merge({k: inst.body for k, inst in enumerate(group)})
-    lines = render_merged(merged, params, "    ")
+    if len(group) == 1:
+        lines = single(group[0].body, group[0].is_seq)
+        if group[0].is_seq and len(lines) == 1 and "\n" not in lines[0] and len(lines[0]) <= 64:
+            group[0].call = f"seq {{ {lines[0]} }}"  # a short seq used once: written where it is used
+            return ""
+    else:
+        merged = merge({k: inst.body for k, inst in enumerate(group)})
+        lines = derive_padding(params, render_merged(merged, params, "    "))
+        lines = derive_flags(params, lines, [inst.channels for inst in group])
     order = [n for n, _ in params.slots] + [n for n, _ in params.flags]
     signature = f"({', '.join(order)})" if order else ""
     for k, inst in enumerate(group):
@@ -308,9 +382,12 @@ def _define(name: str, group: list[Instance], cls: type) -> str:
         args += [slot(n, bool(v[k])) for n, v in params.flags]
         inst.call = name + (f"({', '.join(args)})" if args else "")
     kind = "seq block" if group[0].is_seq else "block"
-    where = f"{cls.__module__.removeprefix('_netdsl_import_')}.{cls.__qualname__}"
-    head = f"# {where}" + (f" ({len(group)} instances)" if len(group) > 1 else "")
-    return "\n".join([head, f"{kind} {name}{signature} {{", *lines, "}"])
+    # the class's origin, where the block's name does not say it (the file's first line names
+    # the model's module)
+    where = [c.__qualname__ if c.__module__ == root
+             else f"{c.__module__.removeprefix('_netdsl_import_')}.{c.__qualname__}" for c in classes]
+    head = [] if all(w.startswith(name.rstrip("0123456789_")) for w in where) else [f"# {', '.join(where)}"]
+    return "\n".join([*head, f"{kind} {name}{signature} {{", *lines, "}"])
 
 
 def _first(vector: tuple[str | None, ...], k: int) -> Any:

@@ -13,6 +13,10 @@ from typing import Any
 
 SLOT = re.compile("\x00([A-Za-z_]\\w*)\x01([^\x02]*)\x02")
 CALL = re.compile("\x03(\\d+)\x04")
+# activations without arguments: a slot (`act`) of their own, so that instances that differ in
+# one (or lack it) make one block with the activation a layer parameter (`act=relu`, `act=none`)
+ACTS = frozenset({"relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "tanh", "gelu", "silu"})
+ACT_SLOT = re.compile('(?:[A-Za-z_]\\w*: |"[^"]*": )?\x00act\x01([a-z_0-9]+)\x02')
 
 
 def slot(hint: str, value: object) -> str:

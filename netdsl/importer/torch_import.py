@@ -18,7 +18,7 @@ from typing import Any
 from netdsl.importer.chains import Step, linearize
 from netdsl.importer.generalize import Instance
 from netdsl.importer.refusal import ImportRefused, UsageError
-from netdsl.importer.stmts import Part, Stmt, slot
+from netdsl.importer.stmts import ACTS, Part, Stmt, slot
 from netdsl.importer.torch_ops import ALIASES, MERGES, function_table, module_table
 from netdsl.importer.write import write_spec
 
@@ -85,10 +85,42 @@ def from_torch(module: Any, input_shape: tuple[int, ...], name: str | None = Non
     if not isinstance(module, nn.Module):
         raise UsageError(f"{type(module).__name__} is not an nn.Module")
     walker = _Walker(module)
+    walker.channels = _input_channels(module, input_shape)
     body = walker.body(module, "")
     network = name or type(module).__name__
     origin = source or f"{type(module).__module__}.{type(module).__qualname__}"
-    return write_spec(walker.instances, body, network, input_shape, f"Imported from {origin} by netdsl import.")
+    return write_spec(walker.instances, body, network, input_shape, f"Imported from {origin} by netdsl import.",
+                      type(module).__module__)
+
+
+def _input_channels(module: Any, input_shape: tuple[int, ...]) -> dict[str, int]:
+    """Each submodule's input channels (by path) in one forward pass on zeros, in eval mode: a
+    block's flags may then read as `in.channels != out`. Empty where the forward fails (the
+    walk that follows says why)."""
+    import torch
+
+    seen: dict[str, int] = {}
+
+    def record(path: str) -> Any:
+        def hook(_module: Any, args: tuple[Any, ...]) -> None:  # None: the input goes on unchanged
+            if args and isinstance(args[0], torch.Tensor) and args[0].dim() > 1:
+                seen.setdefault(path, int(args[0].shape[1]))
+
+        return hook
+
+    hooks = [m.register_forward_pre_hook(record(path)) for path, m in module.named_modules() if path]
+    training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(1, *input_shape))
+    except Exception:  # the user's model: the walk reports what it cannot trace
+        seen.clear()
+    finally:
+        module.train(training)
+        for hook in hooks:
+            hook.remove()
+    return seen
 
 
 # ---- walking the module tree --------------------------------------------------------------
@@ -98,6 +130,7 @@ class _Walker:
     def __init__(self, root: Any):
         self.root = root
         self.instances: list[Instance] = []
+        self.channels: dict[str, int] = {}
         self.modules = module_table()
         self.functions = function_table()
 
@@ -120,7 +153,7 @@ class _Walker:
                 text = lower(child)
                 if label and re.fullmatch(rf"{re.escape(text)}(_\d+)?", label):
                     head = ""  # `relu: relu`, `relu_2: relu`: a parameterless layer's automatic name
-                return Part(head + text)
+                return Part(head + (slot("act", text) if text in ACTS else text))
             except ImportRefused as refusal:
                 raise ImportRefused(refusal.message, f"{path or 'the model'} ({type(child).__name__})") from None
         prelude = _prelude(child)
@@ -135,7 +168,8 @@ class _Walker:
         if isinstance(child, (nn.RNNBase, nn.MultiheadAttention)) or _is_torch_layer(child):
             raise ImportRefused(f"{type(child).__name__} has no netdsl op", path or "the model")
         body = self.body(child, path)
-        self.instances.append(Instance(type(child), path, body, isinstance(child, nn.Sequential)))
+        self.instances.append(Instance(type(child), path, body, isinstance(child, nn.Sequential),
+                                       channels=self.channels.get(path)))
         return Part(head + f"\x03{len(self.instances) - 1}\x04")
 
     def chain(self, module: Any, path: str) -> list[Stmt]:

@@ -54,7 +54,7 @@ def _pool(op: str) -> Callable[[Any], str]:
     return lower
 
 
-CONV = re.compile(r"\bconv\([^()]*\)")
+CONV = re.compile(r"\bconv\((?:[^()]|\([^()]*\))*\)")  # one level of parentheses inside
 CONV_DEFAULTS = re.compile(r", (?:stride|dilation|groups)=1(?=[,)])")
 PADDING = re.compile(r", padding=(?:0|valid)(?=[,)])")
 

@@ -211,3 +211,59 @@ class Unknown(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cumsum(self.conv(x), dim=1)
+
+
+# ---- torchvision-style VGG-11 with batchnorm (make_layers over a configuration), narrow -------
+
+
+class VGG(nn.Module):
+    def __init__(self, cfg: tuple[int | str, ...] = (8, "M", 16, "M", 32, 32, "M", 64, 64, "M", 64, 64, "M"),
+                 num_classes: int = 10):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for v in cfg:
+            if v == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                assert isinstance(v, int)
+                layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                channels = v
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.classifier = nn.Sequential(
+            nn.Linear(channels, 128), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(128, 128), nn.ReLU(True), nn.Dropout(),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ---- torchvision's Conv2dNormActivation: one class, the activation a constructor argument ------
+
+
+class ConvNormAct(nn.Sequential):
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1,
+                 act: type[nn.Module] | None = nn.ReLU):
+        layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, bias=False),
+                                   nn.BatchNorm2d(cout)]
+        if act is not None:
+            layers.append(act())
+        super().__init__(*layers)
+
+
+class ActNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            ConvNormAct(3, 8, 3, 2, nn.Hardswish),
+            ConvNormAct(8, 16, 3, 1, nn.ReLU),
+            ConvNormAct(16, 16, 1, 1, None),
+        )
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))

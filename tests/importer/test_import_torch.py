@@ -34,8 +34,8 @@ def assert_same(source: torch.nn.Module, made: torch.nn.Module, shape: tuple[int
     ("factory", "shape", "lines"),
     [
         (models.FunctionalNet, (1, 32, 32), 8),
-        (models.ListNet, (3, 16, 16), 20),
-        (models.Branches, (3, 8, 8), 21),
+        (models.ListNet, (3, 16, 16), 12),
+        (models.Branches, (3, 8, 8), 9),
     ],
 )
 def test_styles(factory: type, shape: tuple[int, ...], lines: int) -> None:
@@ -55,9 +55,11 @@ def test_resnet50_is_one_bottleneck_block() -> None:
     source = models.resnet50()
     text, made = imported(source, (3, 224, 224))
     assert text.count("block Bottleneck(") == 1 and "block " not in text.replace("block Bottleneck(", "")
-    assert "layer2: repeat 4 as i { Bottleneck(128, 2 if i == 0 else 1, 512, i == 0) }" in text
+    assert "layer2: repeat 4 as i { Bottleneck(128, 2 if i == 0 else 1, 512) }" in text
+    # the shortcut's condition as torchvision writes it, from the instances' input channels
+    assert "    downsample = if stride != 1 or in.channels != out2 {\n" in text
     hand = len((ZOO / "resnet50.net").read_text().splitlines())
-    assert len(text.splitlines()) == 26 <= 1.5 * hand
+    assert len(text.splitlines()) == 21 <= 1.5 * hand
     assert_same(source, made, (3, 64, 64))
 
 
@@ -65,13 +67,44 @@ def test_mobilenet_v2_is_one_inverted_residual_block() -> None:
     source = models.MobileNetV2()
     text, made = imported(source, (3, 224, 224))
     assert text.count("block InvertedResidual(") == 1 and text.count("seq block ConvBNReLU(") == 1
-    assert "if has_add { add(in, conv_2) } else { conv_2 }" in text
+    # torchvision's `use_res_connect` and `expand_ratio != 1`, from the instances' input channels
+    assert "    if stride == 1 and in.channels == out2 { add(in, conv_2) } else { conv_2 }\n" in text
+    assert "        if in.channels != out { ConvBNReLU(out, 1, 1, 1) }\n" in text
+    assert "padding=(kernel - 1) // 2" in text
     # the seven stages of the paper's Table 2 as a table: first block's width and stride, then the rest's
-    assert "        [96, 144, 2, 24, true, 2],\n" in text
-    assert "for out0, out, stride0, out2, has_ConvBNReLU, count in stages {" in text
+    assert "        [96, 144, 2, 24, 2],\n" in text
+    assert "for out0, out, stride0, out2, count in stages {" in text
     hand = len((ZOO / "mobilenet_v2.net").read_text().splitlines())
-    assert len(text.splitlines()) == 52 <= 1.5 * hand
+    assert len(text.splitlines()) == 38 <= 1.5 * hand
     assert_same(source, made, (3, 64, 64))
+
+
+def test_vgg_features_are_a_table_of_stages() -> None:
+    """torchvision's make_layers: a flat nn.Sequential of 26 layers becomes a `for` over the stages,
+    each activation at the end of its convolution's line."""
+    source = models.VGG()
+    text, made = imported(source, (3, 32, 32))
+    assert "    let stages = [[8, 1], [16, 1], [32, 2], [64, 2], [64, 2]]\n" in text
+    assert ("        for out, count in stages {\n"
+            "            repeat count { conv(out, 3, padding=1) -> batchnorm -> relu }\n"
+            "            maxpool(2)\n"
+            "        }\n") in text
+    assert "            repeat 2 { linear(128) -> relu -> dropout(0.5) }\n" in text
+    assert len(text.splitlines()) == 16
+    assert_same(source, made, (3, 32, 32))
+
+
+def test_activation_is_a_layer_parameter() -> None:
+    """Instances of one class that differ in their activation (or lack one) make one block taking
+    the activation as a layer (`act`), not one block per activation."""
+    source = models.ActNet()
+    text, made = imported(source, (3, 16, 16))
+    assert text.count("seq block ConvNormAct(") == 1 and "block ConvNormAct2" not in text
+    assert "(kernel - 1) // 2, bias=false) -> batchnorm -> act\n" in text
+    assert "        ConvNormAct(8, 3, 2, hardswish)\n        ConvNormAct(16, 3, 1, relu)\n" in text
+    assert "        ConvNormAct(16, 1, 1, none)\n" in text
+    assert len(text.splitlines()) == 14
+    assert_same(source, made, (3, 16, 16))
 
 
 @pytest.mark.parametrize(
