@@ -1971,6 +1971,7 @@ class Generator:
         act = None
         if self.ch.chance(0.35):  # a layer parameter (`act = relu`), the body's last step (language v3)
             act = self.fresh(LAYER_PARAM_NAMES, inner_env, "act")
+            self.taken_names.add(act)  # a block or network of that name would take its steps: none is made
             values[act] = self.layer_arg().eval({})
             inner_env[act] = values[act]
             params.insert(len(params) - (stride is not None), (act, self.layer_arg()))

@@ -314,6 +314,42 @@ def test_the_generator_writes_every_op_of_the_table() -> None:
         assert [n for n, _ in netgen.OP_ARGS[name]] == [a.name for a in op.args], name
 
 
+def test_the_generator_writes_the_language_v3_forms() -> None:
+    """Layer arguments (none among them), inline blocks, `def` functions and padding modes are in the
+    random networks, so the differential test meets them."""
+    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(30)]
+    given = [value for n in nets for step in _steps(n) if isinstance(step, netgen.Call) for _, value in step.args]
+    defaults = [default for n in nets for b in n.blocks for _, default in b.params]
+    layer_args = [value for value in given + defaults if isinstance(value, netgen.LayerExpr)]
+    found = {
+        "layer argument": len(layer_args),
+        "none": sum(value.op is None for value in layer_args),
+        "inline block": sum(b.inline for n in nets for b in n.blocks),
+        "def": sum(len(n.functions) for n in nets),
+        "padding_mode": sum(n.text.count("padding_mode =") for n in nets),
+    }
+    assert all(found.values()), found
+
+
+def _steps(net: netgen.Net) -> Iterator[netgen.Step]:
+    bodies = [net.body, *(b.body for b in net.blocks)]
+    while bodies:
+        for st in bodies.pop():
+            if isinstance(st, netgen.Let):
+                continue
+            for step in st.steps:
+                yield step
+                if isinstance(step, netgen.If):
+                    branch: Any = step
+                    while isinstance(branch, netgen.If):
+                        bodies.append(branch.then)
+                        branch = branch.orelse
+                    if branch is not None:
+                        bodies.append(branch)
+                elif isinstance(step, (netgen.Repeat, netgen.For, netgen.Seq)):
+                    bodies.append(step.body)
+
+
 def _network_with(op: str) -> netgen.Net:
     """The shortest of the first seeded networks whose elaboration runs `op` and that PyTorch accepts."""
     assert op in netgen.GENERATED_OPS, f"tests/netgen.py cannot write {op} yet: add it (and its reference)"
