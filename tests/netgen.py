@@ -281,6 +281,57 @@ class Comp(Expr):
         ]
 
 
+@dataclass(frozen=True)
+class LayerValue:
+    """What a layer argument evaluates to: an op and its arguments' values (`leaky_relu(0.1)`)."""
+
+    op: str
+    args: tuple[tuple[str | None, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerExpr(Expr):
+    """A layer given to a block's parameter: `hardswish`, `leaky_relu(0.1)`, or `none` (op None)."""
+
+    op: str | None
+    args: tuple[tuple[str | None, Expr], ...] = ()
+
+    def text(self) -> str:
+        if self.op is None:
+            return "none"
+        return self.op + (f"({_args_text(self.args)})" if self.args else "")
+
+    def eval(self, env: Env) -> Any:
+        return None if self.op is None else LayerValue(self.op, tuple((k, v.eval(env)) for k, v in self.args))
+
+
+@dataclass(frozen=True)
+class Function:
+    """`def make_divisible(v, d = 8) = ...`: a compile-time function, one expression of its parameters."""
+
+    name: str
+    params: tuple[tuple[str, Expr | None], ...]
+    body: Expr
+
+
+@dataclass(frozen=True)
+class FnCall(Expr):
+    """A call of a `def` function: its parameters bound (by position, then by keyword, then defaults)."""
+
+    function: Function
+    args: tuple[tuple[str | None, Expr], ...]
+
+    def text(self) -> str:
+        return f"{self.function.name}({_args_text(self.args)})"
+
+    def eval(self, env: Env) -> Any:
+        given = _bind_args([n for n, _ in self.function.params], self.args, env)
+        inner: Env = {}
+        for name, default in self.function.params:
+            inner[name] = given[name] if name in given else default.eval(inner)  # type: ignore[union-attr]
+        return self.function.body.eval(inner)
+
+
 # ---- statements ---------------------------------------------------------------------------------
 
 Args = tuple[tuple[str | None, Expr], ...]  # (keyword or None, value), in call order
@@ -352,7 +403,14 @@ class Seq:
     label: str | None = None
 
 
-Step = Op | Use | Merge | Call | If | Repeat | For | Seq
+@dataclass(frozen=True)
+class ParamLayer:
+    """A step naming a block's layer parameter (`-> act`): the layer it was given, or nothing (`none`)."""
+
+    name: str
+
+
+Step = Op | Use | Merge | Call | If | Repeat | For | Seq | ParamLayer
 
 
 @dataclass(frozen=True)
@@ -379,6 +437,7 @@ class Block:
     params: tuple[tuple[str, Expr | None], ...]
     body: Body
     seq: bool = False  # `seq block`: its layers named by position
+    inline: bool = False  # `inline block`: its layers spliced into the caller's scope
 
 
 @dataclass(frozen=True)
@@ -390,6 +449,7 @@ class Net:
     body: Body
     blocks: tuple[Block, ...] = ()
     layout: int = 0  # how the text is laid out (one line per statement, or several per line)
+    functions: tuple[Function, ...] = ()
 
     @property
     def text(self) -> str:
@@ -423,6 +483,8 @@ def _collect_ops(body: Body, found: set[str]) -> None:
                     _collect_ops(branch, found)
             elif isinstance(step, (Repeat, For, Seq)):
                 _collect_ops(step.body, found)
+            elif isinstance(step, Call):  # layers given as arguments
+                found.update(v.op for _, v in step.args if isinstance(v, LayerExpr) and v.op)
 
 
 # ---- text ---------------------------------------------------------------------------------------
@@ -436,7 +498,7 @@ def _step_text(step: Step, indent: str, layout: int) -> str:
     if isinstance(step, Op):
         call = f"({_args_text(step.args)})" if step.args or step.parens else ""
         return f"{_label(step.label)}{step.op}{call}"
-    if isinstance(step, Use):
+    if isinstance(step, (Use, ParamLayer)):
         return step.name
     if isinstance(step, Merge):
         return f"{_label(step.label)}{step.op}({', '.join(step.names)})"
@@ -484,9 +546,11 @@ def _params_text(params: Sequence[tuple[str, Expr | None]]) -> str:
 
 def render(net: Net) -> str:
     parts = []
+    if net.functions:
+        parts.append("".join(f"def {f.name}{_params_text(f.params)} = {f.body.text()}\n" for f in net.functions))
     for block in net.blocks:
         params = _params_text(block.params) if block.params else ""
-        kind = "seq block" if block.seq else "block"
+        kind = "seq block" if block.seq else "inline block" if block.inline else "block"
         parts.append(f"{kind} {block.name}{params} {_body_text(block.body, '', net.layout)}\n")
     params = _params_text(net.params) if net.params else ""
     shape = ", ".join(map(str, net.input_shape))
@@ -523,6 +587,7 @@ OP_ARGS: dict[str, tuple[tuple[str, Any], ...]] = {
         ("bias", True),
         ("weight", None),
         ("frozen", None),
+        ("padding_mode", "zeros"),
     ),
     "maxpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False)),
     "avgpool": (("kernel", None), ("stride", None), ("padding", 0), ("ceil", False), ("count_include_pad", True)),
@@ -588,9 +653,16 @@ def _nested_shape(value: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _need_width(op: str, out: Any) -> None:
+    """A layer of no outputs: PyTorch makes one (zero-element weights), the language refuses it."""
+    if out < 1:
+        raise Rejected(f"{op} with {out} outputs")
+
+
 def _conv(a: dict[str, Any], x: Any) -> _Layer:
     from torch import nn
 
+    _need_width("conv", a["out"])
     padding = a["padding"] if isinstance(a["padding"], str) else _pair(a["padding"])
     conv = nn.Conv2d(
         x.shape[1],
@@ -601,6 +673,7 @@ def _conv(a: dict[str, Any], x: Any) -> _Layer:
         dilation=_pair(a["dilation"]),
         groups=a["groups"],
         bias=a["bias"],
+        padding_mode=a["padding_mode"],
         device=x.device,
     )
     count = sum(p.numel() for p in conv.parameters())
@@ -636,6 +709,7 @@ def _plain(make: Callable[[dict[str, Any], Any], Any]) -> Callable[[dict[str, An
 def _linear(a: dict[str, Any], x: Any, notes: set[str]) -> _Layer:
     from torch import nn
 
+    _need_width("linear", a["out"])
     layer = nn.Linear(x.shape[-1], a["out"], bias=a["bias"], device=x.device)
     count = sum(p.numel() for p in layer.parameters())
     return _Layer(layer, count, count)
@@ -872,6 +946,11 @@ class Interpreter:
             return self.op(step, env, x)
         if isinstance(step, Use):
             return env[step.name]
+        if isinstance(step, ParamLayer):
+            layer = env[step.name]
+            if layer is None:  # `none`: no layer at all
+                return x
+            return self.op(Op(layer.op, tuple((k, Lit(v)) for k, v in layer.args)), env, x)
         if isinstance(step, Merge):
             return self.merge(step, env, x)
         if isinstance(step, Call):
@@ -1090,6 +1169,9 @@ BLOCK_NAMES = (
     "conv_block",
     "Conv2d",
 )
+# a block's layer parameter (never an op's or a block's name: a step of that name is the op or block)
+LAYER_PARAM_NAMES = ("act", "gate", "norm", "activation", "fn", "self", "forward", "torch", "x", "layer_shape")
+FUNCTION_NAMES = ("make_divisible", "scaled", "width_of", "half", "g", "forward", "self", "torch", "nn", "layer_shape")
 NET_NAMES = ("Net", "Model", "N", "M", "Classifier", "Module", "Sequential", "nn", "torch", "Linear")
 INPUT_NAMES = ("x", "image", "img", "data", "pixels", "torch", "self", "shape", "nn", "layer_shape", "in_shape", "out")
 
@@ -1205,6 +1287,10 @@ class Generator:
         self.taken_names: set[str] = set()
         self.defining: set[str] = set()  # blocks whose bodies are being written: no recursion
         self.computed = 0  # computed labels written so far
+        self.unspliceable: set[str] = set()  # inline blocks with named values: not in a seq or a for body
+        # `def` functions written: name → (the function, its form, its default `d`)
+        self.functions: dict[str, tuple[Function, str, int]] = {}
+        self.in_function_call = False  # an argument of a function call is not itself a call
 
     # ---- small choices
     def fresh(self, pool: Sequence[str], avoid: set[str] | Env, fallback: str) -> str:
@@ -1268,7 +1354,53 @@ class Generator:
                 return Func("min", (Var(name), Lit(value)))
         if self.ch.chance(0.15):
             return self.arithmetic(ctx, value)
+        if value >= 0 and not self.in_function_call and self.ch.chance(0.04):
+            return self.function_call(ctx, value)
         return Lit(value)
+
+    def function_call(self, ctx: _Ctx, value: int) -> Expr:
+        """`value` through a `def` function, a new one or one written before: `v - d`, `v // d`, the
+        length of a comprehension, or a function calling another one (language v3)."""
+        reuse = [name for name in self.functions if self.ch.chance(0.5)]
+        if reuse:
+            function, form, d = self.functions[self.ch.pick(reuse)]
+        else:
+            function, form, d = self.define_function()
+        self.in_function_call = True
+        try:
+            if form == "minus":  # v - d: called with value + d, d its default or given
+                if self.ch.chance(0.5):
+                    return FnCall(function, ((None, self.int_expr(ctx, value + d)),))
+                given = self.ch.integer(0, 4)
+                keyword = "d" if self.ch.chance(0.5) else None
+                return FnCall(function, ((None, self.int_expr(ctx, value + given)), (keyword, Lit(given))))
+            if form == "div":  # v // d
+                return FnCall(function, ((None, self.int_expr(ctx, value * d)),))
+            return FnCall(function, ((None, self.int_expr(ctx, value)),))  # the identity, one way or another
+        finally:
+            self.in_function_call = False
+
+    def define_function(self) -> tuple[Function, str, int]:
+        avoid = self.taken_names | set(self.blocks) | set(GENERATED_OPS) | set(self.functions)
+        name = self.fresh(FUNCTION_NAMES, avoid, "fn")
+        self.taken_names.add(name)
+        d = self.ch.integer(1, 4)
+        minus = [f for f, form, _ in self.functions.values() if form == "minus"]
+        form = self.ch.pick(("minus", "div", "count", "compose") if minus else ("minus", "div", "count"))
+        function: Function
+        if form == "minus":
+            function = Function(name, (("v", None), ("d", Lit(d))), Bin("-", Var("v"), Var("d")))
+        elif form == "div":
+            function = Function(name, (("v", None), ("d", Lit(d))), Bin("//", Var("v"), Var("d")))
+        elif form == "count":  # len([k for k in range(v) if k >= 0])
+            items = Comp(Var("k"), "k", Func("range", (Var("v"),)), Bin(">=", Var("k"), Lit(0)))
+            function = Function(name, (("v", None),), Func("len", (items,)))
+        else:  # another function's v - d, undone: g(v) = f(v + d)
+            inner = self.ch.pick(minus)
+            shift = inner.params[1][1].value  # type: ignore[union-attr]
+            function = Function(name, (("v", None),), FnCall(inner, ((None, Bin("+", Var("v"), Lit(shift))),)))
+        self.functions[name] = (function, form, d)
+        return function, form, d
 
     def arithmetic(self, ctx: _Ctx, value: int) -> Expr:
         """`value` through compile-time arithmetic: a builtin of a number, a power, a sum of a slice,
@@ -1350,7 +1482,8 @@ class Generator:
             body += head
         name = self.fresh(NET_NAMES, set(self.blocks) | set(env), "Net")
         blocks = tuple(self.blocks[b] for b in self.block_order)
-        return Net(name, tuple(params), input_name, shape, body, blocks, self.ch.integer(0, 1))
+        functions = tuple(f for f, _, _ in self.functions.values())
+        return Net(name, tuple(params), input_name, shape, body, blocks, self.ch.integer(0, 1), functions)
 
     def head(self, ctx: _Ctx, x: Any) -> tuple[Body, Any]:
         stmts: list[Stmt] = []
@@ -1763,20 +1896,29 @@ class Generator:
 
     # ---- blocks
     def block_call(self, ctx: _Ctx, x: Any, mode: str, stride: Expr | None = None) -> tuple[Step, Any]:
-        reuse = [b for b in self.block_order if b not in self.defining and self.ch.chance(0.6)]
+        reuse = [
+            b
+            for b in self.block_order
+            if b not in self.defining and not (ctx.chain_only and b in self.unspliceable) and self.ch.chance(0.6)
+        ]
         if reuse and stride is None:
             block = self.blocks[self.ch.pick(reuse)]
             args = self.block_args(
                 ctx,
                 block,
                 {
-                    n: self.ch.integer(1, 8) if type(d) is not Lit or type(d.value) is int else self.ch.chance(0.5)
+                    n: self.layer_arg().eval({})
+                    if isinstance(d, LayerExpr)
+                    else self.ch.integer(1, 8)
+                    if type(d) is not Lit or type(d.value) is int
+                    else self.ch.chance(0.5)
                     for n, d in block.params
                 },
             )
         else:
             block, args = self.define_block(ctx, x, mode, stride)
-        step = Call(block.name, args, self.label(ctx, 0.3) if ctx.index is None or self.ch.chance(0.5) else None)
+        labelled = not block.inline and (ctx.index is None or self.ch.chance(0.5))  # an inline call takes no label
+        step = Call(block.name, args, self.label(ctx, 0.3) if labelled else None)
         y = self.run(self.interp.step, step, ctx.env, x)
         return step, y
 
@@ -1796,7 +1938,12 @@ class Generator:
                 keyword = True  # left at its default: later ones go by keyword
                 continue
             value = values[name]
-            expr = self.int_expr(ctx, value) if type(value) is int else self.bool_expr(ctx, value)
+            if value is None or isinstance(value, LayerValue):
+                expr: Expr = _layer_expr(value)
+            elif type(value) is int:
+                expr = self.int_expr(ctx, value)
+            else:
+                expr = self.bool_expr(ctx, value)
             keyword = keyword or self.ch.chance(0.3)
             args.append((name if keyword else None, expr))
         return tuple(args)
@@ -1821,9 +1968,20 @@ class Generator:
             values[sname] = stride.eval(ctx.env)
             inner_env[sname] = values[sname]
             params[-1] = (sname, Lit(1))
+        act = None
+        if self.ch.chance(0.35):  # a layer parameter (`act = relu`), the body's last step (language v3)
+            act = self.fresh(LAYER_PARAM_NAMES, inner_env, "act")
+            self.taken_names.add(act)  # a block or network of that name would take its steps: none is made
+            values[act] = self.layer_arg().eval({})
+            inner_env[act] = values[act]
+            params.insert(len(params) - (stride is not None), (act, self.layer_arg()))
         inner_env["in"] = x
         seq = stride is None and self.ch.chance(0.2)  # a seq block: its layers named by position
-        inner = _Ctx(inner_env, set(), ctx.depth + 1, chain_only=seq, no_labels=seq)
+        # an inline block: its layers in the caller's scope, so no labels (a second call would clash);
+        # called in a seq or a for body, its own body is a chain
+        inline = not seq and self.ch.chance(0.3)
+        chain = seq or (inline and (ctx.chain_only or self.ch.chance(0.5)))
+        inner = _Ctx(inner_env, set(), ctx.depth + 1, chain_only=chain, no_labels=seq or inline)
         self.defining.add(name)
         self.blocks[name] = Block(name, tuple(params), ())  # known while its body is written
         self.block_order.append(name)
@@ -1844,12 +2002,26 @@ class Generator:
             body: Body = (first, *more)
         else:
             body, _ = self.body(inner, x, mode, self.ch.integer(1, 3))
-        self.blocks[name] = Block(name, tuple(params), body, seq)
+        if act is not None:
+            body = (*body, Stmt((ParamLayer(act),)))
+        if inline and not chain:
+            self.unspliceable.add(name)
+        self.blocks[name] = Block(name, tuple(params), body, seq, inline)
         self.defining.discard(name)
         fixed = {params[-1][0]: stride} if stride is not None else None
         return self.blocks[name], self.block_args(ctx, self.blocks[name], values, fixed, exact=True)
 
     # ---- single ops
+    def layer_arg(self) -> LayerExpr:
+        """A layer for a block's layer parameter: an activation, bare or with its argument, or none."""
+        if self.ch.chance(0.2):
+            return LayerExpr(None)
+        op = self.ch.pick(ACTIVATIONS)
+        if op == "leaky_relu" and self.ch.chance(0.6):
+            slope = Lit(self.ch.pick((0.1, 0.2, 0.01)))
+            return LayerExpr(op, ((None if self.ch.chance(0.5) else "negative_slope", slope),))
+        return LayerExpr(op)
+
     def activation(self, ctx: _Ctx, op: str | None = None) -> Op:
         op = op or self.ch.pick(ACTIVATIONS)
         args: Args = ()
@@ -2019,6 +2191,7 @@ class Generator:
             elif trouble == 2:
                 dilation = (h + 3, 1)
         bias = not self.ch.chance(0.3)
+        padding_mode = self.padding_mode(padding, kernel, dilation, (h, w), bad)
         weight = None
         frozen = None
         if self.ch.chance(0.08) and out * (c // groups) * kernel[0] * kernel[1] <= 48:
@@ -2035,9 +2208,26 @@ class Generator:
             ("bias", bias, True),
             ("weight", weight, None),
             ("frozen", frozen, None),
+            ("padding_mode", padding_mode, "zeros"),
         ]
         values = [(k, Lit(v) if k == "weight" and v is not None else v, d) for k, v, d in values]
         return Op("conv", self._window_args(ctx, values, 2), self.label(ctx))
+
+    def padding_mode(
+        self, padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...], size: tuple[int, int], bad: bool
+    ) -> str:
+        """zeros mostly; reflect, replicate or circular now and then. Reflect pads less than the input's
+        size and circular at most that: a mode that cannot fill the padding becomes replicate, except
+        in a network meant to be refused."""
+        if not self.ch.chance(0.2):
+            return "zeros"
+        mode = self.ch.pick(("reflect", "replicate", "circular", "zeros"))
+        if padding == "same":
+            widest = [dilation[a] * (kernel[a] - 1) - dilation[a] * (kernel[a] - 1) // 2 for a in (0, 1)]
+        else:
+            widest = [0, 0] if padding == "valid" else list(padding)
+        fits = all(widest[a] < size[a] if mode == "reflect" else widest[a] <= size[a] for a in (0, 1))
+        return mode if fits or bad or mode in ("replicate", "zeros") else "replicate"
 
     def literal_weight(self, out: int, per_group: int, kernel: tuple[int, ...]) -> list[Any]:
         def kernel_values() -> list[list[Any]]:
@@ -2080,6 +2270,12 @@ class Generator:
         if op == "avgpool":
             values.append(("count_include_pad", self.ch.chance(0.7), True))
         return Op(op, self._window_args(ctx, values, 1), self.label(ctx))
+
+
+def _layer_expr(value: LayerValue | None) -> LayerExpr:
+    if value is None:
+        return LayerExpr(None)
+    return LayerExpr(value.op, tuple((k, Lit(v)) for k, v in value.args))
 
 
 def op_counts(nets: Sequence[Net]) -> dict[str, int]:

@@ -83,6 +83,7 @@ def elaborate(
     try:
         with functions_in_scope(program.functions):
             graph = builder.network(definition, dict(overrides or {}), input_shape)
+        builder.diagnostics.extend(builder.unused())
     except _TooBig as exc:
         builder.diagnostics.append(exc.args[0])
         graph = None
@@ -144,6 +145,10 @@ class _Builder:
         self.diagnostics: list[Diagnostic] = []
         self.stack: list[str] = []
         self.used: set[int] = set()
+        # each `name = ...` statement: its name, and whether any elaboration of it (a block's
+        # instances, a loop's passes) used the value. Unused is reported only when none did: a
+        # RepVGG block's `ident = if has_id { batchnorm }` is used where the identity exists
+        self.binds: dict[Span, tuple[str, bool]] = {}
         self.reached: set[str] = set()
         self.outputs: dict[str, int] = {}
         self.iterations = 0  # repeat iterations walked: each costs as much as a layer
@@ -236,9 +241,13 @@ class _Builder:
             else:
                 current = self.checked(stmt.chain, stmt.check, scope, env, current)
         for stmt, value in bound:
-            if value.node not in self.used:
-                self.diagnostics.append(warning(f"value '{stmt.name}' is never used", stmt.name_span))
+            name, used = self.binds.get(stmt.name_span, (stmt.name, False))
+            self.binds[stmt.name_span] = (name, used or value.node in self.used)
         return current
+
+    def unused(self) -> list[Diagnostic]:
+        """A warning for each named value that no elaboration of its statement used."""
+        return [warning(f"value '{name}' is never used", span) for span, (name, used) in self.binds.items() if not used]
 
     def let(self, stmt: ast.Let, env: dict[str, Any]) -> None:
         if stmt.name in OPS or stmt.name in self.program.definitions or stmt.name == "in":

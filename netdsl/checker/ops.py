@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from netdsl.core.diagnostics import did_you_mean
+
 Shape = tuple[int, ...]
 Attrs = Mapping[str, Any]
 Pair = tuple[int, int]
@@ -180,9 +182,33 @@ def _nested_shape(value: Any) -> Shape:
     return tuple(shape)
 
 
+# how a conv fills its padding, as torch's Conv2d(padding_mode=...) names them
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _check_padding_mode(attrs: Attrs, shape: Shape) -> None:
+    """A known mode, and padding that the mode can fill: reflect mirrors the rows next to the
+    edge (the edge itself left out), so it pads less than the input's size; circular wraps
+    around once at most."""
+    mode = attrs["padding_mode"]
+    if mode not in PADDING_MODES:
+        raise OpError(f"padding_mode is one of {', '.join(PADDING_MODES[:-1])} or {PADDING_MODES[-1]}, not {mode}",
+                      arg="padding_mode", hint=did_you_mean(mode, PADDING_MODES))
+    if mode not in ("reflect", "circular"):
+        return
+    pads = _conv_window(attrs, shape).pads
+    for axis, size in ((0, shape[1]), (1, shape[2])):
+        widest, most = max(pads[axis]), size - 1 if mode == "reflect" else size
+        if widest > most:
+            why = "reflect leaves the edge out" if mode == "reflect" else "circular wraps around once"
+            raise OpError(f"padding {widest} is too wide for padding_mode={mode} on "
+                          f"{('height', 'width')[axis]} {size} (at most {most}: {why})", arg="padding")
+
+
 def _conv_infer(attrs: Attrs, inputs: tuple[Shape, ...]) -> Shape:
     (shape,) = inputs
     _need_rank("conv", shape, 3)
+    _check_padding_mode(attrs, shape)
     channels, groups, out = shape[0], attrs["groups"], attrs["out"]
     if channels % groups:
         raise OpError(f"input channels ({channels}) are not divisible by groups ({groups})", arg="groups")
@@ -450,6 +476,7 @@ OPS: dict[str, OpDef] = {
                 ArgSpec("bias", "bool", True),
                 ArgSpec("weight", "weights", None),
                 ArgSpec("frozen", "bool", None),
+                ArgSpec("padding_mode", "padding_mode", "zeros"),
             ),
             _conv_infer,
             _conv_params,

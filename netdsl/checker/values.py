@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netdsl.checker.calls import pair_args
-from netdsl.checker.ops import Shape
+from netdsl.checker.ops import PADDING_MODES, Shape
 from netdsl.core.diagnostics import Span, did_you_mean
 from netdsl.language import ast
 
@@ -559,6 +559,15 @@ def _word(value: Any) -> str:
     raise KindError(f"expects a word such as row, got {describe(value)}")
 
 
+def _padding_mode(value: Any) -> str:
+    """A word; the conv's shape rule says which words are modes, at the argument, with a hint."""
+    try:
+        return _word(value)
+    except KindError:
+        modes = f"{', '.join(PADDING_MODES[:-1])} or {PADDING_MODES[-1]}"
+        raise KindError(f"expects {modes}, got {describe(value)}") from None
+
+
 def _int_list(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(_is_int(v) for v in value):
         raise KindError(f"expects a list of integers such as [1, 2, 0], got {describe(value)}")
@@ -581,6 +590,7 @@ KINDS: dict[str, Callable[[Any], Any]] = {
     "bool": _bool,
     "weights": _weights,
     "word": _word,
+    "padding_mode": _padding_mode,
     "int_list": _int_list,
     "any": _any,
 }

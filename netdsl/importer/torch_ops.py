@@ -27,15 +27,14 @@ def _kw(name: str, value: Any, default: Any, hint: str | None = None) -> str:
 
 
 def _conv(m: Any) -> str:
-    if m.padding_mode != "zeros":
-        raise ImportRefused(f"padding_mode='{m.padding_mode}' has no netdsl conv (zeros only)")
     if len(m.kernel_size) != 2:
         raise ImportRefused(f"{type(m).__name__} is not a 2-D convolution")
     padding = m.padding if isinstance(m.padding, str) else _pair(m.padding)
     pad = f", padding={padding}" if isinstance(padding, str) else f", padding={slot('padding', padding)}"
     return (f"conv({slot('out', m.out_channels)}, {slot('kernel', _pair(m.kernel_size))}"
             f"{_kw('stride', m.stride, 1)}{pad}{_kw('dilation', m.dilation, 1)}"
-            f"{_kw('groups', m.groups, 1)}{'' if m.bias is not None else ', bias=false'})")
+            f"{_kw('groups', m.groups, 1)}{'' if m.bias is not None else ', bias=false'}"
+            f"{'' if m.padding_mode == 'zeros' else f', padding_mode={m.padding_mode}'})")
 
 
 def _pool(op: str) -> Callable[[Any], str]:

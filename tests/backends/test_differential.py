@@ -314,6 +314,42 @@ def test_the_generator_writes_every_op_of_the_table() -> None:
         assert [n for n, _ in netgen.OP_ARGS[name]] == [a.name for a in op.args], name
 
 
+def test_the_generator_writes_the_language_v3_forms() -> None:
+    """Layer arguments (none among them), inline blocks, `def` functions and padding modes are in the
+    random networks, so the differential test meets them."""
+    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(30)]
+    given = [value for n in nets for step in _steps(n) if isinstance(step, netgen.Call) for _, value in step.args]
+    defaults = [default for n in nets for b in n.blocks for _, default in b.params]
+    layer_args = [value for value in given + defaults if isinstance(value, netgen.LayerExpr)]
+    found = {
+        "layer argument": len(layer_args),
+        "none": sum(value.op is None for value in layer_args),
+        "inline block": sum(b.inline for n in nets for b in n.blocks),
+        "def": sum(len(n.functions) for n in nets),
+        "padding_mode": sum(n.text.count("padding_mode =") for n in nets),
+    }
+    assert all(found.values()), found
+
+
+def _steps(net: netgen.Net) -> Iterator[netgen.Step]:
+    bodies = [net.body, *(b.body for b in net.blocks)]
+    while bodies:
+        for st in bodies.pop():
+            if isinstance(st, netgen.Let):
+                continue
+            for step in st.steps:
+                yield step
+                if isinstance(step, netgen.If):
+                    branch: Any = step
+                    while isinstance(branch, netgen.If):
+                        bodies.append(branch.then)
+                        branch = branch.orelse
+                    if branch is not None:
+                        bodies.append(branch)
+                elif isinstance(step, (netgen.Repeat, netgen.For, netgen.Seq)):
+                    bodies.append(step.body)
+
+
 def _network_with(op: str) -> netgen.Net:
     """The shortest of the first seeded networks whose elaboration runs `op` and that PyTorch accepts."""
     assert op in netgen.GENERATED_OPS, f"tests/netgen.py cannot write {op} yet: add it (and its reference)"
@@ -356,11 +392,16 @@ def stmt(*steps: netgen.Step, bind: str | None = None) -> netgen.Stmt:
 
 def net(
     shape: tuple[int, ...],
-    *body: netgen.Stmt,
+    *body: netgen.Stmt | netgen.Let,
     params: tuple[tuple[str, Any], ...] = (),
     blocks: tuple[netgen.Block, ...] = (),
+    functions: tuple[netgen.Function, ...] = (),
 ) -> netgen.Net:
-    return netgen.Net("N", tuple((n, _value(v)) for n, v in params), "x", shape, body, blocks)
+    return netgen.Net("N", tuple((n, _value(v)) for n, v in params), "x", shape, body, blocks, 0, functions)
+
+
+def _word(word: str) -> netgen.Word:
+    return netgen.Word(word)
 
 
 REJECTED = {
@@ -378,6 +419,14 @@ REJECTED = {
         "concat",
     ),
     "lrn on a flat input": (net((12,), stmt(op("lrn"))), "lrn"),
+    "reflect padding as wide as the input": (
+        net((2, 3, 8), stmt(op("conv", 4, 3, padding=3, padding_mode=_word("reflect")))),
+        "conv",
+    ),
+    "circular padding wrapping twice": (
+        net((2, 8, 2), stmt(op("conv", 4, 3, padding=[1, 3], padding_mode=_word("circular")))),
+        "conv",
+    ),
     "assertion": (
         net((4, 6, 6), netgen.Stmt((op("relu"),), None, (netgen.Lit(4), netgen.Lit(6), netgen.Lit(5)))),
         "assertion",
@@ -399,6 +448,35 @@ _STAGE = netgen.Block(
     "Block",
     (("c", None), ("stride", netgen.Lit(1)), ("groups", netgen.Lit(1)), ("base_width", netgen.Lit(4))),
     (stmt(op("conv", netgen.Var("c"), 3, stride=netgen.Var("stride"), padding=1, groups=netgen.Var("groups"))),),
+)
+# language v3: a layer parameter, an inline block with a named value, `def` functions
+_ACT = netgen.Block(
+    "Unit",
+    (("c", None), ("act", netgen.LayerExpr("relu"))),
+    (stmt(op("conv", netgen.Var("c"), 3, padding=1, padding_mode=_word("reflect"))), stmt(netgen.ParamLayer("act"))),
+)
+_SPLICED = netgen.Block(
+    "Body",
+    (("c", None),),
+    (stmt(op("conv", netgen.Var("c"), 1), op("relu"), bind="a"), stmt(netgen.Merge("add", ("a", "in")))),
+    inline=True,
+)
+_MINUS = netgen.Function(
+    "shrink", (("v", None), ("d", netgen.Lit(2))), netgen.Bin("-", netgen.Var("v"), netgen.Var("d"))
+)
+_UNDO = netgen.Function(
+    "width_of", (("v", None),), netgen.FnCall(_MINUS, ((None, netgen.Bin("+", netgen.Var("v"), netgen.Lit(2))),))
+)
+_EMPTY = netgen.Func(
+    "len",
+    (
+        netgen.Comp(
+            netgen.Var("k"),
+            "k",
+            netgen.Func("range", (netgen.Lit(3),)),
+            netgen.Bin("<", netgen.Var("k"), netgen.Lit(0)),
+        ),
+    ),
 )
 _FIRST = netgen.Ternary(netgen.Lit(2), netgen.Bin("==", netgen.Var("i"), netgen.Lit(0)), netgen.Lit(1))
 
@@ -450,6 +528,60 @@ ACCEPTED = {
     "adaptive max pooling that does not divide": net((3, 7, 5), stmt(op("adaptive_maxpool", [3, 2]))),
     "ceil-mode pooling": net((1, 6, 3), stmt(op("maxpool", 2, stride=3, ceil=True))),
     "ceil-mode kernel past the input": net((4, 2, 2), stmt(op("maxpool", 5, ceil=True))),
+    "padding modes": net(
+        (3, 5, 6),
+        stmt(op("conv", 4, 3, padding=[2, 1], padding_mode=_word("reflect"))),
+        stmt(op("conv", 4, 4, padding="same", padding_mode=_word("circular"))),
+        stmt(op("conv", 2, 3, padding=3, padding_mode=_word("replicate"))),
+    ),
+    "layers as block arguments": net(
+        (3, 6, 6),
+        stmt(netgen.Call("Unit", ((None, netgen.Lit(4)),))),
+        stmt(netgen.Call("Unit", ((None, netgen.Lit(4)), ("act", netgen.LayerExpr("hardswish"))))),
+        stmt(
+            netgen.Call(
+                "Unit", ((None, netgen.Lit(4)), ("act", netgen.LayerExpr("leaky_relu", ((None, netgen.Lit(0.2)),))))
+            )
+        ),
+        stmt(netgen.Call("Unit", ((None, netgen.Lit(4)), ("act", netgen.LayerExpr(None))))),
+        blocks=(_ACT,),
+    ),
+    "an inline block called twice": net(
+        (4, 6, 6),
+        stmt(netgen.Call("Body", ((None, netgen.Lit(4)),))),
+        stmt(netgen.Call("Body", ((None, netgen.Lit(4)),))),
+        blocks=(_SPLICED,),
+    ),
+    "def functions": net(
+        (3, 6, 6),
+        stmt(op("conv", netgen.FnCall(_UNDO, ((None, netgen.Var("w")),)), 1)),
+        params=(("w", 5),),
+        functions=(_MINUS, _UNDO),
+    ),
+    "comprehension variable named like a let": net(
+        (4, 6, 6),
+        stmt(op("chunk", 1, index=_EMPTY)),
+        netgen.Let("k", netgen.Var("p")),
+        stmt(op("flatten")),
+        params=(("p", 2),),
+    ),
+    "computed label in a branch not taken": net(
+        (3, 4, 4),
+        stmt(
+            netgen.For(
+                ("i",),
+                netgen.Func("range", (netgen.Lit(2),)),
+                (
+                    stmt(
+                        netgen.If(
+                            netgen.Bin("==", netgen.Var("i"), netgen.Lit(0)), (stmt(op("batchnorm", label='"f1_{i}"')),)
+                        )
+                    ),
+                    stmt(op("batchnorm")),
+                ),
+            )
+        ),
+    ),
     "three-way concat": net(
         (3, 8, 8),
         *(stmt(op("conv", 2, 1), bind=n) for n in ("first", "second", "third")),

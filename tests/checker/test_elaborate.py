@@ -89,6 +89,31 @@ def test_unused_value_is_a_warning() -> None:
     assert errors("network A { input [4, 8, 8] x = relu conv(4, 1) }") == ["warning 1:29 value 'x' is never used"]
 
 
+REPVGG = """
+block RepVGGBlock(out, stride = 1) {
+    let has_identity = out == in.channels and stride == 1
+    ident = if has_identity { rbr_identity: batchnorm }
+    dense = rbr_dense: conv(out, 3, stride=stride, padding=1, bias=false) -> batchnorm
+    one = rbr_1x1: conv(out, 1, stride=stride, bias=false) -> batchnorm
+    if has_identity { add(dense, one, ident) } else { add(dense, one) }
+}
+"""
+
+
+def test_a_value_is_used_when_some_instance_of_its_block_uses_it() -> None:
+    """RepVGG's identity branch exists in the blocks that keep the shape: where it does not, its
+    named value passes `in` on unused, and that is no mistake."""
+    assert errors(REPVGG + "network A { input [4, 8, 8] RepVGGBlock(8, stride=2) RepVGGBlock(8) }") == []
+    used_by_none = REPVGG + "network A { input [4, 8, 8] RepVGGBlock(8, stride=2) RepVGGBlock(16) }"
+    assert errors(used_by_none) == ["warning 4:5 value 'ident' is never used"]
+
+
+def test_a_value_is_used_when_some_pass_of_its_loop_uses_it() -> None:
+    text = "network A { input [4, 8, 8] for i in [0, 1] { x = relu  if i == 1 { add(x) } } }"
+    assert errors(text) == []
+    assert errors(text.replace("i == 1", "i == 2")) == ["warning 1:47 value 'x' is never used"]
+
+
 def test_network_parameters_and_overrides() -> None:
     text = "network A(classes = 10, hidden = classes * 8) { input [32] linear(hidden) -> relu out: linear(classes) }"
     assert checked(text).output_shape == (10,)

@@ -135,3 +135,24 @@ def test_unknown_function_names_it_and_its_line() -> None:
     line = next(n for n, text in enumerate(Path(models.__file__).read_text().splitlines(), 1) if "cumsum" in text)
     assert str(caught.value).startswith("the model (Unknown), ")
     assert f"models.py:{line}: cumsum has no netdsl op" in str(caught.value)
+
+
+class Padded(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+        self.c2 = torch.nn.Conv2d(4, 4, 3, padding=(2, 1), padding_mode="replicate")
+        self.c3 = torch.nn.Conv2d(4, 2, 3, padding=1, padding_mode="circular", bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c3(self.c2(self.c1(x)))
+
+
+def test_padding_modes_are_imported() -> None:
+    text, made = imported(Padded(), (3, 8, 8))
+    assert "c1: conv(4, 3, padding=1, padding_mode=reflect)" in text
+    assert "c2: conv(4, 3, padding=[2, 1], padding_mode=replicate)" in text
+    assert "c3: conv(2, 3, padding=1, bias=false, padding_mode=circular)" in text
+    modes = [m.padding_mode for m in made.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert modes == ["reflect", "replicate", "circular"]
+    assert_same(Padded(), made, (3, 8, 8))

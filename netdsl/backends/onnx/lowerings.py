@@ -60,13 +60,63 @@ def _window_attrs(window: Window) -> dict[str, Any]:
 
 
 def _conv(e: Emit, node: Node, inputs: list[str], out: str) -> None:
-    weights = [inputs[0], e.weight("weight")] + ([e.weight("bias")] if node.attrs["bias"] else [])
-    e.node("Conv", weights, out, **_conv_attrs(e, node))
+    weights = [e.weight("weight")] + ([e.weight("bias")] if node.attrs["bias"] else [])
+    e.node("Conv", [_padded(e, node, inputs[0], out), *weights], out, **_conv_attrs(e, node))
+
+
+def _conv_window(e: Emit, node: Node) -> Window:
+    return OPS["conv"].window(node.attrs, e.shape_of(node.inputs[0]))  # type: ignore[misc]
 
 
 def _conv_attrs(e: Emit, node: Node) -> dict[str, Any]:
-    window = OPS["conv"].window(node.attrs, e.shape_of(node.inputs[0]))  # type: ignore[misc]
-    return {"dilations": list(window.dilation), "group": node.attrs["groups"], **_window_attrs(window)}
+    window = _conv_window(e, node)
+    attrs = {"dilations": list(window.dilation), "group": node.attrs["groups"], **_window_attrs(window)}
+    if node.attrs["padding_mode"] != "zeros":  # `_padded` wrote the padding: the Conv adds none
+        attrs["pads"] = [0, 0, 0, 0]
+    return attrs
+
+
+# torch's padding modes as ONNX Pad's: zeros is the Conv's own padding
+PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+WRAP_OPSET = 19  # Pad's wrap mode (circular) exists from opset 19 on
+
+
+def _padded(e: Emit, node: Node, x: str, out: str) -> str:
+    """The conv's input, padded as its padding_mode says (torch pads with F.pad, then convolves
+    without padding): a Pad node, or for circular before opset 19 Slice + Concat. `x` itself
+    for zeros, which the Conv pads."""
+    mode, window = node.attrs["padding_mode"], _conv_window(e, node)
+    (top, bottom), (left, right) = window.pads
+    if mode == "zeros" or not any((top, bottom, left, right)):
+        return x
+    padded = f"{out}/padded"
+    if mode == "circular" and e.opset < WRAP_OPSET:
+        _, h, w = e.shape_of(node.inputs[0])
+        steps = [(axis, size, pair) for axis, size, pair in ((2, h, (top, bottom)), (3, w, (left, right))) if any(pair)]
+        for i, (axis, size, pair) in enumerate(steps):
+            target = padded if i == len(steps) - 1 else f"{out}/wrapped{axis}"
+            _wrap(e, x, axis, size, pair, target)
+            x = target
+    else:
+        pads = e.constant(f"{out}/pads", [0, 0, top, left, 0, 0, bottom, right])
+        e.node("Pad", [x, pads], padded, mode=PAD_MODES[mode])
+    return padded
+
+
+def _wrap(e: Emit, x: str, axis: int, size: int, pads: Pair, out: str) -> None:
+    """Circular padding along one axis, as Pad's wrap mode (opset 19) does it: the input's last
+    `before` rows, the input, its first `after` rows."""
+    before, after = pads
+    axes = e.constant(f"netdsl/axis{axis}", [axis])
+
+    def rows(start: int, stop: int, part: str) -> list[str]:
+        if start == stop:
+            return []
+        name = f"{out}/{part}"
+        e.node("Slice", [x, e.constant(f"{name}/starts", [start]), e.constant(f"{name}/ends", [stop]), axes], name)
+        return [name]
+
+    e.node("Concat", [*rows(size - before, size, "tail"), x, *rows(0, after, "head")], out, axis=axis)
 
 
 BATCHNORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
@@ -77,7 +127,8 @@ def conv_batchnorm(e: Emit, conv: Node, batchnorm: Node, inputs: list[str], out:
     bias = e.array(conv, "bias") if conv.attrs["bias"] else None
     stats = [e.array(batchnorm, k) for k in BATCHNORM_TENSORS]
     weight, shift = fold_batchnorm(e.array(conv, "weight"), bias, *stats, batchnorm.attrs["eps"])
-    e.node("Conv", [inputs[0], e.tensor("weight", weight), e.tensor("bias", shift)], out, **_conv_attrs(e, conv))
+    x = _padded(e, conv, inputs[0], out)
+    e.node("Conv", [x, e.tensor("weight", weight), e.tensor("bias", shift)], out, **_conv_attrs(e, conv))
 
 
 def fold_batchnorm(

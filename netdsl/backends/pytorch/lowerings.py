@@ -76,8 +76,18 @@ def _keywords(args: Args, defaults: dict[str, str], rename: dict[str, str] | Non
     return "".join(f", {rename.get(k, k)}={args[k]}" for k, default in defaults.items() if args[k] != default)
 
 
+_CONV_DEFAULTS = {
+    "stride": "1",
+    "padding": "0",
+    "dilation": "1",
+    "groups": "1",
+    "bias": "True",
+    "padding_mode": '"zeros"',
+}
+
+
 def _conv(a: Args, shape: str, rank: int) -> str:
-    extra = _keywords(a, {"stride": "1", "padding": "0", "dilation": "1", "groups": "1", "bias": "True"})
+    extra = _keywords(a, _CONV_DEFAULTS)
     return f"nn.Conv2d({shape}[0], {a['out']}, {a['kernel']}{extra})"
 
 

@@ -7,6 +7,7 @@ Nothing here knows about torch; `netdsl.backends.pytorch.emit` says which names 
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import re
 from collections.abc import Iterable, Iterator
@@ -138,8 +139,36 @@ _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?!\w|\s*=(?!=))")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 
 
-def _names(code: str) -> set[str]:
-    return set(_NAME.findall(_STRING.sub("", code)))
+@functools.lru_cache(maxsize=4096)
+def _names(code: str) -> frozenset[str]:
+    """The locals `code` reads, as Python parses it: a comprehension's own variables are no reads
+    (`len(tuple(k for k in range(3)))` reads no local `k`). Code that does not parse alone (an
+    `if` or `for` header) gives every word that can be a name, a superset."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return frozenset(_NAME.findall(_STRING.sub("", code)))
+    return frozenset(_loads(tree))
+
+
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+def _loads(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Name):
+        return {node.id} if isinstance(node.ctx, ast.Load) else set()
+    if not isinstance(node, _COMPREHENSIONS):
+        return set().union(*(_loads(child) for child in ast.iter_child_nodes(node)))
+    outer = _loads(node.generators[0].iter)  # the first iterable is read where the comprehension is
+    bound: set[str] = set()
+    inner: set[str] = set()
+    for n, generator in enumerate(node.generators):
+        inner |= _loads(generator.iter) if n else set()
+        bound |= {name.id for name in ast.walk(generator.target) if isinstance(name, ast.Name)}
+        inner |= set().union(*(_loads(condition) for condition in generator.ifs))
+    items = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+    inner |= set().union(*(_loads(item) for item in items))
+    return outer | (inner - bound)
 
 
 def _reads(items: list[Line | Compound]) -> set[str]:

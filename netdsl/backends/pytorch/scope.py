@@ -192,7 +192,9 @@ def reserve_names(
         if not isinstance(stmt, (ast.Flow, ast.Bind)):
             continue
         for step in stmt.chain.steps:
-            label = None if step.label is None or step.label.computed else step.label
+            if step.label is not None and step.label.computed:
+                continue  # as in elaboration: its name is not known, and it spends no automatic one
+            label = step.label
             if label is not None and label.name in shared:
                 continue
             if isinstance(step, ast.If):
