@@ -27,11 +27,23 @@ class Folded:
 
 
 def fold(model: Any) -> Folded:
+    """Constants computed, then shapes inferred again, until a round folds nothing more (a Pad
+    whose amounts were computed gets a shape only once they are known, and so an If on it)."""
     from onnx import numpy_helper
 
     consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    shapes = _infer_shapes(model)
-    nodes, queue = [], list(model.graph.node)
+    nodes = list(model.graph.node)
+    for _ in range(4):
+        shapes = _infer_shapes(model, nodes, consts)
+        before = len(consts)
+        nodes = _fold(nodes, consts, shapes)
+        if len(consts) == before:
+            break
+    return Folded(nodes, consts, shapes)
+
+
+def _fold(nodes: list[Any], consts: dict[str, Any], shapes: dict[str, tuple[int | None, ...]]) -> list[Any]:
+    kept, queue = [], list(nodes)
     while queue:
         node = queue.pop(0)
         if node.op_type == "If" and node.input[0] in consts:
@@ -39,10 +51,10 @@ def fold(model: Any) -> Folded:
             continue
         value = _value(node, consts, shapes)
         if value is None:
-            nodes.append(node)
+            kept.append(node)
         else:
             consts.update(zip(node.output, value, strict=False))
-    return Folded(nodes, consts, shapes)
+    return kept
 
 
 def _value(node: Any, consts: dict[str, Any], shapes: dict[str, tuple[int | None, ...]]) -> list[Any] | None:
@@ -69,34 +81,39 @@ def _value(node: Any, consts: dict[str, Any], shapes: dict[str, tuple[int | None
 
 
 def _branch(node: Any, which: bool) -> list[Any]:
-    """The nodes of the `If`'s branch that `which` picks, then an Identity to the If's output."""
-    from onnx import helper
+    """The nodes of the `If`'s branch that `which` picks, writing the If's outputs."""
+    import onnx
 
     name = "then_branch" if which else "else_branch"
     graph = next(a.g for a in node.attribute if a.name == name)
-    outs = [helper.make_node("Identity", [o.name], [mine], name=f"{node.name}/{name}")
-            for o, mine in zip(graph.output, node.output, strict=True)]
-    return [*graph.node, *outs]
+    rename = {o.name: mine for o, mine in zip(graph.output, node.output, strict=True)}
+    nodes = []
+    for inner in graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(inner)
+        copy.output[:] = [rename.get(o, o) for o in inner.output]
+        nodes.append(copy)
+    return nodes
 
 
-def _infer_shapes(model: Any) -> dict[str, tuple[int | None, ...]]:
-    """Every tensor's shape as onnx infers it, on a copy whose large weights are inputs."""
+def _infer_shapes(model: Any, nodes: list[Any], consts: dict[str, Any]) -> dict[str, tuple[int | None, ...]]:
+    """Every tensor's shape as onnx infers it, on a copy of `nodes` whose large constants are inputs."""
     import onnx
-    from onnx import helper
+    from onnx import helper, numpy_helper
 
     light = helper.make_model(helper.make_graph([], model.graph.name, [], []), ir_version=model.ir_version)
     light.ClearField("opset_import")
     light.opset_import.extend(model.opset_import)
     graph = light.graph
-    graph.node.extend(model.graph.node)
-    graph.input.extend(model.graph.input)
+    graph.node.extend(nodes)
+    graph.input.extend(i for i in model.graph.input if i.name not in consts)
     graph.output.extend(model.graph.output)
-    inputs = {i.name for i in model.graph.input}
-    for tensor in model.graph.initializer:
-        if _size(tensor.dims) <= SMALL:
-            graph.initializer.append(tensor)
-        elif tensor.name not in inputs:
-            graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    for name, value in consts.items():
+        if value.size <= SMALL:
+            graph.initializer.append(numpy_helper.from_array(value, name))
+        else:
+            kind = helper.np_dtype_to_tensor_dtype(value.dtype)
+            graph.input.append(helper.make_tensor_value_info(name, kind, list(value.shape)))
     try:
         inferred = onnx.shape_inference.infer_shapes(light, data_prop=True)
     except Exception:  # noqa: BLE001 - a graph onnx cannot infer: the importer then works without shapes

@@ -97,6 +97,9 @@ class _Reader:
             if match is not None:
                 if node is match.anchor:
                     where = f"node '{node.name or node.output[0]}' ({node.op_type})"
+                    if not match.text:  # a copy of its source
+                        self.env[node.output[0]] = self.tensor(match.source, where)
+                        continue
                     self._keep(node, self.step(node, match.text, match.source, where, **match.weights))
                 continue
             result = self._node(node)
@@ -332,6 +335,37 @@ class _Reader:
         text = f"layernorm(eps={slot('eps', _round(a.get('epsilon', 1e-5)))})"
         return self.step(node, text, node.input[0], where, weight=scale, bias=bias)
 
+    def _Slice(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        starts, ends = (self.const(n, where) for n in node.input[1:3])
+        axes = self.const(node.input[3], where) if len(node.input) > 3 and node.input[3] else [0]
+        steps = self.const(node.input[4], where) if len(node.input) > 4 and node.input[4] else [1]
+        shape = self.shapes.get(node.input[0])
+        if len(starts) != 1 or int(axes[0]) % len(shape or [0, 0]) != 1 or int(steps[0]) != 1 or not shape:
+            raise ImportRefused("Slice other than of a run of channels (netdsl slices axis 1, step 1)", where)
+        channels = shape[1]
+        start, stop = (min(max(int(v) + (channels if int(v) < 0 else 0), 0), channels) for v in (starts[0], ends[0]))
+        return self._channels(node, start, stop, channels, where)
+
+    def _channels(self, node: Any, start: int, stop: int, channels: int, where: str) -> Any:
+        size = stop - start
+        if size > 0 and channels % size == 0 and start % size == 0:
+            return self.step(node, f"chunk({slot('parts', channels // size)}, {slot('index', start // size)})",
+                             node.input[0], where)
+        return self.step(node, f"slice({slot('start', start)}, {slot('stop', stop)})", node.input[0], where)
+
+    def _Split(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        shape = self.shapes.get(node.input[0])
+        if not shape or a.get("axis", 0) % len(shape) != 1 or shape[1] is None:
+            raise ImportRefused("Split other than of channels (netdsl's chunk splits axis 1)", where)
+        sizes = (list(a["split"]) if "split" in a else [int(v) for v in self.const(node.input[1], where)]
+                 if len(node.input) > 1 and node.input[1] else [shape[1] // len(node.output)] * len(node.output))
+        start = 0
+        for output, size in zip(node.output, sizes, strict=True):
+            part = self._channels(node, start, start + size, shape[1], where)
+            self._keep(_Output(output, node), part)
+            start += size
+        return None
+
     def _Shape(self, node: Any, a: dict[str, Any], where: str) -> Any:
         return ("dims", self.tensor(node.input[0], where))
 
@@ -394,6 +428,13 @@ class _Reader:
         text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
                 f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
         return self.step(node, text, node.input[0], where)
+
+
+class _Output:
+    """One output of a node of several (a Split): its name as the node's only output."""
+
+    def __init__(self, name: str, node: Any):
+        self.output, self.name, self.op_type = [name], node.name, node.op_type
 
 
 def _operands(count: int) -> str:

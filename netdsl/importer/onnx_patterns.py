@@ -292,8 +292,25 @@ def _ordinal(view: View, node: Any) -> Match | None:
                  {"fc.weight": weight, "fc.bias": view.consts[gemm.input[2]]})
 
 
+def _copy(view: View, node: Any) -> Match | None:
+    """Reshape to [-1], then a Gather of every element in order (the dynamo exporter's
+    as_strided of a contiguous tensor): the tensor itself."""
+    import numpy as np
+
+    if node.op_type != "Gather" or node.input[1] not in view.consts:
+        return None
+    flat = view.only(node.input[0], "Reshape")
+    target = flat and view.consts.get(flat.input[1])
+    indices = view.consts[node.input[1]]
+    if target is None or [int(v) for v in target] != [-1] or view.shapes.get(flat.input[0]) != indices.shape:
+        return None
+    if not (indices.flatten() == np.arange(indices.size)).all():
+        return None
+    return Match(node, [node, flat], flat.input[0], "")
+
+
 def _round(value: float) -> float:
     return float(f"{value:.7g}")
 
 
-MATCHERS = [_lrn, _gelu, _silu, _channel_shuffle, _adaptive_avgpool, _heads, _ordinal]
+MATCHERS = [_copy, _lrn, _gelu, _silu, _channel_shuffle, _adaptive_avgpool, _heads, _ordinal]
