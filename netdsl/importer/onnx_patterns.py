@@ -97,21 +97,41 @@ def _lrn(view: View, div: Any) -> Match | None:
     if scaled is not None and view.split(scaled) is not None:
         t, factor = view.split(scaled)  # type: ignore[misc]
         nodes.append(scaled)
-    squeeze = view.only(t, "Squeeze", "Reshape")
-    window = squeeze and view.only(squeeze.input[0], "Conv", "AveragePool")
+    t, squeezes = _reshapes(view, t, "Squeeze")
+    window = squeezes and view.only(t, "Conv", "AveragePool")
     summed = window and _window(view, window)
     if not summed:
         return None
     size, weight, t, more = summed
-    unsqueeze = view.only(t, "Unsqueeze", "Reshape")
-    square = unsqueeze and view.only(unsqueeze.input[0], "Mul")
-    if not square or list(square.input) != [x, x]:
+    volume = t
+    t, unsqueezes = _reshapes(view, t, "Unsqueeze")
+    square = unsqueezes and view.only(t, "Mul")
+    if not square or list(square.input) != [x, x] or not _volume(view, x, volume, squeezes[0].output[0]):
         return None
-    nodes += [squeeze, window, *more, unsqueeze, square]
+    nodes += [*squeezes, window, *more, *unsqueezes, square]
     alpha = float(f"{weight * size * factor:.7g}")
     text = (f"lrn({slot('size', size)}, alpha={slot('alpha', alpha)}, beta={slot('beta', _round(beta))}, "
             f"k={slot('k', _round(k))})")
     return Match(div, nodes, x, text)
+
+
+def _volume(view: View, x: str, volume: str, back: str) -> bool:
+    """Whether the window reads [N, 1, C, H, W] of x's [N, C, H, W] and the result is x's shape
+    again (true where shapes are unknown: the window's kernel and pads were checked)."""
+    shape, inner, after = (view.shapes.get(n) for n in (x, volume, back))
+    if not shape or not after or not inner:
+        return True
+    return after == shape and inner in (shape[:1] + (1,) + shape[1:],)
+
+
+def _reshapes(view: View, name: str, kind: str) -> tuple[str, list[Any]]:
+    """Back through a run of `kind` and Reshape nodes (from [N, C, H, W] to [N, 1, C, H, W] or
+    back, as the exporters write it): the tensor before them, and the nodes."""
+    nodes = []
+    while (node := view.only(name, kind, "Reshape")) is not None:
+        nodes.append(node)
+        name = node.input[0]
+    return name, nodes
 
 
 def _window(view: View, node: Any) -> tuple[int, float, str, list[Any]] | None:
