@@ -131,7 +131,7 @@ class _Reader:
     def _keep(self, node: Any, result: Any) -> None:
         self.env[node.output[0]] = result
         if _is_step(result) and not any(s is result for s in self.steps):
-            result.name = node.output[0]
+            result.name = _module_path(node) or node.output[0]
             self.steps.append(result)
 
     # ---- helpers ------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class _Reader:
         return Step(Part(head + text), [self.tensor(source, where)])
 
     def _label(self, node: Any) -> str:
-        raw = (node.name or node.output[0]).split("+")[0]
+        raw = _module_path(node) or (node.name or node.output[0]).split("+")[0]
         base = re.sub(r"\W", "_", raw).strip("_") or node.op_type.lower()
         if not base[0].isalpha() or re.match(r"(block|network)\w", base):
             base = f"l_{base}"
@@ -428,6 +428,28 @@ class _Reader:
         text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
                 f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
         return self.step(node, text, node.input[0], where)
+
+
+def _module_path(node: Any) -> str | None:
+    """The PyTorch module that torch.onnx.export wrote `node` for: the dynamo exporter's name
+    scopes (`['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d']`) or the TorchScript
+    exporter's node name (`/layer1/layer1.0/conv1/Conv`), as `layer1.0.conv1`."""
+    import ast
+
+    scopes = next((p.value for p in getattr(node, "metadata_props", ()) if p.key == "pkg.torch.onnx.name_scopes"), None)
+    if scopes is not None:
+        try:
+            parts = [str(s) for s in ast.literal_eval(scopes)][1:-1]
+        except (ValueError, SyntaxError):
+            return None
+    elif (node.name or "").startswith("/"):
+        parts = node.name.split("/")[1:-1]
+    else:
+        return None
+    path = ""
+    for part in parts:
+        path = part if not path or part.startswith(path + ".") else f"{path}.{part}"
+    return path or None
 
 
 class _Output:
