@@ -32,8 +32,9 @@ def from_onnx_file(path: str, input_shape: tuple[int, ...] | None, name: str | N
     return from_onnx(model, input_shape, name, path)
 
 
-def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None,
-              source: str | None = None) -> Any:
+def from_onnx(
+    model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None, source: str | None = None
+) -> Any:
     """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
     from netdsl.importer.chains import linearize
     from netdsl.importer.refusal import Imported
@@ -46,8 +47,10 @@ def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str 
     network = name or _name(model.graph.name)
     comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
     if reader.folded:
-        note = ("The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
-                "convs with a bias: " + ", ".join(reader.folded) + ".")
+        note = (
+            "The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
+            "convs with a bias: " + ", ".join(reader.folded) + "."
+        )
         comment += "\n# " + "\n# ".join(textwrap.wrap(note, 92))
     text = write_spec([], body, network, shape, comment)
     return Imported(text, reader.weights)
@@ -75,8 +78,10 @@ class _Reader:
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1 or len(self.graph.output) != 1:
-            raise ImportRefused(f"a model of {len(inputs)} inputs and {len(self.graph.output)} outputs "
-                                "(netdsl networks take one and give one)")
+            raise ImportRefused(
+                f"a model of {len(inputs)} inputs and {len(self.graph.output)} outputs "
+                "(netdsl networks take one and give one)"
+            )
         dims = inputs[0].type.tensor_type.shape.dim
         shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in list(dims)[1:])
         self.env[inputs[0].name] = "in"
@@ -84,8 +89,9 @@ class _Reader:
             return given
         if not 1 <= len(shape) <= 3 or None in shape:
             names = [str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?" for d in list(dims)[1:]]
-            raise ImportRefused(f"input '{inputs[0].name}' has a dynamic shape [{', '.join(names)}] "
-                                "(give one with --input CxHxW)")
+            raise ImportRefused(
+                f"input '{inputs[0].name}' has a dynamic shape [{', '.join(names)}] (give one with --input CxHxW)"
+            )
         return shape  # type: ignore[return-value]
 
     def walk(self) -> Any:
@@ -179,10 +185,12 @@ class _Reader:
         if weight.ndim != 4:
             raise ImportRefused(f"a {weight.ndim - 2}-D convolution (netdsl's conv is 2-D)", where)
         pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
-        text = (f"conv({slot('out', weight.shape[0])}, {slot('kernel', _pair(weight.shape[2:]))}, "
-                f"stride={slot('stride', _pair(a.get('strides', [1, 1])))}, padding={slot('padding', pads)}, "
-                f"dilation={slot('dilation', _pair(a.get('dilations', [1, 1])))}, "
-                f"groups={slot('groups', a.get('group', 1))}")
+        text = (
+            f"conv({slot('out', weight.shape[0])}, {slot('kernel', _pair(weight.shape[2:]))}, "
+            f"stride={slot('stride', _pair(a.get('strides', [1, 1])))}, padding={slot('padding', pads)}, "
+            f"dilation={slot('dilation', _pair(a.get('dilations', [1, 1])))}, "
+            f"groups={slot('groups', a.get('group', 1))}"
+        )
         if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise ImportRefused("auto_pad (netdsl writes padding out)", where)
         tensors = {"weight": weight}
@@ -198,8 +206,17 @@ class _Reader:
         scale, bias, mean, var = (self.const(n, where) for n in node.input[1:5])
         eps, momentum = a.get("epsilon", 1e-5), 1.0 - a.get("momentum", 0.9)
         text = f"batchnorm(eps={slot('eps', _round(eps))}, momentum={slot('momentum', _round(momentum))})"
-        return self.step(node, text, node.input[0], where, weight=scale, bias=bias, running_mean=mean,
-                         running_var=var, num_batches_tracked=np.array(0, dtype=np.int64))
+        return self.step(
+            node,
+            text,
+            node.input[0],
+            where,
+            weight=scale,
+            bias=bias,
+            running_mean=mean,
+            running_var=var,
+            num_batches_tracked=np.array(0, dtype=np.int64),
+        )
 
     def _Gemm(self, node: Any, a: dict[str, Any], where: str) -> Any:
         if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
@@ -244,8 +261,9 @@ class _Reader:
         if right in self.consts:
             value = self.consts[right]
             if op == "mul" and value.ndim == 3 and value.shape[1:] == (1, 1):
-                return self.step(node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where,
-                                 **{"": value})
+                return self.step(
+                    node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where, **{"": value}
+                )
             raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
         inputs = [self.tensor(n, where) for n in node.input]
         return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
@@ -266,8 +284,10 @@ class _Reader:
         pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
         if _pair(a.get("dilations", [1, 1])) != 1:
             raise ImportRefused("pooling with dilation", where)
-        text = (f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(a.get('strides', [1, 1])))}, "
-                f"padding={slot('padding', pads)}{', ceil=true' if a.get('ceil_mode') else ''})")
+        text = (
+            f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(a.get('strides', [1, 1])))}, "
+            f"padding={slot('padding', pads)}{', ceil=true' if a.get('ceil_mode') else ''})"
+        )
         return self.step(node, text, node.input[0], where)
 
     def _MaxPool(self, node: Any, a: dict[str, Any], where: str) -> Any:
@@ -328,7 +348,9 @@ class _Reader:
         rank = len(self.shapes.get(node.input[0]) or ())
         axis = a.get("axis", -1)
         if axis != -1 and axis != rank - 1:
-            raise ImportRefused(f"LayerNormalization from axis {axis} (netdsl's layernorm is over the last axis)", where)
+            raise ImportRefused(
+                f"LayerNormalization from axis {axis} (netdsl's layernorm is over the last axis)", where
+            )
         if len(node.input) < 3 or not node.input[2]:
             raise ImportRefused("LayerNormalization without a bias (netdsl's layernorm has one)", where)
         scale, bias = self.const(node.input[1], where), self.const(node.input[2], where)
@@ -349,16 +371,22 @@ class _Reader:
     def _channels(self, node: Any, start: int, stop: int, channels: int, where: str) -> Any:
         size = stop - start
         if size > 0 and channels % size == 0 and start % size == 0:
-            return self.step(node, f"chunk({slot('parts', channels // size)}, {slot('index', start // size)})",
-                             node.input[0], where)
+            return self.step(
+                node, f"chunk({slot('parts', channels // size)}, {slot('index', start // size)})", node.input[0], where
+            )
         return self.step(node, f"slice({slot('start', start)}, {slot('stop', stop)})", node.input[0], where)
 
     def _Split(self, node: Any, a: dict[str, Any], where: str) -> Any:
         shape = self.shapes.get(node.input[0])
         if not shape or a.get("axis", 0) % len(shape) != 1 or shape[1] is None:
             raise ImportRefused("Split other than of channels (netdsl's chunk splits axis 1)", where)
-        sizes = (list(a["split"]) if "split" in a else [int(v) for v in self.const(node.input[1], where)]
-                 if len(node.input) > 1 and node.input[1] else [shape[1] // len(node.output)] * len(node.output))
+        sizes = (
+            list(a["split"])
+            if "split" in a
+            else [int(v) for v in self.const(node.input[1], where)]
+            if len(node.input) > 1 and node.input[1]
+            else [shape[1] // len(node.output)] * len(node.output)
+        )
         start = 0
         for output, size in zip(node.output, sizes, strict=True):
             part = self._channels(node, start, start + size, shape[1], where)
@@ -387,8 +415,9 @@ class _Reader:
         return self.step(node, "hardsigmoid", node.input[0], where)
 
     def _LeakyRelu(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, f"leaky_relu({slot('negative_slope', _round(a.get('alpha', 0.01)))})",
-                         node.input[0], where)
+        return self.step(
+            node, f"leaky_relu({slot('negative_slope', _round(a.get('alpha', 0.01)))})", node.input[0], where
+        )
 
     def _Clip(self, node: Any, a: dict[str, Any], where: str) -> Any:
         low = a.get("min", float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1] else None)
@@ -414,8 +443,9 @@ class _Reader:
         return bool(re.search(r"linear\(|flatten", text))
 
     def _Dropout(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        ratio = a.get("ratio") or (float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1]
-                                   else 0.5)
+        ratio = a.get("ratio") or (
+            float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1] else 0.5
+        )
         return self.step(node, f"dropout({slot('p', _round(ratio))})", node.input[0], where)
 
     def _Identity(self, node: Any, a: dict[str, Any], where: str) -> Any:
@@ -425,8 +455,10 @@ class _Reader:
         return self.tensor(node.input[0], where)
 
     def _LRN(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
-                f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
+        text = (
+            f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
+            f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})"
+        )
         return self.step(node, text, node.input[0], where)
 
 
@@ -490,5 +522,10 @@ def _round(value: float) -> float:
 
 
 def _batch_then_minus_one(parts: list[Any]) -> bool:
-    return (len(parts) == 2 and isinstance(parts[0], tuple) and parts[0][0] == "batch"
-            and not isinstance(parts[1], tuple) and [int(x) for x in parts[1].flatten()] == [-1])
+    return (
+        len(parts) == 2
+        and isinstance(parts[0], tuple)
+        and parts[0][0] == "batch"
+        and not isinstance(parts[1], tuple)
+        and [int(x) for x in parts[1].flatten()] == [-1]
+    )

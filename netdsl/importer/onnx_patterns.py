@@ -110,8 +110,10 @@ def _lrn(view: View, div: Any) -> Match | None:
         return None
     nodes += [*squeezes, window, *more, *unsqueezes, square]
     alpha = float(f"{weight * size * factor:.7g}")
-    text = (f"lrn({slot('size', size)}, alpha={slot('alpha', alpha)}, beta={slot('beta', _round(beta))}, "
-            f"k={slot('k', _round(k))})")
+    text = (
+        f"lrn({slot('size', size)}, alpha={slot('alpha', alpha)}, beta={slot('beta', _round(beta))}, "
+        f"k={slot('k', _round(k))})"
+    )
     return Match(div, nodes, x, text)
 
 
@@ -267,11 +269,13 @@ def _heads(view: View, node: Any) -> Match | None:
         source = view.producer[product].input[0]
         nodes = [node, view.producer[product]]
         if weight.shape[0] == 1 and bias.shape[0] > 1:
-            return Match(node, nodes, source, f"coral({slot('classes', bias.shape[0] + 1)})",
-                         {"fc.weight": weight, "bias": bias})
+            return Match(
+                node, nodes, source, f"coral({slot('classes', bias.shape[0] + 1)})", {"fc.weight": weight, "bias": bias}
+            )
         if bias.shape[0] == weight.shape[0]:
-            return Match(node, nodes, source, f"linear({slot('out', weight.shape[0])})",
-                         {"weight": weight, "bias": bias})
+            return Match(
+                node, nodes, source, f"linear({slot('out', weight.shape[0])})", {"weight": weight, "bias": bias}
+            )
     return None
 
 
@@ -283,8 +287,10 @@ def _weight(view: View, node: Any) -> Any:
         return None
     weight = view.consts[node.input[1]]
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    if weight.ndim != 2 or (node.op_type == "Gemm" and (len(node.input) > 2 and node.input[2] or attrs.get(
-            "transA", 0) or attrs.get("alpha", 1.0) != 1.0)):
+    if weight.ndim != 2 or (
+        node.op_type == "Gemm"
+        and (len(node.input) > 2 and node.input[2] or attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0)
+    ):
         return None
     return weight if attrs.get("transB", 0) else weight.T.copy()
 
@@ -308,8 +314,13 @@ def _ordinal(view: View, node: Any) -> Match | None:
     weight = weight if attrs.get("transB", 0) else weight.T.copy()
     if weight.shape[0] != 2 * dims[1]:
         return None
-    return Match(node, [node, gemm], gemm.input[0], f"ordinal({slot('classes', dims[1] + 1)})",
-                 {"fc.weight": weight, "fc.bias": view.consts[gemm.input[2]]})
+    return Match(
+        node,
+        [node, gemm],
+        gemm.input[0],
+        f"ordinal({slot('classes', dims[1] + 1)})",
+        {"fc.weight": weight, "fc.bias": view.consts[gemm.input[2]]},
+    )
 
 
 def _copy(view: View, node: Any) -> Match | None:

@@ -46,9 +46,19 @@ HEAVY = {"alexnet.net", "coral_cnn.net", "zoo/squeezenet1_1.net"}  # 2-6 s each:
 @pytest.mark.parametrize("graph", ["inference", "training"])
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ())
-     for n in ["small", "lenet5.net", "alexnet.net", "coral_cnn.net", "ordinal_synth.net", "resnet18.net",
-               "zoo/squeezenet1_1.net", "zoo/mobilenet_v3_small.net"]],
+    [
+        pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ())
+        for n in [
+            "small",
+            "lenet5.net",
+            "alexnet.net",
+            "coral_cnn.net",
+            "ordinal_synth.net",
+            "resnet18.net",
+            "zoo/squeezenet1_1.net",
+            "zoo/mobilenet_v3_small.net",
+        ]
+    ],
 )
 def test_netdsl_graphs(name: str, graph: str) -> None:
     # small: netdsl's LRN (a 3-D Conv over squares), adaptive pooling's MatMuls, GELU's Erf, CORAL's Gemm + Add
@@ -95,8 +105,13 @@ def test_torchscript_exporter(factory: type, shape: tuple[int, ...]) -> None:
 
 
 def _model(node: onnx.NodeProto, dims: list[int | str] = (1, 3, 8, 8), extra: list = ()) -> onnx.ModelProto:
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], list(extra))
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        list(extra),
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 

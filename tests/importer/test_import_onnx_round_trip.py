@@ -21,12 +21,27 @@ from netdsl.importer import from_onnx
 from netdsl.runtime.session import max_opset
 
 SPECS = Path(__file__).parents[2] / "specs"
-GRAPHS = ["inference-17", "inference-18", "inference-newest", "training-17", "training-18", "training-newest",
-          "torchscript", "dynamo"]
+GRAPHS = [
+    "inference-17",
+    "inference-18",
+    "inference-newest",
+    "training-17",
+    "training-18",
+    "training-newest",
+    "torchscript",
+    "dynamo",
+]
 # unmarked: small networks, each graph under ~2 s here (the dynamo exporter takes seconds even for LeNet;
 # coral_cnn's 21 M weights take 14 s to make)
-LIGHT = {("lenet5.net", g) for g in GRAPHS[:7]} | {("edge_detectors.net", g) for g in GRAPHS[:7]} | {
-    ("ordinal_synth.net", "training-18"), ("ordinal_synth.net", "torchscript"), ("zoo/squeezenet1_1.net", "training-18")}
+LIGHT = (
+    {("lenet5.net", g) for g in GRAPHS[:7]}
+    | {("edge_detectors.net", g) for g in GRAPHS[:7]}
+    | {
+        ("ordinal_synth.net", "training-18"),
+        ("ordinal_synth.net", "torchscript"),
+        ("zoo/squeezenet1_1.net", "training-18"),
+    }
+)
 # torch.onnx.export's TorchScript exporter has no ONNX form for nn.ChannelShuffle (aten::channel_shuffle)
 NO_SOURCE = {("zoo/shufflenet_v2_x1_0.net", "torchscript")}
 
