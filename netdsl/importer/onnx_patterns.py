@@ -340,8 +340,26 @@ def _copy(view: View, node: Any) -> Match | None:
     return Match(node, [node, flat], flat.input[0], "")
 
 
+def _layernorm2d(view: View, node: Any) -> Match | None:
+    """Channels last, LayerNormalization over them, channels first again: a layernorm2d."""
+    from onnx import helper
+
+    if node.op_type != "Transpose" or list(helper.get_attribute_value(node.attribute[0])) != [0, 3, 1, 2]:
+        return None
+    norm = view.only(node.input[0], "LayerNormalization")
+    last = norm and view.only(norm.input[0], "Transpose")
+    if not last or list(helper.get_attribute_value(last.attribute[0])) != [0, 2, 3, 1] or len(norm.input) < 3:
+        return None
+    attrs = {a.name: helper.get_attribute_value(a) for a in norm.attribute}
+    scale, bias = view.consts.get(norm.input[1]), view.consts.get(norm.input[2]) if norm.input[2] else None
+    if attrs.get("axis", -1) not in (-1, 3) or scale is None or bias is None or scale.ndim != 1:
+        return None
+    text = f"layernorm2d(eps={slot('eps', _round(attrs.get('epsilon', 1e-5)))})"
+    return Match(node, [node, norm, last], last.input[0], text, {"weight": scale, "bias": bias})
+
+
 def _round(value: float) -> float:
     return float(f"{value:.7g}")
 
 
-MATCHERS = [_copy, _lrn, _gelu, _silu, _channel_shuffle, _adaptive_avgpool, _heads, _ordinal]
+MATCHERS = [_copy, _layernorm2d, _lrn, _gelu, _silu, _channel_shuffle, _adaptive_avgpool, _heads, _ordinal]
