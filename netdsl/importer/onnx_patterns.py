@@ -181,7 +181,7 @@ def _gelu(view: View, node: Any) -> Match | None:
     leaves, nodes = _product(view, node)
     consts = [view.scalar(n) for n in leaves if n in view.consts]
     tensors = [n for n in leaves if n not in view.consts]
-    if len(tensors) != 2 or not _close(math.prod(c for c in consts if c is not None), 0.5):
+    if len(tensors) != 2 or None in consts or not _close(math.prod(consts), 0.5):  # type: ignore[arg-type]
         return None
     for one_plus, x in (tensors, tensors[::-1]):
         add = view.only(one_plus, "Add")
@@ -230,7 +230,9 @@ def _channel_shuffle(view: View, node: Any) -> Match | None:
     if not grouped or list(helper.get_attribute_value(swap.attribute[0])) != [0, 2, 1, 3, 4]:
         return None
     before, middle, after = (view.shapes.get(n) for n in (grouped.input[0], grouped.output[0], node.output[0]))
-    if not before or not middle or len(middle) != 5 or before[1:] != after[1:] or None in middle[1:]:  # type: ignore[index]
+    if not before or not middle or not after or len(middle) != 5 or before[1:] != after[1:] or None in middle[1:]:  # type: ignore[index]
+        return None
+    if middle[3:] != before[2:] or None in before[1:] or middle[1] * middle[2] != before[1]:  # type: ignore[operator]
         return None
     return Match(node, [node, swap, grouped], grouped.input[0], f"channel_shuffle({slot('groups', middle[1])})")
 
