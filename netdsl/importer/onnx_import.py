@@ -6,9 +6,12 @@ their nodes (`layer1.0.conv1` → `layer1_0_conv1`).
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from typing import Any
+
+import numpy as np
 
 from netdsl.importer.refusal import ImportRefused, UsageError
 from netdsl.importer.stmts import Part, slot
@@ -29,8 +32,9 @@ def from_onnx_file(path: str, input_shape: tuple[int, ...] | None, name: str | N
     return from_onnx(model, input_shape, name, path)
 
 
-def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None,
-              source: str | None = None) -> Any:
+def from_onnx(
+    model: Any, input_shape: tuple[int, ...] | None = None, name: str | None = None, source: str | None = None
+) -> Any:
     """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
     from netdsl.importer.chains import linearize
     from netdsl.importer.refusal import Imported
@@ -43,8 +47,10 @@ def from_onnx(model: Any, input_shape: tuple[int, ...] | None = None, name: str 
     network = name or _name(model.graph.name)
     comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
     if reader.folded:
-        note = ("The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
-                "convs with a bias: " + ", ".join(reader.folded) + ".")
+        note = (
+            "The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
+            "convs with a bias: " + ", ".join(reader.folded) + "."
+        )
         comment += "\n# " + "\n# ".join(textwrap.wrap(note, 92))
     text = write_spec([], body, network, shape, comment)
     return Imported(text, reader.weights)
@@ -57,11 +63,12 @@ def _name(graph_name: str) -> str:
 
 class _Reader:
     def __init__(self, model: Any):
-        from onnx import numpy_helper
+        from netdsl.importer.onnx_graph import fold
 
         self.graph = model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-        self.consts: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
+        folded = fold(model)
+        self.nodes, self.consts, self.shapes = folded.nodes, folded.consts, folded.shapes
         self.env: dict[str, Any] = {}
         self.steps: list[Any] = []
         self.weights: dict[str, Any] = {}
@@ -71,8 +78,10 @@ class _Reader:
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1 or len(self.graph.output) != 1:
-            raise ImportRefused(f"a model of {len(inputs)} inputs and {len(self.graph.output)} outputs "
-                                "(netdsl networks take one and give one)")
+            raise ImportRefused(
+                f"a model of {len(inputs)} inputs and {len(self.graph.output)} outputs "
+                "(netdsl networks take one and give one)"
+            )
         dims = inputs[0].type.tensor_type.shape.dim
         shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in list(dims)[1:])
         self.env[inputs[0].name] = "in"
@@ -80,94 +89,56 @@ class _Reader:
             return given
         if not 1 <= len(shape) <= 3 or None in shape:
             names = [str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?" for d in list(dims)[1:]]
-            raise ImportRefused(f"input '{inputs[0].name}' has a dynamic shape [{', '.join(names)}] "
-                                "(give one with --input CxHxW)")
+            raise ImportRefused(
+                f"input '{inputs[0].name}' has a dynamic shape [{', '.join(names)}] (give one with --input CxHxW)"
+            )
         return shape  # type: ignore[return-value]
 
     def walk(self) -> Any:
-        from onnx import numpy_helper
+        from netdsl.importer.onnx_patterns import find
 
-        nodes = list(self.graph.node)
-        k = 0
-        while k < len(nodes):
-            group = _group(nodes, k)
-            if len(group) > 1 and self._pattern(group):
-                k += len(group)
+        matches = find(self.nodes, self.consts, self.shapes)
+        for node in self.nodes:
+            match = matches.get(id(node))
+            if match is not None:
+                if node is match.anchor:
+                    where = f"node '{node.name or node.output[0]}' ({node.op_type})"
+                    if not match.text:  # a copy of its source
+                        self.env[node.output[0]] = self.tensor(match.source, where)
+                        continue
+                    self._keep(node, self.step(node, match.text, match.source, where, **match.weights))
                 continue
-            node = nodes[k]
-            k += 1
-            where = f"node '{node.name or node.output[0]}' ({node.op_type})"
-            if node.op_type == "Constant":
-                self.consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
-                continue
-            if node.domain not in ("", "ai.onnx"):
-                raise ImportRefused(f"an op of domain '{node.domain}' has no netdsl op", where)
-            if node.op_type in CONTROL:
-                raise ImportRefused(f"control flow (ONNX {node.op_type}) has no netdsl form", where)
-            handler = getattr(self, f"_{node.op_type}", None)
-            if handler is None:
-                raise ImportRefused(f"ONNX {node.op_type} has no netdsl op", where)
-            result = handler(node, _attrs(node), where)
+            result = self._node(node)
             if result is not None:
-                self.env[node.output[0]] = result
-                if _is_step(result) and not any(s is result for s in self.steps):
-                    result.name = node.output[0]
-                    self.steps.append(result)
+                self._keep(node, result)
         out = self.graph.output[0].name
         if not (self.env.get(out) == "in" or _is_step(self.env.get(out))):
             raise ImportRefused(f"the output '{out}' is not computed from the input")
         return self.env[out]
 
-    # ---- netdsl's own multi-node lowerings: nodes `P/…` then the node that gives `P` ------
+    def _node(self, node: Any) -> Any:
+        where = f"node '{node.name or node.output[0]}' ({node.op_type})"
+        if node.op_type == "Constant":
+            self.consts[node.output[0]] = np.array(next(iter(_attrs(node).values())))
+            return None
+        if node.domain not in ("", "ai.onnx"):
+            raise ImportRefused(f"an op of domain '{node.domain}' has no netdsl op", where)
+        if node.op_type in CONTROL:
+            raise ImportRefused(f"control flow (ONNX {node.op_type}) has no netdsl form", where)
+        if node.op_type in SIMPLE:
+            if _attrs(node).get("approximate", b"none") not in (b"none", "none"):
+                raise ImportRefused("GELU's tanh approximation (netdsl's gelu is exact)", where)
+            return self.step(node, SIMPLE[node.op_type], node.input[0], where)
+        handler = getattr(self, f"_{node.op_type}", None)
+        if handler is None:
+            raise ImportRefused(f"ONNX {node.op_type} has no netdsl op", where)
+        return handler(node, _attrs(node), where)
 
-    def _pattern(self, group: list[Any]) -> bool:
-        """One layer that netdsl lowered to several nodes (backends/onnx/lowerings.py) as its op."""
-        from netdsl.importer.chains import Step
-
-        kinds = [n.op_type for n in group]
-        out = group[-1].output[0]
-        where = f"node '{out}' ({'+'.join(kinds)})"
-        get = self.consts.get
-        if kinds == ["Mul", "Unsqueeze", "Conv", "Squeeze", "Add", "Pow", "Div"]:
-            window = get(group[2].input[1])
-            k, beta = get(group[4].input[1]), get(group[5].input[1])
-            if window is None or k is None or beta is None:
-                return False
-            size = window.shape[2]
-            alpha = float(window.flatten()[0]) * size
-            text = (f"lrn({slot('size', size)}, alpha={slot('alpha', _round(alpha))}, "
-                    f"beta={slot('beta', _round(float(beta)))}, k={slot('k', _round(float(k)))})")
-            step = self.step(group[0], text, group[0].input[0], where)
-        elif kinds == ["MatMul", "MatMul"] and all(get(n) is not None for n in (group[0].input[1], group[1].input[0])):
-            rows, cols = get(group[1].input[0]), get(group[0].input[1])
-            output = _pair([rows.shape[0], cols.shape[1]])
-            step = self.step(group[0], f"adaptive_avgpool({slot('output', output)})", group[0].input[0], where)
-        elif kinds == ["Gemm", "Add"] and get(group[0].input[1]) is not None and get(group[1].input[1]) is not None:
-            weight, bias = get(group[0].input[1]), get(group[1].input[1])
-            if weight.shape[0] != 1:
-                return False
-            node = group[-1]
-            label = self._label(node)
-            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.bias"] = weight, bias
-            step = Step(Part(f"{label}: coral({slot('classes', bias.shape[0] + 1)})"),
-                         [self.tensor(group[0].input[0], where)])
-        elif kinds == ["Gemm", "Reshape"] and get(group[1].input[1]) is not None:
-            weight, bias = get(group[0].input[1]), get(group[0].input[2])
-            label = self._label(group[-1])
-            self.weights[f"{label}.fc.weight"], self.weights[f"{label}.fc.bias"] = weight, bias
-            step = Step(Part(f"{label}: ordinal({slot('classes', weight.shape[0] // 2 + 1)})"),
-                         [self.tensor(group[0].input[0], where)])
-        elif kinds == ["Reshape", "Transpose", "Reshape"] and get(group[0].input[1]) is not None:
-            groups = int(get(group[0].input[1])[1])
-            step = self.step(group[0], f"channel_shuffle({slot('groups', groups)})", group[0].input[0], where)
-        elif kinds == ["Div", "Erf", "Add", "Mul", "Mul"]:
-            step = self.step(group[0], "gelu", group[0].input[0], where)
-        else:
-            return False
-        step.name = out
-        self.env[out] = step
-        self.steps.append(step)
-        return True
+    def _keep(self, node: Any, result: Any) -> None:
+        self.env[node.output[0]] = result
+        if _is_step(result) and not any(s is result for s in self.steps):
+            result.name = _module_path(node) or node.output[0]
+            self.steps.append(result)
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -189,12 +160,12 @@ class _Reader:
         if tensors:
             label = self._label(node)
             for key, value in tensors.items():
-                self.weights[f"{label}.{key}"] = value
+                self.weights[f"{label}.{key}" if key else label] = value
         head = f"{label}: " if label else ""
         return Step(Part(head + text), [self.tensor(source, where)])
 
     def _label(self, node: Any) -> str:
-        raw = (node.name or node.output[0]).split("+")[0]
+        raw = _module_path(node) or (node.name or node.output[0]).split("+")[0]
         base = re.sub(r"\W", "_", raw).strip("_") or node.op_type.lower()
         if not base[0].isalpha() or re.match(r"(block|network)\w", base):
             base = f"l_{base}"
@@ -214,10 +185,12 @@ class _Reader:
         if weight.ndim != 4:
             raise ImportRefused(f"a {weight.ndim - 2}-D convolution (netdsl's conv is 2-D)", where)
         pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
-        text = (f"conv({slot('out', weight.shape[0])}, {slot('kernel', _pair(weight.shape[2:]))}, "
-                f"stride={slot('stride', _pair(a.get('strides', [1, 1])))}, padding={slot('padding', pads)}, "
-                f"dilation={slot('dilation', _pair(a.get('dilations', [1, 1])))}, "
-                f"groups={slot('groups', a.get('group', 1))}")
+        text = (
+            f"conv({slot('out', weight.shape[0])}, {slot('kernel', _pair(weight.shape[2:]))}, "
+            f"stride={slot('stride', _pair(a.get('strides', [1, 1])))}, padding={slot('padding', pads)}, "
+            f"dilation={slot('dilation', _pair(a.get('dilations', [1, 1])))}, "
+            f"groups={slot('groups', a.get('group', 1))}"
+        )
         if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise ImportRefused("auto_pad (netdsl writes padding out)", where)
         tensors = {"weight": weight}
@@ -233,8 +206,17 @@ class _Reader:
         scale, bias, mean, var = (self.const(n, where) for n in node.input[1:5])
         eps, momentum = a.get("epsilon", 1e-5), 1.0 - a.get("momentum", 0.9)
         text = f"batchnorm(eps={slot('eps', _round(eps))}, momentum={slot('momentum', _round(momentum))})"
-        return self.step(node, text, node.input[0], where, weight=scale, bias=bias, running_mean=mean,
-                         running_var=var, num_batches_tracked=np.array(0, dtype=np.int64))
+        return self.step(
+            node,
+            text,
+            node.input[0],
+            where,
+            weight=scale,
+            bias=bias,
+            running_mean=mean,
+            running_var=var,
+            num_batches_tracked=np.array(0, dtype=np.int64),
+        )
 
     def _Gemm(self, node: Any, a: dict[str, Any], where: str) -> Any:
         if a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0 or a.get("transA", 0):
@@ -253,9 +235,7 @@ class _Reader:
         weight = self.const(node.input[1], where)
         if weight.ndim != 2:
             raise ImportRefused("MatMul by a tensor that is no [in, out] matrix", where)
-        step = self._linear(node, weight.T.copy(), None, where)
-        step.pending = True  # an Add of a vector may follow: the bias
-        return step
+        return self._linear(node, weight.T.copy(), None, where)
 
     def _Transpose(self, node: Any, a: dict[str, Any], where: str) -> Any:
         if node.input[0] in self.consts:
@@ -280,16 +260,10 @@ class _Reader:
             left, right = right, left
         if right in self.consts:
             value = self.consts[right]
-            held = self.env.get(left)
-            if op == "add" and getattr(held, "pending", False) and value.ndim == 1:
-                held.pending = False  # MatMul + Add: one linear with a bias
-                held.part = Part(held.part.text.replace(", bias=false)", ")"))
-                label = held.part.text.split(":")[0]
-                self.weights[f"{label}.bias"] = value
-                return held
             if op == "mul" and value.ndim == 3 and value.shape[1:] == (1, 1):
-                return self.step(node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where,
-                                 **{"": value})
+                return self.step(
+                    node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where, **{"": value}
+                )
             raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
         inputs = [self.tensor(n, where) for n in node.input]
         return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
@@ -310,8 +284,10 @@ class _Reader:
         pads = _pads(a.get("pads", [0, 0, 0, 0]), where)
         if _pair(a.get("dilations", [1, 1])) != 1:
             raise ImportRefused("pooling with dilation", where)
-        text = (f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(a.get('strides', [1, 1])))}, "
-                f"padding={slot('padding', pads)}{', ceil=true' if a.get('ceil_mode') else ''})")
+        text = (
+            f"{op}({slot('kernel', kernel)}, stride={slot('stride', _pair(a.get('strides', [1, 1])))}, "
+            f"padding={slot('padding', pads)}{', ceil=true' if a.get('ceil_mode') else ''})"
+        )
         return self.step(node, text, node.input[0], where)
 
     def _MaxPool(self, node: Any, a: dict[str, Any], where: str) -> Any:
@@ -341,6 +317,8 @@ class _Reader:
         return self.step(node, "flatten", node.input[0], where)
 
     def _Reshape(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if self._flattens(node):
+            return self._flatten(node, where)
         shape = self.consts.get(node.input[1])
         held = self.env.get(node.input[1])
         flat = shape is not None and len(shape) == 2 and int(shape[1]) == -1 and int(shape[0]) in (0, 1, -1)
@@ -348,6 +326,73 @@ class _Reader:
         if not flat:
             raise ImportRefused("Reshape to a shape other than [N, -1] (a flatten), or computed at run time", where)
         return self.step(node, "flatten", node.input[0], where)
+
+    def _flattens(self, node: Any) -> bool:
+        """Whether the inferred shapes say [N, …] → [N, product of …] (a flatten)."""
+        before, after = self.shapes.get(node.input[0]), self.shapes.get(node.output[0])
+        if not before or not after or None in before[1:] or len(after) != 2:
+            return False
+        return after[1] == math.prod(before[1:]) and (after[0] == before[0] or None in (after[0], before[0]))
+
+    def _flatten(self, node: Any, where: str) -> Any:
+        if len(self.shapes.get(node.input[0]) or ()) == 2:
+            return self.tensor(node.input[0], where)  # already [N, F]
+        return self.step(node, "flatten", node.input[0], where)
+
+    def _Squeeze(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        if self._flattens(node):
+            return self._flatten(node, where)
+        raise ImportRefused("Squeeze other than of [N, C, 1, 1] to [N, C] (a flatten)", where)
+
+    def _LayerNormalization(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        rank = len(self.shapes.get(node.input[0]) or ())
+        axis = a.get("axis", -1)
+        if axis != -1 and axis != rank - 1:
+            raise ImportRefused(
+                f"LayerNormalization from axis {axis} (netdsl's layernorm is over the last axis)", where
+            )
+        if len(node.input) < 3 or not node.input[2]:
+            raise ImportRefused("LayerNormalization without a bias (netdsl's layernorm has one)", where)
+        scale, bias = self.const(node.input[1], where), self.const(node.input[2], where)
+        text = f"layernorm(eps={slot('eps', _round(a.get('epsilon', 1e-5)))})"
+        return self.step(node, text, node.input[0], where, weight=scale, bias=bias)
+
+    def _Slice(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        starts, ends = (self.const(n, where) for n in node.input[1:3])
+        axes = self.const(node.input[3], where) if len(node.input) > 3 and node.input[3] else [0]
+        steps = self.const(node.input[4], where) if len(node.input) > 4 and node.input[4] else [1]
+        shape = self.shapes.get(node.input[0])
+        if len(starts) != 1 or int(axes[0]) % len(shape or [0, 0]) != 1 or int(steps[0]) != 1 or not shape:
+            raise ImportRefused("Slice other than of a run of channels (netdsl slices axis 1, step 1)", where)
+        channels = shape[1]
+        start, stop = (min(max(int(v) + (channels if int(v) < 0 else 0), 0), channels) for v in (starts[0], ends[0]))
+        return self._channels(node, start, stop, channels, where)
+
+    def _channels(self, node: Any, start: int, stop: int, channels: int, where: str) -> Any:
+        size = stop - start
+        if size > 0 and channels % size == 0 and start % size == 0:
+            return self.step(
+                node, f"chunk({slot('parts', channels // size)}, {slot('index', start // size)})", node.input[0], where
+            )
+        return self.step(node, f"slice({slot('start', start)}, {slot('stop', stop)})", node.input[0], where)
+
+    def _Split(self, node: Any, a: dict[str, Any], where: str) -> Any:
+        shape = self.shapes.get(node.input[0])
+        if not shape or a.get("axis", 0) % len(shape) != 1 or shape[1] is None:
+            raise ImportRefused("Split other than of channels (netdsl's chunk splits axis 1)", where)
+        sizes = (
+            list(a["split"])
+            if "split" in a
+            else [int(v) for v in self.const(node.input[1], where)]
+            if len(node.input) > 1 and node.input[1]
+            else [shape[1] // len(node.output)] * len(node.output)
+        )
+        start = 0
+        for output, size in zip(node.output, sizes, strict=True):
+            part = self._channels(node, start, start + size, shape[1], where)
+            self._keep(_Output(output, node), part)
+            start += size
+        return None
 
     def _Shape(self, node: Any, a: dict[str, Any], where: str) -> Any:
         return ("dims", self.tensor(node.input[0], where))
@@ -364,26 +409,15 @@ class _Reader:
             return held
         raise ImportRefused("Unsqueeze of a tensor", where)
 
-    def _Relu(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, "relu", node.input[0], where)
-
-    def _Sigmoid(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, "sigmoid", node.input[0], where)
-
-    def _Tanh(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, "tanh", node.input[0], where)
-
-    def _HardSwish(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, "hardswish", node.input[0], where)
-
     def _HardSigmoid(self, node: Any, a: dict[str, Any], where: str) -> Any:
         if abs(a.get("alpha", 0.2) - 1 / 6) > 1e-6 or a.get("beta", 0.5) != 0.5:
             raise ImportRefused("HardSigmoid other than PyTorch's (alpha 1/6, beta 0.5)", where)
         return self.step(node, "hardsigmoid", node.input[0], where)
 
     def _LeakyRelu(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        return self.step(node, f"leaky_relu({slot('negative_slope', _round(a.get('alpha', 0.01)))})",
-                         node.input[0], where)
+        return self.step(
+            node, f"leaky_relu({slot('negative_slope', _round(a.get('alpha', 0.01)))})", node.input[0], where
+        )
 
     def _Clip(self, node: Any, a: dict[str, Any], where: str) -> Any:
         low = a.get("min", float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1] else None)
@@ -409,8 +443,9 @@ class _Reader:
         return bool(re.search(r"linear\(|flatten", text))
 
     def _Dropout(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        ratio = a.get("ratio") or (float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1]
-                                   else 0.5)
+        ratio = a.get("ratio") or (
+            float(self.const(node.input[1], where)) if len(node.input) > 1 and node.input[1] else 0.5
+        )
         return self.step(node, f"dropout({slot('p', _round(ratio))})", node.input[0], where)
 
     def _Identity(self, node: Any, a: dict[str, Any], where: str) -> Any:
@@ -420,23 +455,40 @@ class _Reader:
         return self.tensor(node.input[0], where)
 
     def _LRN(self, node: Any, a: dict[str, Any], where: str) -> Any:
-        text = (f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
-                f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})")
+        text = (
+            f"lrn({slot('size', a['size'])}, alpha={slot('alpha', _round(a.get('alpha', 1e-4)))}, "
+            f"beta={slot('beta', _round(a.get('beta', 0.75)))}, k={slot('k', _round(a.get('bias', 1.0)))})"
+        )
         return self.step(node, text, node.input[0], where)
 
 
-def _group(nodes: list[Any], k: int) -> list[Any]:
-    """The nodes from k whose outputs are `P/…`, with the one after that gives `P` (else [node])."""
-    first = nodes[k].output[0] if nodes[k].output else ""
-    if "/" not in first:
-        return [nodes[k]]
-    prefix = first.split("/")[0]
-    end = k
-    while end < len(nodes) and nodes[end].output and nodes[end].output[0].startswith(prefix + "/"):
-        end += 1
-    if end < len(nodes) and nodes[end].output and nodes[end].output[0] == prefix:
-        return nodes[k:end + 1]
-    return [nodes[k]]
+def _module_path(node: Any) -> str | None:
+    """The PyTorch module that torch.onnx.export wrote `node` for: the dynamo exporter's name
+    scopes (`['', 'layer1', 'layer1.0', 'layer1.0.conv1', 'conv2d']`) or the TorchScript
+    exporter's node name (`/layer1/layer1.0/conv1/Conv`), as `layer1.0.conv1`."""
+    import ast
+
+    scopes = next((p.value for p in getattr(node, "metadata_props", ()) if p.key == "pkg.torch.onnx.name_scopes"), None)
+    if scopes is not None:
+        try:
+            parts = [str(s) for s in ast.literal_eval(scopes)][1:-1]
+        except (ValueError, SyntaxError):
+            return None
+    elif (node.name or "").startswith("/"):
+        parts = node.name.split("/")[1:-1]
+    else:
+        return None
+    path = ""
+    for part in parts:
+        path = part if not path or part.startswith(path + ".") else f"{path}.{part}"
+    return path or None
+
+
+class _Output:
+    """One output of a node of several (a Split): its name as the node's only output."""
+
+    def __init__(self, name: str, node: Any):
+        self.output, self.name, self.op_type = [name], node.name, node.op_type
 
 
 def _operands(count: int) -> str:
@@ -470,5 +522,10 @@ def _round(value: float) -> float:
 
 
 def _batch_then_minus_one(parts: list[Any]) -> bool:
-    return (len(parts) == 2 and isinstance(parts[0], tuple) and parts[0][0] == "batch"
-            and not isinstance(parts[1], tuple) and [int(x) for x in parts[1].flatten()] == [-1])
+    return (
+        len(parts) == 2
+        and isinstance(parts[0], tuple)
+        and parts[0][0] == "batch"
+        and not isinstance(parts[1], tuple)
+        and [int(x) for x in parts[1].flatten()] == [-1]
+    )

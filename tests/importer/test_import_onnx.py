@@ -46,9 +46,19 @@ HEAVY = {"alexnet.net", "coral_cnn.net", "zoo/squeezenet1_1.net"}  # 2-6 s each:
 @pytest.mark.parametrize("graph", ["inference", "training"])
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ())
-     for n in ["small", "lenet5.net", "alexnet.net", "coral_cnn.net", "ordinal_synth.net", "resnet18.net",
-               "zoo/squeezenet1_1.net", "zoo/mobilenet_v3_small.net"]],
+    [
+        pytest.param(n, marks=pytest.mark.slow if n in HEAVY else ())
+        for n in [
+            "small",
+            "lenet5.net",
+            "alexnet.net",
+            "coral_cnn.net",
+            "ordinal_synth.net",
+            "resnet18.net",
+            "zoo/squeezenet1_1.net",
+            "zoo/mobilenet_v3_small.net",
+        ]
+    ],
 )
 def test_netdsl_graphs(name: str, graph: str) -> None:
     # small: netdsl's LRN (a 3-D Conv over squares), adaptive pooling's MatMuls, GELU's Erf, CORAL's Gemm + Add
@@ -95,8 +105,13 @@ def test_torchscript_exporter(factory: type, shape: tuple[int, ...]) -> None:
 
 
 def _model(node: onnx.NodeProto, dims: list[int | str] = (1, 3, 8, 8), extra: list = ()) -> onnx.ModelProto:
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], list(extra))
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        list(extra),
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 
@@ -132,3 +147,81 @@ def test_cli_weights_out_feed_build(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert np.abs(_run(onnx.load(source), x) - _run(onnx.load(rebuilt), x)).max() <= 1e-5
     assert main(["check", str(source)]) == 0
     assert "61,706" in capsys.readouterr().out
+
+
+class _Exported(torch.nn.Module):
+    """LRN, GELU, SiLU, torch.chunk and a flatten by view: what the exporters write as several nodes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.norm = torch.nn.LocalResponseNorm(3, alpha=0.002, beta=0.5, k=1.5)
+        self.fc = torch.nn.Linear(4 * 6 * 6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.gelu(self.norm(self.conv(x)))
+        a, b = torch.chunk(x, 2, dim=1)
+        return self.fc(torch.nn.functional.silu(a + b).view(x.shape[0], -1))
+
+
+@pytest.mark.parametrize("dynamo", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_exporter_patterns_come_back_as_ops(dynamo: bool) -> None:
+    source = _Exported().eval()
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            model = torch.onnx.export(source, (x,), dynamo=True, verbose=False).model_proto
+        else:
+            buffer = io.BytesIO()
+            torch.onnx.export(source, (x,), buffer, dynamo=False, opset_version=17, input_names=["x"])
+            model = onnx.load_from_string(buffer.getvalue())
+    imported = from_onnx(model)
+    body = imported.text.split("network")[1]
+    assert "conv: conv(8, 3) -> lrn(3, alpha=0.002, beta=0.5, k=1.5) -> gelu" in body
+    assert "chunk(2, 0)" in body and "chunk(2, 1)" in body
+    assert "silu -> flatten -> fc: linear(5)" in body
+    with torch.no_grad():
+        assert (source(x) - _module(imported)(x)).abs().max().item() <= 1e-5
+
+
+def test_a_constant_if_is_its_branch() -> None:
+    # TorchScript's LRN asks `if x.shape[1] == 1` of a tensor whose shape is known: the branch taken stays
+    then = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Sigmoid", ["x"], ["s"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)],
+    )
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "one"], ["channels"], axis=0),
+        helper.make_node("Equal", ["channels", "three"], ["cond"]),
+        helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then, else_branch=other),
+    ]
+    constants = [
+        helper.make_tensor("one", TensorProto.INT64, [], [1]),
+        helper.make_tensor("three", TensorProto.INT64, [], [3]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    assert from_onnx(model).text.splitlines()[-2].strip() == "relu"
+
+
+def test_refuses_a_slice_of_rows_naming_the_node() -> None:
+    node = helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="crop")
+    extra = [helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("starts", 1), ("ends", 4), ("axes", 2))]
+    with pytest.raises(ImportRefused, match=r"node 'crop' \(Slice\): Slice other than of a run of channels"):
+        from_onnx(_model(node, extra=extra))
