@@ -109,6 +109,9 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
         else:
             depth = tree.resolve_depth(args.depth, checked)
         laid = graph.layout(checked, depth, fold, args.direction)
+        row = graph.fit_row(laid)
+        if row is not None:
+            laid = graph.layout(checked, depth, fold, args.direction, row)
         picture = graph.draw(laid)
         folded = f", blocks folded at depth {depth}" if any(b.kind == "block" for b in laid.boxes) else ""
         what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}"
