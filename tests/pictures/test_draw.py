@@ -344,7 +344,7 @@ def test_left_to_right_wraps_onto_rows_a_page_wide() -> None:
     assert len(tops) == 4  # four rows of boxes
     rows = [[b for b in laid.boxes if round(b.rect.y) == top] for top in tops]
     assert [b.name for r in rows for b in sorted(r, key=lambda b: b.rect.x)] == [b.name for b in laid.boxes]
-    for above, below in zip(rows, rows[1:]):
+    for above, below in zip(rows, rows[1:], strict=False):
         assert max(b.rect.bottom for b in above) + graph.ROW_GAP <= min(b.rect.y for b in below) + 1
         end, start = max(above, key=lambda b: b.rect.x), min(below, key=lambda b: b.rect.x)
         back = [e for e in laid.edges if e.points[0] == (end.rect.right, end.rect.y + end.rect.h / 2)]
