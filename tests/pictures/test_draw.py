@@ -354,6 +354,21 @@ def test_left_to_right_wraps_onto_rows_a_page_wide() -> None:
     assert len(laid.edges) == len(one.edges) == 18
 
 
+def test_a_wrapped_row_may_open_with_branches() -> None:
+    """Inception-v3 at depth 2, left to right: each Inception block is a section wider than a
+    page, a row of its own; the line back from the row above fans out to its branches."""
+    net = spec("zoo/inception_v3.net")
+    one = graph.layout(net, 2, True, "LR")
+    laid = graph.layout(net, 2, True, "LR", graph.fit_row(one))
+    check_graph(laid, net, 2)
+    assert one.width > 8 * PAGE_H and laid.width < 1.3 * PAGE_H
+    assert len(laid.edges) == len(one.edges)
+    starts = [b for b in laid.boxes if b.name.startswith("Mixed_5c.branch") and b.name.endswith(("1x1", "_1"))]
+    assert len(starts) == 3  # branch1x1, branch5x5_1, branch3x3dbl_1 (and avgpool_1) start the row
+    back = [e for e in laid.edges if e.points[-1] in [(b.rect.x, b.rect.y + b.rect.h / 2) for b in starts]]
+    assert len(back) == 3 and len({e.points[0] for e in back}) == 1  # from the one concat above
+
+
 @pytest.mark.slow
 def test_no_zoo_picture_taller_than_four_pages() -> None:
     _default_pictures(every_network(sorted((SPECS / "zoo").glob("*.net"))), ("TB", "LR"))
@@ -439,6 +454,9 @@ def test_draw_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "13 boxes" in capsys.readouterr().err
     width, height = svg_size(svg.read_text())
     assert width > 5 * height
+    assert main(["draw", str(SPECS / "googlenet.net"), "--direction", "LR", "-o", str(svg)]) == 0
+    assert "19 boxes, 0 frames, blocks folded at depth 1" in capsys.readouterr().err
+    assert svg_size(svg.read_text()) == pytest.approx((1107, 490), abs=1)  # four rows on a landscape page
     png = tmp_path / "l.png"
     assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(png)]) == 0
     with Image.open(png) as image:  # 1.5 pixels a unit
