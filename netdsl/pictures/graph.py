@@ -121,6 +121,7 @@ class Layout:
     key: list[tuple[str, Rect, Rect]] = field(default_factory=list)  # (kind, swatch, where its name is)
     direction: str = "TB"
     heading: list[str] = field(default_factory=list)  # the title's lines
+    rows: int = 1  # left to right: the rows it wraps onto
 
 
 # ---- text ---------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ def layout(
         for u, unit in enumerate(graph.units)
     ]
     frames = _frames(labels, {p: turn(r) for p, r in frame_rects.items()}, edges)
-    return _framed(Layout(_title(checked, depth), boxes, frames, edges, 0.0, 0.0, order is not None, [], [], direction))
+    title = _title(checked, depth)
+    return _framed(Layout(title, boxes, frames, edges, 0.0, 0.0, order is not None, [], [], direction, [], len(rows)))
 
 
 def _rows(geometry: Geometry, items: list[Item], row: float) -> list[list[Item]]:

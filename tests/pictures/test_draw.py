@@ -339,6 +339,7 @@ def test_left_to_right_wraps_onto_rows_a_page_wide() -> None:
     assert row == PAGE_H - 2 * graph.MARGIN
     laid = graph.layout(net, 1, True, "LR", row)
     check_graph(laid, net, 1)
+    assert (one.rows, laid.rows) == (1, 4)
     assert laid.width <= PAGE_H and laid.height <= PAGE_W
     tops = sorted({round(b.rect.y) for b in laid.boxes})
     assert len(tops) == 4  # four rows of boxes
@@ -455,7 +456,7 @@ def test_draw_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     width, height = svg_size(svg.read_text())
     assert width > 5 * height
     assert main(["draw", str(SPECS / "googlenet.net"), "--direction", "LR", "-o", str(svg)]) == 0
-    assert "19 boxes, 0 frames, blocks folded at depth 1" in capsys.readouterr().err
+    assert "19 boxes, 0 frames, blocks folded at depth 1 in 4 rows (graph)" in capsys.readouterr().err
     assert svg_size(svg.read_text()) == pytest.approx((1107, 490), abs=1)  # four rows on a landscape page
     png = tmp_path / "l.png"
     assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(png)]) == 0
