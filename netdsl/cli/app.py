@@ -79,8 +79,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv, asked)
 
 
+def _unknown_options(command: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The options on the command line that the command has not (nor is any the start of one:
+    argparse takes `--dep 2` for `--depth 2`), each with the option it is closest to, if any."""
+    import difflib
+
+    known = [o for action in command._actions for o in action.option_strings]
+    words = list(argv[: argv.index("--")] if "--" in argv else argv)
+    out = []
+    for word in words:
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and len(name) > 2 and not any(o.startswith(name) for o in known):
+            close = difflib.get_close_matches(name, [o for o in known if o.startswith("--")], n=1, cutoff=0.75)
+            out.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return out
+
+
 def _run(argv: list[str], asked: str | None) -> int:
     parser = build_parser(asked)
+    if asked is not None:  # named before argparse would ask for a missing SPEC: `train --sett` is a typo
+        strange = _unknown_options(parser.commands[asked], argv)  # type: ignore[attr-defined]
+        if strange:
+            parser.commands[asked].error(f"unrecognized arguments: {', '.join(strange)}")  # type: ignore[attr-defined]
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the command's parser, with its usage (argparse would leave it to the top one)
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")  # type: ignore[attr-defined]

@@ -109,9 +109,13 @@ def run_draw(args: argparse.Namespace, check: Checker, err: Console) -> int:
         else:
             depth = tree.resolve_depth(args.depth, checked)
         laid = graph.layout(checked, depth, fold, args.direction)
+        row = graph.fit_row(laid)
+        if row is not None:
+            laid = graph.layout(checked, depth, fold, args.direction, row)
         picture = graph.draw(laid)
         folded = f", blocks folded at depth {depth}" if any(b.kind == "block" for b in laid.boxes) else ""
-        what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}"
+        rows = f" in {laid.rows} rows" if laid.rows > 1 else ""
+        what = f"{len(laid.boxes)} boxes, {len(laid.frames)} frames{folded}{rows}"
     data = canvas.encode(picture, kind, args.dpi)
     if not _write(args.output, data, err):
         return EXIT_USAGE

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from netdsl.pictures.canvas import Curve, Point, Rect, bounds, sample
 from netdsl.pictures.units import Item, Parallel, Units, units_in
 
+__all__ = ["Geometry", "Item", "common", "edges", "shortcut", "wrap"]
+
 GAP_Y = 24.0  # between boxes one after the other: room for the arrow
 GAP_X = 22.0  # between branches side by side
 FORK = 14.0  # more room before and after a parallel section, where its arrows fan out and in
@@ -202,6 +204,29 @@ def _edge(a: Rect, b: Rect, others: list[Rect], borders: Sequence[float] = (), f
         ),
         cubic=True,
     )
+
+
+def wrap(a: Rect, b: Rect, between: float) -> Curve:
+    """From the bottom of `a`, the end of one wrapped run, to the top of `b`, the start of the next
+    one placed beside it: down past `a`, across to `between` (the gap between the runs), back up
+    above `b`'s run and down into `b`. Straight segments, as cubic runs for one kind of curve."""
+    x0, y0, x1, y1 = a.x + a.w / 2, a.bottom, b.x + b.w / 2, b.y
+    corners = [
+        (x0, y0 + GAP_Y / 2),
+        (between, y0 + GAP_Y / 2),
+        (between, y1 - GAP_Y / 2),
+        (x1, y1 - GAP_Y / 2),
+        (x1, y1),
+    ]
+    points: list[Point] = [(x0, y0)]
+    for q in corners:
+        p = points[-1]
+        points += [
+            (p[0] + (q[0] - p[0]) / 3, p[1] + (q[1] - p[1]) / 3),
+            (p[0] + 2 * (q[0] - p[0]) / 3, p[1] + 2 * (q[1] - p[1]) / 3),
+            q,
+        ]
+    return Curve(tuple(points), cubic=True)
 
 
 def _crosses(curve: Curve, rect: Rect) -> bool:

@@ -12,7 +12,9 @@ graph that does not read as series and parallel sections falls back to one colum
 with every other connection an arc: always drawable, never overlapping.
 
 `fit_depth` picks the default depth: the deepest whose picture fits a page (`PAGE`, A4 at 96
-px per inch, the SVG's pixel), else the shallowest.
+px per inch, the SVG's pixel), else the shallowest. Left to right, a picture still longer than
+that (Inception-v3, GoogLeNet at depth 1) wraps onto rows a page wide (`fit_row`), each row's
+end joined to the next row's start by a line that runs back between the rows.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from netdsl.checker.analyze import Checked
 from netdsl.pictures import flow
 from netdsl.pictures.canvas import Canvas, Curve, Label, Point, Rect, sample, text_width
 from netdsl.pictures.flow import FRAME, FRAME_LABEL, GAP_Y, Geometry
-from netdsl.pictures.units import Unit, Units, sections, units
+from netdsl.pictures.units import Item, Unit, Units, sections, units
 
-__all__ = ["PAGE", "Layout", "draw", "fit_depth", "layout"]
+__all__ = ["PAGE", "Layout", "draw", "fit_depth", "fit_row", "layout"]
 
 PAGE = (794.0, 1123.0)  # A4 portrait at 96 px per inch (210 × 297 mm), in SVG pixels
 FIT_PAGES = 2.5  # the default depth: the deepest whose picture is at most this many pages long
@@ -38,6 +40,7 @@ MARGIN = 24.0
 TITLE = 40.0
 KEY = 18.0  # a line of the colour key
 HEADING = 320.0  # the title's network is wrapped to the drawing's width, or this
+ROW_GAP = 44.0  # between wrapped rows, left to right: room for the line back to the next row's start
 
 # (fill, outline) by kind of box, and the name the key gives each kind
 COLOURS = {
@@ -118,6 +121,7 @@ class Layout:
     key: list[tuple[str, Rect, Rect]] = field(default_factory=list)  # (kind, swatch, where its name is)
     direction: str = "TB"
     heading: list[str] = field(default_factory=list)  # the title's lines
+    rows: int = 1  # left to right: the rows it wraps onto
 
 
 # ---- text ---------------------------------------------------------------------------------
@@ -152,9 +156,12 @@ def _kind(unit: Unit) -> str:
 # ---- the layout ---------------------------------------------------------------------------
 
 
-def layout(checked: Checked, depth: int | None, fold: bool = True, direction: str = "TB") -> Layout:
+def layout(
+    checked: Checked, depth: int | None, fold: bool = True, direction: str = "TB", row: float | None = None
+) -> Layout:
     """The picture's geometry at `depth` (None: every layer); `fold`: activations, normalizations
-    and dropouts join the box before them; `direction`: TB (top to bottom) or LR."""
+    and dropouts join the box before them; `direction`: TB (top to bottom) or LR; `row` (LR only):
+    wrap onto rows at most this long, breaking only between sections outside every frame."""
     graph = units(checked, depth, fold)
     across = direction == "LR"
     found = tree.groups(checked)
@@ -171,10 +178,17 @@ def layout(checked: Checked, depth: int | None, fold: bool = True, direction: st
         geometry = Geometry(graph, heights, max([*widths, least]), False)
     order = sections(graph)
     top = order if order is not None else list(range(len(graph.units)))
-    left, _, _ = geometry.series_size(top, ())
-    geometry.place_series(top, (), left, 0.0)
+    rows = _rows(geometry, top, row) if across and row is not None and order is not None else [top]
+    starts, x = [], 0.0
+    for items in rows:
+        left, right, _ = geometry.series_size(items, ())
+        geometry.place_series(items, (), x + left, 0.0)
+        starts.append(x)
+        x += left + right + ROW_GAP
     frame_rects = geometry.frame_rects(paths)
     edges = flow.edges(graph, geometry.rects, [r.right for r in frame_rects.values()])
+    if len(rows) > 1:
+        edges = _wrapped(graph, geometry, rows, starts, edges)
     marks = {u: flow.shortcut(geometry.rects[u]) for u, unit in enumerate(graph.units) if unit.residual}
     turn = _turn if across else (lambda r: r)
     bend = _turn_curve if across else (lambda c: c)
@@ -185,7 +199,51 @@ def layout(checked: Checked, depth: int | None, fold: bool = True, direction: st
         for u, unit in enumerate(graph.units)
     ]
     frames = _frames(labels, {p: turn(r) for p, r in frame_rects.items()}, edges)
-    return _framed(Layout(_title(checked, depth), boxes, frames, edges, 0.0, 0.0, order is not None, [], [], direction))
+    title = _title(checked, depth)
+    return _framed(Layout(title, boxes, frames, edges, 0.0, 0.0, order is not None, [], [], direction, [], len(rows)))
+
+
+def _rows(geometry: Geometry, items: list[Item], row: float) -> list[list[Item]]:
+    """The series cut into runs no longer than `row` (a longer section is a run of its own), as
+    even as that many runs allow; a cut only where no frame spans it."""
+    chains = [geometry.chain(i) for i in items]
+    lengths = [geometry.item_size(i, c)[2] for i, c in zip(items, chains, strict=True)]
+    cuttable = [not flow.common([a, b]) for a, b in zip(chains, chains[1:], strict=False)]
+
+    def length(a: int, b: int) -> float:
+        return sum(lengths[a:b]) + sum(geometry.gaps(chains[a:b], ()))
+
+    def cut(limit: float) -> list[list[Item]]:
+        runs, start = [], 0
+        for i in range(1, len(items)):
+            if cuttable[i - 1] and length(start, i + 1) > limit:
+                runs.append(items[start:i])
+                start = i
+        return [*runs, items[start:]]
+
+    most = len(cut(row))
+    total = length(0, len(items))
+    even = total / most  # the shortest limit that still gives no more runs than `row` does
+    while even < row and len(cut(even)) > most:
+        even += 8.0
+    return cut(min(even, row))
+
+
+def _wrapped(
+    graph: Units, geometry: Geometry, rows: list[list[Item]], starts: list[float], edges: list[Curve]
+) -> list[Curve]:
+    """The connections from one row to the next drawn as lines back between the rows."""
+    from netdsl.pictures.units import units_in
+
+    row_of = {u: k for k, items in enumerate(rows) for u in units_in(items)}
+    pairs = [(u, v) for u, targets in enumerate(graph.succs) for v in targets]
+    out = []
+    for (u, v), edge in zip(pairs, edges, strict=True):
+        if row_of[u] == row_of[v]:
+            out.append(edge)
+        else:
+            out.append(flow.wrap(geometry.rects[u], geometry.rects[v], starts[row_of[v]] - ROW_GAP / 2))
+    return out
 
 
 def _turn(rect: Rect) -> Rect:
@@ -337,6 +395,14 @@ def _longest(graph: Units) -> int:
         for v in targets:
             longest[v] = max(longest[v], longest[u] + 1)
     return max(longest, default=0)
+
+
+def fit_row(laid: Layout) -> float | None:
+    """Left to right, a picture longer than FIT_PAGES pages at its depth wraps onto rows a
+    landscape page wide; None: it stays one row (or runs top to bottom)."""
+    if laid.direction != "LR" or laid.width <= FIT_PAGES * PAGE[1]:
+        return None
+    return PAGE[1] - 2 * MARGIN
 
 
 # ---- drawing ------------------------------------------------------------------------------

@@ -110,9 +110,9 @@ def place(points: Sequence[Point], sizes: Sequence[tuple[float, float]], frame: 
 # ---- refinement: simulated annealing over each label's candidate spots ----------------------
 
 MOVES = 1200  # tries per label
-# per blob covered, leader line through a label, pair of crossing leader lines, leader line,
-# and pixel of reach
-WEIGHTS = {"blob": 60.0, "through": 40.0, "cross": 15.0, "leader": 4.0, "reach": 0.02}
+# per blob covered, leader line through a label (unreadable: worse than a covered blob), pair
+# of crossing leader lines, leader line, and pixel of reach
+WEIGHTS = {"blob": 60.0, "through": 150.0, "cross": 15.0, "leader": 4.0, "reach": 0.02}
 
 
 class _Layout:

@@ -38,7 +38,9 @@ def test_check_imports_no_backend() -> None:
 def test_import_netdsl_loads_its_exports_when_used() -> None:
     assert _loaded("import sys, netdsl\n" + LOADED) == ["netdsl"]
     loaded = _loaded("import sys, netdsl\nnetdsl.check_text\n" + LOADED)
-    assert "netdsl.checker.check" in loaded and not [m for m in loaded if m.startswith(("netdsl.api", "netdsl.backends"))]
+    assert "netdsl.checker.check" in loaded and not [
+        m for m in loaded if m.startswith(("netdsl.api", "netdsl.backends"))
+    ]
 
 
 def test_every_export_resolves() -> None:

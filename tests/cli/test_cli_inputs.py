@@ -294,8 +294,11 @@ def test_an_empty_spec_defines_nothing(tmp_path: Path, capsys: pytest.CaptureFix
     assert captured.err.startswith(f"{spec}:1:1: error: this file defines nothing: no network and no block\n")
     assert main(["check", str(spec), "--format", "json"]) == 1
     (diag,) = json.loads(capsys.readouterr().out)["diagnostics"]  # a JSON reader sees why, at 1:1
-    assert (diag["message"], diag["line"], diag["column"]) == ("this file defines nothing: no network and no block",
-                                                               1, 1)
+    assert (diag["message"], diag["line"], diag["column"]) == (
+        "this file defines nothing: no network and no block",
+        1,
+        1,
+    )
     assert main(["build", str(spec)]) == 1
     assert err_of(capsys).endswith(f"{spec}: 1 error, 0 warnings; nothing written\n")
 

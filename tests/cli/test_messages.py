@@ -222,4 +222,34 @@ def test_an_unknown_option_shows_the_commands_usage(capsys: pytest.CaptureFixtur
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: netdsl train [-h]")
-    assert err.endswith("netdsl train: error: unrecognized arguments: --sett x=1\n")
+    assert err.endswith("netdsl train: error: unrecognized arguments: --sett (did you mean --set?)\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["train", "--sett"], "netdsl train: error: unrecognized arguments: --sett (did you mean --set?)"),
+        (
+            ["draw", LENET, "-o", "x.svg", "--directon", "LR", "--unfod"],
+            "netdsl draw: error: unrecognized arguments: --directon (did you mean --direction?), "
+            "--unfod (did you mean --unfold?)",
+        ),
+        (["check", LENET, "--frobnicate"], "netdsl check: error: unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_an_unknown_option_is_named_before_a_missing_argument(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`netdsl train --sett` used to be told that SPEC and --data are required."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: netdsl {argv[0]} [-h]") and err.endswith(said + "\n")
+
+
+def test_an_abbreviated_option_is_not_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["check", LENET, "--dep", "1", "--set=classes=3", "--no-color"]) == 0
+    assert "unrecognized" not in capsys.readouterr().err

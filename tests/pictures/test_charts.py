@@ -41,6 +41,22 @@ def label_boxes(svg: str) -> dict[str, Box]:
     return boxes
 
 
+LEADER = re.compile(r'<g id="leader-(\d+)">\s*<path d="M ([-\d.]+) ([-\d.]+) \s*L ([-\d.]+) ([-\d.]+) ')
+
+
+def leaders_through_labels(svg: str) -> list[tuple[str, str]]:
+    """(whose leader line, whose label) for each leader line that passes through another label."""
+    names = {int(i[len("label-") :]): text for i, _, _, _, text in LABEL.findall(svg)}
+    boxes = label_boxes(svg)
+    out = []
+    for i, *ends in LEADER.findall(svg):
+        x0, y0, x1, y1 = (float(v) for v in ends)
+        for name, box in boxes.items():
+            if name != names[int(i)] and labels.crosses(((x0, y0), (x1, y1)), box):
+                out.append((names[int(i)], name))
+    return out
+
+
 def overlapping(boxes: dict[str, Box]) -> list[tuple[str, str]]:
     return [(a, b) for (a, p), (b, q) in itertools.combinations(boxes.items(), 2) if labels.overlaps(p, q)]
 
@@ -138,6 +154,7 @@ def test_zoo_chart_labels_never_overlap(tmp_path: Path, capsys: pytest.CaptureFi
     width, height = (float(v) for v in re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).groups())  # type: ignore[union-attr]
     assert all(0 <= b[0] and b[2] <= width and 0 <= b[1] and b[3] <= height for b in boxes.values())
     assert svg.count('id="leader-') >= 10  # the crowd near 1G MACs is labelled from afar
+    assert leaders_through_labels(svg) == []  # no leader line runs through another network's name
 
 
 def test_compare_table_on_a_terminal_and_a_pipe() -> None:

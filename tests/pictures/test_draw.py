@@ -312,14 +312,62 @@ def _default_pictures(paths: list[tuple[str, str]], directions: tuple[str, ...] 
         for direction in directions:
             depth = graph.fit_depth(net, True, direction)
             laid = graph.layout(net, depth, True, direction)
+            row = graph.fit_row(laid)
+            if row is not None:
+                laid = graph.layout(net, depth, True, direction, row)
             check_graph(laid, net, depth)
             if direction == "TB":
                 assert laid.height <= TALLEST, (path, network, laid.height)
                 assert laid.width <= PAGE_W, (path, network, laid.width)
+            else:  # landscape: at most four pages wide, and one page tall
+                assert laid.width <= 4 * PAGE_H, (path, network, laid.width)
+                assert laid.height <= PAGE_W, (path, network, laid.height)
 
 
 def test_no_shipped_picture_taller_than_four_pages() -> None:
     _default_pictures(every_network(sorted(SPECS.glob("*.net"))))
+
+
+def test_left_to_right_wraps_onto_rows_a_page_wide() -> None:
+    """GoogLeNet at depth 1 is 3,968 px in one row (3.5 landscape pages): it wraps onto four rows,
+    each row's last box joined to the next row's first by a line back between the rows."""
+    net = spec("googlenet.net")
+    assert graph.fit_depth(net, True, "LR") == 1
+    one = graph.layout(net, 1, True, "LR")
+    assert one.width > graph.FIT_PAGES * PAGE_H and graph.fit_row(graph.layout(net, 1)) is None  # only LR wraps
+    row = graph.fit_row(one)
+    assert row == PAGE_H - 2 * graph.MARGIN
+    laid = graph.layout(net, 1, True, "LR", row)
+    check_graph(laid, net, 1)
+    assert (one.rows, laid.rows) == (1, 4)
+    assert laid.width <= PAGE_H and laid.height <= PAGE_W
+    tops = sorted({round(b.rect.y) for b in laid.boxes})
+    assert len(tops) == 4  # four rows of boxes
+    rows = [[b for b in laid.boxes if round(b.rect.y) == top] for top in tops]
+    assert [b.name for r in rows for b in sorted(r, key=lambda b: b.rect.x)] == [b.name for b in laid.boxes]
+    for above, below in zip(rows, rows[1:], strict=False):
+        assert max(b.rect.bottom for b in above) + graph.ROW_GAP <= min(b.rect.y for b in below) + 1
+        end, start = max(above, key=lambda b: b.rect.x), min(below, key=lambda b: b.rect.x)
+        back = [e for e in laid.edges if e.points[0] == (end.rect.right, end.rect.y + end.rect.h / 2)]
+        assert len(back) == 1 and back[0].points[-1] == (start.rect.x, start.rect.y + start.rect.h / 2)
+        gap = (max(b.rect.bottom for b in above) + min(b.rect.y for b in below)) / 2
+        assert any(abs(y - gap) < 1 for _, y in back[0].points)  # it runs back between the rows
+    assert len(laid.edges) == len(one.edges) == 18
+
+
+def test_a_wrapped_row_may_open_with_branches() -> None:
+    """Inception-v3 at depth 2, left to right: each Inception block is a section wider than a
+    page, a row of its own; the line back from the row above fans out to its branches."""
+    net = spec("zoo/inception_v3.net")
+    one = graph.layout(net, 2, True, "LR")
+    laid = graph.layout(net, 2, True, "LR", graph.fit_row(one))
+    check_graph(laid, net, 2)
+    assert one.width > 8 * PAGE_H and laid.width < 1.3 * PAGE_H
+    assert len(laid.edges) == len(one.edges)
+    starts = [b for b in laid.boxes if b.name.startswith("Mixed_5c.branch") and b.name.endswith(("1x1", "_1"))]
+    assert len(starts) == 3  # branch1x1, branch5x5_1, branch3x3dbl_1 (and avgpool_1) start the row
+    back = [e for e in laid.edges if e.points[-1] in [(b.rect.x, b.rect.y + b.rect.h / 2) for b in starts]]
+    assert len(back) == 3 and len({e.points[0] for e in back}) == 1  # from the one concat above
 
 
 @pytest.mark.slow
@@ -407,6 +455,9 @@ def test_draw_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "13 boxes" in capsys.readouterr().err
     width, height = svg_size(svg.read_text())
     assert width > 5 * height
+    assert main(["draw", str(SPECS / "googlenet.net"), "--direction", "LR", "-o", str(svg)]) == 0
+    assert "19 boxes, 0 frames, blocks folded at depth 1 in 4 rows (graph)" in capsys.readouterr().err
+    assert svg_size(svg.read_text()) == pytest.approx((1107, 490), abs=1)  # four rows on a landscape page
     png = tmp_path / "l.png"
     assert main(["draw", str(SPECS / "lenet5.net"), "-o", str(png)]) == 0
     with Image.open(png) as image:  # 1.5 pixels a unit
