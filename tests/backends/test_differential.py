@@ -502,6 +502,7 @@ _EMPTY = netgen.Func(
 )
 _FIRST = netgen.Ternary(netgen.Lit(2), netgen.Bin("==", netgen.Var("i"), netgen.Lit(0)), netgen.Lit(1))
 
+
 def _untaken_loop(count: int, then_loops: bool = False) -> netgen.Net:
     """Issue 20's naming bug: `block B(r) { if r == 4 { } else { for x in range(0) { conv(3, 1) } }
     out = conv(7, 1) }` named the last conv conv_2 in the checker (one set of names per loop body)
