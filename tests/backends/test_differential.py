@@ -337,20 +337,39 @@ def test_the_generator_writes_every_op_of_the_table() -> None:
 
 
 def test_the_generator_writes_the_language_v3_forms() -> None:
-    """Layer arguments (none among them), inline blocks, `def` functions and padding modes are in the
-    random networks, so the differential test meets them."""
-    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(30)]
+    """Layer arguments (none among them), inline blocks, `def` functions, padding modes, blocks of
+    tensor inputs (given as a list, one left out, or from the chain) and a block calling itself are
+    in the random networks, so the differential test meets them."""
+    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(40)]
     given = [value for n in nets for step in _steps(n) if isinstance(step, netgen.Call) for _, value in step.args]
     defaults = [default for n in nets for b in n.blocks for _, default in b.params]
     layer_args = [value for value in given + defaults if isinstance(value, netgen.LayerExpr)]
+    tensor_calls = [
+        (step, n.blocks)
+        for n in nets
+        for step in _steps(n)
+        if isinstance(step, netgen.Call) and any(b.name == step.block and b.inputs for b in n.blocks)
+    ]
     found = {
         "layer argument": len(layer_args),
         "none": sum(value.op is None for value in layer_args),
         "inline block": sum(b.inline for n in nets for b in n.blocks),
         "def": sum(len(n.functions) for n in nets),
         "padding_mode": sum(n.text.count("padding_mode =") for n in nets),
+        "tensor list": sum(step.inputs is not None and len(step.inputs) == 2 for step, _ in tensor_calls),
+        "input left out": sum(step.inputs is not None and len(step.inputs) == 1 for step, _ in tensor_calls),
+        "from the chain": sum(step.inputs is None for step, _ in tensor_calls),
+        "calls itself": sum(
+            any(isinstance(s, netgen.Call) and s.block == b.name for s in _body_steps(b.body))
+            for n in nets
+            for b in n.blocks
+        ),
     }
     assert all(found.values()), found
+
+
+def _body_steps(body: netgen.Body) -> Iterator[netgen.Step]:
+    yield from _steps(netgen.Net("N", (), "x", (1,), body))
 
 
 def _steps(net: netgen.Net) -> Iterator[netgen.Step]:
