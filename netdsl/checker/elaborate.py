@@ -144,6 +144,7 @@ class _Builder:
         self.instances: list[Instance] = []
         self.diagnostics: list[Diagnostic] = []
         self.stack: list[str] = []
+        self.untaken = Untaken(program.definitions)  # spends the names of branches not taken
         self.used: set[int] = set()
         # each `name = ...` statement: its name, and whether any elaboration of it (a block's
         # instances, a loop's passes) used the value. Unused is reported only when none did: a
@@ -366,7 +367,7 @@ class _Builder:
         which branch was: a generated module names its attributes before it knows (one walker,
         `naming.Untaken`, for both). `shared`: labels the other branch of the same `if` uses,
         which stay free for it."""
-        Untaken(self.program.definitions, self.stack).body(statements, scope, dict(env), shared)
+        self.untaken.body(statements, scope, dict(env), shared, frozenset(self.stack))
 
     def repeat(self, step: ast.Repeat, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         count = self.eval(step.count, env)

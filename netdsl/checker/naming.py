@@ -7,7 +7,7 @@ attributes the same way, so that state_dict keys and ONNX node names are the spe
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -142,11 +142,14 @@ class Untaken:
     spends its body's names once; `strict` (the emitter, which cannot know them either) refuses
     it where that body takes automatic names. Inline blocks and layers given as arguments
     spend the names of what they stand for; an inline block already being expanded
-    (`inlined`: recursion) spends none."""
+    (`inlined`, from the caller's stack: recursion) spends none."""
 
-    def __init__(self, definitions: Mapping[str, ast.Definition], inlined: Collection[str] = (), strict: bool = False):
-        self.definitions, self.inlined, self.strict = definitions, frozenset(inlined), strict
-        self.iterations = 0  # loops walked: past MAX_WALK a loop spends its body's names once
+    def __init__(self, definitions: Mapping[str, ast.Definition], strict: bool = False):
+        self.definitions, self.strict = definitions, strict
+        # loop iterations walked over every branch given to this walker (one per elaboration): past
+        # MAX_WALK a loop spends its body's names once, so that branches not taken cost no more
+        # than elaborating a network may
+        self.iterations = 0
 
     def body(
         self,
@@ -193,7 +196,7 @@ class Untaken:
         if call.name in OPS:
             scope.name(call.label, call.name)
         elif definition is not None and definition.inline:
-            if call.name not in self.inlined | inlined:
+            if call.name not in inlined:
                 self.inline(call, definition, scope, env, shared, inlined | {call.name})
         elif definition is not None and definition.kind == "block":
             if not scope.collapse:

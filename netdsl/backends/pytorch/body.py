@@ -355,8 +355,8 @@ class BodyWriter(SeqSteps):
     def spend_untaken(self, branch: ast.Body | None, ctx: Context, shared: frozenset[str]) -> None:
         """The automatic names of a branch not written, spent as elaboration spends them."""
         env = {name: UNKNOWN for name in ctx.consts} | {name: TENSOR for name in ctx.values} | ctx.known
-        spender = Untaken(self.writer.program.definitions, self.inlining, strict=True)
-        spender.body(branch.statements if branch else (), ctx.scope, env, shared)
+        spender = Untaken(self.writer.program.definitions, strict=True)
+        spender.body(branch.statements if branch else (), ctx.scope, env, shared, frozenset(self.inlining))
 
     def repeat(self, step: ast.Repeat, ctx: Context, value: Value, target: Value) -> Value:
         local = self.scoped_name(step.label, "repeat", ctx)
