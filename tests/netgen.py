@@ -2096,7 +2096,7 @@ class Generator:
         name = self.fresh(BLOCK_NAMES, set(self.blocks), "B")
         width = self.fresh(PARAM_NAMES, set(), "q")
         a, b = self.input_names({width})
-        inner = _Ctx({width: c, a: x, b: x}, set(), 3)
+        inner = _Ctx({width: c, a: x, b: None}, set(), 3)  # b may be left out: no shape of it is read
         sample = self.run(self.interp.op, Op("conv", ((None, Lit(c)), (None, Lit(1)))), {}, x)
         more, _ = self.chain(inner, sample, KEEP, self.ch.integer(0, 2)) if sample is not None else ([], None)
         first = Stmt(
@@ -2116,12 +2116,12 @@ class Generator:
         width = self.fresh(PARAM_NAMES, {levels}, "q")
         first, children = self.input_names({levels, width})
         fewer = ((None, Bin("-", Var(levels), Lit(1))), (None, Var(width)))
-        left = self.value_name(_Ctx({levels: None, width: c, first: x, children: x}, set(), 3))
+        left = self.value_name(_Ctx({levels: None, width: c, first: None, children: None}, set(), 3))
         then: Body = (
             Stmt((Call(name, fewer, None, (first,)),), left),
             Stmt((Call(name, fewer, None, (left, left)),)),
         )
-        inner = _Ctx({levels: None, width: c, first: x, children: x}, set(), 3)  # levels: no size is made of it
+        inner = _Ctx({levels: None, width: c, first: None, children: None}, set(), 3)  # none read: they vary by level
         sample = self.run(self.interp.op, Op("conv", ((None, Lit(c)), (None, Lit(3)), ("padding", Lit(1)))), {}, x)
         more, _ = self.chain(inner, sample, KEEP, self.ch.integer(0, 2)) if sample is not None else ([], None)
         leaf = self.value_name(inner)
