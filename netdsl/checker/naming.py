@@ -139,10 +139,11 @@ class Untaken:
     A for loop is written out once per item, as `for` is elaborated: its iterable is worked out
     from `env` (names bound to `UNKNOWN`, tensors and shapes are not known), and the lets and
     loop names of the untaken code are bound as it goes. A loop over a list not known here
-    spends its body's names once; `strict` (the emitter, which cannot know them either) refuses
-    it where that body takes automatic names. Inline blocks and layers given as arguments
-    spend the names of what they stand for; an inline block already being expanded
-    (`inlined`, from the caller's stack: recursion) spends none."""
+    spends its body's names once; `strict` (the emitter, which knows fewer constants than the
+    checker) refuses one over a constant it does not know where that body takes automatic
+    names. Inline blocks and layers given as arguments spend the names of what they stand for;
+    an inline block already being expanded (`inlined`, from the caller's stack: recursion)
+    spends none."""
 
     def __init__(self, definitions: Mapping[str, ast.Definition], strict: bool = False):
         self.definitions, self.strict = definitions, strict
@@ -223,7 +224,13 @@ class Untaken:
     def unknown_loop(
         self, step: ast.For, scope: Scope, env: dict[str, Any], shared: frozenset[str], inlined: frozenset[str]
     ) -> None:
-        if self.strict:
+        # a list the checker knows (it knows every constant) but the emitter not: the emitter cannot
+        # spend its names; one unknown to both (it reads a shape) spends them once on both sides
+        if (
+            self.strict
+            and any(env.get(n) is UNKNOWN for n in free_names(step.iterable))
+            and not reads_shape(step.iterable)
+        ):
             trial = replace(scope, taken=dict(scope.taken), counters=dict(scope.counters))
             self.body(step.body.statements, trial, dict(env), shared, inlined)
             if trial.counters != scope.counters or trial.position != scope.position:

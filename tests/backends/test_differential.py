@@ -703,6 +703,16 @@ UNTAKEN_NAMES = {
         "block B(r) { if r == 4 { } else { I(2) }  conv(7, 1) }\nnetwork N { input x: [3, 6, 6]  B(4) }",
         ["b_1.conv_3"],
     ),
+    "a loop over a shape, known to neither": (
+        "block B(r) { for i in range(1) { if i == 1 { for j in range(in.channels) { conv(3, 1) } }  conv(3, 1) } }\n"
+        "network N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_2"],
+    ),
+    "a loop over a parameter the block's class does not know": (
+        "block B(n) { for i in range(2) { if i == 1 { for j in range(n) { conv(3, 1) } }  conv(3, 1) } }\n"
+        "network N { input x: [3, 6, 6]  B(2)  B(3) }",
+        ["b_1.conv_3", "b_1.conv_4", "b_1.conv_5", "b_1.conv_6"] + [f"b_2.conv_{n}" for n in range(4, 9)],
+    ),
     "decided as the file is written": (
         "network N(n = 2) { input x: [3, 6, 6]  for i in range(2) { if i == 1 { for j in range(n) { conv(3, 1) } }"
         "  conv(3, 1) } }",
