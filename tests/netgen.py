@@ -161,6 +161,7 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,
     "and": lambda a, b: a and b,
     "or": lambda a, b: a or b,
@@ -253,7 +254,9 @@ class Slice(Expr):
     stop: int | None
 
     def text(self) -> str:
-        return f"{self.base.text()}[{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}]"
+        return (
+            f"{self.base.text()}[{'' if self.start is None else self.start}:{'' if self.stop is None else self.stop}]"
+        )
 
     def eval(self, env: Env) -> Any:
         return self.base.eval(env)[self.start : self.stop]
@@ -368,6 +371,7 @@ class Call:
     block: str
     args: Args = ()
     label: str | None = None
+    inputs: tuple[str, ...] | None = None  # `B(4)(a, b)`: named tensor values, in order (optional ones left off)
 
 
 @dataclass(frozen=True)
@@ -438,6 +442,8 @@ class Block:
     body: Body
     seq: bool = False  # `seq block`: its layers named by position
     inline: bool = False  # `inline block`: its layers spliced into the caller's scope
+    # `block B(c)(x, skip = none)`: its tensor inputs, (name, optional); None: one input, `in`
+    inputs: tuple[tuple[str, bool], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -503,7 +509,10 @@ def _step_text(step: Step, indent: str, layout: int) -> str:
     if isinstance(step, Merge):
         return f"{_label(step.label)}{step.op}({', '.join(step.names)})"
     if isinstance(step, Call):
-        return f"{_label(step.label)}{step.block}" + (f"({_args_text(step.args)})" if step.args else "")
+        given = f"({', '.join(step.inputs)})" if step.inputs is not None else ""
+        return (
+            f"{_label(step.label)}{step.block}" + (f"({_args_text(step.args)})" if step.args or given else "") + given
+        )
     if isinstance(step, Repeat):
         head = f"{_label(step.label)}repeat {step.count.text()}" + (f" as {step.index}" if step.index else "")
         return f"{head} {_body_text(step.body, indent, layout)}"
@@ -549,7 +558,9 @@ def render(net: Net) -> str:
     if net.functions:
         parts.append("".join(f"def {f.name}{_params_text(f.params)} = {f.body.text()}\n" for f in net.functions))
     for block in net.blocks:
-        params = _params_text(block.params) if block.params else ""
+        params = _params_text(block.params) if block.params or block.inputs else ""
+        if block.inputs is not None:
+            params += "(" + ", ".join(n + " = none" * optional for n, optional in block.inputs) + ")"
         kind = "seq block" if block.seq else "inline block" if block.inline else "block"
         parts.append(f"{kind} {block.name}{params} {_body_text(block.body, '', net.layout)}\n")
     params = _params_text(net.params) if net.params else ""
@@ -906,6 +917,9 @@ class Interpreter:
         values = [env[n] for n in step.names]
         if len(values) == 1:
             values = [x, values[0]]
+        values = [v for v in values if v is not None]  # a block's tensor input left out (`= none`): skipped
+        if len(values) == 1:  # the one operand left is the result: no layer
+            return values[0]
         self.ops[step.op] += 1
         try:
             if step.op == "concat":
@@ -928,13 +942,23 @@ class Interpreter:
 
     def call(self, step: Call, env: Env, x: Any) -> Any:
         block = self.blocks[step.block]
-        if step.block in self.stack:
+        if step.block in self.stack and self.stack[-1] != step.block:  # a block may call itself, directly
             raise Rejected(f"block {step.block} uses itself")
+        if self.stack.count(step.block) >= MAX_RECURSION:
+            raise Rejected(f"block {step.block} calls itself more than {MAX_RECURSION} deep")
         given = _bind_args([n for n, _ in block.params], step.args, env)
         inner: Env = {}
         for name, default in block.params:
             inner[name] = given[name] if name in given else default.eval(inner)  # type: ignore[union-attr]
-        inner["in"] = x
+        if block.inputs is None:
+            inner["in"] = x
+        else:  # the tensors by position, the chain's value as the first without a list; left out: None
+            tensors = [x] if step.inputs is None else [env[n] for n in step.inputs]
+            for n, (name, optional) in enumerate(block.inputs):
+                if n >= len(tensors) and not optional:
+                    raise Rejected(f"block {step.block}: tensor input {name} is missing")
+                inner[name] = tensors[n] if n < len(tensors) else None
+            x = tensors[0]
         self.stack.append(step.block)
         try:
             return self.body(block.body, inner, x)
@@ -1019,6 +1043,9 @@ def reference(net: Net) -> Outcome:
     env["in"] = x
     y = interpreter.body(net.body, env, x)
     return Outcome(tuple(y.shape[1:]), interpreter.params, interpreter.trainable, interpreter.notes, interpreter.ops)
+
+
+MAX_RECURSION = 32  # netdsl's limit on a block calling itself
 
 
 # ---- the generator --------------------------------------------------------------------------------
@@ -1538,9 +1565,13 @@ class Generator:
             kinds += ["if", "repeat", "block", "for", "seq"]
         if ctx.depth < 2 and not ctx.chain_only:
             kinds += ["let"]
+        if ctx.depth < 3 and not ctx.chain_only and x.dim() == 4:
+            kinds += ["inputs"]
         kind = self.ch.pick(kinds)
         if kind == "let":
             return [self.let(ctx)], x
+        if kind == "inputs":
+            return self.tensor_inputs(ctx, x, mode)
         if kind == "merge":
             return self.merge(ctx, x, mode)
         if kind == "channels_last":
@@ -1899,7 +1930,10 @@ class Generator:
         reuse = [
             b
             for b in self.block_order
-            if b not in self.defining and not (ctx.chain_only and b in self.unspliceable) and self.ch.chance(0.6)
+            if b not in self.defining
+            and not (ctx.chain_only and b in self.unspliceable)
+            and self.blocks[b].inputs is None  # a block of tensor inputs is called by tensor_inputs only
+            and self.ch.chance(0.6)
         ]
         if reuse and stride is None:
             block = self.blocks[self.ch.pick(reuse)]
@@ -2011,6 +2045,98 @@ class Generator:
         fixed = {params[-1][0]: stride} if stride is not None else None
         return self.blocks[name], self.block_args(ctx, self.blocks[name], values, fixed, exact=True)
 
+    # ---- blocks with several tensor inputs, and a block that calls itself
+    def tensor_inputs(self, ctx: _Ctx, x: Any, mode: str) -> tuple[list[Stmt], Any]:
+        """A block of tensor inputs `(a, b = none)` (a fusion, or a tree that calls itself with a smaller
+        literal argument), called with named values, with its optional input left out, or from the chain."""
+        tree = self.ch.chance(0.4)
+        c = x.shape[1] if mode == KEEP else self.ch.integer(1, 6)
+        add = not tree and (mode == KEEP or self.ch.chance(0.4))
+        block = self.tree_block(x, c) if tree else self.fuse_block(x, c, add)
+        args: Args = ((None, self.int_expr(ctx, self.ch.integer(1, 3) if tree else c)),)
+        if tree:
+            args += ((block.params[1][0] if self.ch.chance(0.3) else None, self.int_expr(ctx, c)),)
+        stmts: list[Stmt] = []
+        names: list[str] = []
+        optional = block.inputs is not None and block.inputs[-1][1]
+        count = self.ch.pick((0, 1, 2) if optional else (2,))  # 0: from the chain
+        for n in range(count):
+            name = self.value_name(ctx)
+            if n == 1 and add:
+                steps: list[Step] = [Op("conv", ((None, Lit(c)), (None, Lit(1))))]  # add needs c channels
+                y = self.run(self.interp.body, (Stmt(tuple(steps)),), dict(ctx.env), x)
+            else:
+                steps, y = self.chain(ctx, x, KEEP_HW, self.ch.integer(0, 2))
+                steps = steps or [Op("identity")]
+            if y is None:
+                return stmts, x
+            stmts.append(Stmt(tuple(steps), name))
+            ctx.env[name] = y
+            ctx.values.append(name)
+            names.append(name)
+        self.ops_left -= 2
+        call = Call(block.name, args, self.label(ctx, 0.3), tuple(names) if count else None)
+        y = self.run(self.interp.step, call, ctx.env, x)
+        stmts.append(Stmt((call,)))
+        return stmts, y if y is not None else x
+
+    def input_names(self, avoid: set[str]) -> tuple[str, str]:
+        first = self.fresh(VALUE_NAMES, avoid | set(GENERATED_OPS) | set(BLOCK_NAMES), "t")
+        return first, self.fresh(VALUE_NAMES, avoid | {first} | set(GENERATED_OPS) | set(BLOCK_NAMES), "t")
+
+    def new_block(self, block: Block) -> Block:
+        self.taken_names.add(block.name)
+        self.blocks[block.name] = block
+        self.block_order.append(block.name)
+        return block
+
+    def fuse_block(self, x: Any, c: int, add: bool) -> Block:
+        """`block Fuse(c)(a, b = none) { u = conv(c, 1) -> ...  add(u, b) }` (or concat): a merge over the
+        inputs, which skips one left out."""
+        name = self.fresh(BLOCK_NAMES, set(self.blocks), "B")
+        width = self.fresh(PARAM_NAMES, set(), "q")
+        a, b = self.input_names({width})
+        inner = _Ctx({width: c, a: x, b: None}, set(), 3)  # b may be left out: no shape of it is read
+        sample = self.run(self.interp.op, Op("conv", ((None, Lit(c)), (None, Lit(1)))), {}, x)
+        more, _ = self.chain(inner, sample, KEEP, self.ch.integer(0, 2)) if sample is not None else ([], None)
+        first = Stmt(
+            (Op("conv", ((None, Var(width)), (None, Lit(1))), self.label(inner)), *more), self.value_name(inner)
+        )
+        merged: list[Step] = [Merge("add" if add else "concat", (first.bind, b))]  # type: ignore[arg-type]
+        if self.ch.chance(0.4):
+            merged.append(self.activation(inner))
+        inputs = ((a, False), (b, self.ch.chance(0.7)))
+        return self.new_block(Block(name, ((width, None),), (first, Stmt(tuple(merged))), inputs=inputs))
+
+    def tree_block(self, x: Any, c: int) -> Block:
+        """DLA's tree, one definition: `block Tree(levels, c)(x, children = none)`, calling itself twice with
+        `levels - 1` while levels > 1; a leaf is a conv and a chain, concatenated with the children."""
+        name = self.fresh(BLOCK_NAMES, set(self.blocks), "T")
+        levels = self.fresh(PARAM_NAMES, set(), "n")
+        width = self.fresh(PARAM_NAMES, {levels}, "q")
+        first, children = self.input_names({levels, width})
+        fewer = ((None, Bin("-", Var(levels), Lit(1))), (None, Var(width)))
+        left = self.value_name(_Ctx({levels: None, width: c, first: None, children: None}, set(), 3))
+        then: Body = (
+            Stmt((Call(name, fewer, None, (first,)),), left),
+            Stmt((Call(name, fewer, None, (left, left)),)),
+        )
+        inner = _Ctx({levels: None, width: c, first: None, children: None}, set(), 3)  # none read: they vary by level
+        sample = self.run(self.interp.op, Op("conv", ((None, Lit(c)), (None, Lit(3)), ("padding", Lit(1)))), {}, x)
+        more, _ = self.chain(inner, sample, KEEP, self.ch.integer(0, 2)) if sample is not None else ([], None)
+        leaf = self.value_name(inner)
+        orelse: Body = (
+            Stmt(
+                (Op("conv", ((None, Var(width)), (None, Lit(3)), ("padding", Lit(1))), self.label(inner)), *more), leaf
+            ),
+            Stmt(
+                (Merge("concat", (leaf, children)), Op("conv", ((None, Var(width)), (None, Lit(1))), self.label(inner)))
+            ),
+        )
+        body: Body = (Stmt((If(Bin(">", Var(levels), Lit(1)), then, orelse),)),)
+        inputs = ((first, False), (children, True))
+        return self.new_block(Block(name, ((levels, None), (width, None)), body, inputs=inputs))
+
     # ---- single ops
     def layer_arg(self) -> LayerExpr:
         """A layer for a block's layer parameter: an activation, bare or with its argument, or none."""
@@ -2067,7 +2193,16 @@ class Generator:
             return self.activation(ctx, op)
         if op == "linear":
             return self.linear(ctx, x, x.shape[1] if mode != FREE else None)
-        if op in ("layernorm", "layernorm2d", "scale", "stochastic_depth", "channel_shuffle", "chunk", "slice", "permute"):
+        if op in (
+            "layernorm",
+            "layernorm2d",
+            "scale",
+            "stochastic_depth",
+            "channel_shuffle",
+            "chunk",
+            "slice",
+            "permute",
+        ):
             return self.simple_op(ctx, x, op, bad)
         if op == "conv":
             return self.conv(ctx, x, mode, bad)

@@ -20,7 +20,7 @@ from netdsl.checker.ir import Graph, Instance, Node
 from netdsl.checker.layers import NONE, Layer, compared_words, layer_params, to_layer
 from netdsl.checker.lint import input_problems, lint
 from netdsl.checker.lint import statements as lint_statements
-from netdsl.checker.naming import Scope, labels, single_instance, snake
+from netdsl.checker.naming import Scope, Untaken, labels, single_instance, snake
 from netdsl.checker.ops import OPS, REQUIRED, OpDef, OpError, Shape, dropped, fmt_shape
 from netdsl.checker.values import (
     KINDS,
@@ -144,6 +144,7 @@ class _Builder:
         self.instances: list[Instance] = []
         self.diagnostics: list[Diagnostic] = []
         self.stack: list[str] = []
+        self.untaken = Untaken(program.definitions)  # spends the names of branches not taken
         self.used: set[int] = set()
         # each `name = ...` statement: its name, and whether any elaboration of it (a block's
         # instances, a loop's passes) used the value. Unused is reported only when none did: a
@@ -347,11 +348,11 @@ class _Builder:
             return value if branch is None else self.body(branch.statements, scope, dict(env), value)
         if taken:
             result = self.body(step.then.statements, scope, dict(env), value)
-            self.reserve(step.orelse.statements if step.orelse else (), scope)
+            self.reserve(step.orelse.statements if step.orelse else (), scope, env)
             self.lint_untaken(step.orelse.statements if step.orelse else (), env)
             return result
         # a label may name a layer in each branch (`if hs { act: hardswish } else { act: relu }`)
-        self.reserve(step.then.statements, scope, labels(step.orelse.statements) if step.orelse else frozenset())
+        self.reserve(step.then.statements, scope, env, labels(step.orelse.statements) if step.orelse else frozenset())
         self.lint_untaken(step.then.statements, env)
         return value if step.orelse is None else self.body(step.orelse.statements, scope, dict(env), value)
 
@@ -360,34 +361,13 @@ class _Builder:
         need no shapes apply to it (an unknown op there would break the build, not the check)."""
         self.diagnostics.extend(lint_statements(tuple(statements), self.program, set(env)))
 
-    def reserve(self, statements: Sequence[ast.Statement], scope: Scope, shared: frozenset[str] = frozenset()) -> None:
+    def reserve(self, statements: Sequence[ast.Statement], scope: Scope, env: Mapping[str, Any],
+                shared: frozenset[str] = frozenset()) -> None:
         """Spend the automatic names of a branch not taken, so that no layer's name depends on
-        which branch was: a generated module names its attributes before it knows. `shared`:
-        labels the other branch of the same `if` uses, which stay free for it."""
-        for stmt in statements:
-            if not isinstance(stmt, (ast.Flow, ast.Bind)):
-                continue
-            for step in stmt.chain.steps:
-                if step.label is not None and step.label.name in shared:
-                    continue
-                if isinstance(step, ast.If):
-                    for branch in (step.then, step.orelse):
-                        self.reserve(branch.statements if branch else (), scope, shared)
-                elif isinstance(step, ast.Repeat):
-                    self.name(step.label, "repeat", scope, quiet=True)
-                elif isinstance(step, ast.Seq):
-                    self.name(step.label, "seq", scope, quiet=True)
-                elif isinstance(step, ast.For):
-                    self.reserve(step.body.statements, scope, shared)
-                elif step.name in OPS:
-                    self.name(step.label, step.name, scope, quiet=True)
-                elif (inline := self.program.definitions.get(step.name)) is not None and inline.inline:
-                    if step.name not in self.stack:  # an inline block spends its layers' names here
-                        self.stack.append(step.name)
-                        self.reserve(inline.body.statements, scope, shared)
-                        self.stack.pop()
-                elif getattr(self.program.definitions.get(step.name), "kind", None) == "block" and not scope.collapse:
-                    self.name(step.label, snake(step.name), scope, quiet=True)
+        which branch was: a generated module names its attributes before it knows (one walker,
+        `naming.Untaken`, for both). `shared`: labels the other branch of the same `if` uses,
+        which stay free for it."""
+        self.untaken.body(statements, scope, dict(env), shared, frozenset(self.stack))
 
     def repeat(self, step: ast.Repeat, scope: Scope, env: dict[str, Any], value: ValueRef) -> ValueRef:
         count = self.eval(step.count, env)

@@ -5,8 +5,9 @@ description's meaning in PyTorch — layers built by hand, never through netdsl,
 device — is the judge:
 
 - the checker accepts → PyTorch accepts with the checker's output shape and parameter counts;
-  `netdsl.load(text).to_torch()` has the checker's parameters and trainable parameters and
-  gives its output shape; the generated source passes `ruff check` and `ruff format --check`;
+  `netdsl.load(text).to_torch()` has the checker's parameters and trainable parameters, its
+  parameters are named by the checker's layer names (state_dict keys), and it gives the
+  checker's output shape; the generated source passes `ruff check` and `ruff format --check`;
   `to_onnx` passes `onnx.checker.check_model(full_check=True)` and strict shape inference with
   the checker's shapes; onnxruntime's output matches the module's (1e-4 of the largest output);
 - the checker rejects (an error) → PyTorch rejects too, except for the deliberate differences
@@ -37,6 +38,7 @@ from typing import Any
 import pytest
 
 import netdsl
+from netdsl.backends.pytorch.names import state_prefix
 from netdsl.checker.check import check_text
 from netdsl.checker.ops import OPS
 from netdsl.runtime.session import max_opset
@@ -209,6 +211,9 @@ def _backends(text: str, checked: Any, verdict: Verdict, lint: bool) -> None:
         return
     params = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    naming = name_problems(checked, module)
+    if naming:
+        verdict.fail("names-checker-vs-module", naming)
     if (params, trainable) != (checked.total_params, checked.trainable_params):
         verdict.fail(
             "params-module-vs-checker",
@@ -230,6 +235,23 @@ def _backends(text: str, checked: Any, verdict: Verdict, lint: bool) -> None:
         )
         return
     _onnx(spec, module, x, expected.numpy(), checked, verdict, OPSETS[seed % len(OPSETS)])
+
+
+def name_problems(checked: Any, module: Any) -> str:
+    """Where the checker's layer names and the module's parameter names differ ('' where they agree):
+    each checked layer with parameters owns the state_dict keys under its name, and every
+    parameter of the module has such an owner."""
+    owners = {state_prefix(layer.name) for layer in checked.layers if layer.params}
+    keys = [key for key, _ in module.named_parameters()]
+
+    def owned(key: str, prefix: str) -> bool:
+        return key == prefix or key.startswith(prefix + ".")
+
+    missing = sorted(p for p in owners if not any(owned(k, p) for k in keys))
+    stray = sorted(k for k in keys if not any(owned(k, p) for p in owners))
+    if not missing and not stray:
+        return ""
+    return f"checker names without module parameters {missing[:4]}; module parameters without a layer {stray[:4]}"
 
 
 def _onnx(spec: Any, module: Any, x: Any, expected: Any, checked: Any, verdict: Verdict, opset: int) -> None:
@@ -315,20 +337,39 @@ def test_the_generator_writes_every_op_of_the_table() -> None:
 
 
 def test_the_generator_writes_the_language_v3_forms() -> None:
-    """Layer arguments (none among them), inline blocks, `def` functions and padding modes are in the
-    random networks, so the differential test meets them."""
-    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(30)]
+    """Layer arguments (none among them), inline blocks, `def` functions, padding modes, blocks of
+    tensor inputs (given as a list, one left out, or from the chain) and a block calling itself are
+    in the random networks, so the differential test meets them."""
+    nets = [netgen.Generator(netgen.RandomChooser(seed)).net() for seed in range(40)]
     given = [value for n in nets for step in _steps(n) if isinstance(step, netgen.Call) for _, value in step.args]
     defaults = [default for n in nets for b in n.blocks for _, default in b.params]
     layer_args = [value for value in given + defaults if isinstance(value, netgen.LayerExpr)]
+    tensor_calls = [
+        (step, n.blocks)
+        for n in nets
+        for step in _steps(n)
+        if isinstance(step, netgen.Call) and any(b.name == step.block and b.inputs for b in n.blocks)
+    ]
     found = {
         "layer argument": len(layer_args),
         "none": sum(value.op is None for value in layer_args),
         "inline block": sum(b.inline for n in nets for b in n.blocks),
         "def": sum(len(n.functions) for n in nets),
         "padding_mode": sum(n.text.count("padding_mode =") for n in nets),
+        "tensor list": sum(step.inputs is not None and len(step.inputs) == 2 for step, _ in tensor_calls),
+        "input left out": sum(step.inputs is not None and len(step.inputs) == 1 for step, _ in tensor_calls),
+        "from the chain": sum(step.inputs is None for step, _ in tensor_calls),
+        "calls itself": sum(
+            any(isinstance(s, netgen.Call) and s.block == b.name for s in _body_steps(b.body))
+            for n in nets
+            for b in n.blocks
+        ),
     }
     assert all(found.values()), found
+
+
+def _body_steps(body: netgen.Body) -> Iterator[netgen.Step]:
+    yield from _steps(netgen.Net("N", (), "x", (1,), body))
 
 
 def _steps(net: netgen.Net) -> Iterator[netgen.Step]:
@@ -480,8 +521,30 @@ _EMPTY = netgen.Func(
 )
 _FIRST = netgen.Ternary(netgen.Lit(2), netgen.Bin("==", netgen.Var("i"), netgen.Lit(0)), netgen.Lit(1))
 
+
+def _untaken_loop(count: int, then_loops: bool = False) -> netgen.Net:
+    """Issue 20's naming bug: `block B(r) { if r == 4 { } else { for x in range(0) { conv(3, 1) } }
+    out = conv(7, 1) }` named the last conv conv_2 in the checker (one set of names per loop body)
+    and conv_1 in the module (the loop written out: no iteration, no name)."""
+    loop = stmt(netgen.For(("x",), netgen.Func("range", (netgen.Lit(count),)), (stmt(op("conv", 3, 1)),)))
+    branches = ((loop,), ()) if then_loops else ((), (loop,))
+    block = netgen.Block(
+        "B",
+        (("r", None),),
+        (
+            stmt(netgen.If(netgen.Bin("==", netgen.Var("r"), netgen.Lit(4)), branches[0], branches[1])),
+            stmt(op("conv", 7, 1)),
+        ),
+    )
+    calls = [stmt(netgen.Call("B", ((None, netgen.Lit(r)),))) for r in (4, 5)]
+    return net((3, 6, 6), *calls, blocks=(block,))
+
+
 # The issue's examples (issue 9): each must check clean and then build and agree everywhere.
 ACCEPTED = {
+    "empty for loop in a branch not taken": _untaken_loop(0),
+    "for loop of two in a branch not taken": _untaken_loop(2),
+    "for loop of two in a branch taken or not": _untaken_loop(2, then_loops=True),
     "if without else": net(
         (3, 8, 8),
         stmt(op("conv", 8, 3)),
@@ -613,6 +676,57 @@ def test_a_clean_check_builds_with_untaken_branches(name: str) -> None:
     if check_text(text, "case.net").ok:
         module = netdsl.load(text).to_torch()
         assert sum(p.numel() for p in module.parameters()) == netdsl.load(text).checked.total_params
+
+
+# A branch not taken spends the automatic names that elaborating it would (its for loops written
+# out per item, inline blocks and given layers as what they stand for): the checker and the
+# module must agree (naming.Untaken is the one walker), here where the emitter decides the `if`
+# as the file is written and where the module decides it in __init__.
+UNTAKEN_NAMES = {
+    "empty for loop": (
+        "block B(r) { if r == 4 { } else { for x in range(0) { conv(3, 1) } }  out = conv(7, 1) -> relu }\n"
+        "network N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_1"],
+    ),
+    "lets and nested loops": (
+        "block B(r) { if r == 4 { } else { let n = 2  for i in range(n) { for j in range(i + 1) { conv(3, 1) } } }"
+        "  conv(7, 1) }\nnetwork N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_4"],
+    ),
+    "a layer given as an argument": (
+        "block B(r, act = conv(3, 1)) { if r == 4 { } else { act }  conv(7, 1) }\n"
+        "network N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_2"],
+    ),
+    "an inline block with a loop": (
+        "inline block I(n) { for i in range(n) { conv(3, 1) } }\n"
+        "block B(r) { if r == 4 { } else { I(2) }  conv(7, 1) }\nnetwork N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_3"],
+    ),
+    "a loop over a shape, known to neither": (
+        "block B(r) { for i in range(1) { if i == 1 { for j in range(in.channels) { conv(3, 1) } }  conv(3, 1) } }\n"
+        "network N { input x: [3, 6, 6]  B(4) }",
+        ["b_1.conv_2"],
+    ),
+    "a loop over a parameter the block's class does not know": (
+        "block B(n) { for i in range(2) { if i == 1 { for j in range(n) { conv(3, 1) } }  conv(3, 1) } }\n"
+        "network N { input x: [3, 6, 6]  B(2)  B(3) }",
+        ["b_1.conv_3", "b_1.conv_4", "b_1.conv_5", "b_1.conv_6"] + [f"b_2.conv_{n}" for n in range(4, 9)],
+    ),
+    "decided as the file is written": (
+        "network N(n = 2) { input x: [3, 6, 6]  for i in range(2) { if i == 1 { for j in range(n) { conv(3, 1) } }"
+        "  conv(3, 1) } }",
+        ["conv_3", "conv_4", "conv_5", "conv_6"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNTAKEN_NAMES))
+def test_branches_not_taken_spend_the_same_names_in_the_checker_and_the_module(name: str) -> None:
+    text, expected = UNTAKEN_NAMES[name]
+    spec = netdsl.load(text)
+    assert [layer.name for layer in spec.checked.layers if layer.params] == expected
+    assert name_problems(spec.checked, spec.to_torch()) == ""
 
 
 # ---- a plain seeded run, for the long mode and the report -------------------------------------------

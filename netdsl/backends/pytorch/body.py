@@ -26,13 +26,12 @@ from netdsl.backends.pytorch.scope import (
     free_names,
     kind_of,
     read_binds,
-    reserve_names,
     value_refs,
 )
 from netdsl.backends.pytorch.seq import SeqSteps
 from netdsl.checker.calls import pair_args
 from netdsl.checker.layers import Layer, layer_params, to_layer
-from netdsl.checker.naming import Scope, labels, single_instance, snake
+from netdsl.checker.naming import TENSOR, Scope, Untaken, labels, single_instance, snake
 from netdsl.checker.ops import OPS, REQUIRED
 from netdsl.checker.values import EvalError
 from netdsl.language import ast
@@ -53,6 +52,7 @@ class BodyWriter(SeqSteps):
         self.indices: dict[str, str] = {}  # a loop index lives in its loop: one name serves every loop
         self.lets: dict[int, str] = {}  # each let statement's local
         self.layer: str | None = None  # forward's loop variable over a ModuleList
+        self.inlining: list[str] = []  # the inline blocks being written out, innermost last
 
     def expr(self, expr: ast.Expr, ctx: Context) -> str:
         return self.writer.expr(expr, ctx.consts, ctx.values, ctx.inlined)
@@ -170,7 +170,11 @@ class BodyWriter(SeqSteps):
             inner.kinds[param.name] = "int" if known is UNKNOWN else kind_of(known)
             if known is not UNKNOWN:
                 inner.known[param.name] = known
-        return self.body(definition.body.statements, inner, value, target)
+        self.inlining.append(call.name)
+        try:
+            return self.body(definition.body.statements, inner, value, target)
+        finally:
+            self.inlining.pop()
 
     def op(self, call: ast.Call, ctx: Context, value: Value, target: Value) -> Value:
         """Any op, merges included: its module (if it has one), shape and forward, as its lowering says."""
@@ -327,10 +331,10 @@ class BodyWriter(SeqSteps):
             branch, other = (step.then, step.orelse) if taken else (step.orelse, step.then)
             shared = frozenset() if taken or branch is None else labels(branch.statements)
             if not taken:
-                reserve_names(other.statements if other else (), ctx.scope, shared, self.writer.program)
+                self.spend_untaken(other, ctx, shared)
             result = self.body(branch.statements, ctx.child(), value, target) if branch else value
             if taken:
-                reserve_names(other.statements if other else (), ctx.scope, shared, self.writer.program)
+                self.spend_untaken(other, ctx, shared)
             return result
         self.flags += 1
         flag = f"self.{self.attributes.fresh(f'cond{self.flags}')}"
@@ -347,6 +351,12 @@ class BodyWriter(SeqSteps):
                 if result.shape != target.shape:
                     self.init.add(f"{target.shape} = {result.shape}", stores=target.shape)
         return target
+
+    def spend_untaken(self, branch: ast.Body | None, ctx: Context, shared: frozenset[str]) -> None:
+        """The automatic names of a branch not written, spent as elaboration spends them."""
+        env = {name: UNKNOWN for name in ctx.consts} | {name: TENSOR for name in ctx.values} | ctx.known
+        spender = Untaken(self.writer.program.definitions, strict=True)
+        spender.body(branch.statements if branch else (), ctx.scope, env, shared, frozenset(self.inlining))
 
     def repeat(self, step: ast.Repeat, ctx: Context, value: Value, target: Value) -> Value:
         local = self.scoped_name(step.label, "repeat", ctx)

@@ -10,13 +10,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from netdsl.backends.pytorch.lowerings import LOWERINGS, py_literal
-from netdsl.checker.naming import Scope, snake
+from netdsl.checker.naming import UNKNOWN, Scope, free_names, reads_shape
 from netdsl.checker.ops import OPS
 from netdsl.checker.values import EvalError, Symbol, evaluate
 from netdsl.language import ast
 from netdsl.language.program import Program
-
-UNKNOWN = object()  # a value known only when the module is built
 
 
 @dataclass(frozen=True)
@@ -149,68 +147,12 @@ def read_binds(statements: tuple[ast.Statement, ...]) -> set[int]:
     return read
 
 
-def free_names(node: Any) -> set[str]:
-    """Every name that the expressions under `node` read."""
-    if isinstance(node, ast.Name):
-        return {node.id}
-    if isinstance(node, ast.Attr):
-        return {node.value.id}
-    if isinstance(node, tuple):
-        return set().union(*(free_names(item) for item in node)) if node else set()
-    if hasattr(node, "__dataclass_fields__"):
-        return set().union(*(free_names(getattr(node, f)) for f in node.__dataclass_fields__))
-    return set()
-
-
-def reads_shape(node: Any) -> bool:
-    if isinstance(node, ast.Attr):
-        return True
-    if isinstance(node, tuple):
-        return any(reads_shape(n) for n in node)
-    return hasattr(node, "__dataclass_fields__") and any(
-        reads_shape(getattr(node, f)) for f in node.__dataclass_fields__
-    )
-
-
 def value_source(value: Any) -> str:
     """A known value as Python source (a list as a tuple, never collapsed as py_literal does pairs)."""
     if isinstance(value, list):
         items = [value_source(v) for v in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     return py_literal(value.name if isinstance(value, Symbol) else value)
-
-
-def reserve_names(
-    statements: tuple[ast.Statement, ...],
-    scope: Scope,
-    shared: frozenset[str],
-    program: Program,
-    inlined: frozenset[str] = frozenset(),
-) -> None:
-    """Spend the automatic names of a branch not written, as elaboration does for a branch not taken."""
-    for stmt in statements:
-        if not isinstance(stmt, (ast.Flow, ast.Bind)):
-            continue
-        for step in stmt.chain.steps:
-            if step.label is not None and step.label.computed:
-                continue  # as in elaboration: its name is not known, and it spends no automatic one
-            label = step.label
-            if label is not None and label.name in shared:
-                continue
-            if isinstance(step, ast.If):
-                for branch in (step.then, step.orelse):
-                    reserve_names(branch.statements if branch else (), scope, shared, program)
-            elif isinstance(step, ast.For):
-                reserve_names(step.body.statements, scope, shared, program)
-            elif isinstance(step, (ast.Repeat, ast.Seq)):
-                scope.name(label, "repeat" if isinstance(step, ast.Repeat) else "seq")
-            elif step.name in OPS:
-                scope.name(label, step.name)
-            elif (block := program.definitions.get(step.name)) is not None and block.inline:
-                if step.name not in inlined:  # an inline block spends its layers' names here
-                    reserve_names(block.body.statements, scope, shared, program, inlined | {step.name})
-            elif getattr(program.definitions.get(step.name), "kind", None) == "block":
-                scope.name(label, snake(step.name))
 
 
 def holds_parameters(statements: tuple[ast.Statement, ...]) -> bool:
