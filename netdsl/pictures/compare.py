@@ -263,19 +263,18 @@ def _axes(axes: Any, xs: list[float], ys: list[float], metric: str | None) -> No
     (nor above 100% for accuracy) with ticks that all show the same number of decimals."""
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    axes.set_xscale("log")
-    axes.set_xlim(*_decades(xs))
-    axes.xaxis.set_major_locator(LogLocator(base=10, numticks=20))
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
-    axes.xaxis.set_minor_formatter(NullFormatter())
-    axes.set_xlabel("multiply-accumulates per image (log scale)")
+    def log_axis(which: str, values: list[float], label: str) -> None:  # which: "x" or "y"
+        getattr(axes, f"set_{which}scale")("log")
+        getattr(axes, f"set_{which}lim")(*_decades(values))
+        getattr(axes, f"set_{which}label")(label)
+        axis = getattr(axes, f"{which}axis")
+        axis.set_major_locator(LogLocator(base=10, numticks=20))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
+        axis.set_minor_formatter(NullFormatter())
+
+    log_axis("x", xs, "multiply-accumulates per image (log scale)")
     if metric is None:
-        axes.set_yscale("log")
-        axes.set_ylim(*_decades(ys))
-        axes.yaxis.set_major_locator(LogLocator(base=10, numticks=20))
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
-        axes.yaxis.set_minor_formatter(NullFormatter())
-        axes.set_ylabel("parameters (log scale)")
+        log_axis("y", ys, "parameters (log scale)")
         return
     low, high = min(ys), max(ys)
     pad = max((high - low) * 0.15, 0.005)
