@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import re
 import textwrap
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from netdsl.importer.refusal import ImportRefused, UsageError
-from netdsl.importer.stmts import Part, slot
+from netdsl.importer.stmts import ACTS, Part, slot
 
 CONTROL = {"Loop", "If", "Scan"}
 SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "Gelu": "gelu"}
@@ -40,20 +41,24 @@ def from_onnx(
     from netdsl.importer.refusal import Imported
     from netdsl.importer.write import write_spec
 
+    from netdsl.importer.onnx_tree import nest
+
     reader = _Reader(model)
     shape = reader.input_shape(input_shape)
     output = reader.walk()
-    body = linearize(reader.steps, output)
+    steps, output, instances, weights = nest(reader.steps, output, partial(reader.channels, shape))
+    folded = [s.meta["folded_as"] for s in reader.steps if "folded_as" in s.meta]
+    body = linearize(steps, output)
     network = name or _name(model.graph.name)
     comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
-    if reader.folded:
+    if folded:
         note = (
             "The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
-            "convs with a bias: " + ", ".join(reader.folded) + "."
+            "convs with a bias: " + ", ".join(folded) + "."
         )
         comment += "\n# " + "\n# ".join(textwrap.wrap(note, 92))
-    text = write_spec([], body, network, shape, comment)
-    return Imported(text, reader.weights)
+    text = write_spec(instances, body, network, shape, comment)
+    return Imported(text, weights)
 
 
 def _name(graph_name: str) -> str:
@@ -71,9 +76,6 @@ class _Reader:
         self.nodes, self.consts, self.shapes = folded.nodes, folded.consts, folded.shapes
         self.env: dict[str, Any] = {}
         self.steps: list[Any] = []
-        self.weights: dict[str, Any] = {}
-        self.labels: set[str] = set()
-        self.folded: list[str] = []
 
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
@@ -138,7 +140,15 @@ class _Reader:
         self.env[node.output[0]] = result
         if _is_step(result) and not any(s is result for s in self.steps):
             result.name = _module_path(node) or node.output[0]
+            result.meta.update(path=_path(node), out=node.output[0])
             self.steps.append(result)
+
+    def channels(self, shape: tuple[int, ...], source: Any) -> int | None:
+        """The channels of the value `source` (a step, or the input `in`)."""
+        if source == "in" or not _is_step(source):
+            return shape[0] if len(shape) == 3 else None
+        dims = self.shapes.get(source.meta.get("out", "")) or ()
+        return dims[1] if len(dims) == 4 else None
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -156,27 +166,13 @@ class _Reader:
     def step(self, node: Any, text: str, source: str, where: str, **tensors: Any) -> Any:
         from netdsl.importer.chains import Step
 
-        label = None
-        if tensors:
-            label = self._label(node)
-            for key, value in tensors.items():
-                self.weights[f"{label}.{key}" if key else label] = value
-        head = f"{label}: " if label else ""
-        return Step(Part(head + text), [self.tensor(source, where)])
-
-    def _label(self, node: Any) -> str:
-        raw = _module_path(node) or (node.name or node.output[0]).split("+")[0]
-        base = re.sub(r"\W", "_", raw).strip("_") or node.op_type.lower()
-        if not base[0].isalpha() or re.match(r"(block|network)\w", base):
-            base = f"l_{base}"
-        label, n = base, 1
-        while label in self.labels:
-            n += 1
-            label = f"{base}_{n}"
-        self.labels.add(label)
-        if "+" in (node.name or "") and node.op_type == "Conv":
-            self.folded.append(label)
-        return label
+        made = Step(Part(slot("act", text) if text in ACTS else text), [self.tensor(source, where)])
+        made.meta.update(
+            weights=tensors,
+            fallback=(_module_path(node) or (node.name or node.output[0]).split("+")[0]) or node.op_type.lower(),
+            folded=bool(tensors) and "+" in (node.name or "") and node.op_type == "Conv",
+        )
+        return made
 
     # ---- one method per ONNX op ---------------------------------------------------------
 
@@ -479,9 +475,25 @@ def _module_path(node: Any) -> str | None:
     else:
         return None
     path = ""
-    for part in parts:
-        path = part if not path or part.startswith(path + ".") else f"{path}.{part}"
+    for part in parts:  # a scope is named in full, by its attribute, or as `seq.0` under `seq`
+        last = path.rsplit(".", 1)[-1]
+        if not path or part.startswith(path + "."):
+            path = part
+        elif part.startswith(last + "."):
+            path += part[len(last):]
+        else:
+            path = f"{path}.{part}"
     return path or None
+
+
+def _path(node: Any) -> str | None:
+    """The module path of `node`: the exporters' (see `_module_path`), or netdsl's own node name
+    (`layer1.0.conv1`); None where the name is no path."""
+    path = _module_path(node)
+    if path is not None:
+        return path
+    name = node.name or ""
+    return name if re.fullmatch(r"[A-Za-z_]\w*(?:\.\w+)*", name) else None
 
 
 class _Output:
