@@ -492,7 +492,7 @@ def _path(node: Any) -> str | None:
     path = _module_path(node)
     if path is not None:
         return path
-    name = node.name or ""
+    name = (node.name or "").split("+")[0]  # a folded conv+bn: the conv's
     return name if re.fullmatch(r"[A-Za-z_]\w*(?:\.\w+)*", name) else None
 
 

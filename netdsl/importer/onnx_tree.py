@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from netdsl.importer.chains import Step, linearize
+from netdsl.importer.chains import RESERVED, Step, linearize
 from netdsl.importer.generalize import Instance
 from netdsl.importer.stmts import Part
 
@@ -171,7 +171,7 @@ def _label(items: list[Step], kind: str) -> None:
             continue
         raw = t.meta.get("local") or t.meta.get("fallback") or "layer"
         base = re.sub(r"\W", "_", raw).strip("_") or "layer"
-        if not base[0].isalpha() or re.match(r"(block|network)\w", base):
+        if not base[0].isalpha() or re.match(r"(block|network)\w", base) or base in RESERVED:
             base = f"l_{base}"
         label, n = base, 1
         while label in taken:
