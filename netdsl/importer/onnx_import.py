@@ -474,15 +474,14 @@ def _module_path(node: Any) -> str | None:
         parts = node.name.split("/")[1:-1]
     else:
         return None
-    path = ""
-    for part in parts:  # a scope is named in full, by its attribute, or as `seq.0` under `seq`
-        last = path.rsplit(".", 1)[-1]
-        if not path or part.startswith(path + "."):
-            path = part
-        elif part.startswith(last + "."):
-            path += part[len(last):]
-        else:
-            path = f"{path}.{part}"
+    # dynamo names each scope in full; TorchScript relative to the nearest module that is not
+    # an nn.Sequential (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`): a
+    # scope that does not extend the one before starts from the path so far
+    base = prev = path = ""
+    for part in parts:
+        if prev and not part.startswith(prev + "."):
+            base = path
+        path, prev = (f"{base}.{part}" if base else part), part
     return path or None
 
 

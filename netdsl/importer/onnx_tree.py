@@ -208,16 +208,27 @@ def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]])
             i = parent[i]
         return i
 
+    paths: dict[int, list[str]] = {i: [p] for i, (p, _) in enumerate(names)}  # by class
     for i, (_, a) in enumerate(names):
         for j in range(i):
             b = names[j][1]
-            if a and b and (a <= b or b <= a):
-                parent[root(i)] = root(j)
+            if not a or not b or not (a <= b or b <= a) or root(i) == root(j):
+                continue
+            mine, theirs = paths[root(i)], paths[root(j)]
+            if any(x.startswith(y + ".") or y.startswith(x + ".") for x in mine for y in theirs):
+                continue  # one class never holds an instance of itself
+            paths[root(j)] = theirs + mine
+            parent[root(i)] = root(j)
     made: dict[int, type] = {}
+    used: set[str] = set()
     for i, inst in enumerate(instances):
         r = root(i)
         if r not in made:
-            made[r] = type(_class_name(names[r][0]), (), {"__module__": ""})
+            name, n = _class_name(names[r][0]), 1
+            while f"{name}{n if n > 1 else ''}" in used:
+                n += 1
+            used.add(f"{name}{n if n > 1 else ''}")
+            made[r] = type(f"{name}{n if n > 1 else ''}", (), {"__module__": ""})
         inst.cls = made[r]
 
 
