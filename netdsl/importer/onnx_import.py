@@ -257,9 +257,11 @@ class _Reader:
         if right in self.consts:
             value = self.consts[right]
             if op == "mul" and value.ndim == 3 and value.shape[1:] == (1, 1):
-                return self.step(
+                made = self.step(
                     node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where, **{"": value}
                 )
+                made.meta["fallback"] = right.rsplit(".", 1)[-1]  # the parameter's name: `layer_scale`
+                return made
             raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
         inputs = [self.tensor(n, where) for n in node.input]
         return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)

@@ -13,7 +13,7 @@ from typing import Any
 
 from netdsl.importer.chains import RESERVED, Step, linearize
 from netdsl.importer.generalize import Instance
-from netdsl.importer.stmts import Part
+from netdsl.importer.stmts import Part, plain
 
 
 def nest(steps: list[Step], output: Any, channels: Any) -> tuple[list[Step], Any, list[Instance], dict[str, Any]]:
@@ -113,8 +113,10 @@ class _Tree:
         if kind == "seq":
             part = Part("", [_stmt(t) for t in inner])
         else:
-            for t in inner:
-                t.name = t.meta["local"] or t.name.rsplit(".", 1)[-1]
+            for t in inner:  # value names alike in every instance: labels, or the op
+                word = re.match(r"[a-z_]+", plain(t.part.text).split(": ")[-1])
+                name = t.meta.get("label") or t.meta["local"] or (word.group(0) if word else "v")
+                t.name = name if name[:1].isalpha() else f"v{name}"
             body = linearize(inner, out)
             self.instances.append(Instance(object, ".".join(scope), body, False, channels=self.channels(source)))
             self.names.append((".".join(scope), frozenset(n for n in names if n)))
