@@ -494,7 +494,7 @@ def _path(node: Any) -> str | None:
     if path is not None:
         return path
     name = (node.name or "").split("+")[0]  # a folded conv+bn: the conv's
-    return name if re.fullmatch(r"[A-Za-z_]\w*(?:\.\w+)*", name) else None
+    return name if re.fullmatch(r"[A-Za-z_][\w-]*(?:\.[\w-]+)*", name) else None
 
 
 class _Output:
