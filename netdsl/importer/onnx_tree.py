@@ -111,6 +111,8 @@ class _Tree:
             t.inputs = ["in" if x is source else x for x in t.inputs]
         _label(inner, kind)
         if kind == "seq":
+            for t in inner:
+                self._seq_block(t)
             part = Part("", [_stmt(t) for t in inner])
         else:
             for t in inner:  # value names alike in every instance: labels, or the op
@@ -123,10 +125,21 @@ class _Tree:
             part = Part(f"\x03{len(self.instances) - 1}\x04")
         made = Step(part, [source])
         made.meta.update(scope=scope[:-1], local=scope[-1], inner=inner, composite=kind, weights={},
-                         out=out.meta.get("out"))
+                         out=out.meta.get("out"), path=".".join(scope), channels=self.channels(source))
         made.name = scope[-1]
         self._redirect(inner, ids, source, out, made)
         return made
+
+    def _seq_block(self, t: Step) -> None:
+        """A seq of layers that is an item of a seq (torchvision's Conv2dNormActivation in a
+        `features` or a `block` seq): a seq block instance, so that its like make one block."""
+        inner = t.meta.get("inner") or []
+        if t.meta.get("composite") != "seq" or any(i.meta.get("composite") for i in inner):
+            return
+        self.instances.append(Instance(object, t.meta["path"], list(t.part.children or []), True,
+                                       channels=t.meta["channels"]))
+        self.names.append((t.meta["path"], frozenset(str(k) for k in range(len(inner)))))
+        t.part.text, t.part.children = f"\x03{len(self.instances) - 1}\x04", None
 
     def _redirect(self, inner: list[Step], ids: set[int], source: Any, out: Step, made: Step) -> None:
         outside = [u for u in self.users.get(id(out), []) if id(u) not in ids]
