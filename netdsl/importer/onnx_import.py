@@ -493,7 +493,8 @@ def _path(node: Any) -> str | None:
     path = _module_path(node)
     if path is not None:
         return path
-    name = (node.name or "").split("+")[0]  # a folded conv+bn: the conv's
+    # a folded conv+bn: the conv's; a node of several a layer became (`features.0.1/normed`): the layer's
+    name = (node.name or "").split("+")[0].split("/")[0]
     return name if re.fullmatch(r"[A-Za-z_][\w-]*(?:\.[\w-]+)*", name) else None
 
 

@@ -126,7 +126,7 @@ class _Tree:
         made = Step(part, [source])
         made.meta.update(scope=scope[:-1], local=scope[-1], inner=inner, composite=kind, weights={},
                          out=out.meta.get("out"), path=".".join(scope), channels=self.channels(source))
-        made.name = scope[-1]
+        made.name = "_".join(scope)  # a value name at the top: `features_0`
         self._redirect(inner, ids, source, out, made)
         return made
 
