@@ -38,10 +38,9 @@ def from_onnx(
 ) -> Any:
     """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
     from netdsl.importer.chains import linearize
+    from netdsl.importer.onnx_tree import nest
     from netdsl.importer.refusal import Imported
     from netdsl.importer.write import write_spec
-
-    from netdsl.importer.onnx_tree import nest
 
     reader = _Reader(model)
     shape = reader.input_shape(input_shape)

@@ -92,8 +92,7 @@ class _Tree:
             for x in t.inputs:
                 if (isinstance(x, str) or id(x) not in ids) and not any(x is y for y in sources):
                     sources.append(x)
-        outs = [t for t in inner
-                if t is self.output or any(id(u) not in ids for u in self.users.get(id(t), []))]
+        outs = [t for t in inner if t is self.output or any(id(u) not in ids for u in self.users.get(id(t), []))]
         if len(sources) != 1 or len(outs) != 1:
             return None
         names = [t.meta["local"] for t in inner]
@@ -124,8 +123,16 @@ class _Tree:
             self.names.append((".".join(scope), frozenset(n for n in names if n)))
             part = Part(f"\x03{len(self.instances) - 1}\x04")
         made = Step(part, [source])
-        made.meta.update(scope=scope[:-1], local=scope[-1], inner=inner, composite=kind, weights={},
-                         out=out.meta.get("out"), path=".".join(scope), channels=self.channels(source))
+        made.meta.update(
+            scope=scope[:-1],
+            local=scope[-1],
+            inner=inner,
+            composite=kind,
+            weights={},
+            out=out.meta.get("out"),
+            path=".".join(scope),
+            channels=self.channels(source),
+        )
         made.name = "_".join(scope)  # a value name at the top: `features_0`
         self._redirect(inner, ids, source, out, made)
         return made
@@ -136,8 +143,9 @@ class _Tree:
         inner = t.meta.get("inner") or []
         if t.meta.get("composite") != "seq" or any(i.meta.get("composite") for i in inner):
             return
-        self.instances.append(Instance(object, t.meta["path"], list(t.part.children or []), True,
-                                       channels=t.meta["channels"]))
+        self.instances.append(
+            Instance(object, t.meta["path"], list(t.part.children or []), True, channels=t.meta["channels"])
+        )
         self.names.append((t.meta["path"], frozenset(str(k) for k in range(len(inner)))))
         t.part.text, t.part.children = f"\x03{len(self.instances) - 1}\x04", None
 

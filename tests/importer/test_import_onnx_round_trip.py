@@ -83,7 +83,9 @@ LONGER = {}
 def _readable(name: str, graph: str, text: str) -> None:
     if graph in ("training-18", "torchscript"):
         limit = LONGER.get((name, graph), 1.5)
-        assert _lines(text) <= limit * _hand_lines(SPECS / name), f"{_lines(text)} lines, {_hand_lines(SPECS / name)} by hand"
+        assert _lines(text) <= limit * _hand_lines(SPECS / name), (
+            f"{_lines(text)} lines, {_hand_lines(SPECS / name)} by hand"
+        )
 
 
 def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
