@@ -1,7 +1,7 @@
 """ONNX → statements: each node (or the few nodes netdsl's and the exporters' lowerings make of
-one layer) back to an op of the table, its initializers to weights named as the spec's module
-names them. The network is flat: ONNX keeps no module hierarchy, so layers are labelled after
-their nodes (`layer1.0.conv1` → `layer1_0_conv1`).
+one layer) back to an op of the table, each step with its module path and its initializers;
+onnx_tree nests the steps into the modules the paths name (seqs and block instances, for the
+shared generalizer) and keys the weights as the written spec's module names them.
 """
 
 from __future__ import annotations
