@@ -45,7 +45,7 @@ def from_onnx(
     reader = _Reader(model)
     shape = reader.input_shape(input_shape)
     output = reader.walk()
-    steps, output, instances, weights = nest(reader.steps, output, partial(reader.channels, shape))
+    steps, output, instances, weights = nest(reader.steps, output, partial(reader.channels, shape), reader.classes)
     folded = [s.meta["folded_as"] for s in reader.steps if "folded_as" in s.meta]
     body = linearize(steps, output)
     network = name or _name(model.graph.name)
@@ -74,6 +74,7 @@ class _Reader:
         folded = fold(model)
         self.nodes, self.consts, self.shapes = folded.nodes, folded.consts, folded.shapes
         self.env: dict[str, Any] = {}
+        self.classes: dict[str, str] = {}  # a module's class by path, where the exporter says
         self.steps: list[Any] = []
 
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -140,6 +141,7 @@ class _Reader:
         if _is_step(result) and not any(s is result for s in self.steps):
             result.name = _module_path(node) or node.output[0]
             result.meta.update(path=_path(node), out=node.output[0])
+            self.classes.update(_classes(node))
             self.steps.append(result)
 
     def channels(self, shape: tuple[int, ...], source: Any) -> int | None:
@@ -475,15 +477,40 @@ def _module_path(node: Any) -> str | None:
         parts = node.name.split("/")[1:-1]
     else:
         return None
-    # dynamo names each scope in full; TorchScript relative to the nearest module that is not
-    # an nn.Sequential (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`): a
-    # scope that does not extend the one before starts from the path so far
+    return _join_scopes(parts) or None
+
+
+def _join_scopes(parts: list[str]) -> str:
+    """A module's path from its scopes' names. Dynamo names each scope in full; TorchScript
+    relative to the nearest module that is not an nn.Sequential
+    (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`): a scope that does not
+    extend the one before starts from the path so far."""
     base = prev = path = ""
     for part in parts:
         if prev and not part.startswith(prev + "."):
             base = path
         path, prev = (f"{base}.{part}" if base else part), part
-    return path or None
+    return path
+
+
+def _classes(node: Any) -> dict[str, str]:
+    """The classes of the modules around `node` by path (the dynamo exporter's class hierarchy,
+    `['…ResNet18', 'torch.nn…Sequential', '…BasicBlock', …]` beside its name scopes), less
+    PyTorch's own."""
+    import ast
+
+    meta = {p.key: p.value for p in getattr(node, "metadata_props", ())}
+    try:
+        scopes = [str(s) for s in ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])][1:-1]
+        classes = [str(c) for c in ast.literal_eval(meta["pkg.torch.onnx.class_hierarchy"])][1:-1]
+    except (KeyError, ValueError, SyntaxError):
+        return {}
+    found: dict[str, str] = {}
+    for k, cls in enumerate(classes[: len(scopes)]):
+        name = cls.rsplit(".", 1)[-1]
+        if not cls.startswith("torch.") and name.isidentifier() and name[0].isupper():
+            found[_join_scopes(scopes[: k + 1])] = name
+    return found
 
 
 def _path(node: Any) -> str | None:

@@ -16,15 +16,18 @@ from netdsl.importer.generalize import Instance
 from netdsl.importer.stmts import Part, plain
 
 
-def nest(steps: list[Step], output: Any, channels: Any) -> tuple[list[Step], Any, list[Instance], dict[str, Any]]:
+def nest(
+    steps: list[Step], output: Any, channels: Any, known: dict[str, str] | None = None
+) -> tuple[list[Step], Any, list[Instance], dict[str, Any]]:
     """(the network's steps, its output, the block instances, the weights by state_dict key).
-    Each step's `meta` holds `path` (its module path or None), `weights`, `fallback` (a label)."""
+    Each step's `meta` holds `path` (its module path or None), `weights`, `fallback` (a label);
+    `known` gives a module's class by path, where the exporter wrote it (dynamo)."""
     tree = _Tree(steps, output, channels)
     top = tree.build((), list(steps))
     _label(top, "root")
     weights: dict[str, Any] = {}
     _keys(top, "", weights)
-    _classes(tree.instances, tree.names)
+    _classes(tree.instances, tree.names, known or {})
     return top, tree.output, tree.instances, weights
 
 
@@ -219,10 +222,10 @@ def _keys(items: list[Step], prefix: str, weights: dict[str, Any]) -> None:
             _keys(t.meta["inner"], f"{prefix}{label}.", weights)
 
 
-def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]]) -> None:
-    """A class for each family of instances: those whose layer names one holds all of the other's
-    (a Bottleneck with and without `downsample`) are one class; `generalize` splits a class
-    whose instances do not line up."""
+def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]], known: dict[str, str]) -> None:
+    """A class for each family of instances: the exporter's class where it names one; else those
+    whose layer names one holds all of the other's (a Bottleneck with and without `downsample`)
+    are one class; `generalize` splits a class whose instances do not line up."""
     parent = list(range(len(instances)))
 
     def root(i: int) -> int:
@@ -232,10 +235,13 @@ def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]])
         return i
 
     paths: dict[int, list[str]] = {i: [p] for i, (p, _) in enumerate(names)}  # by class
-    for i, (_, a) in enumerate(names):
+    for i, (p, a) in enumerate(names):
         for j in range(i):
-            b = names[j][1]
-            if not a or not b or not (a <= b or b <= a) or root(i) == root(j):
+            q, b = names[j]
+            if p in known or q in known:
+                if known.get(p) != known.get(q) or root(i) == root(j):
+                    continue
+            elif not a or not b or not (a <= b or b <= a) or root(i) == root(j):
                 continue
             mine, theirs = paths[root(i)], paths[root(j)]
             if any(x.startswith(y + ".") or y.startswith(x + ".") for x in mine for y in theirs):
@@ -247,7 +253,7 @@ def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]])
     for i, inst in enumerate(instances):
         r = root(i)
         if r not in made:
-            name, n = _class_name(names[r][0]), 1
+            name, n = known.get(names[r][0]) or _class_name(names[r][0]), 1
             while f"{name}{n if n > 1 else ''}" in used:
                 n += 1
             used.add(f"{name}{n if n > 1 else ''}")
