@@ -14,7 +14,7 @@ RESERVED = {"in", "if", "else", "for", "seq", "let", "repeat", "input", "network
             "false", "not", "and", "or", "import", "as", "len", "range", "min", "max", "abs"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Step:
     """One traced operation: its text ({0}, {1} … stand for merge operands), its inputs."""
 
@@ -25,6 +25,7 @@ class Step:
     index: int = 0
     name: str = ""
     users: list[Step] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # the ONNX importer's: module path, weights
 
 
 def linearize(steps: list[Step], output: Any) -> list[Stmt]:

@@ -45,7 +45,8 @@ class Merged:
 
 def _subst(text: str, renames: dict[str, str]) -> str:
     for old, new in renames.items():
-        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\w)", new, text)
+        # a value's name, not a label that reads the same (`bn2 = ... -> bn2: batchnorm`)
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}(?!\w|: )", new, text)
     return text
 
 

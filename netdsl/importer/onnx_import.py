@@ -1,7 +1,7 @@
 """ONNX → statements: each node (or the few nodes netdsl's and the exporters' lowerings make of
-one layer) back to an op of the table, its initializers to weights named as the spec's module
-names them. The network is flat: ONNX keeps no module hierarchy, so layers are labelled after
-their nodes (`layer1.0.conv1` → `layer1_0_conv1`).
+one layer) back to an op of the table, each step with its module path and its initializers;
+onnx_tree nests the steps into the modules the paths name (seqs and block instances, for the
+shared generalizer) and keys the weights as the written spec's module names them.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import re
 import textwrap
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from netdsl.importer.refusal import ImportRefused, UsageError
-from netdsl.importer.stmts import Part, slot
+from netdsl.importer.stmts import ACTS, Part, slot
 
 CONTROL = {"Loop", "If", "Scan"}
 SIMPLE = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "Gelu": "gelu"}
@@ -37,23 +38,26 @@ def from_onnx(
 ) -> Any:
     """`Imported` (spec text and a state_dict of numpy arrays) for an onnx.ModelProto."""
     from netdsl.importer.chains import linearize
+    from netdsl.importer.onnx_tree import nest
     from netdsl.importer.refusal import Imported
     from netdsl.importer.write import write_spec
 
     reader = _Reader(model)
     shape = reader.input_shape(input_shape)
     output = reader.walk()
-    body = linearize(reader.steps, output)
+    steps, output, instances, weights = nest(reader.steps, output, partial(reader.channels, shape), reader.classes)
+    folded = [s.meta["folded_as"] for s in reader.steps if "folded_as" in s.meta]
+    body = linearize(steps, output)
     network = name or _name(model.graph.name)
     comment = f"Imported from {source or 'an ONNX model'} by netdsl import (ONNX, opset {reader.opset})."
-    if reader.folded:
+    if folded:
         note = (
             "The exporter folded a batchnorm into each of these convs (a node named conv+bn): they stay "
-            "convs with a bias: " + ", ".join(reader.folded) + "."
+            "convs with a bias: " + ", ".join(folded) + "."
         )
         comment += "\n# " + "\n# ".join(textwrap.wrap(note, 92))
-    text = write_spec([], body, network, shape, comment)
-    return Imported(text, reader.weights)
+    text = write_spec(instances, body, network, shape, comment)
+    return Imported(text, weights)
 
 
 def _name(graph_name: str) -> str:
@@ -70,10 +74,8 @@ class _Reader:
         folded = fold(model)
         self.nodes, self.consts, self.shapes = folded.nodes, folded.consts, folded.shapes
         self.env: dict[str, Any] = {}
+        self.classes: dict[str, str] = {}  # a module's class by path, where the exporter says
         self.steps: list[Any] = []
-        self.weights: dict[str, Any] = {}
-        self.labels: set[str] = set()
-        self.folded: list[str] = []
 
     def input_shape(self, given: tuple[int, ...] | None) -> tuple[int, ...]:
         inputs = [i for i in self.graph.input if i.name not in self.consts]
@@ -138,7 +140,16 @@ class _Reader:
         self.env[node.output[0]] = result
         if _is_step(result) and not any(s is result for s in self.steps):
             result.name = _module_path(node) or node.output[0]
+            result.meta.update(path=_path(node), out=node.output[0])
+            self.classes.update(_classes(node))
             self.steps.append(result)
+
+    def channels(self, shape: tuple[int, ...], source: Any) -> int | None:
+        """The channels of the value `source` (a step, or the input `in`)."""
+        if source == "in" or not _is_step(source):
+            return shape[0] if len(shape) == 3 else None
+        dims = self.shapes.get(source.meta.get("out", "")) or ()
+        return dims[1] if len(dims) == 4 else None
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -156,27 +167,13 @@ class _Reader:
     def step(self, node: Any, text: str, source: str, where: str, **tensors: Any) -> Any:
         from netdsl.importer.chains import Step
 
-        label = None
-        if tensors:
-            label = self._label(node)
-            for key, value in tensors.items():
-                self.weights[f"{label}.{key}" if key else label] = value
-        head = f"{label}: " if label else ""
-        return Step(Part(head + text), [self.tensor(source, where)])
-
-    def _label(self, node: Any) -> str:
-        raw = _module_path(node) or (node.name or node.output[0]).split("+")[0]
-        base = re.sub(r"\W", "_", raw).strip("_") or node.op_type.lower()
-        if not base[0].isalpha() or re.match(r"(block|network)\w", base):
-            base = f"l_{base}"
-        label, n = base, 1
-        while label in self.labels:
-            n += 1
-            label = f"{base}_{n}"
-        self.labels.add(label)
-        if "+" in (node.name or "") and node.op_type == "Conv":
-            self.folded.append(label)
-        return label
+        made = Step(Part(slot("act", text) if text in ACTS else text), [self.tensor(source, where)])
+        made.meta.update(
+            weights=tensors,
+            fallback=(_module_path(node) or (node.name or node.output[0]).split("+")[0]) or node.op_type.lower(),
+            folded=bool(tensors) and "+" in (node.name or "") and node.op_type == "Conv",
+        )
+        return made
 
     # ---- one method per ONNX op ---------------------------------------------------------
 
@@ -261,9 +258,11 @@ class _Reader:
         if right in self.consts:
             value = self.consts[right]
             if op == "mul" and value.ndim == 3 and value.shape[1:] == (1, 1):
-                return self.step(
+                made = self.step(
                     node, f"scale({slot('init', _round(float(value.flat[0])))})", left, where, **{"": value}
                 )
+                made.meta["fallback"] = right.rsplit(".", 1)[-1]  # the parameter's name: `layer_scale`
+                return made
             raise ImportRefused(f"{op} of a constant (netdsl merges values computed from the input)", where)
         inputs = [self.tensor(n, where) for n in node.input]
         return Step(Part(f"{op}({_operands(len(inputs))})"), inputs, merge=op)
@@ -478,10 +477,51 @@ def _module_path(node: Any) -> str | None:
         parts = node.name.split("/")[1:-1]
     else:
         return None
-    path = ""
+    return _join_scopes(parts) or None
+
+
+def _join_scopes(parts: list[str]) -> str:
+    """A module's path from its scopes' names. Dynamo names each scope in full; TorchScript
+    relative to the nearest module that is not an nn.Sequential
+    (`/features/features.1/features.1.0/block/block.0/block.0.0/Conv`): a scope that does not
+    extend the one before starts from the path so far."""
+    base = prev = path = ""
     for part in parts:
-        path = part if not path or part.startswith(path + ".") else f"{path}.{part}"
-    return path or None
+        if prev and not part.startswith(prev + "."):
+            base = path
+        path, prev = (f"{base}.{part}" if base else part), part
+    return path
+
+
+def _classes(node: Any) -> dict[str, str]:
+    """The classes of the modules around `node` by path (the dynamo exporter's class hierarchy,
+    `['…ResNet18', 'torch.nn…Sequential', '…BasicBlock', …]` beside its name scopes), less
+    PyTorch's own."""
+    import ast
+
+    meta = {p.key: p.value for p in getattr(node, "metadata_props", ())}
+    try:
+        scopes = [str(s) for s in ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])][1:-1]
+        classes = [str(c) for c in ast.literal_eval(meta["pkg.torch.onnx.class_hierarchy"])][1:-1]
+    except (KeyError, ValueError, SyntaxError):
+        return {}
+    found: dict[str, str] = {}
+    for k, cls in enumerate(classes[: len(scopes)]):
+        name = cls.rsplit(".", 1)[-1]
+        if not cls.startswith("torch.") and name.isidentifier() and name[0].isupper():
+            found[_join_scopes(scopes[: k + 1])] = name
+    return found
+
+
+def _path(node: Any) -> str | None:
+    """The module path of `node`: the exporters' (see `_module_path`), or netdsl's own node name
+    (`layer1.0.conv1`); None where the name is no path."""
+    path = _module_path(node)
+    if path is not None:
+        return path
+    # a folded conv+bn: the conv's; a node of several a layer became (`features.0.1/normed`): the layer's
+    name = (node.name or "").split("+")[0].split("/")[0]
+    return name if re.fullmatch(r"[A-Za-z_][\w-]*(?:\.[\w-]+)*", name) else None
 
 
 class _Output:
