@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netdsl.importer.derive import derive_flags, derive_padding
-from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, plain, skeleton_text, slot, values
+from netdsl.importer.stmts import ACT_SLOT, ACTS, CALL, Part, Stmt, fill, fresh, plain, skeleton_text, slot, values
 
 
 @dataclass
@@ -172,12 +172,7 @@ class Params:
         return name
 
     def _fresh(self, hint: str) -> str:
-        name, n = hint, 1
-        while name in self.taken or name in ("in", "if", "for", "seq", "true", "false"):
-            n += 1
-            name = f"{hint}{n}"
-        self.taken.add(name)
-        return name
+        return fresh(hint, self.taken)
 
 
 def _text(part: Part, copies: dict[int, Part], params: Params) -> str:
@@ -356,12 +351,7 @@ def _groups(instances: list[Instance], members: list[int]) -> list[list[int]]:
 
 
 def _block_name(name: str, used: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{name}_{n}"
-    used.add(candidate)
-    return candidate
+    return fresh(name, used, "_")
 
 
 def _define(name: str, group: list[Instance], classes: list[type],

@@ -84,3 +84,17 @@ class Stmt:
 
     def size(self) -> int:
         return 1 + sum(len(p.children or []) for p in self.parts)
+
+
+KEYWORDS = ("in", "if", "for", "seq", "true", "false")
+
+
+def fresh(hint: str, taken: set[str], sep: str = "") -> str:
+    """`hint`, or `hint2`, `hint3`… (with `sep` before the number): the first that is neither
+    taken nor a keyword; it is then taken."""
+    name, n = hint, 1
+    while name in taken or name in KEYWORDS:
+        n += 1
+        name = f"{hint}{sep}{n}"
+    taken.add(name)
+    return name

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from netdsl.importer.generalize import Instance, generalize, number_runs, resolve_calls
-from netdsl.importer.stmts import Stmt, fill, plain, values
+from netdsl.importer.stmts import Stmt, fill, fresh, plain, values
 from netdsl.importer.torch_ops import drop_defaults
 
 
@@ -74,6 +74,7 @@ def _list(rows: list[list[str]]) -> str:
 def _rows(text: str, calls: list[tuple[str, ...]], lets: list[str]) -> str:
     """A `for` over a table with a row per call: a column for each slot that differs."""
     names: list[str] = []
+    taken: set[str] = set()
     columns: list[list[str]] = []
     each: list[str] = []
     for p, hint in enumerate(re.findall("\x00(\\w+)\x01", text)):
@@ -83,10 +84,7 @@ def _rows(text: str, calls: list[tuple[str, ...]], lets: list[str]) -> str:
         elif cells in columns:
             each.append(names[columns.index(cells)])
         else:
-            name, n = hint, 1
-            while name in names:
-                n += 1
-                name = f"{hint}{n}"
+            name = fresh(hint, taken)
             names.append(name)
             columns.append(cells)
             each.append(name)
@@ -183,11 +181,7 @@ def _periodic(runs: list[list[Stmt]], size: int, lets: list[str]) -> str:
     body: list[str] = []
 
     def column(hint: str, cells: list[str]) -> str:
-        name, n = hint, 1
-        while name in taken:
-            n += 1
-            name = f"{hint}{n}"
-        taken.add(name)
+        name = fresh(hint, taken)
         names.append(name)
         for row, cell in zip(rows, cells, strict=True):
             row.append(cell)
