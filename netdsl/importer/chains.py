@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netdsl.importer.refusal import ImportRefused
-from netdsl.importer.stmts import Part, Stmt
+from netdsl.importer.stmts import Part, Stmt, fresh
 
 RESERVED = {"in", "if", "else", "for", "seq", "let", "repeat", "input", "network", "block", "true",
             "false", "not", "and", "or", "import", "as", "len", "range", "min", "max", "abs"}
@@ -95,13 +95,7 @@ def _value_name(name: str, taken: set[str]) -> str:
 def _fresh(name: str, taken: set[str]) -> str:
     from netdsl.checker.ops import OPS
 
-    base = re.sub(r"\W", "_", name) or "v"
-    candidate, n = base, 1
-    while candidate in taken or candidate in OPS:
-        n += 1
-        candidate = f"{base}_{n}"
-    taken.add(candidate)
-    return candidate
+    return fresh(re.sub(r"\W", "_", name) or "v", taken, "_", reserved=OPS)
 
 
 def _group_containers(steps: list[Step]) -> None:

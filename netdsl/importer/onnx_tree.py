@@ -13,7 +13,7 @@ from typing import Any
 
 from netdsl.importer.chains import RESERVED, Step, linearize
 from netdsl.importer.generalize import Instance
-from netdsl.importer.stmts import Part, plain
+from netdsl.importer.stmts import Part, fresh, plain
 
 
 def nest(
@@ -199,11 +199,7 @@ def _label(items: list[Step], kind: str) -> None:
         base = re.sub(r"\W", "_", raw).strip("_") or "layer"
         if not base[0].isalpha() or re.match(r"(block|network)\w", base) or base in RESERVED:
             base = f"l_{base}"
-        label, n = base, 1
-        while label in taken:
-            n += 1
-            label = f"{base}_{n}"
-        taken.add(label)
+        label = fresh(base, taken, "_", reserved=())
         t.meta["label"] = label
         t.part.text = f"{label}: {t.part.text}"
 
@@ -253,11 +249,8 @@ def _classes(instances: list[Instance], names: list[tuple[str, frozenset[str]]],
     for i, inst in enumerate(instances):
         r = root(i)
         if r not in made:
-            name, n = known.get(names[r][0]) or _class_name(names[r][0]), 1
-            while f"{name}{n if n > 1 else ''}" in used:
-                n += 1
-            used.add(f"{name}{n if n > 1 else ''}")
-            made[r] = type(f"{name}{n if n > 1 else ''}", (), {"__module__": ""})
+            name = fresh(known.get(names[r][0]) or _class_name(names[r][0]), used, reserved=())
+            made[r] = type(name, (), {"__module__": ""})
         inst.cls = made[r]
 
 

@@ -8,6 +8,7 @@ block they become takes a parameter.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,11 +90,11 @@ class Stmt:
 KEYWORDS = ("in", "if", "for", "seq", "true", "false")
 
 
-def fresh(hint: str, taken: set[str], sep: str = "") -> str:
+def fresh(hint: str, taken: set[str], sep: str = "", reserved: Collection[str] = KEYWORDS) -> str:
     """`hint`, or `hint2`, `hint3`… (with `sep` before the number): the first that is neither
-    taken nor a keyword; it is then taken."""
+    taken nor reserved (by default the keywords); it is then taken."""
     name, n = hint, 1
-    while name in taken or name in KEYWORDS:
+    while name in taken or name in reserved:
         n += 1
         name = f"{hint}{sep}{n}"
     taken.add(name)
